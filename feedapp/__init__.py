@@ -1,0 +1,3 @@
+"""feedapp: a desktop lab for algorithmic feeds."""
+
+__version__ = "0.1.0"

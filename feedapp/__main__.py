@@ -1,0 +1,3 @@
+from feedapp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""Command line: ``feedapp [COMMAND] ...``; with no command it runs the demo.
+
+Each subcommand's work lives in its own module; this file only parses arguments and turns the
+project's own errors into one clear line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from feedapp import __version__
+from feedapp.config import ConfigError, Settings, default_data_dir, default_demo_dir
+
+
+class UserError(Exception):
+    """Bad input from the person at the keyboard: printed as one line, exit code 2."""
+
+
+def _add_player_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", type=Path, default=None, help="SQLite file for logs and caches (default: data/feed.db)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the feed order (default: 0)")
+    p.add_argument("--mute", action="store_true", help="start with sound off")
+    p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
+    p.add_argument(
+        "--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS
+    )  # for tests and benchmarks: close the window by itself
+    p.add_argument("--screenshot", type=Path, default=None, metavar="PNG", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedapp",
+        description="A desktop lab for algorithmic feeds: swipe through clips, one full-height clip at a time. "
+        "With no command, runs the demo.",
+        epilog="Keys in the player: Down/j next, Up/k previous, Space pause, M mute, F fullscreen, ? help, Q quit.",
+    )
+    parser.add_argument("--version", action="version", version=f"feedapp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="play the demo catalog (made on first run, no downloads)",
+        description="Play the demo catalog. On first run its clips are made with OpenCV (deterministic for a "
+        "seed); playback starts as soon as the first clip is ready.",
+    )
+    _add_player_options(demo)
+    demo.add_argument("--clips", type=Path, default=None, help="where the demo clips live (default: assets/demo)")
+
+    play = sub.add_parser(
+        "play",
+        help="play a folder of your own clips",
+        description="Play every .mp4/.mov/.m4v/.webm/.mkv/.avi under DIR (recursively). Titles, topics and "
+        "creators come from an optional sidecar (catalog.json or catalog.csv in DIR), else the parent folder "
+        "name is the topic and the file name the title.",
+    )
+    play.add_argument("folder", type=Path, metavar="DIR")
+    _add_player_options(play)
+
+    scan = sub.add_parser(
+        "scan",
+        help="probe a folder and report which clips will play",
+        description="Probe every video file under DIR and report it as accepted (duration, fps, size, "
+        "orientation, rotation) or rejected with a reason. Results are cached in the database.",
+    )
+    scan.add_argument("folder", type=Path, metavar="DIR")
+    scan.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    scan.add_argument("--db", type=Path, default=None, help="SQLite file holding the probe cache (default: data/feed.db)")
+    scan.add_argument("--no-cache", action="store_true", help="probe every file again")
+
+    make = sub.add_parser(
+        "make-demo",
+        help="make the demo clips without playing them",
+        description="Make (or check) the demo catalog's clips and sidecar, with progress.",
+    )
+    make.add_argument("--clips", type=Path, default=None, help="where to write them (default: assets/demo)")
+    make.add_argument("--seed", type=int, default=0, help="seed (same seed, same clips)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    db = args.db if getattr(args, "db", None) else default_data_dir() / "feed.db"
+    return Settings(
+        db_path=db,
+        seed=getattr(args, "seed", 0),
+        muted=getattr(args, "mute", False),
+        fullscreen=getattr(args, "fullscreen", False),
+    ).validate()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv) or ["demo"])
+    try:
+        if args.command == "scan":
+            from feedapp.media.scan import run_scan_command
+
+            return run_scan_command(args.folder, db_path=_settings(args).db_path, as_json=args.json, use_cache=not args.no_cache)
+        if args.command == "make-demo":
+            from feedapp.media.demo import run_make_demo_command
+
+            return run_make_demo_command(args.clips or default_demo_dir(), seed=args.seed)
+        if args.command in ("demo", "play"):
+            from feedapp.ui.app import run_player
+
+            return run_player(
+                _settings(args),
+                folder=None if args.command == "demo" else args.folder,
+                demo_dir=(getattr(args, "clips", None) or default_demo_dir()) if args.command == "demo" else None,
+                quit_after=args.quit_after,
+                screenshot=args.screenshot,
+            )
+    except (UserError, ConfigError) as e:
+        print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    parser.print_help()
+    return 2

@@ -1,0 +1,113 @@
+"""The feed: the sequence a viewer moves through, one clip at a time.
+
+``Feed`` keeps the history of served clips and a cursor into it. Moving back revisits history;
+moving forward past the end asks the *order* (a ranker, once there is one) for the next clip.
+The next clip is decided as soon as anybody peeks at it, so what the player preloads is what it
+will show.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Protocol
+
+from feedapp.core.catalog import Catalog
+from feedapp.core.model import Clip
+
+
+class Order(Protocol):
+    """Chooses the next clip. The ranker issue fills this with learners; ``SimpleOrder`` is the baseline."""
+
+    name: str
+
+    def pick(self, candidates: Sequence[Clip], history: Sequence[Clip]) -> Clip: ...
+
+
+class SimpleOrder:
+    """Seeded shuffle that alternates topics; serves every clip once before any repeats."""
+
+    name = "simple"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    def pick(self, candidates: Sequence[Clip], history: Sequence[Clip]) -> Clip:
+        last_topics = set(history[-1].topics) if history else set()
+        fresh = [c for c in candidates if not (set(c.topics) & last_topics)]
+        pool = fresh or list(candidates)
+        return pool[self._rng.randrange(len(pool))]
+
+
+class Feed:
+    def __init__(self, catalog: Catalog, order: Order | None = None) -> None:
+        self.catalog = catalog
+        self.order: Order = order or SimpleOrder()
+        self._history: list[Clip] = []
+        self._cursor = -1
+        self._served_this_cycle: set[str] = set()
+
+    @property
+    def history(self) -> tuple[Clip, ...]:
+        return tuple(self._history)
+
+    @property
+    def position(self) -> int:
+        """Index of the current clip in the history (0-based); -1 before the first clip."""
+        return self._cursor
+
+    @property
+    def current(self) -> Clip | None:
+        return self._history[self._cursor] if self._cursor >= 0 else None
+
+    def is_revisit(self) -> bool:
+        """True when the current clip was already shown earlier in this feed."""
+        cur = self.current
+        return cur is not None and any(c.id == cur.id for c in self._history[: self._cursor])
+
+    def peek(self, step: int) -> Clip | None:
+        """The clip one ``step`` away (+1 next, -1 previous) without moving; decides the next one."""
+        target = self._cursor + step
+        if target < 0:
+            return None
+        if target < len(self._history):
+            return self._history[target]
+        if target == len(self._history):
+            nxt = self._choose()
+            if nxt is not None:
+                self._history.append(nxt)
+            return nxt
+        return None
+
+    def move(self, step: int) -> Clip | None:
+        """Make the clip ``step`` away current; return it, or None (and stay) when there is none."""
+        clip = self.peek(step)
+        if clip is None:
+            return None
+        self._cursor += step
+        return clip
+
+    def start(self) -> Clip | None:
+        """Serve the first clip (no-op if started)."""
+        return self.current if self._cursor >= 0 else self.move(1)
+
+    def redecide_next(self) -> None:
+        """Forget an undisplayed next pick so the order can choose again (after it learned something)."""
+        if len(self._history) > self._cursor + 1 and self._cursor + 1 == len(self._history) - 1:
+            dropped = self._history.pop()
+            if not any(c.id == dropped.id for c in self._history):
+                self._served_this_cycle.discard(dropped.id)
+
+    def _choose(self) -> Clip | None:
+        clips = self.catalog.clips
+        if not clips:
+            return None
+        candidates = [c for c in clips if c.id not in self._served_this_cycle]
+        if not candidates:  # everything served: start a new cycle, but never the same clip twice in a row
+            self._served_this_cycle.clear()
+            last = self._history[-1].id if self._history else None
+            candidates = [c for c in clips if c.id != last] or list(clips)
+        clip = self.order.pick(candidates, self._history)
+        self._served_this_cycle.add(clip.id)
+        return clip

@@ -1,0 +1,1 @@
+"""OpenCV adapter: probing, poster frames, visual features, the demo clip maker. No Qt here."""

@@ -1,0 +1,41 @@
+"""Probe cache: probe results keyed by (path, size, mtime), so rescanning an unchanged folder is instant."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+
+class ProbeCache:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._rows: dict[str, tuple[int, int, int, str, bytes]] | None = None
+
+    def _load(self) -> dict[str, tuple[int, int, int, str, bytes]]:
+        if self._rows is None:
+            cur = self.db.execute("SELECT path, size, mtime_ns, ok, info, poster FROM probe_cache")
+            self._rows = {r[0]: tuple(r[1:]) for r in cur}  # type: ignore[misc]
+        return self._rows
+
+    def get(self, path: str, size: int, mtime_ns: int) -> tuple[bool, dict[str, Any], bytes] | None:
+        """(accepted, info, poster) for an unchanged file, else None."""
+        row = self._load().get(path)
+        if row is None or row[0] != size or row[1] != mtime_ns:
+            return None
+        return bool(row[2]), json.loads(row[3]), row[4] or b""
+
+    def put_many(self, entries: list[tuple[str, int, int, bool, dict[str, Any], bytes]]) -> None:
+        """Store (path, size, mtime_ns, accepted, info, poster) entries in one transaction."""
+        if not entries:
+            return
+        rows = [
+            {"path": p, "size": s, "mtime_ns": m, "ok": int(ok), "info": json.dumps(info), "poster": poster}
+            for p, s, m, ok, info, poster in entries
+        ]
+        with self.db.conn:
+            self.db["probe_cache"].upsert_all(rows, pk="path")
+        cache = self._load()
+        for p, s, m, ok, info, poster in entries:
+            cache[p] = (s, m, int(ok), json.dumps(info), poster)

@@ -1,0 +1,1 @@
+"""The thin Qt shell: the only package that imports PySide6."""
