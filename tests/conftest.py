@@ -1,0 +1,24 @@
+"""Shared fixtures. Qt tests run offscreen; tests that need a real display start Xvfb themselves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
+
+from tests.clipgen import make_clip  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small folder of real portrait clips in two topic folders (mp4v, 240x426, 30 fps)."""
+    root = tmp_path_factory.mktemp("clips")
+    colours = [(40, 40, 220), (40, 200, 40), (220, 80, 40), (200, 200, 40), (200, 40, 200), (40, 200, 200)]
+    for i, colour in enumerate(colours):
+        topic = "cats" if i % 2 == 0 else "cooking"
+        make_clip(root / topic / f"clip {i}.mp4", seconds=2.0 + i * 0.5, size=(240, 426), colour=colour, label=str(i))
+    return root
