@@ -107,7 +107,9 @@ class Feed:
         if not candidates:  # everything served: start a new cycle, but never the same clip twice in a row
             self._served_this_cycle.clear()
             last = self._history[-1].id if self._history else None
-            candidates = [c for c in clips if c.id != last] or list(clips)
+            candidates = [c for c in clips if c.id != last]
+            if not candidates:
+                return None
         clip = self.order.pick(candidates, self._history)
         self._served_this_cycle.add(clip.id)
         return clip
