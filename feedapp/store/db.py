@@ -7,6 +7,7 @@ from a newer feedapp is refused instead of being damaged.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,140 @@ def _m001_probe_cache(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_probe_cache]
+def _m002_event_log(db: sqlite_utils.Database) -> None:
+    """The research log. Meaning and unit of every column: docs/data.md. Ids are UUID strings so that
+    files from several lab machines merge without collisions."""
+    db["sessions"].create(
+        {
+            "id": str,  # UUID
+            "app_version": str,
+            "mode": str,  # demo | play | lab | simulate
+            "ranker": str,
+            "ranker_params": str,  # JSON object
+            "seed": int,
+            "catalog_fingerprint": str,
+            "catalog_size": int,
+            "participant": str,  # pseudonymous id, "" in demo mode
+            "condition": str,  # "" in demo mode
+            "skip_threshold_ms": int,
+            "started_utc": str,  # ISO 8601, UTC
+            "started_mono_ns": int,  # monotonic clock of the machine that ran it
+            "ended_utc": str,
+            "ended_mono_ns": int,
+            "end_reason": str,  # finished | quit | time_limit | recovered_after_crash | error; NULL while running
+            "host": str,
+        },
+        pk="id",
+        not_null={"app_version", "mode", "ranker", "started_utc", "started_mono_ns"},
+        defaults={"participant": "", "condition": "", "ranker_params": "{}"},
+    )
+    db["clips"].create(
+        {
+            "id": str,
+            "path": str,
+            "title": str,
+            "topics": str,  # JSON array of strings
+            "creator": str,
+            "duration_ms": int,
+            "fps": float,
+            "width": int,
+            "height": int,
+            "rotation": int,
+            "created": str,
+        },
+        pk="id",
+    )
+    db["impressions"].create(
+        {
+            "id": str,  # UUID
+            "session_id": str,
+            "position": int,  # 0, 1, 2, ... within the session
+            "clip_id": str,
+            "reached_by": str,  # start | swipe_next | swipe_prev | key | wheel | touch
+            "is_revisit": int,  # 1 when this clip was already shown earlier in the session
+            "policy": str,  # ranker that chose it ("history" for a revisit)
+            "score": float,
+            "propensity": float,  # P(policy puts this clip in this slot); NULL when unknown
+            "exploration": int,
+            "input_mono_ns": int,  # the input event that asked for this clip
+            "settled_mono_ns": int,  # the snap animation settled: the clip became active
+            "settled_utc": str,
+            "first_frame_ms": float,  # settled -> first frame painted
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id"), ("clip_id", "clips", "id")],
+        not_null={"session_id", "position", "clip_id", "settled_mono_ns"},
+    )
+    db["impressions"].create_index(["session_id", "position"], unique=True)
+    db["impressions"].create_index(["clip_id"])
+    db["views"].create(
+        {
+            "impression_id": str,
+            "session_id": str,
+            "dwell_ms": float,  # time the clip was the active clip
+            "play_ms": float,  # time actually playing: not paused, focused, not stalled
+            "paused_ms": float,  # paused by the viewer while the window had focus
+            "unfocused_ms": float,  # window unfocused or minimised
+            "stalled_ms": float,  # waiting for frames (first frame, buffering)
+            "watch_ratio": float,  # play_ms / clip duration; above 1 when it loops
+            "loops": int,  # completed plays of the clip
+            "skipped": int,  # 1 when play_ms < the session's skip threshold
+            "exit": str,  # how the viewer left: swipe_next | swipe_prev | key | wheel | touch | quit | crash
+            "liked": int,
+            "not_interested": int,
+            "ended_mono_ns": int,
+            "ended_utc": str,
+            "final": int,  # 1 closed view; 0 checkpoint of the in-flight view (at most 250 ms old)
+        },
+        pk="impression_id",
+        foreign_keys=[("impression_id", "impressions", "id"), ("session_id", "sessions", "id")],
+        not_null={"session_id", "dwell_ms", "play_ms", "final"},
+    )
+    db["views"].create_index(["session_id"])
+    db["events"].create(
+        {
+            "id": str,  # UUID
+            "session_id": str,
+            "impression_id": str,  # NULL when not about one clip
+            "kind": str,  # pause | resume | mute | unmute | seek | like | focus_lost | focus_gained | ...
+            "mono_ns": int,
+            "utc": str,
+            "data": str,  # JSON object with kind-specific details
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id"), ("impression_id", "impressions", "id")],
+        not_null={"session_id", "kind", "mono_ns"},
+    )
+    db["events"].create_index(["session_id", "mono_ns"])
+    db["profile_snapshots"].create(
+        {
+            "session_id": str,
+            "after_position": int,  # the snapshot was taken after the view at this position
+            "mono_ns": int,
+            "utc": str,
+            "profile": str,  # JSON: per-topic and per-creator affinities
+        },
+        pk=("session_id", "after_position"),
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db.create_view(
+        "view_log",
+        """
+        SELECT i.session_id, s.participant, s.condition, s.ranker, i.position, i.id AS impression_id,
+               i.clip_id, c.title, c.creator, c.topics, c.duration_ms, i.reached_by, i.is_revisit,
+               i.policy, i.score, i.propensity, i.exploration, i.settled_utc, i.first_frame_ms,
+               v.dwell_ms, v.play_ms, v.paused_ms, v.unfocused_ms, v.stalled_ms, v.watch_ratio, v.loops,
+               v.skipped, v.exit, v.liked, v.not_interested, v.final
+        FROM impressions i
+        JOIN sessions s ON s.id = i.session_id
+        LEFT JOIN clips c ON c.id = i.clip_id
+        LEFT JOIN views v ON v.impression_id = i.id
+        ORDER BY i.session_id, i.position
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_probe_cache, _m002_event_log]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -57,12 +191,36 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_u
             ) from e
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    version = _schema_version(db)
+    if path is not None and not memory and 0 < version < SCHEMA_VERSION:
+        backup = backup_copy(db, Path(path), version)
+        print(f"feedapp: upgrading {path} from schema {version} to {SCHEMA_VERSION}; backup kept at {backup}", file=sys.stderr)
     migrate(db)
     return db
 
 
+def _schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup_copy(db: sqlite_utils.Database, path: Path, version: int) -> Path:
+    """Copy the whole database (consistently, with SQLite's backup API) beside it before a migration."""
+    target = path.with_name(f"{path.name}.schema{version}.bak")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.schema{version}.{n}.bak")
+        n += 1
+    dest = sqlite3.connect(str(target))
+    try:
+        db.conn.backup(dest)
+    finally:
+        dest.close()
+    return target
+
+
 def migrate(db: sqlite_utils.Database) -> int:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+    version = _schema_version(db)
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"this database was written by a newer feedapp (schema {version}, this one knows {SCHEMA_VERSION}); "

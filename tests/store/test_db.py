@@ -37,3 +37,23 @@ def test_corrupt_file_gets_advice_and_is_not_overwritten(tmp_path):
     with pytest.raises(StoreError, match="not a usable SQLite database"):
         open_db(path)
     assert path.read_bytes() == junk
+
+
+def test_older_schema_is_backed_up_then_migrated(tmp_path):
+    from feedapp.store.db import MIGRATIONS, _schema_version
+
+    path = tmp_path / "feed.db"
+    import sqlite_utils
+
+    old = sqlite_utils.Database(path)
+    MIGRATIONS[0](old)
+    old.execute("PRAGMA user_version=1")
+    old["probe_cache"].insert({"path": "/a", "size": 1, "mtime_ns": 2, "ok": 1, "info": "{}", "poster": b""})
+    old.conn.close()
+    db = open_db(path)
+    assert _schema_version(db) == SCHEMA_VERSION and "sessions" in db.table_names()
+    backup = tmp_path / "feed.db.schema1.bak"
+    assert backup.exists()
+    b = sqlite_utils.Database(backup)
+    assert b.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert b["probe_cache"].count == 1 and "sessions" not in b.table_names()

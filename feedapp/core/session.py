@@ -1,0 +1,300 @@
+"""Turn timestamped player inputs into the log's sessions, impressions, views and events.
+
+Qt-free: the UI calls these methods with ``time.monotonic_ns()`` stamped at the input event; tests
+call them with made-up times. One clock, one state machine, so the figures mean the same everywhere.
+
+A view's dwell (arrival settled -> the input that left it) is split into exactly one of four buckets
+at every moment, in this priority: window unfocused > paused by the viewer > stalled (waiting for a
+frame: before the first frame and while buffering) > playing. So ``play + paused + unfocused +
+stalled == dwell`` by construction.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from feedapp.core.model import Clip
+from feedapp.core.records import (
+    EventRecord,
+    EventSink,
+    ImpressionRecord,
+    ProfileSnapshot,
+    SessionEnd,
+    SessionRecord,
+    ViewRecord,
+)
+
+END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error")
+
+
+class ViewClock:
+    """Dwell split into play/paused/unfocused/stalled for one impression."""
+
+    def __init__(self, settled_ns: int, *, focused: bool = True) -> None:
+        self.settled_ns = settled_ns
+        self._last = settled_ns
+        self.focused = focused
+        self.paused = False
+        self.stalled = True  # until the first frame is painted
+        self.buckets = {"play": 0, "paused": 0, "unfocused": 0, "stalled": 0}
+        self.loops = 0
+
+    def _state(self) -> str:
+        if not self.focused:
+            return "unfocused"
+        if self.paused:
+            return "paused"
+        if self.stalled:
+            return "stalled"
+        return "play"
+
+    def mark(self, now_ns: int) -> None:
+        """Account the time since the last change to the current state (late stamps are clamped)."""
+        if now_ns > self._last:
+            self.buckets[self._state()] += now_ns - self._last
+            self._last = now_ns
+
+    def set(self, now_ns: int, **flags: bool) -> None:
+        self.mark(now_ns)
+        for name, value in flags.items():
+            setattr(self, name, value)
+
+    def figures(self, now_ns: int) -> dict[str, float]:
+        self.mark(now_ns)
+        dwell = max(0, self._last - self.settled_ns)
+        return {
+            "dwell_ms": dwell / 1e6,
+            "play_ms": self.buckets["play"] / 1e6,
+            "paused_ms": self.buckets["paused"] / 1e6,
+            "unfocused_ms": self.buckets["unfocused"] / 1e6,
+            "stalled_ms": self.buckets["stalled"] / 1e6,
+        }
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class SessionRecorder:
+    """One session of one viewer; sends records to an EventSink as things happen."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        app_version: str,
+        mode: str,
+        ranker: str,
+        ranker_params: dict[str, Any] | None = None,
+        seed: int = 0,
+        catalog_fingerprint: str = "",
+        catalog_size: int = 0,
+        participant: str = "",
+        condition: str = "",
+        skip_threshold_ms: int = 3000,
+        clock: Callable[[], int] = time.monotonic_ns,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.sink = sink
+        self.clock = clock
+        self.skip_threshold_ms = skip_threshold_ms
+        self.id = _new_id()
+        mono0 = clock()
+        self._utc_offset_ns = wall_clock_ns() - mono0  # one offset, so UTC stamps keep monotonic order
+        self.record = SessionRecord(
+            id=self.id,
+            app_version=app_version,
+            mode=mode,
+            ranker=ranker,
+            ranker_params=dict(ranker_params or {}),
+            seed=seed,
+            catalog_fingerprint=catalog_fingerprint,
+            catalog_size=catalog_size,
+            participant=participant,
+            condition=condition,
+            skip_threshold_ms=skip_threshold_ms,
+            started_utc=self.utc(mono0),
+            started_mono_ns=mono0,
+            host=socket.gethostname(),
+        )
+        self.started_ns = mono0
+        self.ended: SessionEnd | None = None
+        self.focused = True
+        self.position = -1
+        self._impression: ImpressionRecord | None = None
+        self._clip: Clip | None = None
+        self._view: ViewClock | None = None
+        self._liked = False
+        self._not_interested = False
+        self.views_closed = 0
+        sink.session_started(self.record)
+
+    # -- clocks -----------------------------------------------------------------------------------
+    def utc(self, mono_ns: int) -> str:
+        t = (mono_ns + self._utc_offset_ns) / 1e9
+        return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+    def _now(self, ns: int | None) -> int:
+        return self.clock() if ns is None else ns
+
+    # -- impressions and views --------------------------------------------------------------------
+    @property
+    def impression_id(self) -> str | None:
+        return self._impression.id if self._impression else None
+
+    def arrive(
+        self,
+        clip: Clip,
+        *,
+        reached_by: str,
+        is_revisit: bool,
+        settled_ns: int,
+        input_ns: int | None = None,
+        policy: str = "",
+        score: float | None = None,
+        propensity: float | None = None,
+        exploration: bool = False,
+    ) -> str:
+        """A clip became the active clip (the snap settled). Closes a still-open view first."""
+        if self.ended is not None:
+            raise RuntimeError("this session has ended")
+        if self._view is not None:
+            self.leave(reached_by, settled_ns if input_ns is None else input_ns)
+        self.position += 1
+        self._clip = clip
+        self._impression = ImpressionRecord(
+            id=_new_id(),
+            session_id=self.id,
+            position=self.position,
+            clip_id=clip.id,
+            reached_by=reached_by,
+            is_revisit=is_revisit,
+            policy=policy,
+            score=score,
+            propensity=propensity,
+            exploration=exploration,
+            input_mono_ns=settled_ns if input_ns is None else input_ns,
+            settled_mono_ns=settled_ns,
+            settled_utc=self.utc(settled_ns),
+        )
+        self._view = ViewClock(settled_ns, focused=self.focused)
+        self._liked = self._not_interested = False
+        self.sink.impression_started(self._impression)
+        return self._impression.id
+
+    def first_frame(self, ns: int | None = None) -> float | None:
+        """The first frame of the active clip was painted; returns first_frame_ms."""
+        if self._view is None or self._impression is None or not self._view.stalled:
+            return None
+        ns = self._now(ns)
+        self._view.set(ns, stalled=False)
+        ms = max(0.0, (ns - self._impression.settled_mono_ns) / 1e6)
+        self.sink.first_frame(self._impression.id, ms)
+        return ms
+
+    def _view_record(self, now_ns: int, exit: str, final: bool) -> ViewRecord:
+        assert self._view is not None and self._impression is not None and self._clip is not None
+        f = self._view.figures(now_ns)
+        duration = max(1, self._clip.duration_ms)
+        return ViewRecord(
+            impression_id=self._impression.id,
+            session_id=self.id,
+            dwell_ms=f["dwell_ms"],
+            play_ms=f["play_ms"],
+            paused_ms=f["paused_ms"],
+            unfocused_ms=f["unfocused_ms"],
+            stalled_ms=f["stalled_ms"],
+            watch_ratio=f["play_ms"] / duration,
+            loops=self._view.loops,
+            skipped=f["play_ms"] < self.skip_threshold_ms,
+            exit=exit,
+            liked=self._liked,
+            not_interested=self._not_interested,
+            ended_mono_ns=now_ns,
+            ended_utc=self.utc(now_ns),
+            final=final,
+        )
+
+    def checkpoint(self, ns: int | None = None) -> ViewRecord | None:
+        """Write the in-flight view as it stands (final=0), so a crash loses at most one interval."""
+        if self._view is None:
+            return None
+        rec = self._view_record(self._now(ns), exit="", final=False)
+        self.sink.view_updated(rec)
+        return rec
+
+    def leave(self, exit: str, ns: int | None = None) -> ViewRecord | None:
+        """The viewer left the active clip (stamped at the input that made them leave)."""
+        if self._view is None:
+            return None
+        rec = self._view_record(self._now(ns), exit=exit, final=True)
+        self.sink.view_updated(rec)
+        self._view = None
+        self.views_closed += 1
+        return rec
+
+    # -- state changes during a view --------------------------------------------------------------
+    def _change(self, kind: str, ns: int | None, data: dict[str, Any] | None = None, **flags: bool) -> None:
+        ns = self._now(ns)
+        if self._view is not None and flags:
+            self._view.set(ns, **flags)
+        self.event(kind, ns, **(data or {}))
+
+    def set_paused(self, paused: bool, ns: int | None = None) -> None:
+        if self._view is not None and self._view.paused == paused:
+            return
+        self._change("pause" if paused else "resume", ns, paused=paused)
+
+    def set_focused(self, focused: bool, ns: int | None = None) -> None:
+        if self.focused == focused:
+            return
+        self.focused = focused
+        self._change("focus_gained" if focused else "focus_lost", ns, focused=focused)
+
+    def set_stalled(self, stalled: bool, ns: int | None = None) -> None:
+        if self._view is None or self._view.stalled == stalled:
+            return
+        self._change("stall_start" if stalled else "stall_end", ns, stalled=stalled)
+
+    def loop_completed(self, ns: int | None = None) -> None:
+        if self._view is not None:
+            self._view.loops += 1
+        self.event("loop", self._now(ns), loops=self._view.loops if self._view else 0)
+
+    def like(self, ns: int | None = None) -> None:
+        self._liked = True
+        self.event("like", self._now(ns))
+
+    def not_interested(self, ns: int | None = None) -> None:
+        self._not_interested = True
+        self.event("not_interested", self._now(ns))
+
+    def event(self, kind: str, ns: int | None = None, **data: Any) -> EventRecord:
+        ns = self._now(ns)
+        rec = EventRecord(
+            id=_new_id(), session_id=self.id, kind=kind, mono_ns=ns, utc=self.utc(ns),
+            impression_id=self.impression_id if self._view is not None else None, data=data,
+        )
+        self.sink.event(rec)
+        return rec
+
+    def profile_snapshot(self, profile: dict[str, Any], ns: int | None = None) -> None:
+        ns = self._now(ns)
+        self.sink.profile_snapshot(ProfileSnapshot(self.id, self.position, ns, self.utc(ns), profile))
+
+    def end(self, reason: str, ns: int | None = None) -> SessionEnd:
+        """Close the open view (exit = the reason) and the session. Idempotent."""
+        if reason not in END_REASONS:
+            raise ValueError(f"unknown end reason {reason!r}; expected one of {', '.join(END_REASONS)}")
+        if self.ended is not None:
+            return self.ended
+        ns = self._now(ns)
+        self.leave("quit" if reason == "quit" else reason, ns)
+        self.ended = SessionEnd(self.id, reason, ns, self.utc(ns))
+        self.sink.session_ended(self.ended)
+        return self.ended

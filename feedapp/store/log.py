@@ -1,0 +1,231 @@
+"""The research log: an EventSink that commits every record to SQLite as it happens.
+
+Writes happen on a writer thread with its own connection, so the UI thread only puts a record on a
+queue (microseconds) and never waits for the disk or for a lock held by another program. Each
+record is its own transaction. When the file is locked (an analyst's tool, a second instance) the
+writer keeps unwritten records in memory, retries, and reports it through ``on_status``; when the
+disk is full it reports a fatal status and keeps what it could not write in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from feedapp.core.records import (
+    EventRecord,
+    ImpressionRecord,
+    ProfileSnapshot,
+    SessionEnd,
+    SessionRecord,
+    ViewRecord,
+)
+from feedapp.store.db import open_db
+
+_STOP = object()
+
+
+def _b(v: bool) -> int:
+    return 1 if v else 0
+
+
+class EventLog:
+    """Thread-backed SQLite sink. ``on_status(kind, message)`` is called from the writer thread with
+    kind in {"ok", "waiting", "fatal"}; a Qt shell forwards it to the GUI thread with a signal."""
+
+    RETRY_S = 0.25
+
+    def __init__(
+        self,
+        path: str | Path,
+        on_status: Callable[[str, str], None] | None = None,
+        *,
+        pragmas: dict[str, int] | None = None,
+    ) -> None:
+        """``pragmas`` are applied to the writer's connection (tests use ``max_page_count`` to
+        simulate a full disk)."""
+        self.path = Path(path)
+        self._pragmas = dict(pragmas or {})
+        self.on_status = on_status or (lambda kind, msg: None)
+        self._q: queue.Queue[Any] = queue.Queue()
+        self._backlog: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._idle = threading.Condition()
+        self._unwritten = 0
+        self.fatal: str | None = None
+        self.status = "ok"
+        self._ready = threading.Event()
+        self._open_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="feedapp-log-writer", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._open_error is not None:
+            raise self._open_error
+
+    # -- EventSink --------------------------------------------------------------------------------
+    def _put(self, op: str, *args: Any) -> None:
+        with self._idle:
+            self._unwritten += 1
+        self._q.put((op, args))
+
+    def clips_known(self, clips: tuple[Any, ...]) -> None:
+        self._put("clips", tuple(clips))
+
+    def session_started(self, rec: SessionRecord) -> None:
+        self._put("session", rec)
+
+    def impression_started(self, rec: ImpressionRecord) -> None:
+        self._put("impression", rec)
+
+    def first_frame(self, impression_id: str, first_frame_ms: float) -> None:
+        self._put("first_frame", impression_id, first_frame_ms)
+
+    def view_updated(self, rec: ViewRecord) -> None:
+        self._put("view", rec)
+
+    def event(self, rec: EventRecord) -> None:
+        self._put("event", rec)
+
+    def profile_snapshot(self, rec: ProfileSnapshot) -> None:
+        self._put("profile", rec)
+
+    def session_ended(self, rec: SessionEnd) -> None:
+        self._put("end", rec)
+
+    # -- control ----------------------------------------------------------------------------------
+    @property
+    def unwritten(self) -> int:
+        """Records accepted but not committed yet (queued, or held back by a lock or a full disk)."""
+        return self._unwritten
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every record so far is committed; False if that did not happen in time."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._unwritten > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def close(self, timeout: float = 5.0) -> bool:
+        ok = self.flush(timeout)
+        self._q.put(_STOP)
+        self._thread.join(timeout)
+        return ok
+
+    # -- writer thread ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            db = open_db(self.path)
+            db.execute("PRAGMA busy_timeout=1000")
+            for name, value in self._pragmas.items():
+                db.execute(f"PRAGMA {name}={int(value)}")
+        except BaseException as e:  # reported to the constructor
+            self._open_error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        while True:
+            if self._backlog:
+                try:
+                    item = self._q.get(timeout=self.RETRY_S)
+                except queue.Empty:
+                    item = None
+            else:
+                item = self._q.get()
+            if item is _STOP:
+                break
+            if item is not None:
+                self._backlog.append(item)
+            self._drain(db)
+        db.conn.close()
+
+    def _drain(self, db: sqlite_utils.Database) -> None:
+        while self._backlog:
+            op, args = self._backlog[0]
+            try:
+                with db.conn:
+                    getattr(self, f"_w_{op}")(db, *args)
+            except sqlite3.OperationalError as e:
+                msg = str(e).lower()
+                if "locked" in msg or "busy" in msg:
+                    self._set_status("waiting", f"the database {self.path} is locked by another program; "
+                                     f"{len(self._backlog)} records are kept in memory and will be written when it is free")
+                    return
+                if "full" in msg or "disk" in msg:
+                    self.fatal = f"the disk holding {self.path} is full; the session cannot be recorded any more"
+                    self._set_status("fatal", self.fatal)
+                    return
+                raise
+            except sqlite3.DatabaseError as e:
+                self.fatal = f"the database {self.path} failed ({e}); recording stopped"
+                self._set_status("fatal", self.fatal)
+                return
+            self._backlog.popleft()
+            with self._idle:
+                self._unwritten -= 1
+                self._idle.notify_all()
+        if self.status != "ok" and self.fatal is None:
+            self._set_status("ok", f"the database {self.path} is writable again; everything held in memory is saved")
+
+    def _set_status(self, kind: str, message: str) -> None:
+        if kind != self.status or kind == "fatal":
+            self.status = kind
+            self.on_status(kind, message)
+
+    # -- one function per record kind (each runs inside its own transaction) ----------------------
+    def _w_clips(self, db: sqlite_utils.Database, clips: tuple[Any, ...]) -> None:
+        rows = [
+            {"id": c.id, "path": c.path, "title": c.title, "topics": json.dumps(list(c.topics)), "creator": c.creator,
+             "duration_ms": c.duration_ms, "fps": c.fps, "width": c.width, "height": c.height,
+             "rotation": c.rotation, "created": c.created}
+            for c in clips
+        ]
+        db["clips"].upsert_all(rows, pk="id")
+
+    def _w_session(self, db: sqlite_utils.Database, rec: SessionRecord) -> None:
+        row = asdict(rec)
+        row["ranker_params"] = json.dumps(rec.ranker_params, sort_keys=True)
+        db["sessions"].insert(row)
+
+    def _w_impression(self, db: sqlite_utils.Database, rec: ImpressionRecord) -> None:
+        row = asdict(rec)
+        row["is_revisit"] = _b(rec.is_revisit)
+        row["exploration"] = _b(rec.exploration)
+        db["impressions"].insert(row)
+
+    def _w_first_frame(self, db: sqlite_utils.Database, impression_id: str, ms: float) -> None:
+        db.execute("UPDATE impressions SET first_frame_ms = ? WHERE id = ?", [ms, impression_id])
+
+    def _w_view(self, db: sqlite_utils.Database, rec: ViewRecord) -> None:
+        row = asdict(rec)
+        for k in ("skipped", "liked", "not_interested", "final"):
+            row[k] = _b(row[k])
+        db["views"].upsert(row, pk="impression_id")
+
+    def _w_event(self, db: sqlite_utils.Database, rec: EventRecord) -> None:
+        row = asdict(rec)
+        row["data"] = json.dumps(rec.data, sort_keys=True, default=str)
+        db["events"].insert(row)
+
+    def _w_profile(self, db: sqlite_utils.Database, rec: ProfileSnapshot) -> None:
+        row = asdict(rec)
+        row["profile"] = json.dumps(rec.profile, sort_keys=True)
+        db["profile_snapshots"].upsert(row, pk=("session_id", "after_position"))
+
+    def _w_end(self, db: sqlite_utils.Database, rec: SessionEnd) -> None:
+        db.execute(
+            "UPDATE sessions SET end_reason = ?, ended_mono_ns = ?, ended_utc = ? WHERE id = ?",
+            [rec.end_reason, rec.ended_mono_ns, rec.ended_utc, rec.session_id],
+        )

@@ -1,0 +1,53 @@
+"""Close sessions that a crash, a power cut or ``kill -9`` left open.
+
+A session is *interrupted* when it has no end reason and nothing was written to it for a while
+(``quiet_s``; a running app checkpoints its in-flight view every 250 ms, so a live session is never
+that quiet). Its in-flight view is completed from its last checkpoint (exit ``crash``) and the
+session is closed with end reason ``recovered_after_crash`` at the time of its last record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import sqlite_utils
+
+_LAST_ACTIVITY = """
+SELECT s.id, s.started_utc, s.started_mono_ns,
+  (SELECT MAX(v.ended_mono_ns) FROM views v WHERE v.session_id = s.id) AS v_ns,
+  (SELECT MAX(v.ended_utc) FROM views v WHERE v.session_id = s.id) AS v_utc,
+  (SELECT MAX(e.mono_ns) FROM events e WHERE e.session_id = s.id) AS e_ns,
+  (SELECT MAX(e.utc) FROM events e WHERE e.session_id = s.id) AS e_utc,
+  (SELECT MAX(i.settled_mono_ns) FROM impressions i WHERE i.session_id = s.id) AS i_ns,
+  (SELECT MAX(i.settled_utc) FROM impressions i WHERE i.session_id = s.id) AS i_utc
+FROM sessions s WHERE s.end_reason IS NULL
+"""
+
+
+def interrupted_sessions(db: sqlite_utils.Database, quiet_s: float = 5.0) -> list[dict]:
+    """Open sessions whose last record is older than ``quiet_s`` seconds (UTC), newest first."""
+    now = datetime.now(timezone.utc)
+    found = []
+    for sid, started_utc, started_ns, *rest in db.execute(_LAST_ACTIVITY).fetchall():
+        pairs = [(started_ns, started_utc)] + [(rest[i], rest[i + 1]) for i in (0, 2, 4)]
+        last_ns, last_utc = max((p for p in pairs if p[0] is not None), key=lambda p: p[0])
+        if now - datetime.fromisoformat(last_utc) >= timedelta(seconds=quiet_s):
+            found.append({"id": sid, "last_mono_ns": last_ns, "last_utc": last_utc})
+    return sorted(found, key=lambda r: r["last_utc"], reverse=True)
+
+
+def recover_interrupted(db: sqlite_utils.Database, quiet_s: float = 5.0) -> list[dict]:
+    """Close every interrupted session; return what was closed (id, views completed, last time)."""
+    closed = []
+    for s in interrupted_sessions(db, quiet_s):
+        with db.conn:
+            cur = db.execute(
+                "UPDATE views SET final = 1, exit = 'crash' WHERE session_id = ? AND final = 0", [s["id"]]
+            )
+            db.execute(
+                "UPDATE sessions SET end_reason = 'recovered_after_crash', ended_mono_ns = ?, ended_utc = ? "
+                "WHERE id = ? AND end_reason IS NULL",
+                [s["last_mono_ns"], s["last_utc"], s["id"]],
+            )
+        closed.append({**s, "views_completed": cur.rowcount})
+    return closed
