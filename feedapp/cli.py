@@ -77,6 +77,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make.add_argument("--clips", type=Path, default=None, help="where to write them (default: assets/demo)")
     make.add_argument("--seed", type=int, default=0, help="seed (same seed, same clips)")
+
+    sessions = sub.add_parser(
+        "sessions",
+        help="list the recorded sessions",
+        description="One line per session: id, mode, participant, condition, ranker, start (UTC), length, "
+        "views, skips, mean watch ratio, end reason (or running / interrupted).",
+    )
+    sessions.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    sessions.add_argument("--json", action="store_true", help="print JSON (with full ids) instead of a table")
+
+    check = sub.add_parser(
+        "check",
+        help="verify the log's invariants",
+        description="Verify the invariants of every session (docs/data.md) and print each violation in words. "
+        "Exit code 0 when all hold, 1 when any is violated, 2 when the file cannot be read.",
+    )
+    check.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    export = sub.add_parser(
+        "export",
+        help="export sessions to CSV or JSONL files",
+        description="Write one file per entity (sessions, clips, impressions, views, events, profile_snapshots) "
+        "plus the joined view_log and a manifest.json into DIR. Conventions: docs/data.md.",
+    )
+    export.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--session", metavar="ID", default=None, help="one session (a unique id prefix is enough)")
+    which.add_argument("--all", action="store_true", help="every session and every clip (the default)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format (default: csv)")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
+
+    merge = sub.add_parser(
+        "merge",
+        help="merge the logs of several machines into one study file",
+        description="Copy every row of the given databases into OUT (created or upgraded if needed), keyed by "
+        "primary key: merging the same file again adds nothing. Sources are never changed.",
+    )
+    merge.add_argument("inputs", nargs="+", type=Path, metavar="DB")
+    merge.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="the study file to write")
     return parser
 
 
@@ -102,6 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from feedapp.media.demo import run_make_demo_command
 
             return run_make_demo_command(args.clips or default_demo_dir(), seed=args.seed)
+        if args.command in ("sessions", "check", "export"):
+            from feedapp.store import commands
+
+            db = args.db or default_data_dir() / "feed.db"
+            if args.command == "sessions":
+                return commands.run_sessions_command(db, as_json=args.json)
+            if args.command == "check":
+                return commands.run_check_command(db, as_json=args.json)
+            return commands.run_export_command(db, args.session, args.all, args.format, args.out)
+        if args.command == "merge":
+            from feedapp.store.commands import run_merge_command
+
+            return run_merge_command(args.inputs, args.out)
         if args.command in ("demo", "play"):
             from feedapp.ui.app import run_player
 

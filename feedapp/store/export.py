@@ -1,0 +1,248 @@
+"""Export the research log to tidy files: one per entity plus the joined ``view_log``.
+
+Files (in ``out_dir``): sessions, clips, impressions, views, events, profile_snapshots, view_log,
+each ``.csv`` or ``.jsonl``, and ``manifest.json`` (what was exported, from where, row counts and
+column order). Conventions (docs/data.md, "Exported files"):
+
+- UTF-8 without a byte-order mark; CSV with a header row, ``,`` separator, ``"`` quoting when needed
+  and ``\\n`` line ends; JSONL one object per line.
+- Columns in the order of ``COLUMNS`` (the schema's order); a column added by a later migration is
+  appended after them.
+- Times: ``*_utc`` are ISO 8601 UTC strings (``2026-11-28T08:10:30.123+00:00``); ``*_mono_ns`` are
+  integers on the recording machine's monotonic clock (only differences within a session mean
+  something); durations are milliseconds.
+- Booleans (is_revisit, exploration, skipped, liked, not_interested, final) are 0/1.
+- NULL is an empty field in CSV and ``null`` in JSONL.
+- JSON columns (``JSON_COLUMNS``) stay JSON text in CSV and are objects/arrays in JSONL.
+
+All tables are read in one read transaction, so the files agree with each other even while the app
+is writing to the same database.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from feedapp import __version__
+from feedapp.store.db import SCHEMA_VERSION
+
+FORMATS = ("csv", "jsonl")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": ("id", "app_version", "mode", "ranker", "ranker_params", "seed", "catalog_fingerprint",
+                 "catalog_size", "participant", "condition", "skip_threshold_ms", "started_utc",
+                 "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host"),
+    "clips": ("id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
+              "created"),
+    "impressions": ("id", "session_id", "position", "clip_id", "reached_by", "is_revisit", "policy", "score",
+                    "propensity", "exploration", "input_mono_ns", "settled_mono_ns", "settled_utc",
+                    "first_frame_ms"),
+    "views": ("impression_id", "session_id", "dwell_ms", "play_ms", "paused_ms", "unfocused_ms", "stalled_ms",
+              "watch_ratio", "loops", "skipped", "exit", "liked", "not_interested", "ended_mono_ns", "ended_utc",
+              "final"),
+    "events": ("id", "session_id", "impression_id", "kind", "mono_ns", "utc", "data"),
+    "profile_snapshots": ("session_id", "after_position", "mono_ns", "utc", "profile"),
+    "view_log": ("session_id", "participant", "condition", "ranker", "position", "impression_id", "clip_id",
+                 "title", "creator", "topics", "duration_ms", "reached_by", "is_revisit", "policy", "score",
+                 "propensity", "exploration", "settled_utc", "first_frame_ms", "dwell_ms", "play_ms", "paused_ms",
+                 "unfocused_ms", "stalled_ms", "watch_ratio", "loops", "skipped", "exit", "liked",
+                 "not_interested", "final"),
+}
+
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": ("ranker_params",),
+    "clips": ("topics",),
+    "events": ("data",),
+    "profile_snapshots": ("profile",),
+    "view_log": ("topics",),
+}
+
+# FROM/WHERE/ORDER of each file; {sel} is replaced by the session filter (or TRUE for --all).
+_QUERIES: dict[str, str] = {
+    "sessions": "FROM sessions t WHERE {sel:t.id} ORDER BY t.started_utc, t.id",
+    "clips": "FROM clips t WHERE {clips} ORDER BY t.id",
+    "impressions": "FROM impressions t WHERE {sel:t.session_id} ORDER BY t.session_id, t.position",
+    "views": "FROM views t LEFT JOIN impressions i ON i.id = t.impression_id WHERE {sel:t.session_id} "
+             "ORDER BY t.session_id, i.position, t.impression_id",
+    "events": "FROM events t WHERE {sel:t.session_id} ORDER BY t.session_id, t.mono_ns, t.rowid",  # rowid: write order
+    "profile_snapshots": "FROM profile_snapshots t WHERE {sel:t.session_id} ORDER BY t.session_id, t.after_position",
+    "view_log": "FROM view_log t WHERE {sel:t.session_id} ORDER BY t.session_id, t.position",
+}
+
+ENTITIES = tuple(_QUERIES)
+
+
+class ExportError(RuntimeError):
+    """The export cannot be done; the message says why in plain words."""
+
+
+def _columns(conn: sqlite3.Connection, name: str) -> list[str]:
+    present = [r[1] for r in conn.execute(f"PRAGMA table_info({name})")]
+    documented = [c for c in COLUMNS[name] if c in present]
+    return documented + [c for c in present if c not in COLUMNS[name]]
+
+
+def _select(name: str, cols: list[str], session_ids: list[str] | None) -> tuple[str, list[Any]]:
+    q = _QUERIES[name]
+    params: list[Any] = []
+    if session_ids is None:
+        q = q.replace("{clips}", "1")
+        for col in ("t.id", "t.session_id"):
+            q = q.replace("{sel:" + col + "}", "1")
+    else:
+        if len(session_ids) == 1:
+            cond = "= ?"
+            value: Any = session_ids[0]
+        else:
+            cond = "IN (SELECT value FROM json_each(?))"
+            value = json.dumps(session_ids)
+        if "{clips}" in q:
+            q = q.replace("{clips}", f"t.id IN (SELECT clip_id FROM impressions WHERE session_id {cond})")
+            params.append(value)
+        for col in ("t.id", "t.session_id"):
+            if "{sel:" + col + "}" in q:
+                q = q.replace("{sel:" + col + "}", f"{col} {cond}")
+                params.append(value)
+    return "SELECT " + ", ".join(f't."{c}"' for c in cols) + " " + q, params
+
+
+def _loads(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # not JSON after all: keep the text rather than lose it
+
+
+def _write_csv(path: Path, cols: list[str], rows: Any) -> int:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        n = 0
+        while True:
+            chunk = rows.fetchmany(5000)
+            if not chunk:
+                break
+            w.writerows(chunk)
+            n += len(chunk)
+    return n
+
+
+def _write_jsonl(path: Path, cols: list[str], rows: Any, json_cols: tuple[str, ...]) -> int:
+    idx = [cols.index(c) for c in json_cols if c in cols]
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        while True:
+            chunk = rows.fetchmany(5000)
+            if not chunk:
+                break
+            lines = []
+            for row in chunk:
+                values = list(row)
+                for i in idx:
+                    values[i] = _loads(values[i])
+                lines.append(dumps(dict(zip(cols, values))))
+            f.write("\n".join(lines))
+            f.write("\n")
+            n += len(chunk)
+    return n
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` if needed and make sure files can be written in it (ExportError otherwise)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:
+        raise ExportError(f"cannot export to {out}: it exists and is not a folder") from e
+    except OSError as e:
+        raise ExportError(f"cannot create the output folder {out}: {e.strerror or e}") from e
+    probe = out / f".feedapp-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ExportError(f"cannot write files in {out}: {e.strerror or e}; choose another folder with --out") from e
+    return out
+
+
+def export(
+    conn: sqlite3.Connection,
+    out_dir: str | Path,
+    session_ids: list[str] | None = None,
+    fmt: str = "csv",
+    *,
+    source: str = "",
+) -> dict[str, Any]:
+    """Write one file per entity for ``session_ids`` (None: every session and every clip).
+
+    Returns the manifest (also written as ``manifest.json``): files with row counts and columns.
+    Each file is written beside its final name and renamed into place, so a failed export never
+    leaves a half-written file under the final name.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = prepare_out_dir(out_dir)
+    t0 = time.perf_counter()
+    files: dict[str, Any] = {}
+    written: list[tuple[Path, Path]] = []
+    conn.execute("BEGIN")  # one read snapshot for every file
+    try:
+        if session_ids is None:
+            exported = [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY started_utc, id")]
+        else:
+            exported = list(session_ids)
+        for name in ENTITIES:
+            cols = _columns(conn, name)
+            sql, params = _select(name, cols, session_ids)
+            final = out / f"{name}.{fmt}"
+            tmp = out / f".{name}.{fmt}.part"
+            cur = conn.execute(sql, params)
+            try:
+                if fmt == "csv":
+                    n = _write_csv(tmp, cols, cur)
+                else:
+                    n = _write_jsonl(tmp, cols, cur, JSON_COLUMNS.get(name, ()))
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                raise ExportError(f"cannot write {final}: {e.strerror or e}") from e
+            written.append((tmp, final))
+            files[name] = {"file": final.name, "rows": n, "columns": cols}
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.execute("COMMIT")
+    for tmp, final in written:
+        os.replace(tmp, final)
+    manifest = {
+        "feedapp_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "exported_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "format": fmt,
+        "sessions": exported,
+        "scope": "all" if session_ids is None else "sessions",
+        "conventions": {
+            "encoding": "utf-8",
+            "booleans": "0/1",
+            "null": "empty field" if fmt == "csv" else "null",
+            "times": "*_utc ISO 8601 UTC; *_mono_ns integer nanoseconds on the recording machine's monotonic clock",
+            "durations": "milliseconds",
+            "json_columns": {k: list(v) for k, v in JSON_COLUMNS.items()},
+        },
+        "files": files,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
