@@ -7,12 +7,17 @@ project's own errors into one clear line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from feedapp import __version__
-from feedapp.config import ConfigError, Settings, default_data_dir, default_demo_dir
+# One BLAS thread: re-ranking small matrices is faster and far steadier without a thread pool
+# (measured in benchmarks/rerank.py). Set before numpy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from feedapp import __version__  # noqa: E402
+from feedapp.config import ConfigError, Settings, default_data_dir, default_demo_dir  # noqa: E402
 
 
 class UserError(Exception):
@@ -117,6 +122,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("inputs", nargs="+", type=Path, metavar="DB")
     merge.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="the study file to write")
+
+    rankers = sub.add_parser(
+        "rankers",
+        help="list the rankers and their parameters",
+        description="List every ranker (for --ranker NAME) with its parameters: name, default, min, max, description.",
+    )
+    rankers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sim = sub.add_parser(
+        "simulate",
+        help="simulate viewers with hidden tastes and report learning curves",
+        description="Simulate viewers with hidden tastes over 1-3 topics on a demo-like catalog and report how fast "
+        "the ranker learns them, with random and popular (and an oracle that knows the taste) beside it.",
+    )
+    sim.add_argument("--viewers", type=int, default=200, help="number of simulated viewers (default: 200)")
+    sim.add_argument("--views", type=int, default=100, help="views per viewer (default: 100)")
+    sim.add_argument("--ranker", default="foryou", help="ranker to evaluate, see `feedapp rankers` (default: foryou)")
+    sim.add_argument("--seed", type=int, default=0, help="seed (same seed, same report)")
+    sim.add_argument(
+        "--switch-at", type=int, default=None, metavar="VIEW", help="every viewer's taste moves to new topics at this view"
+    )
+    sim.add_argument(
+        "--method",
+        choices=("lockstep", "engine"),
+        default="lockstep",
+        help="lockstep: all viewers as arrays (fast, default); engine: one FeedEngine per viewer (slow, same model)",
+    )
+    sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return parser
 
 
@@ -155,6 +188,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from feedapp.store.commands import run_merge_command
 
             return run_merge_command(args.inputs, args.out)
+        if args.command == "rankers":
+            from feedapp.core.commands import run_rankers_command
+
+            return run_rankers_command(as_json=args.json)
+        if args.command == "simulate":
+            from feedapp.core.commands import run_simulate_command
+
+            return run_simulate_command(
+                args.viewers, args.views, args.ranker, args.seed,
+                as_json=args.json, switch_at=args.switch_at, method=args.method,
+            )
         if args.command in ("demo", "play"):
             from feedapp.ui.app import run_player
 
@@ -165,10 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 quit_after=args.quit_after,
                 screenshot=args.screenshot,
             )
-    except (UserError, ConfigError) as e:
+    except (UserError, ConfigError, ValueError) as e:
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     parser.print_help()
     return 2

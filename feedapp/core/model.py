@@ -50,3 +50,72 @@ class Rejection:
 class ScanResult:
     accepted: tuple[Clip, ...]
     rejected: tuple[Rejection, ...]
+
+
+# -- records of the ranker issue: what was served and how it was watched --------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """How one impression of a clip was watched: it closes the impression (see ARCHITECTURE.md).
+
+    ``play_ms`` counts only time actually playing and includes loops, so ``play_ms / duration``
+    above 1 means the clip looped. ``skipped`` is decided by whoever measured the view (the UI
+    applies the configured skip threshold, default 3000 ms); the reward trusts it.
+    """
+
+    clip_id: str
+    dwell_ms: float
+    play_ms: float
+    loops: int = 0
+    skipped: bool = False
+    liked: bool = False
+    not_interested: bool = False
+    revisit: bool = False  # the viewer came back to a clip already shown in this feed
+    exit: str = ""  # how the impression ended: "swipe_next", "swipe_prev", "quit", ...
+    paused_ms: float = 0.0
+    unfocused_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The policy's decision for one slot of the feed: log it with the impression.
+
+    ``propensity`` is the exact probability that the policy would have put this clip in this slot
+    given everything it knew; it is what makes off-policy evaluation (IPS, SNIPS, DR) possible.
+    ``views`` is how many views the engine had learned from when it decided (with the preloading
+    UI, the clip after the current one is decided before the current view ends); with the seed, the
+    catalog and the views it makes the decision reproducible from the log.
+    """
+
+    clip_id: str
+    position: int
+    ranker: str
+    score: float
+    propensity: float
+    explore: bool
+    reasons: tuple[str, ...] = ()
+    views: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "clip_id": self.clip_id,
+            "position": self.position,
+            "ranker": self.ranker,
+            "score": self.score,
+            "propensity": self.propensity,
+            "explore": self.explore,
+            "reasons": list(self.reasons),
+            "views": self.views,
+        }
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One row of the upcoming queue the developer panel shows: clip, score, propensity, reasons."""
+
+    clip: Clip
+    score: float
+    propensity: float
+    reasons: tuple[str, ...]
+    decided: bool  # True: already chosen (the player may have preloaded it); False: likeliest next

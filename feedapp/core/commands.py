@@ -1,0 +1,102 @@
+"""CLI glue for ``feedapp rankers`` and ``feedapp simulate`` (the parser lives in ``feedapp/cli.py``).
+
+Why here: both commands only need the Qt-free core, so they run on a machine without a display and
+stay within the import contract. Errors a person can fix become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+from feedapp.core.catalog import Catalog
+from feedapp.core.rankers.base import ParameterError
+from feedapp.core.rankers.registry import describe
+from feedapp.core.simulate import ProgressBar, simulate
+
+
+def run_rankers_command(as_json: bool = False) -> int:
+    """Print every ranker with its parameter spec (name, default, min, max, description)."""
+    rankers = describe()
+    if as_json:
+        print(json.dumps(rankers, indent=2))
+        return 0
+    for r in rankers:
+        tag = " (default)" if r["default"] else ""
+        print(f"{r['name']}{tag}: {r['description']}")
+        for p in r["params"]:  # type: ignore[union-attr]
+            print(f"  {p['name']:<18} {p['default']!s:>7}  [{p['min']:g} .. {p['max']:g}]  {p['description']}")
+        print()
+    return 0
+
+
+def _fmt(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def run_simulate_command(
+    viewers: int,
+    views: int,
+    ranker: str,
+    seed: int,
+    as_json: bool = False,
+    switch_at: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    method: str = "lockstep",
+    catalog: Catalog | None = None,
+) -> int:
+    """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
+
+    ``method="lockstep"`` (default) runs every viewer of a policy as arrays; ``"engine"`` drives one
+    FeedEngine per viewer (slower, same model; the tests check both agree). ``catalog`` (e.g. the
+    scanned demo folder) replaces the built-in demo-like catalog.
+    """
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    try:
+        report = simulate(
+            viewers=viewers,
+            views=views,
+            ranker=ranker,
+            seed=seed,
+            switch_at=switch_at,
+            workers=workers,
+            method=method,
+            catalog=catalog,
+            progress=ProgressBar() if progress else None,
+        )
+    except ParameterError as e:
+        print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return 0
+    cat = report["catalog"]
+    print(
+        f"{report['viewers']} simulated viewers x {report['views']} views, seed {report['seed']}, catalog of "
+        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), method {method}"
+        + (f", taste switch at view {switch_at}" if switch_at is not None else "")
+    )
+    print(f"chance level (share of clips in a viewer's preferred topics): {report['chance']:.3f}\n")
+    cols = ["precision_after_20", "watch_ratio", "explore_after_50", "creators_shown"]
+    if switch_at is not None:
+        cols.append("precision_after_switch")
+    print(f"{'policy':<10}" + "".join(f"{c:>24}" for c in cols))
+    for p in report["policies"]:
+        print(f"{p['ranker']:<10}" + "".join(f"{_fmt(p.get(c)):>24}" for c in cols))
+    print("\nlearning curve: share of preferred-topic clips per block of 10 views")
+    for p in report["policies"]:
+        print(f"{p['ranker']:<10}" + " ".join("  - " if v is None else f"{v:.2f}" for v in p["curve"]))
+    print(f"\ntargets for {ranker}:")
+    for k, t in report["targets"].items():
+        print(f"  {k:<24} {t['value']:.3f}  (target >= {t['target']:.2f})  {'met' if t['met'] else 'NOT MET'}")
+    return 0

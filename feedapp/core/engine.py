@@ -1,0 +1,272 @@
+"""FeedEngine: the feed a viewer swipes through, chosen by a named ranker and learning from views.
+
+Why a subclass of ``Feed``: the UI already drives ``Feed`` (``start``, ``peek``, ``move``,
+``current``, ``position``, ``history``, ``is_revisit``, ``redecide_next``), so an engine *is* a
+feed and the UI needs no change. The engine replaces how the next clip is chosen (``_choose``):
+instead of "every clip once per cycle" it asks the ranker for scores and the shared policy
+(``rankers/policy.py``) for a clip, logging a ``Pick`` (score, exact propensity, exploration flag,
+reasons) for each served slot. Clips may come back after ``repeat_gap`` impressions, as on a real
+feed whose catalog is small.
+
+Determinism: the randomness of the pick for slot ``p`` comes from a generator seeded with
+``(seed, p, views learned so far)``, never from a shared stream. So the served sequence depends only
+on catalog, ranker, parameters, seed, the views reported and how many had been reported when each
+slot was decided (``Pick.views``), not on how often the UI peeked or re-decided in between.
+
+From the UI (the player preloads the next clip): when a clip settles, close the previous view and
+call ``finish(view)`` *before* peeking the next neighbour, so the pick after the current clip
+already knows that view; log the impression with ``pick_at(position)`` (policy, score, propensity,
+exploration) unless it is a revisit; store ``profile()`` snapshots from ``profile_did_update``.
+
+Hooks (Anki style names; ``engine.on(name, callback)``): ``pick_did_decide(pick)``,
+``view_did_finish(view, reward)``, ``profile_did_update(snapshot)``,
+``ranker_param_did_change(name, old, new)``, ``following_did_change(creators)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from feedapp.core.catalog import Catalog
+from feedapp.core.features import FeatureSpace
+from feedapp.core.feed import Feed
+from feedapp.core.model import Clip, Pick, QueueEntry, View
+from feedapp.core.profile import TasteProfile
+from feedapp.core.records import ViewRecord
+from feedapp.core.rankers.base import BaseRanker, World
+from feedapp.core.rankers.policy import Decision, decide
+from feedapp.core.rankers.registry import DEFAULT_RANKER, make_ranker
+from feedapp.core.rankers.rng import SplitMix
+from feedapp.core.reward import DurationQuantiles, Reward, RewardConfig, ViewError, compute_reward
+
+_MASK64 = (1 << 64) - 1
+
+
+def view_from_record(record: ViewRecord, clip_id: str, revisit: bool = False) -> View:
+    """The ``View`` the engine learns from, made from the session recorder's ``ViewRecord``.
+
+    The record does not carry the clip or whether it was a revisit (they are on the impression), so
+    the caller passes them: ``view_from_record(rec, impression.clip_id, impression.is_revisit)``.
+    """
+    return View(
+        clip_id=clip_id,
+        dwell_ms=record.dwell_ms,
+        play_ms=record.play_ms,
+        loops=record.loops,
+        skipped=record.skipped,
+        liked=record.liked,
+        not_interested=record.not_interested,
+        revisit=revisit,
+        exit=record.exit,
+        paused_ms=record.paused_ms,
+        unfocused_ms=record.unfocused_ms,
+    )
+
+
+class FeedEngine(Feed):
+    def __init__(
+        self,
+        catalog: Catalog,
+        ranker: str | BaseRanker = DEFAULT_RANKER,
+        seed: int = 0,
+        params: Mapping[str, object] | None = None,
+        *,
+        world: World | None = None,
+        quantiles: DurationQuantiles | None = None,
+        space: FeatureSpace | None = None,
+        reward_config: RewardConfig = RewardConfig(),
+        profile_decay: float = 0.97,
+        record_profile: bool = True,
+        explain: bool = True,
+    ) -> None:
+        """Build a feed over ``catalog`` served by ``ranker`` (a name from the registry, or an instance).
+
+        ``world`` (popularity, followed creators), ``quantiles`` (watch-time scale) and ``space``
+        (feature matrix) may be shared between engines, e.g. by a simulation of many viewers.
+        ``record_profile=False`` keeps no profile snapshot per view and ``explain=False`` logs picks
+        without reasons: a simulation of thousands of viewers needs neither.
+        """
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"seed must be a whole number, not {seed!r}")
+        seed = int(seed)
+        if isinstance(ranker, str):
+            ranker = make_ranker(ranker, seed=seed, **dict(params or {}))
+        else:
+            for k, v in (params or {}).items():
+                ranker.set_param(k, v)
+        super().__init__(catalog, order=ranker)
+        self.seed = seed
+        self.ranker = ranker
+        self.world = world if world is not None else World()
+        self.space = space if space is not None else FeatureSpace()
+        self.space.add(catalog.clips)
+        ranker.bind(self.space, self.world)
+        self.quantiles = quantiles if quantiles is not None else DurationQuantiles()
+        self.reward_config = reward_config
+        self._profile = TasteProfile(decay=profile_decay, record=record_profile)
+        self._explain = explain
+        self._blocked = np.zeros(self.space.n, dtype=bool)
+        self._picks: list[Pick] = []  # aligned with history
+        self._rows: list[int] = []  # feature rows of history
+        self.views: list[View] = []
+        self.rewards: list[float] = []
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        catalog.on_grow(self._catalog_did_grow)
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def on(self, event: str, callback: Callable[..., Any]) -> None:
+        self._listeners.setdefault(event, []).append(callback)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for cb in list(self._listeners.get(event, ())):
+            cb(*args)
+
+    def _catalog_did_grow(self, clips: tuple[Clip, ...]) -> None:
+        self.space.add(clips)
+        if self._blocked.size < self.space.n:
+            self._blocked = np.concatenate([self._blocked, np.zeros(self.space.n - self._blocked.size, dtype=bool)])
+
+    # -- choosing ---------------------------------------------------------------------------------
+    def _rng(self, position: int) -> SplitMix:
+        return SplitMix(self.seed & _MASK64, position, len(self.views))
+
+    def _decide(self, position: int) -> Decision:
+        rng = self._rng(position)
+        scores = self.ranker.scores(rng)
+        blocked = self._blocked[: self.space.n]
+        restrict = self.ranker.restrict if type(self.ranker).restrict is not BaseRanker.restrict else None
+        return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, restrict=restrict)
+
+    def _choose(self) -> Clip | None:
+        if self.space.n == 0:
+            return None
+        position = len(self._history)
+        dec = self._decide(position)
+        clip = self.space.clips[dec.row]
+        pick = Pick(
+            clip_id=clip.id,
+            position=position,
+            ranker=self.ranker.name,
+            score=dec.score,
+            propensity=dec.propensity,
+            explore=dec.explore,
+            reasons=(self.ranker.explain(dec.row) + dec.why) if self._explain else dec.why,
+            views=len(self.views),
+        )
+        self._picks.append(pick)
+        self._rows.append(dec.row)
+        self._emit("pick_did_decide", pick)
+        return clip
+
+    def redecide_next(self) -> None:
+        super().redecide_next()
+        del self._picks[len(self._history) :]
+        del self._rows[len(self._history) :]
+
+    def next(self) -> Clip | None:
+        """Serve the next clip (the first one if nothing was served yet) and make it current."""
+        return self.move(1)
+
+    @property
+    def picks(self) -> tuple[Pick, ...]:
+        """The policy's record for every served slot, aligned with ``history``."""
+        return tuple(self._picks)
+
+    def pick_at(self, position: int) -> Pick:
+        return self._picks[position]
+
+    # -- learning ---------------------------------------------------------------------------------
+    def finish(self, view: View) -> Reward:
+        """Learn from a view (of the current clip, or any served one) and re-rank what comes next.
+
+        If the next clip was already decided but not shown, it is decided again with what was just
+        learned: the UI should ``peek(+1)`` again after this to preload the right clip.
+        """
+        row = self.space.row_of.get(view.clip_id)
+        if row is None:
+            raise ViewError(f"view of clip {view.clip_id!r}: that clip is not in the catalog")
+        clip = self.space.clips[row]
+        reward = compute_reward(view, float(clip.duration_ms), self.quantiles, self.reward_config)
+        cap = self.reward_config.max_watch_ratio * max(float(clip.duration_ms), 1.0)
+        self.quantiles.observe(min(float(view.play_ms), cap), float(clip.duration_ms))
+        self.ranker.learn_one(clip, reward.value)
+        self.world.popularity.add(clip.id)
+        if view.not_interested:
+            self._blocked[row] = True
+        self.views.append(view)
+        self.rewards.append(reward.value)
+        snap = self._profile.update(clip, reward.value, position=self.position)
+        self.redecide_next()
+        self._emit("view_did_finish", view, reward)
+        self._emit("profile_did_update", snap)
+        return reward
+
+    # -- reading ----------------------------------------------------------------------------------
+    def upcoming(self, k: int = 10) -> list[QueueEntry]:
+        """The next ``k`` clips: those already decided, then the likeliest picks for the slot after.
+
+        Entries with ``decided=False`` are the current policy's most probable choices for the next
+        undecided slot, with that slot's exact propensity; the real pick is drawn when it is needed.
+        """
+        out: list[QueueEntry] = []
+        for pos in range(self._cursor + 1, len(self._history)):
+            p = self._picks[pos]
+            out.append(QueueEntry(self._history[pos], p.score, p.propensity, p.reasons, True))
+        if len(out) >= k or self.space.n == 0:
+            return out[:k]
+        dec = self._decide(len(self._history))
+        taken = {e.clip.id for e in out}
+        for i in np.argsort(-dec.probs, kind="stable"):
+            row = int(dec.allowed[i])
+            clip = self.space.clips[row]
+            if clip.id in taken:
+                continue
+            out.append(QueueEntry(clip, float(dec.adjusted[i]), float(dec.probs[i]), self.ranker.explain(row), False))
+            if len(out) >= k:
+                break
+        return out
+
+    def profile(self) -> dict[str, object]:
+        """The taste profile now: affinity per topic and per creator (plain data)."""
+        return self._profile.snapshot()
+
+    def profile_history(self) -> list[dict[str, object]]:
+        """One snapshot after each view, oldest first (plain data for the log)."""
+        return list(self._profile.history)
+
+    @property
+    def taste(self) -> TasteProfile:
+        return self._profile
+
+    def session_info(self) -> dict[str, object]:
+        """What a session record needs to make this feed reproducible."""
+        return {
+            "ranker": self.ranker.name,
+            "params": dict(self.ranker.params),
+            "seed": self.seed,
+            "catalog_fingerprint": self.catalog.fingerprint(),
+            "clips": len(self.catalog),
+        }
+
+    # -- steering ---------------------------------------------------------------------------------
+    def set_param(self, name: str, value: object) -> None:
+        """Change a ranker parameter live (``ParameterError`` if out of range) and re-rank."""
+        old, new = self.ranker.set_param(name, value)
+        self.redecide_next()
+        self._emit("ranker_param_did_change", name, old, new)
+
+    def follow(self, creator: str) -> None:
+        if creator not in self.space.creator_index:
+            raise ValueError(f"there is no creator called {creator!r} in the catalog")
+        self.world.following.add(creator)
+        self.redecide_next()
+        self._emit("following_did_change", frozenset(self.world.following))
+
+    def unfollow(self, creator: str) -> None:
+        self.world.following.discard(creator)
+        self.redecide_next()
+        self._emit("following_did_change", frozenset(self.world.following))

@@ -1,0 +1,256 @@
+"""Scores -> the clip served in the next slot, with an exact propensity.
+
+Why a separate, shared policy: exploration, diversity and fatigue are feed rules, not ranker
+knowledge, and keeping them identical across rankers keeps experiments comparable. Everything is
+vectorised over the catalog, so one decision costs a few numpy passes over n clips.
+
+One decision, given the served history:
+
+1. *Allowed* clips: not the clip just served; not served in the last ``repeat_gap`` impressions;
+   not marked "not interested"; no topic that filled each of the last ``max_same_topic`` slots.
+   If that leaves nothing, the rules are relaxed in the reverse order (diversity first), so a tiny
+   catalog still plays. The ranker may narrow the set (``restrict``: ``following``); if its set is
+   empty under the repeat rules they are relaxed for it, and only if it stays empty the ranker's
+   restriction is dropped (``following`` falls back to popular).
+2. *Adjusted score* = ranker score - ``topic_fatigue`` * recent same-topic exposure
+   - ``creator_fatigue`` * recent same-creator exposure - ``repeat_penalty`` * times served, where
+   exposure decays with ``fatigue_halflife`` (a cool-down, not a ban).
+3. *Mixture*: with probability ``epsilon`` a uniform allowed clip; with probability ``f`` (the
+   ``new_creator_floor``, only while some allowed clip's creator has not been shown in this feed)
+   a uniform clip among those creators' allowed clips; otherwise softmax(adjusted / temperature)
+   over the shortlist, the ``SHORTLIST`` allowed clips with the best ranker scores (all of them in
+   catalogs of up to 512 clips; temperature 0 = the best adjusted score, first row on ties). The
+   logged propensity is the mixture probability of the served clip, which is exact:
+   ``p(c) = (1 - eps - f) softmax(c) [c in shortlist] + eps / |allowed| + f [c new creator] / |new|``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from feedapp.core.features import FeatureSpace
+from feedapp.core.rankers.rng import Rng
+
+
+@dataclass(frozen=True)
+class Decision:
+    row: int
+    propensity: float
+    score: float
+    explore: bool
+    why: tuple[str, ...]  # policy reasons (exploration, new creator, fatigue, repeat)
+    allowed: np.ndarray  # the shortlist: rows with a softmax share (all allowed rows if <= SHORTLIST)
+    probs: np.ndarray  # their exact probabilities (same order); they sum to 1 unless shortlisted
+    adjusted: np.ndarray  # their adjusted scores
+
+
+_WEIGHTS: dict[tuple[int, float], np.ndarray] = {}
+
+
+def _fatigue_weights(k: int, halflife: float) -> np.ndarray:
+    """Weights of the last k served clips, oldest first; the last served weighs 1."""
+    w = _WEIGHTS.get((k, halflife))
+    if w is None:
+        w = 0.5 ** (np.arange(k - 1, -1, -1, dtype=np.float64) / halflife)
+        if len(_WEIGHTS) < 4096:
+            _WEIGHTS[(k, halflife)] = w
+    return w
+
+
+def allowed_mask(
+    space: FeatureSpace,
+    served: np.ndarray,
+    blocked: np.ndarray,
+    params: Mapping[str, float | int],
+) -> np.ndarray:
+    """Boolean mask of the rows the policy may serve next (rules relaxed if nothing is left)."""
+    n = space.n
+    ok = ~blocked
+    if not served.size:
+        return ok if ok.any() else np.ones(n, dtype=bool)
+    last = int(served[-1])
+    ok[served[-int(params["repeat_gap"]) :]] = False
+    nrun = int(params["max_same_topic"])
+    if ok.any() and nrun > 0 and served.size >= nrun and len(space.topics):
+        T = space.T
+        full = T[served[-nrun:]].min(axis=0) > 0  # topics present in each of the last N clips
+        if full.any():
+            diverse = ok & ~(T[:, full].max(axis=1) > 0)
+            if diverse.any():
+                ok = diverse
+    if not ok.any():  # relax the repeat gap, then "not interested"; never the same clip twice in a row
+        ok = ~blocked
+        if n > 1:
+            ok[last] = False
+        if not ok.any():
+            ok = np.ones(n, dtype=bool)
+            if n > 1:
+                ok[last] = False
+    return ok
+
+
+SHORTLIST = 512
+"""The softmax part of the mixture ranges over the allowed clips with the SHORTLIST best ranker scores
+(all allowed clips in a catalog this small or smaller). Fatigue and repeat cuts are applied within
+the shortlist. This keeps a decision over 100k clips to a few passes over the catalog, and the
+propensity stays exact because the shortlist is part of the policy's definition."""
+
+
+def _penalties(
+    space: FeatureSpace, rows: np.ndarray, served: np.ndarray, params: Mapping[str, float | int]
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(topic fatigue, creator fatigue, times served) for ``rows``; None where switched off."""
+    if not served.size:
+        return None, None, None
+    h = float(params["fatigue_halflife"])
+    k = min(served.size, int(6 * h) + 1)
+    recent = served[-k:]
+    w = _fatigue_weights(k, h)
+    tf, cf, rp = float(params["topic_fatigue"]), float(params["creator_fatigue"]), float(params["repeat_penalty"])
+    pen_topic = pen_creator = times = None
+    if tf > 0 and len(space.topics):
+        T = space.T
+        pen_topic = tf * (T[rows] @ (w @ T[recent]))
+    if cf > 0:
+        exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
+        pen_creator = cf * exposure[space.creator_of[rows]]
+    if rp > 0:
+        uniq, counts = np.unique(served, return_counts=True)
+        pos = np.minimum(np.searchsorted(uniq, rows), uniq.size - 1)
+        times = np.where(uniq[pos] == rows, counts[pos], 0)
+    return pen_topic, pen_creator, times
+
+
+def _adjust(a: np.ndarray, pens, params: Mapping[str, float | int]) -> np.ndarray:
+    pen_topic, pen_creator, times = pens
+    if pen_topic is not None:
+        a = a - pen_topic
+    if pen_creator is not None:
+        a = a - pen_creator
+    if times is not None:
+        a = a - float(params["repeat_penalty"]) * times
+    return a
+
+
+def decide(
+    space: FeatureSpace,
+    scores: np.ndarray,
+    served: Sequence[int],
+    blocked: np.ndarray,
+    params: Mapping[str, float | int],
+    rng: Rng,
+    restrict: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Decision:
+    """Choose the row served after ``served`` (rows already in the feed, oldest first)."""
+    n = space.n
+    if n == 0:
+        raise ValueError("cannot choose a clip from an empty catalog")
+    served_arr = np.asarray(served, dtype=np.intp)
+    ok = allowed_mask(space, served_arr, blocked, params)
+    if restrict is not None:  # e.g. followed creators only: repeat them sooner rather than leave them
+        narrowed = restrict(ok)
+        if not narrowed.any() and served_arr.size:
+            relaxed = ~blocked
+            if n > 1:
+                relaxed[int(served_arr[-1])] = False
+            narrowed = restrict(relaxed)
+        if narrowed.any():
+            ok = narrowed
+    allowed = np.flatnonzero(ok)
+    m = allowed.size
+    eps = float(params["epsilon"])
+    raw = np.asarray(scores, dtype=np.float64)[allowed]
+    if not math.isfinite(float(raw.sum())):  # a ranker bug must not become a NaN propensity
+        finite = raw[np.isfinite(raw)]
+        raw = np.where(np.isfinite(raw), raw, finite.min() - 1.0 if finite.size else 0.0)
+    if eps >= 1.0:  # pure uniform (the random ranker): scores and fatigue cannot matter
+        i = int(rng.integers(m))
+        return Decision(int(allowed[i]), 1.0 / m, float(raw[i]), True, ("explore: uniform",),
+                        allowed, np.full(m, 1.0 / m), raw)
+
+    # the shortlist (everything in small catalogs), in row order so ties resolve the same way
+    if m > SHORTLIST:
+        short = np.sort(np.argpartition(-raw, SHORTLIST - 1)[:SHORTLIST])
+        cand = allowed[short]
+        a = raw[short]
+    else:
+        short = None
+        cand = allowed
+        a = raw
+    pens = _penalties(space, cand, served_arr, params)
+    a = _adjust(a, pens, params)
+
+    # the mixture
+    temp = float(params["temperature"])
+    best = int(np.argmax(a))
+    if temp > 0:
+        soft = np.exp((a - a[best]) / temp)
+        soft /= soft.sum()
+    else:
+        soft = np.zeros(a.size)
+        soft[best] = 1.0
+    f = float(params["new_creator_floor"])
+    new_all = None
+    n_new = 0
+    if f > 0:
+        seen = np.zeros(len(space.creators), dtype=bool)
+        if served_arr.size:
+            seen[space.creator_of[served_arr]] = True
+        new_all = ~seen[space.creator_of[allowed]]
+        n_new = int(new_all.sum())
+        if not n_new:
+            f, new_all = 0.0, None
+    f = min(f, 1.0 - eps)
+    w_soft = 1.0 - eps - f
+    probs = w_soft * soft + eps / m
+    if new_all is not None and f > 0:
+        new_c = new_all if short is None else new_all[short]
+        probs += (f / n_new) * new_c
+
+    u = rng.random()
+    if u < eps:
+        j, how = int(rng.integers(m)), "explore: uniform"
+    elif u < eps + f and new_all is not None:
+        idx = np.flatnonzero(new_all)
+        j, how = int(idx[rng.integers(idx.size)]), "explore: new creator"
+    elif temp > 0:
+        c = np.cumsum(soft)
+        kk = min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), a.size - 1)
+        j = int(short[kk]) if short is not None else kk
+        how = ""
+    else:
+        j = int(short[best]) if short is not None else best
+        how = ""
+    row = int(allowed[j])  # j indexes ``allowed``
+    # where the row sits in the shortlist (if it does), for its softmax share and adjusted score
+    k = j if short is None else int(np.searchsorted(short, j))
+    in_short = short is None or (k < short.size and int(short[k]) == j)
+    if in_short:
+        propensity, score = float(probs[k]), float(a[k])
+        pt, pc, times = (None if p is None else p[k] for p in pens)
+    else:  # an exploration pick outside the shortlist: no softmax share
+        propensity = eps / m + (f / n_new if new_all is not None and f > 0 and new_all[j] else 0.0)
+        one = _penalties(space, np.array([row]), served_arr, params)
+        score = float(_adjust(raw[j : j + 1], one, params)[0])
+        pt, pc, times = (None if p is None else p[0] for p in one)
+    why: list[str] = [how] if how else []
+    if pt is not None and pt > 0.005:
+        why.append(f"topic fatigue -{pt:.2f}")
+    if pc is not None and pc > 0.005:
+        why.append(f"creator fatigue -{pc:.2f}")
+    if times is not None and times:
+        why.append(f"served {int(times)}x before")
+    return Decision(
+        row=row,
+        propensity=propensity,
+        score=score,
+        explore=bool(how),
+        why=tuple(why),
+        allowed=cand,
+        probs=probs,
+        adjusted=a,
+    )

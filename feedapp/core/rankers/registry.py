@@ -1,0 +1,40 @@
+"""Named rankers: ``--ranker NAME`` and ``feedapp rankers`` read this table."""
+
+from __future__ import annotations
+
+from feedapp.core.rankers.base import BaseRanker, ParameterError
+from feedapp.core.rankers.chronological import ChronologicalRanker
+from feedapp.core.rankers.following import FollowingRanker
+from feedapp.core.rankers.foryou import ForYouRanker
+from feedapp.core.rankers.popular import PopularRanker
+from feedapp.core.rankers.random import RandomRanker
+
+RANKERS: dict[str, type[BaseRanker]] = {
+    cls.name: cls for cls in (ForYouRanker, RandomRanker, ChronologicalRanker, PopularRanker, FollowingRanker)
+}
+DEFAULT_RANKER = "foryou"
+
+
+class UnknownRanker(ParameterError):
+    """A ranker name that is not in the registry."""
+
+
+def make_ranker(name: str = DEFAULT_RANKER, seed: int = 0, **params: object) -> BaseRanker:
+    cls = RANKERS.get(name)
+    if cls is None:
+        raise UnknownRanker(f"there is no ranker called {name!r} (choose one of: {', '.join(RANKERS)})")
+    return cls(seed=seed, **params)
+
+
+def describe() -> list[dict[str, object]]:
+    """Every ranker with its parameter spec, as plain data (for ``feedapp rankers --json`` and sliders)."""
+    return [
+        {
+            "name": cls.name,
+            "description": cls.description,
+            "learner": cls.is_learner,
+            "default": cls.name == DEFAULT_RANKER,
+            "params": [p.as_dict() for p in cls.spec()],
+        }
+        for cls in RANKERS.values()
+    ]
