@@ -1,0 +1,235 @@
+"""Scanning real folders: metadata rules, sidecars, bad files, folder errors, the probe cache and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feedapp.media.probe import videos_opened
+from feedapp.media.scan import FolderError, clip_id_for, load_folder, pretty_title, run_scan_command
+from feedapp.store.cache import ProbeCache
+from feedapp.store.db import open_db
+from tests.clipgen import make_clip
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def mixed(tmp_path: Path) -> Path:
+    """Two good clips in topic folders, one at the top, bad files, and files that are not videos."""
+    root = tmp_path / "Study A"
+    make_clip(root / "Cats" / "sleepy_cat-01.mp4", seconds=1.0)
+    make_clip(root / "cooking" / "café 猫 clip.MP4", seconds=1.5, size=(426, 240))
+    make_clip(root / "intro.mp4", seconds=1.0)
+    (root / "broken").mkdir()
+    (root / "broken" / "empty.mp4").write_bytes(b"")
+    (root / "broken" / "readme.mp4").write_text("not a video\n" * 20)
+    (root / "notes.txt").write_text("hello")
+    (root / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (root / ".hidden.mp4").write_bytes(b"")  # hidden: skipped
+    return root
+
+
+def test_folder_rules_topics_titles_creators_and_order(mixed: Path) -> None:
+    result = load_folder(mixed)
+    by_rel = {Path(c.path).relative_to(mixed).as_posix(): c for c in result.accepted}
+    assert list(by_rel) == ["Cats/sleepy_cat-01.mp4", "cooking/café 猫 clip.MP4", "intro.mp4"]  # sorted
+    cat = by_rel["Cats/sleepy_cat-01.mp4"]
+    assert cat.topics == ("cats",) and cat.title == "Sleepy cat 01" and cat.creator == "unknown"
+    assert by_rel["intro.mp4"].topics == ("study a",)  # files directly in DIR: the folder's own name
+    assert by_rel["cooking/café 猫 clip.MP4"].orientation == "landscape"
+    assert cat.id == clip_id_for("Cats/sleepy_cat-01.mp4") and len(cat.id) == 12
+    assert sorted(Path(r.path).name for r in result.rejected) == ["empty.mp4", "readme.mp4"]
+    reasons = {Path(r.path).name: r.reason for r in result.rejected}
+    assert "empty" in reasons["empty.mp4"] and "text file" in reasons["readme.mp4"]
+
+
+def test_ids_are_stable_when_the_folder_moves(mixed: Path, tmp_path: Path) -> None:
+    first = load_folder(mixed)
+    moved = shutil.copytree(mixed, tmp_path / "elsewhere" / "copy")
+    second = load_folder(moved)
+    assert [c.id for c in first.accepted] == [c.id for c in second.accepted]
+    assert len({c.id for c in first.accepted}) == len(first.accepted)
+
+
+def test_json_sidecar_sets_metadata(tmp_path: Path) -> None:
+    make_clip(tmp_path / "a" / "one.mp4", seconds=1.0)
+    make_clip(tmp_path / "two.mp4", seconds=1.0)
+    (tmp_path / "catalog.json").write_text(
+        json.dumps([
+            {"file": "a/one.mp4", "id": "clip-1", "title": "First one", "topics": ["#Ocean", "calm"], "creator": "@mila",
+             "created": "2024-05-01"},
+            {"file": "./two.mp4", "topics": "sports; fun"},
+            {"file": "missing.mp4", "title": "not on disk: ignored"},
+        ]),
+        encoding="utf-8",
+    )
+    result = load_folder(tmp_path)
+    one, two = result.accepted
+    assert (one.id, one.title, one.topics, one.creator, one.created) == ("clip-1", "First one", ("ocean", "calm"), "mila", "2024-05-01")
+    assert (two.topics, two.title, two.creator) == (("sports", "fun"), "Two", "unknown")
+    assert not result.rejected
+
+
+def test_csv_sidecar_sets_metadata(tmp_path: Path) -> None:
+    make_clip(tmp_path / "x.mp4", seconds=1.0)
+    (tmp_path / "catalog.csv").write_text("file,title,topics,creator,created\nx.mp4,Ex,cats;art,juno,2025-01-02\n", encoding="utf-8")
+    (clip,) = load_folder(tmp_path).accepted
+    assert (clip.title, clip.topics, clip.creator, clip.created) == ("Ex", ("cats", "art"), "juno", "2025-01-02")
+
+
+def test_broken_sidecar_is_a_clear_folder_error(tmp_path: Path) -> None:
+    make_clip(tmp_path / "x.mp4", seconds=1.0)
+    (tmp_path / "catalog.json").write_text('[{"file": "x.mp4",}]', encoding="utf-8")
+    with pytest.raises(FolderError, match=r"catalog.json is not valid JSON \(line 1"):
+        load_folder(tmp_path)
+
+
+def test_duplicate_sidecar_ids_reject_the_second_clip(tmp_path: Path) -> None:
+    make_clip(tmp_path / "a.mp4", seconds=1.0)
+    make_clip(tmp_path / "b.mp4", seconds=1.0)
+    (tmp_path / "catalog.json").write_text(json.dumps([{"file": "a.mp4", "id": "same"}, {"file": "b.mp4", "id": "same"}]))
+    result = load_folder(tmp_path)
+    assert [c.id for c in result.accepted] == ["same"]
+    assert "already used by a.mp4" in result.rejected[0].reason
+
+
+def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
+    with pytest.raises(FolderError, match="does not exist"):
+        load_folder(tmp_path / "nope")
+    f = tmp_path / "file.mp4"
+    f.write_bytes(b"x")
+    with pytest.raises(FolderError, match="is a file, not a folder"):
+        load_folder(f)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any folder")
+def test_unreadable_folder(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        with pytest.raises(FolderError, match="permission denied"):
+            load_folder(locked)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_empty_folder_gives_an_empty_result(tmp_path: Path) -> None:
+    result = load_folder(tmp_path)
+    assert result.accepted == () and result.rejected == ()
+
+
+def test_folder_with_only_bad_files_rejects_each(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"")
+    (tmp_path / "b.mov").write_text("text")
+    full = make_clip(tmp_path / "c.mp4", seconds=2.0).read_bytes()
+    (tmp_path / "c.mp4").write_bytes(full[:1000])
+    result = load_folder(tmp_path)
+    assert result.accepted == () and len(result.rejected) == 3
+
+
+def test_clip_dir_fixture_scans(clip_dir: Path) -> None:
+    result = load_folder(clip_dir)
+    assert len(result.accepted) == 6 and not result.rejected
+    assert {c.topics for c in result.accepted} == {("cats",), ("cooking",)}
+
+
+def test_rescan_of_unchanged_folder_opens_no_video_and_changed_file_is_probed_again(tmp_path: Path) -> None:
+    folder = tmp_path / "clips"
+    for i in range(4):
+        make_clip(folder / f"c{i}.mp4", seconds=1.0, label=str(i))
+    (folder / "bad.mp4").write_bytes(b"")
+    db_path = tmp_path / "feed.db"
+    before = videos_opened()
+    first = load_folder(folder, cache=ProbeCache(open_db(db_path)))
+    assert videos_opened() - before == 4  # the empty file is rejected from its bytes, no open
+
+    before = videos_opened()
+    again = load_folder(folder, cache=ProbeCache(open_db(db_path)))  # a fresh cache object: read from SQLite
+    assert videos_opened() - before == 0
+    assert again == first  # same clips (posters compared separately: not part of equality)
+    assert [c.poster for c in again.accepted] == [c.poster for c in first.accepted]
+    assert again.rejected == first.rejected
+
+    make_clip(folder / "c2.mp4", seconds=2.0, label="new")  # changed size and mtime
+    before = videos_opened()
+    third = load_folder(folder, cache=ProbeCache(open_db(db_path)))
+    assert videos_opened() - before == 1
+    assert [c.duration_ms for c in third.accepted] == [1000, 1000, 2000, 1000]
+
+
+def test_progress_is_reported_for_every_file(clip_dir: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    load_folder(clip_dir, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (6, 6) and [d for d, _ in seen] == list(range(1, 7))
+
+
+def test_scan_command_table_json_and_exit_codes(mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "scan.db"
+    assert run_scan_command(mixed, db_path=db, as_json=False, use_cache=True) == 0
+    out = capsys.readouterr().out
+    assert "Accepted (3):" in out and "Rejected (2):" in out and "landscape" in out
+    assert "broken/empty.mp4" in out and "2 other files ignored" in out
+
+    assert run_scan_command(mixed, db_path=db, as_json=True, use_cache=True) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [a["file"] for a in data["accepted"]][0] == "Cats/sleepy_cat-01.mp4"
+    assert data["rejected"][0]["reason"] and data["ignored_files"] == 2
+
+    assert run_scan_command(tmp_path / "missing", db_path=db, as_json=False, use_cache=True) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
+
+
+def test_scan_through_the_real_command_line(mixed: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-m", "feedapp", "scan", str(mixed), "--db", str(tmp_path / "cli.db"), "--json"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(run.stdout)["accepted"]) == 3
+    assert "moov" not in run.stderr  # FFmpeg's own chatter is kept out of the report
+    missing = subprocess.run([sys.executable, "-m", "feedapp", "scan", str(tmp_path / "nope")],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
+
+
+def test_pretty_title() -> None:
+    assert pretty_title("my_clip--01.final") == "My clip 01 final"
+    assert pretty_title("café 猫 clip") == "Café 猫 clip"
+
+
+def test_sidecar_matches_names_whatever_their_unicode_form(tmp_path: Path) -> None:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "café.mp4")  # how macOS stores the name
+    make_clip(tmp_path / decomposed, seconds=1.0)
+    (tmp_path / "catalog.json").write_text(json.dumps([{"file": "café.mp4", "title": "Coffee"}], ensure_ascii=False), encoding="utf-8")
+    (clip,) = load_folder(tmp_path).accepted
+    assert clip.title == "Coffee" and clip.id == clip_id_for("café.mp4")
+
+
+def test_scan_command_notes_sidecar_entries_without_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_clip(tmp_path / "a.mp4", seconds=1.0)
+    (tmp_path / "catalog.csv").write_text("file,title\na.mp4,A\nlost.mp4,Lost\n", encoding="utf-8")
+    assert run_scan_command(tmp_path, db_path=None, as_json=False, use_cache=False) == 0
+    err = capsys.readouterr().err
+    assert "catalog.csv lists 1 file not found in the folder (lost.mp4)" in err
+
+
+def test_a_cache_row_from_another_version_is_probed_again(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "clips" / "a.mp4", seconds=1.0)
+    st = path.stat()
+    cache = ProbeCache(open_db(tmp_path / "feed.db"))
+    cache.put_many([(str(path), st.st_size, st.st_mtime_ns, True, {"duration_ms": 1}, b"")])  # fields missing
+    before = videos_opened()
+    (clip,) = load_folder(tmp_path / "clips", cache=cache).accepted
+    assert videos_opened() - before == 1 and clip.duration_ms == 1000
