@@ -46,6 +46,8 @@ class Feed:
         self.order: Order = order or SimpleOrder()
         self._history: list[Clip] = []
         self._cursor = -1
+        self._furthest = -1  # the furthest position shown so far
+        self._back_again = False
         self._served_this_cycle: set[str] = set()
 
     @property
@@ -62,9 +64,12 @@ class Feed:
         return self._history[self._cursor] if self._cursor >= 0 else None
 
     def is_revisit(self) -> bool:
-        """True when the current clip was already shown earlier in this feed."""
+        """True when the current clip was shown before: the viewer came back to this position (swiped
+        back, or forward again through history), or the clip itself appeared earlier in the feed."""
         cur = self.current
-        return cur is not None and any(c.id == cur.id for c in self._history[: self._cursor])
+        if cur is None:
+            return False
+        return self._back_again or any(c.id == cur.id for c in self._history[: self._cursor])
 
     def peek(self, step: int) -> Clip | None:
         """The clip one ``step`` away (+1 next, -1 previous) without moving; decides the next one."""
@@ -86,6 +91,8 @@ class Feed:
         if clip is None:
             return None
         self._cursor += step
+        self._back_again = self._cursor <= self._furthest  # this position was shown before
+        self._furthest = max(self._furthest, self._cursor)
         return clip
 
     def start(self) -> Clip | None:
@@ -105,11 +112,11 @@ class Feed:
             return None
         candidates = [c for c in clips if c.id not in self._served_this_cycle]
         if not candidates:  # everything served: start a new cycle, but never the same clip twice in a row
-            self._served_this_cycle.clear()
             last = self._history[-1].id if self._history else None
             candidates = [c for c in clips if c.id != last]
             if not candidates:
                 return None
+            self._served_this_cycle.clear()
         clip = self.order.pick(candidates, self._history)
         self._served_this_cycle.add(clip.id)
         return clip

@@ -33,10 +33,13 @@ def test_back_revisits_history_and_forward_replays_it():
     feed = Feed(make_catalog(), SimpleOrder(seed=2))
     a = feed.start()
     b = feed.move(1)
+    assert feed.is_revisit() is False
     assert feed.move(-1) is a and feed.position == 0
-    assert feed.is_revisit() is False  # position 0 is the first showing of a
+    assert feed.is_revisit() is True  # came back to a clip already shown
     assert feed.move(-1) is None and feed.position == 0  # nothing before the first clip
-    assert feed.move(1) is b
+    assert feed.move(1) is b and feed.is_revisit() is True
+    c = feed.move(1)
+    assert c is not None and feed.is_revisit() is False
 
 
 def test_same_seed_same_order():
@@ -64,6 +67,7 @@ def test_empty_catalog_and_growing_catalog():
     assert len(cat) == 1 and len(grown) == 1
     assert feed.start().id == "c1"
     assert feed.move(1) is None  # one clip only: never the same clip twice in a row
+    assert feed.move(1) is None and feed.position == 0  # asking again does not serve it either
 
 
 def test_redecide_next_drops_an_unshown_pick():

@@ -1,0 +1,267 @@
+"""The composition root: settings -> store -> catalog -> feed -> window. The only place that wires them.
+
+Order matters here: ``Qt.AA_ForceRasterWidgets`` must be set before the QApplication exists (without
+it frame conversion goes through a software OpenGL renderer: 7-12 ms per frame and stuttering
+swipes on a machine without a GPU), and the multimedia logging rules must be in the environment
+before Qt Multimedia loads.
+
+Logging hooks in here: ``window.view`` emits ``arrived`` (an Arrival) and the PlaybackEvent signals
+(paused, resumed, mute_changed, loop_completed, stall_started/ended, focus_lost/gained, clip_failed),
+all stamped with ``time.monotonic_ns()`` at the input. Arrival listeners run before the neighbours
+are preloaded, so a ranker may call ``Feed.redecide_next()`` there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from feedapp.cli import UserError
+from feedapp.config import Settings
+from feedapp.core.catalog import Catalog
+from feedapp.core.feed import Feed, SimpleOrder
+from feedapp.core.model import Clip, ScanResult
+
+QUIET_LOGGING = "qt.multimedia*=false;qt.rhi*=false;qt.qpa.xcb*=false"
+
+
+def _trace_enabled() -> bool:
+    return os.environ.get("FEEDAPP_TRACE", "") not in ("", "0")
+
+
+def _say(text: str) -> None:
+    print(f"feedapp: {text}", file=sys.stderr, flush=True)
+
+
+def _prepare_qt() -> None:
+    """Environment and attributes that must be in place before the QApplication is created."""
+    rules = os.environ.get("QT_LOGGING_RULES", "")
+    os.environ["QT_LOGGING_RULES"] = f"{rules};{QUIET_LOGGING}" if rules else QUIET_LOGGING
+    from PySide6.QtCore import QCoreApplication, Qt
+
+    if QCoreApplication.instance() is None:
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ForceRasterWidgets, True)
+
+
+# Messages from Qt's backends that say nothing a viewer can act on (the audio one is replaced by ours).
+_NOISE = ("No RHI backend", "propagateSizeHints", "pa_context_connect", "pipewire", "Couldn't load va", "Couldn't resolve va")
+
+
+def _install_message_filter() -> None:
+    """Drop known backend noise; say once, in plain words, that there is no sound device; pass the rest on."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    said_no_audio = False
+
+    def handler(mode, context, message: str) -> None:  # noqa: ANN001 - Qt types
+        nonlocal said_no_audio
+        if "pa_context_connect" in message and not said_no_audio:
+            said_no_audio = True
+            _say("no sound device found; videos play without sound")
+            return
+        if any(n in message for n in _NOISE):
+            return
+        print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
+def _empty_screen_text(folder: Path, result: ScanResult) -> tuple[str, str]:
+    if result.rejected:
+        examples = "\n".join(f"\u2022 {Path(r.path).name}: {r.reason}" for r in result.rejected[:4])
+        more = f"\n\u2026and {len(result.rejected) - 4} more." if len(result.rejected) > 4 else ""
+        return (
+            "None of these videos can be played",
+            f"Found {len(result.rejected)} video file(s) in {folder}, but none can be played:\n\n{examples}{more}\n\n"
+            f"Run \u201cfeedapp scan {folder}\u201d for the full list, or add .mp4 clips and start again.",
+        )
+    return (
+        "No videos in this folder",
+        f"{folder} has no video files (.mp4, .mov, .m4v, .webm, .mkv or .avi).\n\n"
+        "Put some clips there (sub-folders are fine: their names become topics) and start feedapp again, "
+        "or run \u201cfeedapp demo\u201d to try the built-in demo clips.",
+    )
+
+
+def _scan_folder(folder: Path, db) -> ScanResult:  # noqa: ANN001 - sqlite_utils.Database
+    """Probe the folder (cached in the database); a missing folder becomes a one-line UserError."""
+    if not folder.exists():
+        raise UserError(f"the folder {folder} does not exist; check the path and try again")
+    if not folder.is_dir():
+        raise UserError(f"{folder} is a file, not a folder; give the folder that holds your clips")
+    from feedapp.media.scan import FolderError, load_folder
+    from feedapp.store.cache import ProbeCache
+
+    try:
+        return load_folder(folder, cache=ProbeCache(db))
+    except FolderError as e:
+        raise UserError(str(e)) from e
+
+
+def run_player(
+    settings: Settings,
+    folder: Path | None = None,
+    demo_dir: Path | None = None,
+    quit_after: float | None = None,
+    screenshot: Path | None = None,
+) -> int:
+    """Open the store, find clips (a folder, or the demo maker in the background) and run the window.
+
+    Returns the exit code: 0 after playing, 1 when there was nothing playable; a missing folder or an
+    unusable database raises UserError (exit code 2, one line on stderr).
+    """
+    t_start = time.monotonic_ns()
+    from feedapp.store.db import StoreError, open_db
+
+    try:
+        db = open_db(settings.db_path)
+    except StoreError as e:
+        raise UserError(str(e)) from e
+
+    scan: ScanResult | None = None
+    if folder is not None:
+        folder = Path(folder)
+        scan = _scan_folder(folder, db)
+
+    _prepare_qt()
+    from PySide6.QtCore import QObject, QTimer, Signal
+    from PySide6.QtWidgets import QApplication
+
+    from feedapp.ui.window import PlayerWindow
+
+    _install_message_filter()
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "feedapp"])
+    catalog = Catalog()
+    feed = Feed(catalog, SimpleOrder(settings.seed))
+    if scan is not None and folder is not None:  # say what plays before Qt's audio setup speaks
+        if scan.accepted:
+            note = f"; {len(scan.rejected)} file(s) will not be played (see `feedapp scan`)" if scan.rejected else ""
+            _say(f"playing {len(scan.accepted)} clips from {folder} (seed {settings.seed}){note}; press ? for keys")
+        else:
+            _say(f"nothing to play in {folder}: {_empty_screen_text(folder, scan)[0].lower()}")
+    elif demo_dir is not None:
+        _say(f"playing the demo catalog in {demo_dir} (seed {settings.seed}); missing clips are made in the background")
+    window = PlayerWindow(feed, muted=settings.muted)
+    view = window.view
+    catalog.on_grow(lambda added: view.catalog_grew())
+    exit_code = 0
+
+    def on_arrival(arrival) -> None:  # noqa: ANN001 - Arrival
+        if arrival.how == "start" and arrival.first_frame_ns is not None and _trace_enabled():
+            _say(f"first frame painted {(arrival.first_frame_ns - t_start) / 1e6:.0f} ms after start")
+        if _trace_enabled():
+            ff = arrival.first_frame_ms
+            _say(f"arrived at #{arrival.position} {arrival.clip.id} via {arrival.how}"
+                 + (f", first frame {ff:.1f} ms after settling" if ff is not None else ", no frame within 3 s"))
+
+    view.arrived.connect(on_arrival)
+    if _trace_enabled():
+        def on_event(ev) -> None:  # noqa: ANN001 - PlaybackEvent
+            _say(f"{ev.kind} at #{ev.position}" + (f" ({ev.value})" if ev.value is not None else ""))
+
+        for sig in (view.paused, view.resumed, view.mute_changed, view.loop_completed, view.stall_started,
+                    view.stall_ended, view.focus_lost, view.focus_gained, view.clip_failed):
+            sig.connect(on_event)
+
+    class _Bridge(QObject):
+        """Carries clips from the demo maker's thread to the GUI thread (queued signals)."""
+
+        clip_ready = Signal(object)
+        progress = Signal(int, int)
+        finished = Signal(object)
+        failed = Signal(str)
+
+    bridge = _Bridge()
+    worker: threading.Thread | None = None
+    stop = threading.Event()  # tells the demo maker to end early when the window closes
+
+    if scan is not None:
+        assert folder is not None
+        if scan.accepted:
+            catalog.add(scan.accepted)
+        else:
+            exit_code = 1
+            view.set_message(*_empty_screen_text(folder, scan))
+    else:
+        assert demo_dir is not None
+        demo_dir = Path(demo_dir)
+
+        def add_clip(clip: Clip) -> None:
+            catalog.add([clip])
+
+        def show_progress(done: int, total: int) -> None:
+            view.set_status("" if done >= total else f"Making demo clips {done}/{total}")
+
+        def demo_finished(result: ScanResult) -> None:
+            view.set_status("")
+            catalog.add(result.accepted)
+            if result.rejected:
+                _say(f"{len(result.rejected)} demo clip(s) could not be made, e.g. {result.rejected[0].reason}")
+            if not len(catalog):
+                view.set_message("The demo clips could not be made", "See the messages in the terminal for why.")
+
+        def demo_failed(message: str) -> None:
+            view.set_status("")
+            _say(f"the demo clips could not be made: {message}")
+            if not len(catalog):
+                view.set_message("The demo clips could not be made", message)
+
+        bridge.clip_ready.connect(add_clip)
+        bridge.progress.connect(show_progress)
+        bridge.finished.connect(demo_finished)
+        bridge.failed.connect(demo_failed)
+
+        def make() -> None:
+            try:
+                from feedapp.media.demo import make_demo
+
+                result = make_demo(demo_dir, seed=settings.seed, workers=2,
+                                   on_clip=bridge.clip_ready.emit, on_progress=bridge.progress.emit, stop=stop)
+            except Exception as e:  # noqa: BLE001 - shown to the person, the player keeps running
+                bridge.failed.emit(str(e) or type(e).__name__)
+            else:
+                bridge.finished.emit(result)
+
+        view.set_status("Getting the demo clips ready\u2026")
+        worker = threading.Thread(target=make, name="feedapp-demo-maker", daemon=True)
+
+    def finish() -> None:
+        if screenshot is not None:
+            path = Path(screenshot)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not window.grab().save(str(path)):
+                _say(f"could not save the screenshot to {path}")
+        window.close()
+        app.quit()
+
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), finish)
+
+    # Ctrl+C in the terminal: let Python's handler run now and then while Qt's loop is in C.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    tick = QTimer(interval=250)
+    tick.timeout.connect(lambda: None)
+    tick.start()
+
+    window.show()
+    if settings.fullscreen:
+        window.toggle_fullscreen()
+    view.start()
+    if worker is not None:
+        worker.start()
+    app.exec()
+    tick.stop()
+    view.shutdown()
+    stop.set()
+    if worker is not None:
+        worker.join(timeout=5.0)  # the maker stops after the clip in progress and terminates its workers
+    if worker is not None and worker.is_alive():
+        _say("the demo maker did not stop in time; leaving without waiting for it")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(exit_code)
+    return exit_code

@@ -1,0 +1,724 @@
+"""The vertical-swipe view: one full-height clip at a time, moved by drag, wheel, keys and touch.
+
+The order of clips is not decided here: ``feedapp.core.feed.Feed`` says what comes next
+(``peek(+1)``, decided as soon as it is peeked, so what is preloaded is what is shown) and the view
+calls ``move(step)`` when a swipe settles. Everything a study needs to log leaves this widget as a
+Qt signal carrying a small frozen dataclass stamped with ``time.monotonic_ns()`` at the input event.
+
+Three recycled :class:`SlotPlayer` objects hold the previous, current and next clip. The neighbours
+are preloaded (source set, paused on their first frame) and the one being swiped towards starts
+playing when the swipe *starts*, so the clip is already moving when the swipe settles.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+
+from PySide6.QtCore import (
+    QEasingCurve,
+    QEvent,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    QVariantAnimation,
+    Signal,
+)
+from PySide6.QtGui import (
+    QGuiApplication,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+    QResizeEvent,
+    QTouchEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+from feedapp.core.feed import Feed
+from feedapp.core.model import Clip
+from feedapp.ui import overlays
+from feedapp.ui.events import HOWS, Arrival, PlaybackEvent
+from feedapp.ui.gestures import RUBBER_BAND, WHEEL_QUIET_MS, DragTracker, WheelGesture, step_for
+from feedapp.ui.player import SlotPlayer
+
+__all__ = ["HOWS", "Arrival", "PlaybackEvent", "SwipeView"]  # Arrival and PlaybackEvent re-exported
+
+SNAP_MS = 220  # snap to the next/previous clip (ease-out)
+SPRING_MS = 200  # spring back after a short drag
+FIRST_FRAME_TIMEOUT_MS = 3000
+
+
+def _now() -> int:
+    return time.monotonic_ns()
+
+
+class SwipeView(QWidget):
+    """The feed on screen. Drive it with input or :meth:`go`; listen to its signals to log what happened.
+
+    Signals carry :class:`Arrival` (``arrived``) or :class:`PlaybackEvent` (all others but the three
+    window requests at the end). Slow listeners are fine: arrivals are emitted from the event loop,
+    never from inside a paint.
+    """
+
+    arrived = Signal(object)  # Arrival
+    paused = Signal(object)  # PlaybackEvent
+    resumed = Signal(object)
+    mute_changed = Signal(object)  # kind "mute" or "unmute"
+    loop_completed = Signal(object)
+    stall_started = Signal(object)
+    stall_ended = Signal(object)
+    focus_lost = Signal(object)
+    focus_gained = Signal(object)
+    clip_failed = Signal(object)
+    fullscreen_requested = Signal()
+    quit_requested = Signal()
+    escape_pressed = Signal()  # Esc with nothing to close inside the view: the window leaves fullscreen
+
+    def __init__(self, feed: Feed, *, muted: bool = False, preload: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.feed = feed
+        self.preload = preload  # False only for the benchmark's baseline
+        self.muted = muted
+        self.is_paused = False
+        self._slots: dict[int, SlotPlayer] = {}
+        for step in (-1, 0, 1):
+            slot = SlotPlayer(self, muted=True)
+            slot.frame_ready.connect(lambda s=slot: self._on_slot_frame(s))
+            slot.failed.connect(lambda clip, msg, s=slot: self._on_slot_failed(s, clip, msg))
+            slot.loop_completed.connect(lambda clip, n, ns, s=slot: self._on_slot_loop(s, n, ns))
+            slot.stall_changed.connect(lambda clip, st, ns, s=slot: self._on_slot_stall(s, st, ns))
+            self._slots[step] = slot
+        self._offset = 0.0
+        self._anim = QVariantAnimation(self)
+        self._anim.setEasingCurve(QEasingCurve.Type.OutCubic)
+        self._anim.valueChanged.connect(self._on_anim_value)
+        self._anim.finished.connect(self._on_anim_finished)
+        self._anim_done: Callable[[], None] | None = None
+        self._queued: deque[tuple[int, str, int]] = deque(maxlen=4)  # moves asked for during an animation
+        self._drag: DragTracker | None = None
+        self._wheel = WheelGesture()
+        self._wheel_timer = QTimer(self, singleShot=True, interval=WHEEL_QUIET_MS)
+        self._wheel_timer.timeout.connect(self._wheel.end)
+        self._pending: dict | None = None  # the arrival waiting for its first painted frame
+        self._first_frame_timer = QTimer(self, singleShot=True, interval=FIRST_FRAME_TIMEOUT_MS)
+        self._first_frame_timer.timeout.connect(self._first_frame_timed_out)
+        self._last_step = 1
+        self._max_position_shown = -1
+        self._neighbours_due = False
+        self._failures_in_a_row = 0
+        self._reported_bad: set[str] = set()
+        self._posters: dict[str, QPixmap] = {}
+        self._help = False
+        self._toast = ""
+        self._toast_timer = QTimer(self, singleShot=True, interval=3000)
+        self._toast_timer.timeout.connect(self._hide_toast)
+        self._status = ""
+        self._message: tuple[str, str] | None = None
+        self._icon_opacity = 0.0
+        self._icon_anim = QVariantAnimation(self)
+        self._icon_anim.valueChanged.connect(self._on_icon_value)
+        self._focused: bool | None = None
+        self.started = False
+        # diagnostics for tests and benchmarks
+        self.paint_count = 0
+        self.paint_ns_log: list[int] | None = None  # set to a list to record every paint's end time
+        self.animating_since_ns = 0
+
+        self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(180, 320)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setMouseTracking(True)  # to bring the cursor back after it was hidden in fullscreen
+        self._cursor_timer = QTimer(self, singleShot=True, interval=2000)
+        self._cursor_timer.timeout.connect(self._hide_cursor_if_fullscreen)
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.applicationStateChanged.connect(self._on_app_state)  # type: ignore[attr-defined]
+
+    # == public API ==============================================================================
+    @property
+    def current_clip(self) -> Clip | None:
+        return self._slots[0].clip
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    def slot(self, step: int) -> SlotPlayer:
+        """The player holding the clip ``step`` away (-1, 0, +1); for tests and benchmarks."""
+        return self._slots[step]
+
+    def is_animating(self) -> bool:
+        return self._anim.state() == QVariantAnimation.State.Running
+
+    def start(self) -> bool:
+        """Show and play the feed's first clip; False (and a waiting screen stays) when there is none."""
+        if self.started:
+            return True
+        clip = self.feed.start()
+        if clip is None:
+            return False
+        self.started = True
+        self._message = None
+        now = _now()
+        cur = self._slots[0]
+        cur.load(clip, preload=True)
+        cur.play()
+        self._apply_mute()
+        self._load_neighbours()
+        self._begin_pending("start", 0, now, now)
+        self.update()
+        return True
+
+    def catalog_grew(self) -> None:
+        """New clips arrived (the demo maker): start, or fill an empty 'next' slot."""
+        if not self.started:
+            self.start()
+        elif self._slots[1].clip is None and self.preload and not self.is_animating():
+            self._slots[1].load(self.feed.peek(1), preload=True)
+
+    def go(self, step: int, how: str, input_ns: int | None = None) -> bool:
+        """Move one clip (+1 next, -1 previous) with the snap animation; False when there is none."""
+        input_ns = _now() if input_ns is None else input_ns
+        if not self.started or self._message is not None:
+            return False
+        if self.is_animating() or self._drag is not None:
+            self._queued.append((step, how, input_ns))
+            return True
+        if self.feed.peek(step) is None:
+            self._bounce(step)
+            return False
+        self._begin_swipe(step)
+        self._animate_to(-step * self.height(), SNAP_MS, lambda: self._settle(step, how, input_ns))
+        return True
+
+    def toggle_pause(self, ns: int | None = None) -> None:
+        ns = _now() if ns is None else ns
+        cur = self._slots[0]
+        if cur.clip is None or cur.failed_now or self.is_animating():
+            return
+        if self.is_paused:
+            self.is_paused = False
+            cur.play()
+            self.resumed.emit(self._event("resume", ns))
+            self._flash_icon(hold=False)
+        else:
+            self.is_paused = True
+            cur.pause()
+            self.paused.emit(self._event("pause", ns))
+            self._flash_icon(hold=True)
+
+    def toggle_mute(self, ns: int | None = None) -> None:
+        ns = _now() if ns is None else ns
+        self.muted = not self.muted
+        self._apply_mute()
+        self.mute_changed.emit(self._event("mute" if self.muted else "unmute", ns))
+        self.show_toast("Sound off. Press M to turn it on." if self.muted else "Sound on.", ms=1500)
+
+    def toggle_help(self) -> None:
+        self._help = not self._help
+        self.update()
+
+    @property
+    def help_visible(self) -> bool:
+        return self._help
+
+    def show_toast(self, text: str, ms: int = 3000) -> None:
+        self._toast = text
+        self._toast_timer.start(ms)
+        self.update()
+
+    @property
+    def toast_text(self) -> str:
+        return self._toast
+
+    def set_status(self, text: str) -> None:
+        """A small line at the top, e.g. 'Making demo clips 5/64'; empty hides it."""
+        self._status = text
+        self.update()
+
+    def set_message(self, title: str, body: str) -> None:
+        """A full-window screen instead of video (nothing to play)."""
+        self._message = (title, body)
+        self.update()
+
+    def clear_message(self) -> None:
+        self._message = None
+        self.update()
+
+    @property
+    def message(self) -> tuple[str, str] | None:
+        return self._message
+
+    def shutdown(self) -> None:
+        """Stop every player (before the window closes) so no decoder thread outlives the view."""
+        for slot in self._slots.values():
+            slot.load(None)
+
+    # == swiping =================================================================================
+    def _neighbour_clip_ok(self, step: int) -> Clip | None:
+        """Make sure the neighbour slot holds what the feed will show there (the order may have changed its mind)."""
+        clip = self.feed.peek(step)
+        slot = self._slots[step]
+        if clip is None:
+            if slot.clip is not None:
+                slot.load(None)
+            return None
+        if slot.clip is None or slot.clip.id != clip.id:
+            slot.load(clip, preload=self.preload)
+        elif not slot.is_rewound():
+            slot.rewind()  # the clip we just left: shown again from its start
+        return clip
+
+    def _begin_swipe(self, step: int) -> None:
+        """The swipe starts: the clip being swiped to starts playing now, not when the swipe settles."""
+        self.animating_since_ns = _now()
+        if self._pending is not None:  # left before its first frame was painted: still an arrival
+            self._finish_pending(None)
+        if self._neighbour_clip_ok(step) is not None and self.preload:
+            self._slots[step].play()
+
+    def _cancel_swipe(self, steps: set[int]) -> None:
+        for step in steps:
+            self._slots[step].rewind()
+        self._load_neighbours_if_due()
+
+    def _animate_to(self, target: float, ms: int, done: Callable[[], None]) -> None:
+        self._anim.stop()
+        self._anim_done = done
+        self._anim.setStartValue(float(self._offset))
+        self._anim.setEndValue(float(target))
+        self._anim.setDuration(max(60, ms))
+        self._anim.start()
+
+    def _on_anim_value(self, value: object) -> None:
+        self._offset = float(value)  # type: ignore[arg-type]
+        self.update()
+
+    def _on_anim_finished(self) -> None:
+        done, self._anim_done = self._anim_done, None
+        if done is not None:
+            done()
+        if self._pending is None:  # else the queued move waits until this clip's first frame is painted
+            self._run_queued()
+
+    def _run_queued(self) -> None:
+        if not self.is_animating() and self._queued and self._drag is None:
+            step, how, ns = self._queued.popleft()
+            self.go(step, how, ns)
+
+    def _bounce(self, step: int) -> None:
+        """Nothing there (before the first clip): nudge and spring back."""
+        if self.is_animating():
+            return
+        nudge = 0.07 * self.height() * (1 if step < 0 else -1)
+        self._animate_to(nudge, 110, lambda: self._animate_to(0.0, SPRING_MS, lambda: None))
+
+    def _settle(self, step: int, how: str, input_ns: int) -> None:
+        settled_ns = _now()
+        old = dict(self._slots)
+        if step == 1:
+            self._slots = {-1: old[0], 0: old[1], 1: old[-1]}
+        else:
+            self._slots = {-1: old[1], 0: old[-1], 1: old[0]}
+        self.feed.move(step)
+        self._last_step = step
+        old[0].pause()
+        self._offset = 0.0
+        self.is_paused = False
+        self._icon_opacity = 0.0
+        cur = self._slots[0]
+        if cur.clip is None or cur.clip.id != (self.feed.current.id if self.feed.current else None):
+            cur.load(self.feed.current, preload=False)
+        if not cur.is_playing():
+            cur.play()
+        self._apply_mute()
+        self._neighbours_due = True  # loaded right after the first frame is painted: nothing delays it
+        self._begin_pending(how, step, input_ns, settled_ns)
+        self.update()
+        if cur.failed_now:
+            QTimer.singleShot(0, self._skip_current)
+
+    def _load_neighbours_if_due(self) -> None:
+        if self._neighbours_due and not self.is_animating() and self._drag is None:
+            self._load_neighbours()
+
+    def _load_neighbours(self) -> None:
+        """Preload the clips around the current one (or, for the baseline, leave them empty)."""
+        self._neighbours_due = False
+        for step in (-1, 1):
+            if self.preload:
+                self._neighbour_clip_ok(step)
+            else:
+                self._slots[step].load(None)
+
+    def _apply_mute(self) -> None:
+        for step, slot in self._slots.items():
+            slot.set_muted(self.muted or step != 0)
+
+    # == arrivals ================================================================================
+    def _begin_pending(self, how: str, step: int, input_ns: int, settled_ns: int) -> None:
+        cur = self._slots[0]
+        if cur.clip is None:
+            return
+        position = self.feed.position
+        # A revisit: the same clip shown earlier in the feed, or a position already shown (moving back
+        # to the first clip is a revisit although nothing precedes it in the history).
+        revisit = self.feed.is_revisit() or position <= self._max_position_shown
+        self._max_position_shown = max(self._max_position_shown, position)
+        self._pending = dict(
+            clip=cur.clip, position=position, how=how, step=step,
+            is_revisit=revisit, input_ns=input_ns, settled_ns=settled_ns,
+        )
+        self._first_frame_timer.start()
+
+    def _finish_pending(self, first_frame_ns: int | None) -> None:
+        pending, self._pending = self._pending, None
+        self._first_frame_timer.stop()
+        if pending is not None:
+            if first_frame_ns is not None:
+                self._failures_in_a_row = 0
+            arrival = Arrival(first_frame_ns=first_frame_ns, **pending)
+            # Emitted from the event loop, not from inside paintEvent, so slow listeners never delay a
+            # paint; and before the neighbours are preloaded, so a listener that lets the order
+            # re-decide the next clip (Feed.redecide_next) does so before it is preloaded.
+            QTimer.singleShot(0, lambda: self.arrived.emit(arrival))
+        if self._neighbours_due:
+            QTimer.singleShot(0, self._load_neighbours_if_due)
+        if self._queued:
+            QTimer.singleShot(0, self._run_queued)
+
+    def _first_frame_timed_out(self) -> None:
+        if self._pending is not None and not self._slots[0].failed_now:
+            self._finish_pending(None)
+
+    # == slot callbacks ==========================================================================
+    def _on_slot_frame(self, slot: SlotPlayer) -> None:
+        # While the snap animation runs it repaints at its own steady rate and picks up the newest
+        # frames; extra repaints for each decoded frame would only make the paint intervals uneven.
+        if self.is_animating():
+            return
+        if slot is self._slots[0] or (self._offset != 0.0 and slot.pixmap is not None):
+            self.update()
+
+    def _on_slot_failed(self, slot: SlotPlayer, clip: Clip, message: str) -> None:
+        if clip.id not in self._reported_bad:
+            self._reported_bad.add(clip.id)
+            print(f"feedapp: skipping \"{clip.title}\" ({clip.path}): {message}", file=sys.stderr)
+        if slot is self._slots[0] and not self.is_animating() and self._drag is None:
+            self._skip_current()
+        else:
+            self.update()
+
+    def _skip_current(self) -> None:
+        cur = self._slots[0]
+        if not cur.failed_now or cur.clip is None:
+            return
+        self._pending = None
+        self._first_frame_timer.stop()
+        self._failures_in_a_row += 1
+        self.clip_failed.emit(self._event("clip_failed", _now(), cur.error))
+        self.show_toast(f"Skipped \u201c{cur.clip.title}\u201d: this video could not be played.")
+        if self._failures_in_a_row >= max(1, len(self.feed.catalog)):
+            self.set_message(
+                "None of these clips could be played",
+                "Every clip in this catalog failed to play. Check that the files are complete videos "
+                "(.mp4 with H.264 or MPEG-4 works best) and start feedapp again.",
+            )
+            self.shutdown()
+            return
+        step = self._last_step
+        if self.feed.peek(step) is None:
+            step = -step
+        if self.feed.peek(step) is None:
+            return
+        self.go(step, "auto_skip")
+
+    def _on_slot_loop(self, slot: SlotPlayer, loops: int, ns: int) -> None:
+        if slot is self._slots[0]:
+            self.loop_completed.emit(self._event("loop", ns, loops))
+
+    def _on_slot_stall(self, slot: SlotPlayer, stalled: bool, ns: int) -> None:
+        if slot is self._slots[0]:
+            (self.stall_started if stalled else self.stall_ended).emit(self._event("stall_start" if stalled else "stall_end", ns))
+
+    def _on_app_state(self, state: Qt.ApplicationState) -> None:
+        self.set_focused(state == Qt.ApplicationState.ApplicationActive)
+
+    def set_focused(self, focused: bool, ns: int | None = None) -> None:
+        """Report focus changes once per change (also called by the window on activation changes)."""
+        if focused == self._focused:
+            return
+        first = self._focused is None
+        self._focused = focused
+        if first and focused:
+            return  # starting focused is not an event
+        ns = _now() if ns is None else ns
+        (self.focus_gained if focused else self.focus_lost).emit(self._event("focus_gained" if focused else "focus_lost", ns))
+
+    def _event(self, kind: str, ns: int, value: int | str | None = None) -> PlaybackEvent:
+        return PlaybackEvent(kind=kind, ns=ns, clip=self._slots[0].clip, position=self.feed.position, value=value)
+
+    # == painting ================================================================================
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        dpr = self.devicePixelRatioF()
+        target = QSize(round(self.width() * dpr), round(self.height() * dpr))
+        for slot in self._slots.values():
+            slot.set_target(target)
+        super().resizeEvent(event)
+
+    def _poster(self, clip: Clip) -> QPixmap | None:
+        if not clip.poster:
+            return None
+        pm = self._posters.get(clip.id)
+        if pm is None:
+            pm = QPixmap()
+            if not pm.loadFromData(clip.poster):
+                return None
+            if len(self._posters) > 16:
+                self._posters.clear()
+            self._posters[clip.id] = pm
+        return pm
+
+    def _paint_slot(self, p: QPainter, slot: SlotPlayer, rect: QRectF) -> QRectF:
+        """Draw the slot's frame letterboxed in ``rect`` with its caption; return the caption's column.
+
+        The caption and progress bar sit over the video's width (a portrait clip in a wide fullscreen
+        window keeps them on the clip, not in the black bar), at the bottom of the window.
+        """
+        clip = slot.clip
+        if clip is None:
+            return rect
+        if slot.failed_now:
+            overlays.failed_clip(p, rect)
+            return rect
+        column = rect
+        pm = slot.pixmap or self._poster(clip)
+        if pm is not None and not pm.isNull():
+            dpr = self.devicePixelRatioF()
+            size = pm.size() / dpr
+            if slot.pixmap is None or abs(size.width() - rect.width()) > 1 and abs(size.height() - rect.height()) > 1:
+                size = size.scaled(rect.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRectF(0, 0, size.width(), size.height())
+            target.moveCenter(rect.center())
+            p.drawPixmap(target, pm, QRectF(pm.rect()))
+            if target.width() < rect.width() - 2:
+                column = QRectF(target.left(), rect.top(), target.width(), rect.height())
+        overlays.caption(p, clip, column)
+        return column
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        r = QRectF(self.rect())
+        p.fillRect(r, overlays.BACKGROUND)
+        if self._message is not None:
+            overlays.full_message(p, r, *self._message)
+            overlays.pill(p, r, self._status, top=18)
+            p.end()
+            return
+        h = r.height()
+        cur_column = QRectF(0, self._offset, r.width(), h)
+        for step in (-1, 0, 1):
+            y = self._offset + step * h
+            if y <= -h or y >= h:
+                continue
+            column = self._paint_slot(p, self._slots[step], QRectF(0, y, r.width(), h))
+            if step == 0:
+                cur_column = column
+        cur = self._slots[0]
+        if cur.clip is not None and cur.duration_ms > 0:
+            overlays.progress(p, cur_column, cur.position_ms / cur.duration_ms)
+        if self._offset == 0.0:
+            overlays.play_pause_icon(p, r, self.is_paused, self._icon_opacity)
+        overlays.pill(p, r, self._status, top=18)
+        overlays.pill(p, r, self._toast, top=18 + (44 if self._status else 0), accent=True)
+        if self._help:
+            overlays.help_overlay(p, r)
+        if not self.started and self._message is None and not self._status:
+            overlays.pill(p, r, "Getting clips ready\u2026", top=h * 0.45)
+        p.end()
+        done_ns = _now()
+        self.paint_count += 1
+        if self.paint_ns_log is not None:
+            self.paint_ns_log.append(done_ns)
+        if (
+            self._pending is not None
+            and self._offset == 0.0
+            and not self.is_animating()
+            and cur.pixmap is not None
+            and cur.has_moving_frame()
+        ):
+            self._finish_pending(done_ns)
+
+    # == pause icon / toast ======================================================================
+    def _flash_icon(self, hold: bool) -> None:
+        """Paused: the play symbol fades in and stays; resumed: the pause symbol shows and fades away."""
+        self._icon_anim.stop()
+        if hold:
+            self._icon_anim.setStartValue(0.0)
+            self._icon_anim.setEndValue(0.85)
+            self._icon_anim.setDuration(150)
+        else:
+            self._icon_anim.setStartValue(0.85)
+            self._icon_anim.setEndValue(0.0)
+            self._icon_anim.setDuration(600)
+        self._icon_anim.start()
+
+    def _on_icon_value(self, value: object) -> None:
+        self._icon_opacity = float(value)  # type: ignore[arg-type]
+        self.update()
+
+    def _hide_toast(self) -> None:
+        self._toast = ""
+        self.update()
+
+    # == input: mouse and touch ==================================================================
+    def _press(self, y: float, ns: int, touch: bool) -> None:
+        if self._help:
+            self._help = False
+            self.update()
+            return
+        if self.is_animating() or not self.started or self._message is not None:
+            return
+        self._drag = DragTracker(y0=y, ns0=ns, touch=touch)
+
+    def _move(self, y: float, ns: int) -> None:
+        d = self._drag
+        if d is None:
+            return
+        first_move = not d.moved
+        dy = d.move(y, ns)
+        if dy is None:
+            return
+        if first_move:
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        step = step_for(dy)
+        h = self.height()
+        if self.feed.peek(step) is None:
+            self._offset = dy * RUBBER_BAND  # resistance: nothing there
+        else:
+            self._offset = max(-h, min(h, dy))
+            if step not in d.started:
+                d.started.add(step)
+                self._begin_swipe(step)
+        self.update()
+
+    def _release(self, y: float, ns: int) -> None:
+        d, self._drag = self._drag, None
+        if d is None:
+            return
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        h = self.height()
+        action, step = d.release(y, ns, h)
+        if action == "tap":
+            self.toggle_pause(ns)
+        elif action == "snap" and self.feed.peek(step) is not None:
+            how = "touch" if d.touch else ("swipe_next" if step == 1 else "swipe_prev")
+            remaining = abs(-step * h - self._offset) / max(1, h)
+            self._animate_to(-step * h, int(SNAP_MS * max(0.55, remaining)), lambda: self._settle(step, how, ns))
+        else:
+            started = set(d.started)
+            self._animate_to(0.0, SPRING_MS, lambda: self._cancel_swipe(started))
+
+    @staticmethod
+    def _synthesized(event: QMouseEvent) -> bool:
+        return event.source() != Qt.MouseEventSource.MouseEventNotSynthesized
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        ns = _now()
+        if event.button() == Qt.MouseButton.LeftButton and not self._synthesized(event):
+            self._press(event.position().y(), ns, touch=False)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        ns = _now()
+        if event.buttons() & Qt.MouseButton.LeftButton and not self._synthesized(event):
+            self._move(event.position().y(), ns)
+        elif self._drag is None:
+            self.restart_cursor_idle()
+
+    def restart_cursor_idle(self) -> None:
+        """Show the pointer now and hide it again after 2 s without moving (fullscreen only)."""
+        if self.cursor().shape() == Qt.CursorShape.BlankCursor:
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._cursor_timer.start()
+
+    def _hide_cursor_if_fullscreen(self) -> None:
+        """In fullscreen the pointer disappears after 2 s without moving, like a video player's."""
+        if self.window().isFullScreen() and self._drag is None:
+            self.setCursor(Qt.CursorShape.BlankCursor)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        ns = _now()
+        if event.button() == Qt.MouseButton.LeftButton and not self._synthesized(event):
+            self._release(event.position().y(), ns)
+
+    def event(self, event: QEvent) -> bool:
+        t = event.type()
+        if t in (QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TouchEnd, QEvent.Type.TouchCancel):
+            ns = _now()
+            assert isinstance(event, QTouchEvent)
+            points = event.points()
+            if points:
+                y = points[0].position().y()
+                if t == QEvent.Type.TouchBegin:
+                    self._press(y, ns, touch=True)
+                elif t == QEvent.Type.TouchUpdate:
+                    self._move(y, ns)
+                elif t == QEvent.Type.TouchEnd:
+                    self._release(y, ns)
+            if t == QEvent.Type.TouchCancel and self._drag is not None:
+                started = set(self._drag.started)
+                self._drag = None
+                self._animate_to(0.0, SPRING_MS, lambda: self._cancel_swipe(started))
+            event.accept()
+            return True
+        return super().event(event)
+
+    # == input: wheel and trackpad ===============================================================
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        ns = _now()
+        event.accept()
+        if event.phase() == Qt.ScrollPhase.ScrollBegin:
+            self._wheel.begin()  # a new trackpad gesture: unlock at once
+        self._wheel_timer.start()  # the gesture lasts until WHEEL_QUIET_MS of quiet
+        decided = self._wheel.add(event.angleDelta().y(), event.pixelDelta().y(), ns)
+        if decided is not None:
+            step, first_ns = decided
+            self.go(step, "wheel", first_ns)
+
+    # == input: keys =============================================================================
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        ns = _now()
+        key = event.key()
+        K = Qt.Key
+        if key in (K.Key_Down, K.Key_J):
+            self.go(1, "key", ns)
+        elif key in (K.Key_Up, K.Key_K):
+            self.go(-1, "key", ns)
+        elif event.isAutoRepeat():
+            return
+        elif key == K.Key_Space:
+            self.toggle_pause(ns)
+        elif key == K.Key_M:
+            self.toggle_mute(ns)
+        elif key == K.Key_F:
+            self.fullscreen_requested.emit()
+        elif key == K.Key_Question or event.text() == "?":
+            self.toggle_help()
+        elif key == K.Key_Q:
+            self.quit_requested.emit()
+        elif key == K.Key_Escape:
+            if self._help:
+                self.toggle_help()
+            else:
+                self.escape_pressed.emit()
+        else:
+            super().keyPressEvent(event)
