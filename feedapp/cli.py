@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="lockstep: all viewers as arrays (fast, default); engine: one FeedEngine per viewer (slow, same model)",
     )
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    from feedapp.lab.commands import add_lab_parser
+
+    add_lab_parser(sub)
     return parser
 
 
@@ -188,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from feedapp.store.commands import run_merge_command
 
             return run_merge_command(args.inputs, args.out)
+        if args.command == "lab":
+            from feedapp.lab.commands import run_lab_command
+
+            return run_lab_command(args)
         if args.command == "rankers":
             from feedapp.core.commands import run_rankers_command
 

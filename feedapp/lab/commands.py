@@ -1,0 +1,274 @@
+"""``feedapp lab ...``: validate, assign, report, withdraw, export. CLI glue only.
+
+Each ``run_*`` prints its result on stdout and problems on stderr, and returns the exit code:
+
+- ``validate``: 0 the study and its catalog are usable (warnings allowed), 1 problems found,
+  2 the file is unreadable (missing, not UTF-8, not TOML);
+- the others: 0 done, 1 nothing matched / refused (withdraw without confirmation), 2 cannot run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from feedapp.lab.study import Problem, StudyError, check_catalog, load_study, ranker_specs
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"feedapp: {message}", file=sys.stderr)
+    return code
+
+
+def validate(path: str | Path, *, demo_dir: Path | None = None) -> tuple[int, dict]:
+    """(exit code, result) where result = {"ok", "study", "problems": [...], "catalog": {...}}."""
+    path = Path(path)
+    try:
+        study = load_study(path)
+    except StudyError as e:
+        code = 2 if e.unreadable else 1
+        return code, {"ok": False, "file": str(path), "unreadable": e.unreadable,
+                      "problems": [_pdict(p) for p in e.problems]}
+    text = path.read_text(encoding="utf-8")
+    cat = check_catalog(study, text, demo_dir=demo_dir)
+    problems = list(study.warnings) + cat.problems
+    errors = [p for p in problems if p.severity == "error"]
+    _, rankers_from = ranker_specs()
+    result = {
+        "ok": not errors,
+        "file": str(path),
+        "unreadable": False,
+        "study": study.name,
+        "sha256": study.sha256,
+        "conditions": {c.name: {"ranker": c.ranker, "params": dict(c.params), "warmup": list(c.warmup),
+                                "warmup_ids": list(cat.resolved_warmups.get(c.name, ()))} for c in study.conditions},
+        "counterbalance": {"method": study.method, "design": study.design, "seed": study.assignment_seed},
+        "limits": {"minutes": study.limits.minutes, "views": study.limits.views},
+        "catalog": {"name": study.catalog, "folder": str(cat.folder) if cat.folder else None, "clips": cat.clips,
+                    "note": cat.note},
+        "rankers_from": rankers_from,
+        "problems": [_pdict(p) for p in problems],
+    }
+    return (0 if not errors else 1), result
+
+
+def _pdict(p: Problem) -> dict:
+    return {"line": p.line, "column": p.column, "field": p.field, "message": p.message, "severity": p.severity}
+
+
+def run_validate_command(path: str | Path, as_json: bool = False) -> int:
+    code, result = validate(path)
+    if as_json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return code
+    for p in result["problems"]:
+        prob = Problem(p["field"], p["message"], p["line"], p["column"], p["severity"])
+        print(prob.describe(str(path)), file=sys.stderr if p["severity"] == "error" else sys.stdout)
+    if result.get("rankers_from", "feedapp.core.rankers.registry") != "feedapp.core.rankers.registry":
+        print(f"note: ranker names checked against a {result['rankers_from']}; parameters were not checked")
+    if code == 2:
+        print(f"feedapp: {path} cannot be read as a study file", file=sys.stderr)
+    elif code == 1:
+        n = sum(1 for p in result["problems"] if p["severity"] == "error")
+        print(f"{path}: {n} problem{'s' if n != 1 else ''} found; fix them before a participant sits down", file=sys.stderr)
+    else:
+        conds = ", ".join(f"{n} ({c['ranker']})" for n, c in result["conditions"].items())
+        lim = result["limits"]
+        limits = " and ".join(x for x in (f"{lim['minutes']:g} min" if lim["minutes"] else "",
+                                           f"{lim['views']} views" if lim["views"] else "") if x) or "none"
+        print(f"{path}: study {result['study']!r} is valid: conditions {conds}; "
+              f"{result['counterbalance']['method']} ({result['counterbalance']['design']}); limits {limits}; "
+              f"catalog {result['catalog']['name']} with {result['catalog']['clips']} clips")
+    return code
+
+
+def run_assign_command(path: str | Path, participants: list[str], override: str | None = None, block: int = 0,
+                       as_json: bool = False) -> int:
+    """Print the condition and seed each participant gets (for planning, and what the dialog will show)."""
+    try:
+        study = load_study(path)
+    except StudyError as e:
+        print(str(e), file=sys.stderr)
+        return 2 if e.unreadable else 1
+    out, code = [], 0
+    for pid in participants:
+        try:
+            a = study.assign(pid, override, block=block)
+        except ValueError as e:
+            print(f"feedapp: {pid}: {e}", file=sys.stderr)
+            code = 1
+            continue
+        out.append({"participant": pid, "condition": a.condition.name, "ranker": a.condition.ranker, "seed": a.seed,
+                    "block": a.block, "order": list(a.order), "overridden": a.overridden})
+    if as_json:
+        print(json.dumps(out, indent=2))
+    else:
+        for r in out:
+            order = f"  order {' > '.join(r['order'])}" if r["order"] else ""
+            print(f"{r['participant']}: {r['condition']} ({r['ranker']}), seed {r['seed']}{order}")
+    return code
+
+
+def run_report_command(db_path: str | Path, session: str | None, study: str | None, out_dir: str | Path) -> int:
+    from feedapp.lab.data import studies
+    from feedapp.lab.report import ReportError, write_report
+    from feedapp.store.db import StoreError
+    from feedapp.store.sessions import open_for_reading, resolve_session
+
+    if (session is None) == (study is None):
+        return _fail("give either --session ID or --study NAME")
+    try:
+        conn = open_for_reading(db_path)
+        try:
+            if session is not None:
+                result = write_report(conn, out_dir, session_id=resolve_session(conn, session))
+            else:
+                known = studies(conn)
+                if study not in known:
+                    have = ", ".join(f"{k} ({n} sessions)" for k, n in known.items()) or "none"
+                    return _fail(f"no session of study {study!r} in {db_path} (studies there: {have})", 1)
+                result = write_report(conn, out_dir, study=study)
+        finally:
+            conn.close()
+    except (StoreError, ReportError) as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"cannot write the report to {out_dir}: {e.strerror or e}")
+    print(f"report written: {result['index']} ({len(result['files'])} files in {out_dir})")
+    return 0
+
+
+def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = False, study: str | None = None,
+                         ask: Callable[[str], str] = input) -> int:
+    from feedapp.lab.withdraw import WithdrawError, inspect, withdraw
+
+    try:
+        planned = inspect(db_path, participant, study)
+    except WithdrawError as e:
+        return _fail(str(e), 1 if "no session of participant" in str(e) else 2)
+    print(planned.describe())
+    if not yes:
+        if not sys.stdin.isatty() and ask is input:
+            return _fail("nothing deleted: confirm with --yes (no terminal to ask)", 1)
+        try:
+            answer = ask(f"Delete these rows from {db_path}? This cannot be undone [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    try:
+        done = withdraw(db_path, participant, study)
+    except WithdrawError as e:
+        return _fail(str(e))
+    print(done.describe())
+    print("note: copies of this file (backups *.bak, merged study files, exports) still hold the rows; "
+          "run the withdrawal on each of them")
+    return 0
+
+
+def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | None = None,
+                       condition: str | None = None, fmt: str = "csv") -> int:
+    """``feedapp.store.export.export`` restricted to the sessions of a study and/or condition."""
+    from feedapp.lab.data import session_ids
+    from feedapp.store.db import StoreError
+    from feedapp.store.export import ExportError, export
+    from feedapp.store.sessions import open_for_reading
+
+    try:
+        conn = open_for_reading(db_path)
+        try:
+            ids = session_ids(conn, study=study, condition=condition)
+            if not ids:
+                return _fail(f"no session matches study={study!r} condition={condition!r} in {db_path}", 1)
+            manifest = export(conn, out_dir, ids, fmt, source=str(db_path))
+        finally:
+            conn.close()
+    except (StoreError, ExportError) as e:
+        return _fail(str(e))
+    print(f"exported {len(ids)} sessions (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
+    for f in manifest["files"].values():
+        print(f"  {f['file']:<24} {f['rows']:>9} rows")
+    return 0
+
+
+def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
+    """Add ``feedapp lab`` and its subcommands to the CLI's subparsers (cli.py calls this)."""
+    lab = sub.add_parser(
+        "lab",
+        help="lab studies: validate a study file, assign participants, report, withdraw, export",
+        description="Tools for UX researchers running lab sessions. Guide: docs/researchers.md.",
+    )
+    labsub = lab.add_subparsers(dest="lab_command", metavar="LABCOMMAND")
+    v = labsub.add_parser(
+        "validate", help="check a study file and its catalog before a participant sits down",
+        description="Check STUDY.toml (every problem with its line and field) and the catalog it names (missing "
+        "folder, clips that will not play, warm-up clips that do not exist). Exit code 0 valid, 1 problems "
+        "found, 2 the file cannot be read.",
+    )
+    v.add_argument("study", type=Path, metavar="STUDY.toml")
+    v.add_argument("--json", action="store_true", help="print JSON instead of text")
+    a = labsub.add_parser(
+        "assign", help="show the condition and seed each participant gets",
+        description="Print, for each participant id, the condition (counterbalanced as the study file says) "
+        "and the feed seed of their session: what the start dialog will choose.",
+    )
+    a.add_argument("study", type=Path, metavar="STUDY.toml")
+    a.add_argument("participants", nargs="+", metavar="PARTICIPANT")
+    a.add_argument("--condition", default=None, help="override the counterbalanced condition")
+    a.add_argument("--block", type=int, default=0, help="within-subjects: which session (0, 1, ...)")
+    a.add_argument("--json", action="store_true", help="print JSON instead of text")
+    r = labsub.add_parser(
+        "report", help="write an HTML report of a session or of a study",
+        description="Write self-contained HTML pages (charts as inline SVG, opens offline) with the figures "
+        "beside them as JSON: one page per session and, with --study, one page comparing the conditions.",
+    )
+    r.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", metavar="ID", default=None, help="one session (a unique id prefix is enough)")
+    which.add_argument("--study", metavar="NAME", default=None, help="every session of the study named NAME")
+    r.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
+    w = labsub.add_parser(
+        "withdraw", help="delete every row of a participant",
+        description="Delete the participant's sessions with their impressions, views, events and profile "
+        "snapshots (clips stay), print the rows deleted per table, and leave the log consistent. Asks "
+        "for confirmation unless --yes is given.",
+    )
+    w.add_argument("participant", metavar="PARTICIPANT")
+    w.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    w.add_argument("--study", metavar="NAME", default=None, help="only the participant's sessions of this study")
+    w.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    e = labsub.add_parser(
+        "export", help="export the sessions of a study and/or condition",
+        description="Like `feedapp export`, restricted to the sessions of a study and/or a condition.",
+    )
+    e.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    e.add_argument("--study", metavar="NAME", default=None, help="only sessions of this study")
+    e.add_argument("--condition", metavar="NAME", default=None, help="only sessions of this condition")
+    e.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format (default: csv)")
+    e.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
+    lab.set_defaults(lab_parser=lab)
+
+
+def run_lab_command(args) -> int:  # noqa: ANN001 - an argparse.Namespace
+    """Dispatch ``feedapp lab SUB ...`` (the argparse layout: docs/researchers.md / the lead's cli.py)."""
+    db = getattr(args, "db", None)
+    if db is None and args.lab_command in ("report", "withdraw", "export"):
+        from feedapp.config import default_data_dir
+
+        db = default_data_dir() / "feed.db"
+    if args.lab_command == "validate":
+        return run_validate_command(args.study, as_json=args.json)
+    if args.lab_command == "assign":
+        return run_assign_command(args.study, args.participants, args.condition, args.block, as_json=args.json)
+    if args.lab_command == "report":
+        return run_report_command(db, args.session, args.study, args.out)
+    if args.lab_command == "withdraw":
+        return run_withdraw_command(db, args.participant, yes=args.yes, study=args.study)
+    if args.lab_command == "export":
+        return run_export_command(db, args.out, args.study, args.condition, args.format)
+    if getattr(args, "lab_parser", None) is not None:
+        args.lab_parser.print_help(sys.stderr)
+    return _fail("choose a lab command: validate, assign, report, withdraw, export")

@@ -1,0 +1,104 @@
+"""Which study a session belongs to, and the session ids of a study / condition / participant.
+
+Where the study name is read from, first found wins:
+
+1. ``sessions.study`` -- the column the proposed schema migration adds (docs/researchers.md,
+   "Storing the study name"); used as soon as it exists and is not empty;
+2. the session's ``study`` event (``events.kind = 'study'``, ``data.study``), which the lab start
+   writes right after the session starts (``Assignment.study_event``): the interim place;
+3. ``sessions.ranker_params`` JSON key ``"study"`` (tolerated for hand-made files; not written by feedapp,
+   because ranker parameters are handed to the ranker).
+
+``session_ids(conn, study=..., condition=..., participant=...)`` is the filter the exports use:
+``feedapp.store.export.export(conn, out, session_ids(conn, study="x", condition="A"))``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from feedapp.lab.study import STUDY_EVENT
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(r[1] == column for r in conn.execute(f"PRAGMA table_info({table})"))
+
+
+def session_studies(conn: sqlite3.Connection) -> dict[str, str]:
+    """{session id: study name} for every session ("" when it belongs to no study)."""
+    column = _has_column(conn, "sessions", "study")
+    from_column: dict[str, str] = {}
+    from_params: dict[str, str] = {}
+    cols = "id, ranker_params" + (", study" if column else "")
+    for row in conn.execute(f"SELECT {cols} FROM sessions"):
+        from_column[row[0]] = str(row[2]) if column and row[2] else ""
+        try:
+            params = json.loads(row[1] or "{}")
+        except ValueError:
+            params = {}
+        name = params.get("study") if isinstance(params, dict) else None
+        from_params[row[0]] = name if isinstance(name, str) else ""
+    from_event: dict[str, str] = {}
+    for sid, data in conn.execute(
+        "SELECT session_id, data FROM events WHERE kind = ? ORDER BY mono_ns DESC", [STUDY_EVENT]
+    ):  # newest first, so the earliest study event of a session wins
+        try:
+            d = json.loads(data or "{}")
+        except ValueError:
+            continue
+        if isinstance(d, dict) and isinstance(d.get("study"), str) and d["study"]:
+            from_event[sid] = d["study"]
+    return {sid: from_column[sid] or from_event.get(sid, "") or from_params[sid] for sid in from_column}
+
+
+def study_event(conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
+    """The data of the session's study event ({} when there is none)."""
+    row = conn.execute(
+        "SELECT data FROM events WHERE session_id = ? AND kind = ? ORDER BY mono_ns LIMIT 1", [session_id, STUDY_EVENT]
+    ).fetchone()
+    if not row:
+        return {}
+    try:
+        d = json.loads(row[0] or "{}")
+    except ValueError:
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def studies(conn: sqlite3.Connection) -> dict[str, int]:
+    """{study name: number of sessions}, studies only."""
+    out: dict[str, int] = {}
+    for name in session_studies(conn).values():
+        if name:
+            out[name] = out.get(name, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def session_ids(
+    conn: sqlite3.Connection,
+    *,
+    study: str | None = None,
+    condition: str | None = None,
+    participant: str | None = None,
+) -> list[str]:
+    """Ids of the sessions matching every filter given (None: any), oldest first."""
+    names = session_studies(conn) if study is not None else {}
+    sql = "SELECT id, condition, participant FROM sessions ORDER BY started_utc, id"
+    out = []
+    for sid, cond, part in conn.execute(sql):
+        if study is not None and names.get(sid, "") != study:
+            continue
+        if condition is not None and (cond or "") != condition:
+            continue
+        if participant is not None and (part or "") != participant:
+            continue
+        out.append(sid)
+    return out
+
+
+def next_block(conn: sqlite3.Connection, study: str, participant: str) -> int:
+    """Within-subjects: the block of the participant's next session = their sessions in the study so far
+    (an interrupted session counts: run it again with ``override`` if it must be repeated)."""
+    return len(session_ids(conn, study=study, participant=participant))

@@ -1,0 +1,63 @@
+"""The `feedapp lab` argparse layout (add_lab_parser) driving the real commands end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from feedapp.core.session import SessionRecorder
+from feedapp.lab.commands import add_lab_parser, run_lab_command
+from feedapp.lab.report import session_figures, write_report
+from feedapp.store.check import check
+from feedapp.store.log import EventLog
+from feedapp.store.sessions import open_for_reading
+from tests.lab.conftest import STUDY_TEXT, write_study_log
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="feedapp")
+    sub = parser.add_subparsers(dest="command")
+    add_lab_parser(sub)
+    return run_lab_command(parser.parse_args(["lab", *argv]))
+
+
+def test_lab_commands_end_to_end(tmp_path, study, capsys):
+    db = tmp_path / "feed.db"
+    write_study_log(db, study, ["P01", "P02", "P03", "P04"])
+    f = tmp_path / "study.toml"
+    f.write_text(STUDY_TEXT)
+    assert run("validate", str(ROOT / "examples" / "study.toml")) == 0
+    assert run("assign", str(f), "P01", "P02", "--json") == 0
+    out = capsys.readouterr().out
+    assigned = json.loads(out[out.index("["):])
+    assert [a["condition"] for a in assigned] == ["random", "learn"]
+    assert run("report", "--db", str(db), "--study", "learn-vs-random", "--out", str(tmp_path / "r")) == 0
+    assert (tmp_path / "r" / "study-learn-vs-random.html").exists()
+    assert run("export", "--db", str(db), "--study", "learn-vs-random", "--condition", "learn",
+               "--out", str(tmp_path / "e")) == 0
+    assert run("withdraw", "--db", str(db), "P01", "--yes") == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM sessions WHERE participant = 'P01'").fetchone()[0] == 0
+    assert check(conn)["ok"]
+    with pytest.raises(SystemExit):  # report needs --session or --study
+        run("report", "--db", str(db), "--out", str(tmp_path / "r"))
+
+
+def test_report_of_a_session_without_views(tmp_path):
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    rec = SessionRecorder(log, app_version="t", mode="lab", ranker="random", participant="P09", condition="x")
+    rec.end("quit")
+    assert log.close()
+    conn = open_for_reading(db)
+    fig = session_figures(conn, rec.id)
+    assert fig["summary"]["views"] == 0 and fig["summary"]["watch_ratio"]["mean"] is None
+    assert fig["exploration"]["share"] is None and fig["preferred_topics"] == []
+    res = write_report(conn, tmp_path / "out", session_id=rec.id)
+    assert "no data" in res["index"].read_text()
