@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.rankers.base import ParameterError
@@ -51,15 +52,37 @@ def run_simulate_command(
     progress: bool = True,
     method: str = "lockstep",
     catalog: Catalog | None = None,
+    compare: Sequence[str] | None = None,
+    creators: int | None = None,
+    newcomer_at: int | None = None,
+    plot_dir: str | os.PathLike | None = None,
 ) -> int:
     """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
 
     ``method="lockstep"`` (default) runs every viewer of a policy as arrays; ``"engine"`` drives one
     FeedEngine per viewer (slower, same model; the tests check both agree). ``catalog`` (e.g. the
     scanned demo folder) replaces the built-in demo-like catalog.
+
+    The creators' side (``feedapp.core.fame``) is printed after the learning curves. ``compare``
+    replaces the policies beside ``ranker`` (default: random, popular); ``creators`` uses a demo-like
+    catalog with that many creators; ``newcomer_at`` adds a brand-new creator whose clips join the feed
+    at that view; ``plot_dir`` writes PNG charts there (needs matplotlib).
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     try:
+        from feedapp.core.fame import add_newcomer, creators_catalog, format_fame, write_plots
+
+        if creators is not None:
+            if catalog is not None:
+                raise ValueError("give either a catalog or a number of creators, not both")
+            catalog = creators_catalog(seed, creators)
+        newcomer = None
+        if newcomer_at is not None:
+            from feedapp.core.simulate import demo_like_catalog
+
+            catalog = add_newcomer(catalog if catalog is not None else demo_like_catalog(seed))
+            newcomer = "newcomer"
+        extra = {"baselines": tuple(compare)} if compare else {}
         report = simulate(
             viewers=viewers,
             views=views,
@@ -70,7 +93,11 @@ def run_simulate_command(
             method=method,
             catalog=catalog,
             progress=ProgressBar() if progress else None,
+            newcomer=newcomer,
+            newcomer_at=newcomer_at,
+            **extra,
         )
+        plots = write_plots(report, plot_dir) if plot_dir is not None else []
     except ParameterError as e:
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
@@ -78,6 +105,8 @@ def run_simulate_command(
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
     if as_json:
+        if plots:
+            report["plots"] = [str(p) for p in plots]
         print(json.dumps(report, indent=2))
         return 0
     cat = report["catalog"]
@@ -99,4 +128,7 @@ def run_simulate_command(
     print(f"\ntargets for {ranker}:")
     for k, t in report["targets"].items():
         print(f"  {k:<24} {t['value']:.3f}  (target >= {t['target']:.2f})  {'met' if t['met'] else 'NOT MET'}")
+    print(format_fame(report))
+    if plots:
+        print("\ncharts: " + ", ".join(str(p) for p in plots))
     return 0

@@ -247,14 +247,32 @@ class _Run:
     play_ms: list[int] = field(default_factory=list)
     creators: set[str] = field(default_factory=set)
     chance: float = 0.0
+    rows: list[int] = field(default_factory=list)  # feature-space row served at each view (for fame.py)
 
 
-def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Sequence[str], switch_at: int | None) -> _Run:
+FOLLOWS = 2
+"""Creators each simulated viewer follows (used by the ``following`` policy only)."""
+
+
+def follows_of(viewer_seed: int, creators: Sequence[str], k: int = FOLLOWS) -> list[str]:
+    """The creators a simulated viewer follows: ``k`` of them, a pure function of the viewer's seed."""
+    pool = list(creators)
+    return random.Random(f"follows-{viewer_seed}").sample(pool, min(k, len(pool))) if pool else []
+
+
+def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Sequence[str], switch_at: int | None,
+                hidden: Sequence[int] = (), reveal_at: int | None = None) -> _Run:
     run = _Run()
     clips = engine.catalog.clips
+    hidden_rows = np.asarray(hidden, dtype=np.intp)
+    if hidden_rows.size:  # a newcomer's clips join the feed at view ``reveal_at``
+        engine._blocked[hidden_rows] = True
     for i in range(views):
         if switch_at is not None and i == switch_at:
             viewer.switch(topics)
+        if hidden_rows.size and i == reveal_at:
+            engine._blocked[hidden_rows] = False
+            engine.redecide_next()
         clip = engine.next()
         if clip is None:
             break
@@ -263,6 +281,7 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
         run.liked.append(viewer.likes(clip))
         run.play_ms.append(view.play_ms)
         run.creators.add(clip.creator)
+        run.rows.append(engine.space.row_of[clip.id])
     run.chance = sum(viewer.likes(c) for c in clips) / max(len(clips), 1)
     return run
 
@@ -320,6 +339,8 @@ class _Job:
     switch_at: int | None
     policies: tuple[str, ...]
     oracle: bool
+    hidden: tuple[int, ...] = ()
+    reveal_at: int | None = None
 
 
 _COUNTER = None  # set in worker processes: a shared count of finished viewer runs
@@ -341,16 +362,17 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
         vseed = job.seed * 1_000_003 + v
         for p in job.policies:
             viewer = SimViewer.make(vseed, topics, creators)
+            world = worlds[p] if p != "following" else World(worlds[p].popularity, set(follows_of(vseed, creators)))
             eng = FeedEngine(job.catalog, p, seed=vseed, params=job.params if p == job.ranker else None,
-                             world=worlds[p], space=space, record_profile=False, explain=False)
-            out[p].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at)))
+                             world=world, space=space, record_profile=False, explain=False)
+            out[p].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)))
             if progress:
                 progress()
         if job.oracle:
             viewer = SimViewer.make(vseed, topics, creators)
             eng = FeedEngine(job.catalog, OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
                              record_profile=False, explain=False)
-            out["oracle"].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at)))
+            out["oracle"].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)))
             if progress:
                 progress()
     return out
@@ -378,6 +400,9 @@ def simulate(
     workers: int = 1,
     method: str = "engine",
     progress: Callable[[int, int], None] | None = None,
+    newcomer: str | None = None,
+    newcomer_at: int | None = None,
+    fame: bool = True,
 ) -> dict:
     """Run ``viewers`` simulated viewers for ``views`` views each under ``ranker`` (and baselines).
 
@@ -385,6 +410,11 @@ def simulate(
     targets and whether the ranker met them. ``method="engine"`` drives one ``FeedEngine`` per viewer
     (``workers`` > 1 runs its shards in that many processes, same results); ``method="lockstep"``
     runs all viewers of a policy as arrays (one population, ~50x faster, same model and policy).
+
+    The creators' side (``feedapp.core.fame``) is in ``report["fame"]`` (one entry per policy) unless
+    ``fame=False``. ``newcomer`` names a creator of the catalog whose clips are held back until view
+    ``newcomer_at`` of every viewer (``fame.add_newcomer`` makes one). Viewers follow ``FOLLOWS``
+    creators each (``follows_of``), which only the ``following`` policy reads.
     """
     if viewers < 1:
         raise ValueError(f"viewers must be 1 or more, not {viewers}")
@@ -404,14 +434,22 @@ def simulate(
         raise ValueError("the catalog has no clips to simulate with")
     space = FeatureSpace(catalog.clips)
     topics, creators = space.topics, space.creators
-    policies = tuple([ranker] + [b for b in baselines if b != ranker])
+    hidden: tuple[int, ...] = ()
+    if newcomer is not None:
+        if newcomer not in space.creator_index:
+            raise ValueError(f"there is no creator called {newcomer!r} in the catalog to hold back")
+        if newcomer_at is None or not (0 < newcomer_at < views):
+            raise ValueError(f"newcomer_at must be between 1 and views - 1 ({views - 1}), not {newcomer_at}")
+        hidden = tuple(int(r) for r in np.flatnonzero(space.creator_of == space.creator_index[newcomer]))
+    policies = tuple(dict.fromkeys([ranker, *baselines]))
     total = viewers * (len(policies) + int(oracle))
-    jobs = [_Job(s, viewers, views, ranker, seed, catalog, dict(params) if params else None, switch_at, policies, oracle)
+    jobs = [_Job(s, viewers, views, ranker, seed, catalog, dict(params) if params else None, switch_at, policies, oracle,
+                 hidden, newcomer_at if hidden else None)
             for s in range(min(SHARDS, viewers))]
     results: list[dict[str, list[tuple[int, _Run]]]] = []
     if method == "lockstep":
         by_name = _lockstep(viewers, views, ranker, seed, catalog, dict(params) if params else None, switch_at,
-                            policies, oracle, progress)
+                            policies, oracle, progress, hidden, newcomer_at if hidden else None)
         results = [{k: list(enumerate(v)) for k, v in by_name.items()}]
     elif workers == 1 or len(jobs) == 1:
         done = 0
@@ -458,7 +496,7 @@ def simulate(
         if val is None or (isinstance(val, float) and math.isnan(val)):
             continue
         checks[key] = {"value": val, "target": target, "met": bool(val >= target)}
-    return {
+    report = {
         "viewers": viewers,
         "views": views,
         "seed": seed,
@@ -469,6 +507,17 @@ def simulate(
         "policies": summaries,
         "targets": checks,
     }
+    if fame:
+        from feedapp.core.fame import fame_report
+
+        def matrix(rs: list[_Run], attr: str) -> np.ndarray:
+            return np.array([getattr(r, attr) for r in rs], dtype=np.float64 if attr == "play_ms" else np.int64)
+
+        report["newcomer"] = {"creator": newcomer, "arrives_at_view": newcomer_at} if hidden else None
+        report["fame"] = {p: fame_report(matrix(runs[p], "rows"), matrix(runs[p], "play_ms"), space,
+                                         newcomer=newcomer if hidden else None, newcomer_at=newcomer_at)
+                          for p in policies}
+    return report
 
 
 class ProgressBar:
@@ -575,6 +624,7 @@ class _Viewers:
 def _lockstep_policy_run(
     name: str, space: FeatureSpace, viewers: _Viewers, params: dict, views: int, switch_at: int | None,
     topics: Sequence[str], progress: Callable[[int], None] | None,
+    hidden: Sequence[int] = (), reveal_at: int | None = None, follow: np.ndarray | None = None,
 ) -> list[_Run]:
     """Run V viewers under one policy (a registry ranker or ``"oracle"``) for ``views`` views."""
     V, n = len(viewers.viewers), space.n
@@ -590,6 +640,8 @@ def _lockstep_policy_run(
     tf, cf, rp, h = float(p["topic_fatigue"]), float(p["creator_fatigue"]), float(p["repeat_penalty"]), float(p["fatigue_halflife"])
     served = np.zeros((V, views), dtype=np.int64)
     blocked = np.zeros((V, n), dtype=bool)
+    hidden_rows = np.asarray(hidden, dtype=np.intp)
+    blocked[:, hidden_rows] = True  # a newcomer's clips join at view ``reveal_at``
     times = np.zeros((V, n), dtype=np.int64)
     seen_creator = np.zeros((V, nc), dtype=bool)
     pop = np.zeros(n)
@@ -608,6 +660,8 @@ def _lockstep_policy_run(
             for v in viewers.viewers:
                 v.switch(topics)
             viewers.refresh()
+        if hidden_rows.size and t == reveal_at:
+            blocked[:, hidden_rows] = False
         # scores
         if name == "oracle":
             s = viewers.expected_play_ms() / 1000.0
@@ -639,6 +693,16 @@ def _lockstep_policy_run(
             ok[still] = True
             if t and n > 1:
                 ok[still, served[still, t - 1]] = False
+        if follow is not None:  # ``following``: followed creators' clips only, as FollowingRanker.restrict
+            narrowed = ok & follow
+            none = ~narrowed.any(axis=1)
+            if t and none.any():
+                relaxed = ~blocked[none]
+                if n > 1:
+                    relaxed[np.arange(relaxed.shape[0]), served[none, t - 1]] = False
+                narrowed[none] = relaxed & follow[none]
+            use = narrowed.any(axis=1)
+            ok[use] = narrowed[use]
         m = ok.sum(axis=1)
         # adjusted scores
         adj = np.array(s, dtype=np.float64)
@@ -710,12 +774,14 @@ def _lockstep_policy_run(
         run.play_ms = play_hist[i].tolist()
         run.creators = {space.creators[c] for c in set(creator_of[served[i]].tolist())}
         run.chance = float(viewers.likes[i].mean())
+        run.rows = served[i].tolist()
     return runs
 
 
 def _lockstep(viewers: int, views: int, ranker: str, seed: int, catalog: Catalog, params: dict | None,
               switch_at: int | None, policies: Sequence[str], oracle: bool,
-              progress: Callable[[int, int], None] | None) -> dict[str, list[_Run]]:
+              progress: Callable[[int, int], None] | None, hidden: Sequence[int] = (),
+              reveal_at: int | None = None) -> dict[str, list[_Run]]:
     space = FeatureSpace(catalog.clips)
     topics, creators = space.topics, space.creators
     total = viewers * views * (len(policies) + int(oracle))
@@ -736,5 +802,11 @@ def _lockstep(viewers: int, views: int, ranker: str, seed: int, catalog: Catalog
         else:
             pp = dict(make_ranker(name, **dict(params or {}) if name == ranker else {}).params)
         vs = _Viewers([SimViewer.make(seed * 1_000_003 + v, topics, creators) for v in range(viewers)], space.clips)
-        out[name] = _lockstep_policy_run(name, space, vs, pp, views, switch_at, topics, tick)
+        follow = None
+        if name == "following":
+            follow = np.zeros((viewers, space.n), dtype=bool)
+            for v in range(viewers):
+                ids = [space.creator_index[c] for c in follows_of(seed * 1_000_003 + v, creators)]
+                follow[v] = np.isin(space.creator_of, ids)
+        out[name] = _lockstep_policy_run(name, space, vs, pp, views, switch_at, topics, tick, hidden, reveal_at, follow)
     return out

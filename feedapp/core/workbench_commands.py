@@ -1,0 +1,166 @@
+"""CLI glue for the ranking workbench: ``feedapp replay`` (the parser lives in ``feedapp/cli.py``).
+
+The core may not import SQLite (import contract), so the CLI opens the log with the store's
+read-only opener and passes the function in: ``run_replay_command(open_for_reading, db, ...)``.
+``read_logged_session`` then only runs plain SQL on the DB-API connection it is given.
+Errors a person can fix become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from feedapp.core.model import Clip, View
+from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError, replay
+
+
+def _loads(text: Any, default: Any) -> Any:
+    if text is None or text == "":
+        return default
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def resolve_session_id(conn: Any, prefix: str) -> str:
+    """The one session id starting with ``prefix`` (case-insensitive); ``ReplayError`` otherwise."""
+    prefix = prefix.strip().lower()
+    if not prefix:
+        raise ReplayError("the session id is empty; run `feedapp sessions` to list them")
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = [r[0] for r in conn.execute(
+        "SELECT id FROM sessions WHERE lower(id) LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", [escaped + "%"])]
+    if not rows:
+        raise ReplayError(f"no session id starts with {prefix!r}; run `feedapp sessions` to list them")
+    if len(rows) > 1:
+        shown = ", ".join(r[: max(len(prefix) + 4, 8)] for r in rows[:5])
+        raise ReplayError(f"{prefix!r} matches several sessions ({shown}{', ...' if len(rows) > 5 else ''}); give more characters")
+    return rows[0]
+
+
+def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
+    """Read one session's impressions, closed views and the clips from a feedapp log (schema 2)."""
+    sid = resolve_session_id(conn, prefix)
+    s = conn.execute("SELECT id, ranker, ranker_params, seed, catalog_size, catalog_fingerprint FROM sessions WHERE id = ?",
+                     [sid]).fetchone()
+    params = _loads(s[2], {})
+    if not isinstance(params, dict):
+        params = {}
+    clips = []
+    for r in conn.execute("SELECT id, path, title, topics, creator, duration_ms, fps, width, height, rotation, created "
+                          "FROM clips ORDER BY rowid"):
+        topics = _loads(r[3], [])
+        clips.append(Clip(
+            id=r[0], path=r[1] or "", title=r[2] or "", topics=tuple(str(t) for t in topics) if isinstance(topics, list) else (),
+            creator=r[4] or "", duration_ms=int(r[5] or 0), fps=float(r[6] or 0.0), width=int(r[7] or 0),
+            height=int(r[8] or 0), rotation=int(r[9] or 0), created=r[10] or "",
+        ))
+    steps = []
+    for r in conn.execute(
+        "SELECT i.position, i.clip_id, i.is_revisit, i.policy, i.propensity, v.dwell_ms, v.play_ms, v.loops, v.skipped, "
+        "v.liked, v.not_interested, v.exit, v.paused_ms, v.unfocused_ms, v.final "
+        "FROM impressions i LEFT JOIN views v ON v.impression_id = i.id WHERE i.session_id = ? ORDER BY i.position", [sid]
+    ):
+        view = None
+        if r[14] == 1 and r[5] is not None and r[6] is not None:
+            view = View(clip_id=r[1], dwell_ms=float(r[5]), play_ms=float(r[6]), loops=int(r[7] or 0),
+                        skipped=bool(r[8]), liked=bool(r[9]), not_interested=bool(r[10]), revisit=bool(r[2]),
+                        exit=r[11] or "", paused_ms=float(r[12] or 0.0), unfocused_ms=float(r[13] or 0.0))
+        p = r[4]
+        steps.append(LoggedStep(int(r[0]), r[1], bool(r[2]), r[3] or "", None if p is None else float(p), view))
+    if not steps:
+        raise ReplayError(f"session {sid} has no impressions to replay")
+    notes = []
+    if s[4] is not None and int(s[4]) != len(clips):
+        notes.append(f"the session's catalog had {s[4]} clips; the log's clips table holds {len(clips)} "
+                     "(clips of every session in this file); the replay uses all of them")
+    return LoggedSession(sid, s[1] or "", params, int(s[3] or 0), tuple(clips), tuple(steps), tuple(notes))
+
+
+def _ci(e: dict) -> str:
+    if e["value"] is None:
+        return "-"
+    if e["low"] is None:
+        return f"{e['value']:+.3f}"
+    return f"{e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
+
+
+def format_replay(rep: dict, steps: bool = True) -> str:
+    s, c = rep["session"], rep["counts"]
+    lines = [
+        f"session {s['id']}: served by {s['ranker']} (seed {s['seed']}), {c['impressions']} impressions, "
+        f"{s['clips']} clips",
+        f"used for the estimates: {c['used']}; excluded: {c['revisit']} revisits (no propensity), "
+        f"{c['no_propensity']} other slots without a propensity, {c['no_view']} without a closed view",
+        f"reward: {rep['reward']}",
+        f"intervals: {rep['ci']}",
+    ]
+    lines += [f"note: {n}" for n in s["notes"]]
+    lines.append("")
+    w = max([len("ranker")] + [len(r["ranker"]) for r in rep["rankers"]] + [len("(logged)")])
+    head = f"{'ranker':<{w}}  {'IPS':>26}  {'SNIPS':>26}  {'DR':>26}  {'eff. n':>7}  {'top=logged':>10}"
+    lines += [head, "-" * len(head)]
+    lines.append(f"{'(logged)':<{w}}  {_ci(rep['logged']):>26}  {'':>26}  {'':>26}  {c['used']:>7}  {'':>10}")
+    for r in rep["rankers"]:
+        e = r["estimates"]
+        agree = "-" if r["top_pick_agrees"] is None else f"{r['top_pick_agrees']:.0%}"
+        lines.append(f"{r['ranker']:<{w}}  {_ci(e['ips']):>26}  {_ci(e['snips']):>26}  "
+                     f"{_ci(e.get('dr', {'value': None})):>26}  {r['effective_samples']:>7.1f}  {agree:>10}")
+    if steps and rep["steps"]:
+        names = [r["ranker"] for r in rep["rankers"]]
+        short = {n: (n.rpartition(":")[2] if ":" in n else n) for n in names}
+        lines += ["", "what each ranker would have served (its most likely clip and that probability):"]
+        lines.append(f"{'pos':>4}  {'logged clip':<22} {'p':>6} {'reward':>7}  " + "  ".join(f"{short[n]:<28}" for n in names))
+        for st in rep["steps"]:
+            p = "-" if st["propensity"] is None else f"{st['propensity']:.3f}"
+            rw = "-" if st["reward"] is None else f"{st['reward']:+.2f}"
+            tag = " (revisit)" if st["revisit"] else ""
+            cells = []
+            for n in names:
+                x = st["rankers"].get(n)
+                cells.append(f"{'':<28}" if x is None else f"{x['clip'][:20]:<20} {x['p']:.3f}  ")
+            lines.append(f"{st['position']:>4}  {st['clip'][:22]:<22} {p:>6} {rw:>7}  " + "  ".join(cells) + tag)
+    lines.append(f"\n{len(rep['rankers'])} ranker(s) replayed in {rep['seconds']:.2f} s")
+    return "\n".join(lines)
+
+
+def run_replay_command(
+    open_for_reading: Callable[[Any], Any],
+    db_path: Any,
+    session: str,
+    rankers: Sequence[str],
+    as_json: bool = False,
+    ci: str = "bootstrap",
+    steps: bool = True,
+) -> int:
+    """``feedapp replay``: what each ranker would have served at each step, and its estimated reward."""
+    try:
+        from feedapp.core.plugins import make_any_ranker
+
+        for name in rankers:  # an unknown ranker is an error before the log is even opened
+            make_any_ranker(name)
+        conn = open_for_reading(db_path)
+        try:
+            logged = read_logged_session(conn, session)
+        finally:
+            conn.close()
+        rep = replay(logged, list(rankers), ci=ci)
+    except (ValueError, RuntimeError) as e:  # ReplayError, UnknownRanker, PluginError, the store's StoreError
+        print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(rep, indent=2, default=_json_default))
+    else:
+        print(format_replay(rep, steps=steps))
+    return 0
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return str(x)

@@ -1,0 +1,191 @@
+"""``feedapp replay``: a logged session re-decided by other rankers, with off-policy estimates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feedapp.core.engine import FeedEngine
+from feedapp.core.model import View
+from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError, replay, session_from_engine
+from feedapp.core.reward import DurationQuantiles, compute_reward
+from feedapp.core.session import SessionRecorder
+from feedapp.core.simulate import SimViewer, demo_like_catalog
+from feedapp.core.workbench_commands import read_logged_session, run_replay_command
+from feedapp.store.log import EventLog
+from feedapp.store.sessions import open_for_reading
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "topic_average.py"
+
+
+def drive(ranker="foryou", n=120, seed=4, params=None, viewer_seed=3, catalog_seed=1):
+    eng = FeedEngine(demo_like_catalog(catalog_seed), ranker, seed=seed, params=params)
+    v = SimViewer.make(viewer_seed, eng.space.topics, eng.space.creators)
+    for _ in range(n):
+        c = eng.next()
+        eng.finish(v.watch(c))
+    return eng
+
+
+def test_replaying_the_logging_ranker_reproduces_its_propensities():
+    eng = drive(params={"temperature": 0.2, "epsilon": 0.2})
+    rep = replay(session_from_engine(eng), ["foryou"], n_boot=300)
+    steps = rep["steps"]
+    assert [s["rankers"]["foryou"]["p_logged_clip"] for s in steps] == [round(p.propensity, 4) for p in eng.picks]
+    r = rep["rankers"][0]
+    # all weights are 1: IPS = SNIPS = the logged mean reward, and the effective sample size is n
+    assert r["estimates"]["ips"]["value"] == r["estimates"]["snips"]["value"] == rep["logged"]["value"]
+    assert rep["logged"]["value"] == pytest.approx(float(np.mean(eng.rewards)), abs=1e-4)
+    assert r["effective_samples"] == 120.0
+
+
+def test_rewards_are_recomputed_from_the_view_figures_as_the_engine_does():
+    eng = drive(n=40)
+    rep = replay(session_from_engine(eng), ["random"], n_boot=100)
+    assert [s["reward"] for s in rep["steps"]] == [round(r, 4) for r in eng.rewards]
+    # and by hand, for the first view: the prior-only quantile
+    v0, c0 = eng.views[0], eng.catalog.get(eng.views[0].clip_id)
+    assert rep["steps"][0]["reward"] == round(compute_reward(v0, c0.duration_ms, DurationQuantiles()).value, 4)
+
+
+def test_other_rankers_serve_differently_and_get_estimates_with_intervals():
+    eng = drive(ranker="random", n=300)  # a uniform logger: every target is well supported
+    rep = replay(session_from_engine(eng), ["foryou", "popular", f"{EXAMPLE}:TopicAverage"], n_boot=500)
+    assert [r["ranker"] for r in rep["rankers"]][0] == "foryou"
+    for r in rep["rankers"]:
+        for name in ("ips", "snips", "dr"):
+            e = r["estimates"][name]
+            assert e["low"] <= e["value"] <= e["high"] and e["n"] == 300
+        assert 0 < r["effective_samples"] <= 300
+    by = {r["ranker"]: r for r in rep["rankers"]}
+    # the learner that picks the viewer's topics is estimated well above the uniform logger
+    assert by["foryou"]["estimates"]["snips"]["value"] > rep["logged"]["high"]
+    # the step table: every ranker's top pick with a probability
+    s = rep["steps"][50]
+    assert set(s["rankers"]) == {"foryou", "popular", f"{EXAMPLE}:TopicAverage"}
+    assert all(0 < x["p"] <= 1 for x in s["rankers"].values())
+    json.dumps(rep)
+
+
+def test_revisits_and_missing_views_are_excluded_and_counted():
+    eng = drive(n=20)
+    base = session_from_engine(eng)
+    steps = list(base.steps)
+    # the viewer swiped back to position 3 (a revisit: no propensity) and the app crashed mid-view at the end
+    back = LoggedStep(99, steps[3].clip_id, True, "history", None,
+                      View(steps[3].clip_id, 4000, 4000, revisit=True))
+    steps.insert(10, back)
+    steps.append(LoggedStep(100, steps[5].clip_id, False, "foryou", 0.2, None))
+    sess = LoggedSession("s", base.ranker, base.params, base.seed, base.clips, tuple(steps))
+    rep = replay(sess, ["foryou"], n_boot=100)
+    assert rep["counts"] == {"impressions": 22, "revisit": 1, "no_propensity": 0, "no_view": 1, "used": 20}
+
+
+def test_clear_errors():
+    eng = drive(n=5)
+    sess = session_from_engine(eng)
+    with pytest.raises(ValueError, match="no ranker called 'tiktok'"):
+        replay(sess, ["foryou", "tiktok"])
+    no_p = LoggedSession("abc", "random", {}, 0, sess.clips,
+                         tuple(LoggedStep(s.position, s.clip_id, False, "", None, s.view) for s in sess.steps))
+    with pytest.raises(ReplayError, match="session abc has no logged propensities"):
+        replay(no_p, ["foryou"])
+
+
+# -- from a real SQLite log, through the command ------------------------------------------------------
+
+
+def record(path: Path, ranker="foryou", n=60, seed=7, propensities=True) -> str:
+    """A session written the way the app writes it: recorder + SQLite writer, engine picks logged."""
+    log = EventLog(path)
+    eng = FeedEngine(demo_like_catalog(2), ranker, seed=seed)
+    viewer = SimViewer.make(5, eng.space.topics, eng.space.creators)
+    log.clips_known(eng.catalog.clips)
+    rec = SessionRecorder(log, app_version="test", mode="demo", ranker=ranker, ranker_params=dict(eng.ranker.params),
+                          seed=seed, catalog_fingerprint=eng.catalog.fingerprint(), catalog_size=len(eng.catalog))
+    t = 1_000_000_000
+    for i in range(n):
+        clip = eng.next()
+        pick = eng.pick_at(eng.position)
+        rec.arrive(clip, reached_by="swipe_next" if i else "start", is_revisit=False, settled_ns=t,
+                   policy=pick.ranker, score=pick.score, propensity=pick.propensity if propensities else None,
+                   exploration=pick.explore)
+        rec.first_frame(t)
+        v = viewer.watch(clip)
+        t += int(v.play_ms * 1e6)
+        vr = rec.leave("swipe_next", t)
+        eng.finish(View(clip.id, vr.dwell_ms, vr.play_ms, loops=v.loops, skipped=vr.skipped))
+        t += 1000
+    rec.end("finished", t)
+    assert log.close()
+    return rec.id
+
+
+def test_read_a_logged_session_by_prefix_and_replay_it(tmp_path, capsys):
+    path = tmp_path / "feed.db"
+    sid = record(path)
+    conn = open_for_reading(path)
+    sess = read_logged_session(conn, sid[:6].upper())
+    conn.close()
+    assert sess.id == sid and len(sess.steps) == 60 and len(sess.clips) == 64 and sess.ranker == "foryou"
+    assert all(s.view is not None and s.propensity is not None for s in sess.steps)
+    rc = run_replay_command(open_for_reading, path, sid[:8], ["foryou", "random"], as_json=True)
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["counts"]["used"] == 60 and [r["ranker"] for r in out["rankers"]] == ["foryou", "random"]
+    assert "bootstrap" in out["ci"] and "recomputed" in out["reward"]
+    rc = run_replay_command(open_for_reading, path, sid[:8], ["foryou", "popular"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "IPS" in text and "SNIPS" in text and "DR" in text and "(logged)" in text
+    assert text.count("\n") > 60  # one line per step
+
+
+def test_command_errors_are_one_line_and_exit_code_2(tmp_path, capsys):
+    path = tmp_path / "feed.db"
+    record(path, n=5)
+    nop = record(path, n=5, propensities=False)
+    cases = [
+        (["foryou"], "zzzz", "no session id starts with 'zzzz'"),
+        (["tiktok"], nop[:8], "no ranker called 'tiktok'"),
+        (["foryou"], nop[:8], "has no logged propensities"),
+        ([f"{tmp_path}/nope.py:X"], nop[:8], "there is no plugin file"),
+    ]
+    for rankers, session, msg in cases:
+        assert run_replay_command(open_for_reading, path, session, rankers) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1, err
+    assert run_replay_command(open_for_reading, tmp_path / "missing.db", "a", ["foryou"]) == 2
+    assert "there is no database" in capsys.readouterr().err
+
+
+def test_probabilities_outside_the_shortlist_are_exact_and_sum_to_one():
+    """Above SHORTLIST clips the target's probability of a logged clip outside its softmax shortlist
+    is the exploration share; over all clips the probabilities still add up to one."""
+    from feedapp.core.catalog import Catalog
+    from feedapp.core.features import FeatureSpace
+    from feedapp.core.model import Clip
+    from feedapp.core.rankers import make_ranker
+    from feedapp.core.rankers.policy import SHORTLIST, decide
+    from feedapp.core.rankers.rng import SplitMix
+    from feedapp.core.replay import _prob_of
+
+    cs = [Clip(f"b{i}", "", "t", (f"t{i % 9}",), f"cr{i % 40}", 5000 + 37 * i, 30, 1, 1) for i in range(SHORTLIST + 100)]
+    space = FeatureSpace(cs)
+    r = make_ranker("foryou", epsilon=0.3, new_creator_floor=0.0)
+    r.bind(space)
+    served = [3, 50, 600]
+    blocked = np.zeros(space.n, dtype=bool)
+    dec = decide(space, r.scores(SplitMix(1)), served, blocked, r.params, SplitMix(1))
+    probs = [_prob_of(dec, row, space, served, blocked, r.params, None) for row in range(space.n)]
+    assert sum(probs) == pytest.approx(1.0)
+    outside = [p for row, p in enumerate(probs) if row not in set(dec.allowed.tolist()) and row not in served[-1:]]
+    assert outside and all(p == pytest.approx(0.3 / (space.n - len(served))) for p in outside if p > 0)
+    # and a long session on this catalog replays
+    eng = FeedEngine(Catalog(cs), "random", seed=1)
+    for _ in range(30):
+        c = eng.next()
+        eng.finish(View(c.id, 4000, 4000))
+    rep = replay(session_from_engine(eng), ["foryou"], n_boot=100)
+    assert rep["counts"]["used"] == 30 and rep["rankers"][0]["effective_samples"] > 0
