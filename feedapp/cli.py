@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from feedapp import __version__  # noqa: E402
-from feedapp.config import ConfigError, Settings, default_data_dir, default_demo_dir  # noqa: E402
+from feedapp.config import ConfigError, Settings, default_data_dir, default_demo_dir, parse_params  # noqa: E402
 
 
 class UserError(Exception):
@@ -27,6 +27,14 @@ class UserError(Exception):
 def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, default=None, help="SQLite file for logs and caches (default: data/feed.db)")
     p.add_argument("--seed", type=int, default=0, help="seed for the feed order (default: 0)")
+    p.add_argument("--ranker", default="foryou", help="ranker that orders the feed, see `feedapp rankers` (default: foryou)")
+    p.add_argument(
+        "--param", action="append", metavar="NAME=VALUE", help="set a ranker parameter (repeatable), e.g. --param epsilon=0.1"
+    )
+    p.add_argument(
+        "--skip-threshold", type=int, default=3000, metavar="MS",
+        help="a view with less play time than this is a skip (default: 3000 ms)",
+    )
     p.add_argument("--mute", action="store_true", help="start with sound off")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
     p.add_argument(
@@ -150,6 +158,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="lockstep: all viewers as arrays (fast, default); engine: one FeedEngine per viewer (slow, same model)",
     )
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    sim.add_argument("--compare", nargs="+", metavar="NAME", default=None,
+                     help="policies beside the ranker (default: random popular), e.g. --compare following popular")
+    sim.add_argument("--creators", type=int, default=None, metavar="N",
+                     help="use a demo-like catalog with N creators (default: the demo's 5)")
+    sim.add_argument("--newcomer-at", type=int, default=None, metavar="VIEW",
+                     help="a brand-new creator's clips join every viewer's feed at this view")
+    sim.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                     help="write PNG charts (Lorenz curve, exposure over time, learning curves) to DIR")
+
+    rep = sub.add_parser(
+        "replay",
+        help="replay a logged session under other rankers and estimate their reward",
+        description="Show what each ranker would have served at each step of a logged session, and estimate each "
+        "ranker's expected reward from the logged propensities (IPS, SNIPS, DR with 95% bootstrap intervals). "
+        "Rewards are recomputed from the logged view figures. See docs/rankers.md.",
+    )
+    rep.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    rep.add_argument("--session", required=True, metavar="ID", help="the session (a unique id prefix is enough)")
+    rep.add_argument("--ranker", nargs="+", required=True, metavar="NAME",
+                     help="rankers to compare: names from `feedapp rankers` or path/to/file.py:ClassName")
+    rep.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    rep.add_argument("--no-steps", action="store_true", help="only the comparison table, not every step")
 
     from feedapp.lab.commands import add_lab_parser
 
@@ -164,6 +194,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         seed=getattr(args, "seed", 0),
         muted=getattr(args, "mute", False),
         fullscreen=getattr(args, "fullscreen", False),
+        skip_threshold_ms=getattr(args, "skip_threshold", 3000),
+        ranker=getattr(args, "ranker", "foryou"),
+        ranker_params=parse_params(getattr(args, "param", None)),
     ).validate()
 
 
@@ -206,7 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_simulate_command(
                 args.viewers, args.views, args.ranker, args.seed,
                 as_json=args.json, switch_at=args.switch_at, method=args.method,
+                compare=args.compare, creators=args.creators, newcomer_at=args.newcomer_at, plot_dir=args.plot,
             )
+        if args.command == "replay":
+            from feedapp.core.workbench_commands import run_replay_command
+            from feedapp.store.sessions import open_for_reading
+
+            return run_replay_command(open_for_reading, args.db or default_data_dir() / "feed.db", args.session,
+                                      args.ranker, as_json=args.json, steps=not args.no_steps)
         if args.command in ("demo", "play"):
             from feedapp.ui.app import run_player
 

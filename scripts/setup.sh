@@ -74,6 +74,7 @@ done
 if [ $want_test = 1 ]; then
   command -v xvfb-run >/dev/null 2>&1 || missing_pkgs+=("xvfb")
   command -v xauth >/dev/null 2>&1 || missing_pkgs+=("xauth")
+  command -v xdotool >/dev/null 2>&1 || missing_pkgs+=("xdotool")  # real X input in tests/e2e
 fi
 # Debian's Python needs python3-venv for `python -m venv` (ensurepip)
 if [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -92,10 +93,10 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${names[@]}" >&2
   else
     names=()
-    for p in "${missing_pkgs[@]}"; do read -r -a alts <<<"$p"; names+=("${alts[0]}"); done
+    for p in "${missing_pkgs[@]}"; do read -r -a alts <<<"$p"; names+=("$(pick_pkg "${alts[@]}")"); done
     say "these system packages are missing and this script cannot install them (it needs root and apt-get):"
     say "  sudo apt-get install ${names[*]}"
-    say "(on Ubuntu 24.04 and later, libglib2.0-0 is called libglib2.0-0t64.) Then run this command again."
+    say "Then run this command again."
     exit 1
   fi
 fi

@@ -83,6 +83,10 @@ class SessionEnd:
     end_reason: str
     ended_mono_ns: int
     ended_utc: str
+    # The catalog as it stood at the end (the demo catalog grows while its clips are made); None keeps
+    # what the session record said at the start.
+    catalog_fingerprint: str | None = None
+    catalog_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -33,46 +33,75 @@ END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error
 
 
 class ViewClock:
-    """Dwell split into play/paused/unfocused/stalled for one impression."""
+    """Dwell split into play/paused/unfocused/stalled for one impression.
+
+    State changes are kept as a timeline, not accumulated as they arrive, because a change may be
+    reported after later ones: on X11 the window manager's focus-out reaches Qt 100 ms late and is
+    back-dated to the real input (see ``feedapp.ui.focus``). A checkpoint in between must not lose
+    that time, so figures are always integrated from the sorted timeline.
+    """
 
     def __init__(self, settled_ns: int, *, focused: bool = True) -> None:
         self.settled_ns = settled_ns
-        self._last = settled_ns
-        self.focused = focused
-        self.paused = False
-        self.stalled = True  # until the first frame is painted
-        self.buckets = {"play": 0, "paused": 0, "unfocused": 0, "stalled": 0}
+        self._initial = {"focused": focused, "paused": False, "stalled": True}  # stalled until a frame
+        self._changes: list[tuple[int, int, str, bool]] = []  # (ns, order of arrival, flag, value)
         self.loops = 0
 
-    def _state(self) -> str:
-        if not self.focused:
+    def _state_now(self) -> dict[str, bool]:
+        state = dict(self._initial)
+        for _, _, name, value in sorted(self._changes):
+            state[name] = value
+        return state
+
+    @property
+    def focused(self) -> bool:
+        return self._state_now()["focused"]
+
+    @property
+    def paused(self) -> bool:
+        return self._state_now()["paused"]
+
+    @property
+    def stalled(self) -> bool:
+        return self._state_now()["stalled"]
+
+    def set(self, now_ns: int, **flags: bool) -> None:
+        """Record flag changes at ``now_ns`` (clamped to the start of the view)."""
+        t = max(now_ns, self.settled_ns)
+        for name, value in flags.items():
+            if name not in self._initial:
+                raise ValueError(f"unknown view state {name!r}")
+            self._changes.append((t, len(self._changes), name, bool(value)))
+
+    @staticmethod
+    def _bucket(state: dict[str, bool]) -> str:
+        if not state["focused"]:
             return "unfocused"
-        if self.paused:
+        if state["paused"]:
             return "paused"
-        if self.stalled:
+        if state["stalled"]:
             return "stalled"
         return "play"
 
-    def mark(self, now_ns: int) -> None:
-        """Account the time since the last change to the current state (late stamps are clamped)."""
-        if now_ns > self._last:
-            self.buckets[self._state()] += now_ns - self._last
-            self._last = now_ns
-
-    def set(self, now_ns: int, **flags: bool) -> None:
-        self.mark(now_ns)
-        for name, value in flags.items():
-            setattr(self, name, value)
-
     def figures(self, now_ns: int) -> dict[str, float]:
-        self.mark(now_ns)
-        dwell = max(0, self._last - self.settled_ns)
+        """Dwell from settling to ``now_ns`` and its four parts (they add up to it exactly)."""
+        end = max(now_ns, self.settled_ns)
+        buckets = {"play": 0, "paused": 0, "unfocused": 0, "stalled": 0}
+        state = dict(self._initial)
+        t = self.settled_ns
+        for ns, _, name, value in sorted(self._changes):
+            if ns > end:
+                break
+            buckets[self._bucket(state)] += ns - t
+            t = ns
+            state[name] = value
+        buckets[self._bucket(state)] += end - t
         return {
-            "dwell_ms": dwell / 1e6,
-            "play_ms": self.buckets["play"] / 1e6,
-            "paused_ms": self.buckets["paused"] / 1e6,
-            "unfocused_ms": self.buckets["unfocused"] / 1e6,
-            "stalled_ms": self.buckets["stalled"] / 1e6,
+            "dwell_ms": (end - self.settled_ns) / 1e6,
+            "play_ms": buckets["play"] / 1e6,
+            "paused_ms": buckets["paused"] / 1e6,
+            "unfocused_ms": buckets["unfocused"] / 1e6,
+            "stalled_ms": buckets["stalled"] / 1e6,
         }
 
 
@@ -287,7 +316,14 @@ class SessionRecorder:
         ns = self._now(ns)
         self.sink.profile_snapshot(ProfileSnapshot(self.id, self.position, ns, self.utc(ns), profile))
 
-    def end(self, reason: str, ns: int | None = None) -> SessionEnd:
+    def end(
+        self,
+        reason: str,
+        ns: int | None = None,
+        *,
+        catalog_fingerprint: str | None = None,
+        catalog_size: int | None = None,
+    ) -> SessionEnd:
         """Close the open view (exit = the reason) and the session. Idempotent."""
         if reason not in END_REASONS:
             raise ValueError(f"unknown end reason {reason!r}; expected one of {', '.join(END_REASONS)}")
@@ -295,6 +331,6 @@ class SessionRecorder:
             return self.ended
         ns = self._now(ns)
         self.leave("quit" if reason == "quit" else reason, ns)
-        self.ended = SessionEnd(self.id, reason, ns, self.utc(ns))
+        self.ended = SessionEnd(self.id, reason, ns, self.utc(ns), catalog_fingerprint, catalog_size)
         self.sink.session_ended(self.ended)
         return self.ended

@@ -226,6 +226,9 @@ class EventLog:
 
     def _w_end(self, db: sqlite_utils.Database, rec: SessionEnd) -> None:
         db.execute(
-            "UPDATE sessions SET end_reason = ?, ended_mono_ns = ?, ended_utc = ? WHERE id = ?",
-            [rec.end_reason, rec.ended_mono_ns, rec.ended_utc, rec.session_id],
+            "UPDATE sessions SET end_reason = ?, ended_mono_ns = ?, ended_utc = ?, "
+            "catalog_fingerprint = COALESCE(?, catalog_fingerprint), catalog_size = COALESCE(?, catalog_size) "
+            "WHERE id = ?",
+            [rec.end_reason, rec.ended_mono_ns, rec.ended_utc, rec.catalog_fingerprint, rec.catalog_size,
+             rec.session_id],
         )

@@ -20,11 +20,13 @@ import threading
 import time
 from pathlib import Path
 
+from feedapp import __version__
 from feedapp.cli import UserError
 from feedapp.config import Settings
 from feedapp.core.catalog import Catalog
-from feedapp.core.feed import Feed, SimpleOrder
+from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, ScanResult
+from feedapp.core.session import SessionRecorder
 
 QUIET_LOGGING = "qt.multimedia*=false;qt.rhi*=false;qt.qpa.xcb*=false"
 
@@ -102,6 +104,15 @@ def _scan_folder(folder: Path, db) -> ScanResult:  # noqa: ANN001 - sqlite_utils
         raise UserError(str(e)) from e
 
 
+def _recover_crashed_sessions(db, db_path: Path) -> None:  # noqa: ANN001 - sqlite_utils.Database
+    """Close sessions a crash or kill left open (their last view completed from its checkpoint)."""
+    from feedapp.store.recover import recover_interrupted
+
+    for s in recover_interrupted(db):
+        _say(f"session {s['id'][:8]} in {db_path} was interrupted (crash or power cut) at {s['last_utc']}; "
+             f"closed it as recovered_after_crash, its last view completed from the checkpoint")
+
+
 def run_player(
     settings: Settings,
     folder: Path | None = None,
@@ -121,6 +132,15 @@ def run_player(
         db = open_db(settings.db_path)
     except StoreError as e:
         raise UserError(str(e)) from e
+    _recover_crashed_sessions(db, settings.db_path)
+    catalog = Catalog()
+    # The engine is built before any window: a bad --ranker/--param is one clear line, not a traceback.
+    from feedapp.core.plugins import PluginHost, is_plugin_spec, record_ranker_events
+
+    if is_plugin_spec(settings.ranker):  # path/to/file.py:ClassName, watched and reloaded on save
+        engine = PluginHost.feed(catalog, settings.ranker, seed=settings.seed, params=settings.ranker_params)
+    else:
+        engine = FeedEngine(catalog, settings.ranker, settings.seed, settings.ranker_params)
 
     scan: ScanResult | None = None
     if folder is not None:
@@ -135,8 +155,6 @@ def run_player(
 
     _install_message_filter()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "feedapp"])
-    catalog = Catalog()
-    feed = Feed(catalog, SimpleOrder(settings.seed))
     if scan is not None and folder is not None:  # say what plays before Qt's audio setup speaks
         if scan.accepted:
             note = f"; {len(scan.rejected)} file(s) will not be played (see `feedapp scan`)" if scan.rejected else ""
@@ -145,10 +163,70 @@ def run_player(
             _say(f"nothing to play in {folder}: {_empty_screen_text(folder, scan)[0].lower()}")
     elif demo_dir is not None:
         _say(f"playing the demo catalog in {demo_dir} (seed {settings.seed}); missing clips are made in the background")
-    window = PlayerWindow(feed, muted=settings.muted)
+    window = PlayerWindow(engine, muted=settings.muted)
     view = window.view
     catalog.on_grow(lambda added: view.catalog_grew())
     exit_code = 0
+
+    # -- the research log: every view and event is committed as it happens (docs/data.md) ----------
+    from feedapp.store.log import EventLog
+    from feedapp.ui.recording import SessionBridge
+
+    class _LogStatus(QObject):
+        changed = Signal(str, str)  # from the writer thread to the GUI thread
+
+    log_status = _LogStatus()
+    try:
+        log = EventLog(settings.db_path, on_status=log_status.changed.emit)
+    except StoreError as e:
+        raise UserError(str(e)) from e
+    catalog.on_grow(log.clips_known)
+    recorder = SessionRecorder(
+        log,
+        app_version=__version__,
+        mode="demo" if folder is None else "play",
+        ranker=engine.ranker.name,
+        ranker_params=dict(engine.ranker.params),
+        seed=settings.seed,
+        catalog_fingerprint=catalog.fingerprint(),
+        catalog_size=len(catalog),
+        skip_threshold_ms=settings.skip_threshold_ms,
+    )
+    session = SessionBridge(view, engine, recorder)
+    record_ranker_events(engine, recorder)  # parameter changes, plugin reloads and failures become events
+    plugin_timer = None
+    if hasattr(engine, "plugin_host"):
+        plugin_timer = QTimer(interval=500)
+        plugin_timer.timeout.connect(engine.plugin_host.poll)
+        plugin_timer.start()
+
+        def plugin_failed(info) -> None:  # noqa: ANN001 - dict from the plugin host
+            _say(f"the ranker plugin failed; the feed goes on with the last good version:\n{info.get('traceback', info)}")
+            view.show_toast("The ranker plugin failed; using the last good version (details in the terminal).", 5000)
+
+        def plugin_reloaded(info) -> None:  # noqa: ANN001
+            _say(f"ranker plugin reloaded: {info}")
+            view.show_toast("Ranker plugin reloaded.", 2500)
+
+        engine.on("ranker_did_fail", plugin_failed)
+        engine.on("ranker_did_reload", plugin_reloaded)
+
+    def on_log_status(kind: str, message: str) -> None:
+        _say(message)
+        if kind == "waiting":
+            view.show_toast("Saving is delayed: the database is busy. Nothing is lost; it will be saved.", 5000)
+        elif kind == "ok":
+            view.show_toast("Saving works again; everything is saved.", 3000)
+        elif kind == "fatal":
+            session.end("error")
+            view.shutdown()
+            view.set_message(
+                "Recording stopped",
+                f"{message[0].upper()}{message[1:]}.\n\nEverything recorded before this moment is saved. "
+                "Free some space (or choose another file with --db) and start feedapp again.",
+            )
+
+    log_status.changed.connect(on_log_status)
 
     def on_arrival(arrival) -> None:  # noqa: ANN001 - Arrival
         if arrival.how == "start" and arrival.first_frame_ns is not None and _trace_enabled():
@@ -243,6 +321,7 @@ def run_player(
 
     # Ctrl+C in the terminal: let Python's handler run now and then while Qt's loop is in C.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())  # a polite kill ends the session as `quit`
     tick = QTimer(interval=250)
     tick.timeout.connect(lambda: None)
     tick.start()
@@ -255,7 +334,10 @@ def run_player(
         worker.start()
     app.exec()
     tick.stop()
+    session.end("quit")
     view.shutdown()
+    if not log.close(timeout=5.0):
+        _say(f"{log.unwritten} record(s) could not be written to {settings.db_path}: {log.fatal or 'the database stayed locked'}")
     stop.set()
     if worker is not None:
         worker.join(timeout=5.0)  # the maker stops after the clip in progress and terminates its workers

@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QGuiApplication,
+    QInputEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -44,6 +45,7 @@ from feedapp.core.feed import Feed
 from feedapp.core.model import Clip
 from feedapp.ui import overlays
 from feedapp.ui.events import HOWS, Arrival, PlaybackEvent
+from feedapp.ui.focus import FocusClock, focus_clock
 from feedapp.ui.gestures import RUBBER_BAND, WHEEL_QUIET_MS, DragTracker, WheelGesture, step_for
 from feedapp.ui.player import SlotPlayer
 
@@ -58,6 +60,29 @@ def _now() -> int:
     return time.monotonic_ns()
 
 
+_MS = 1_000_000
+_WRAP_MS = 1 << 32
+_MAX_INPUT_AGE_MS = 1000
+
+
+def _input_ns(event: QInputEvent) -> int:
+    """When the input really happened, on the monotonic clock, even if the GUI thread was busy.
+
+    Qt gives every input event the window system's timestamp in ms. On X11 (Xorg and Xvfb) and on
+    Wayland that is the server's CLOCK_MONOTONIC in ms, truncated to 32 bits, which is the clock
+    this app logs with. So the age of the event is ``now - timestamp`` (mod 2^32); when that is
+    plausible (0 to 1 s) the input is stamped that far back, else (synthetic test events, other
+    platforms) at the moment the handler runs.
+    """
+    now = time.monotonic_ns()
+    stamp = event.timestamp()
+    if stamp:
+        age_ms = (now // _MS - stamp) % _WRAP_MS
+        if age_ms <= _MAX_INPUT_AGE_MS:
+            return now - age_ms * _MS - (now % _MS)
+    return now
+
+
 class SwipeView(QWidget):
     """The feed on screen. Drive it with input or :meth:`go`; listen to its signals to log what happened.
 
@@ -67,6 +92,7 @@ class SwipeView(QWidget):
     """
 
     arrived = Signal(object)  # Arrival
+    leaving = Signal(str, object)  # (how, input_ns; an object: ns overflow a C int): a swipe away from the current clip was committed
     paused = Signal(object)  # PlaybackEvent
     resumed = Signal(object)
     mute_changed = Signal(object)  # kind "mute" or "unmute"
@@ -139,6 +165,7 @@ class SwipeView(QWidget):
         self._cursor_timer = QTimer(self, singleShot=True, interval=2000)
         self._cursor_timer.timeout.connect(self._hide_cursor_if_fullscreen)
         app = QGuiApplication.instance()
+        self.focus_clock = focus_clock(app) if app is not None else FocusClock()
         if app is not None:
             app.applicationStateChanged.connect(self._on_app_state)  # type: ignore[attr-defined]
 
@@ -196,6 +223,7 @@ class SwipeView(QWidget):
             self._bounce(step)
             return False
         self._begin_swipe(step)
+        self.leaving.emit(how, input_ns)
         self._animate_to(-step * self.height(), SNAP_MS, lambda: self._settle(step, how, input_ns))
         return True
 
@@ -450,7 +478,8 @@ class SwipeView(QWidget):
             (self.stall_started if stalled else self.stall_ended).emit(self._event("stall_start" if stalled else "stall_end", ns))
 
     def _on_app_state(self, state: Qt.ApplicationState) -> None:
-        self.set_focused(state == Qt.ApplicationState.ApplicationActive)
+        focused = state == Qt.ApplicationState.ApplicationActive
+        self.set_focused(focused, self.focus_clock.stamp(focused, _now()))
 
     def set_focused(self, focused: bool, ns: int | None = None) -> None:
         """Report focus changes once per change (also called by the window on activation changes)."""
@@ -622,6 +651,7 @@ class SwipeView(QWidget):
         elif action == "snap" and self.feed.peek(step) is not None:
             how = "touch" if d.touch else ("swipe_next" if step == 1 else "swipe_prev")
             remaining = abs(-step * h - self._offset) / max(1, h)
+            self.leaving.emit(how, ns)
             self._animate_to(-step * h, int(SNAP_MS * max(0.55, remaining)), lambda: self._settle(step, how, ns))
         else:
             started = set(d.started)
@@ -632,13 +662,13 @@ class SwipeView(QWidget):
         return event.source() != Qt.MouseEventSource.MouseEventNotSynthesized
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        ns = _now()
+        ns = _input_ns(event)
         if event.button() == Qt.MouseButton.LeftButton and not self._synthesized(event):
             self._press(event.position().y(), ns, touch=False)
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        ns = _now()
+        ns = _input_ns(event)
         if event.buttons() & Qt.MouseButton.LeftButton and not self._synthesized(event):
             self._move(event.position().y(), ns)
         elif self._drag is None:
@@ -656,14 +686,14 @@ class SwipeView(QWidget):
             self.setCursor(Qt.CursorShape.BlankCursor)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        ns = _now()
+        ns = _input_ns(event)
         if event.button() == Qt.MouseButton.LeftButton and not self._synthesized(event):
             self._release(event.position().y(), ns)
 
     def event(self, event: QEvent) -> bool:
         t = event.type()
         if t in (QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TouchEnd, QEvent.Type.TouchCancel):
-            ns = _now()
+            ns = _input_ns(event)  # type: ignore[arg-type]
             assert isinstance(event, QTouchEvent)
             points = event.points()
             if points:
@@ -684,7 +714,7 @@ class SwipeView(QWidget):
 
     # == input: wheel and trackpad ===============================================================
     def wheelEvent(self, event: QWheelEvent) -> None:
-        ns = _now()
+        ns = _input_ns(event)
         event.accept()
         if event.phase() == Qt.ScrollPhase.ScrollBegin:
             self._wheel.begin()  # a new trackpad gesture: unlock at once
@@ -696,7 +726,7 @@ class SwipeView(QWidget):
 
     # == input: keys =============================================================================
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        ns = _now()
+        ns = _input_ns(event)
         key = event.key()
         K = Qt.Key
         if key in (K.Key_Down, K.Key_J):

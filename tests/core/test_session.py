@@ -74,3 +74,18 @@ def test_checkpoint_is_not_final_and_times_are_utc_ordered():
     assert end.ended_utc > rec.record.started_utc
     with pytest.raises(ValueError, match="unknown end reason"):
         rec.end("bored")
+
+
+def test_a_back_dated_change_after_a_checkpoint_is_not_lost():
+    """X11 reports focus-out 100 ms late; the UI back-dates it. A checkpoint in between must not eat it."""
+    sink = MemorySink()
+    rec = recorder(sink)
+    t = 10_000 * MS
+    rec.arrive(CLIP, reached_by="start", is_revisit=False, settled_ns=t)
+    rec.first_frame(t)
+    rec.checkpoint(t + 1_050 * MS)
+    rec.set_focused(False, t + 1_000 * MS)  # reported at 1100 ms, back-dated to the input at 1000 ms
+    rec.set_focused(True, t + 1_600 * MS)
+    view = rec.leave("key", t + 2_000 * MS)
+    assert view.unfocused_ms == pytest.approx(600)
+    assert view.play_ms == pytest.approx(1_400)
