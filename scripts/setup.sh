@@ -106,13 +106,19 @@ if [ ! -x .venv/bin/python ]; then
   say "creating a virtual environment in .venv with $("$PY" --version)"
   "$PY" -m venv .venv
 fi
-extras=""; [ $want_test = 1 ] && extras="[test]"
-stamp=".venv/.feedapp-installed$( [ $want_test = 1 ] && echo -test )"
+extras=""
+stamp=".venv/.feedapp-installed"
+if [ $want_test = 1 ]; then extras="[test]"; stamp="$stamp-test"; fi
 sum=$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   say "installing feedapp$extras and its Python packages into .venv (PySide6, OpenCV, sqlite-utils, numpy)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" >&2
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    say "installing the Python packages failed (the lines above say why; full log in $log)"
+    exit 1
+  fi
   echo "$sum" >"$stamp"
 fi
 say "ready"
