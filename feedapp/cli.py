@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     db = args.db if getattr(args, "db", None) else default_data_dir() / "feed.db"
+    if getattr(args, "db", None) and not Path(args.db).parent.exists():
+        # only the default data/ folder is made on demand: a mistyped --db must not create folders
+        raise UserError(f"the folder {Path(args.db).parent} for --db does not exist; create it or choose another path")
     return Settings(
         db_path=db,
         seed=getattr(args, "seed", 0),

@@ -26,6 +26,8 @@ class SessionRecord:
     started_utc: str
     started_mono_ns: int
     host: str = ""
+    study: str = ""  # the lab study's name; "" outside lab sessions
+    pid: int = 0  # the recording process (crash detection on the same host)
 
 
 @dataclass(frozen=True)

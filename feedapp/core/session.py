@@ -11,6 +11,7 @@ stalled == dwell`` by construction.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import uuid
@@ -126,6 +127,7 @@ class SessionRecorder:
         participant: str = "",
         condition: str = "",
         skip_threshold_ms: int = 3000,
+        study: str = "",
         clock: Callable[[], int] = time.monotonic_ns,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -150,6 +152,8 @@ class SessionRecorder:
             started_utc=self.utc(mono0),
             started_mono_ns=mono0,
             host=socket.gethostname(),
+            study=study,
+            pid=os.getpid(),
         )
         self.started_ns = mono0
         self.ended: SessionEnd | None = None

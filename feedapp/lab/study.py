@@ -220,6 +220,7 @@ class Assignment:
             "participant": self.participant,
             "condition": self.condition.name,
             "skip_threshold_ms": skip_threshold_ms,
+            "study": self.study,
         }
 
     def study_event(self, study_sha256: str = "") -> dict[str, Any]:

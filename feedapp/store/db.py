@@ -6,6 +6,7 @@ from a newer feedapp is refused instead of being damaged.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -165,7 +166,35 @@ def _m002_event_log(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_probe_cache, _m002_event_log]
+VIEW_LOG_SQL = """
+SELECT i.session_id, s.study, s.participant, s.condition, s.ranker, i.position, i.id AS impression_id,
+       i.clip_id, c.title, c.creator, c.topics, c.duration_ms, i.reached_by, i.is_revisit,
+       i.policy, i.score, i.propensity, i.exploration, i.settled_utc, i.first_frame_ms,
+       v.dwell_ms, v.play_ms, v.paused_ms, v.unfocused_ms, v.stalled_ms, v.watch_ratio, v.loops,
+       v.skipped, v.exit, v.liked, v.not_interested, v.final
+FROM impressions i
+JOIN sessions s ON s.id = i.session_id
+LEFT JOIN clips c ON c.id = i.clip_id
+LEFT JOIN views v ON v.impression_id = i.id
+ORDER BY i.session_id, i.position
+"""
+
+
+def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
+    """sessions.study (the lab study's name; until now only in a `study` event) and sessions.pid (the
+    recording process, so a crashed session on this machine is recognised at once on the next start)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN study TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE sessions ADD COLUMN pid INTEGER")
+    db.execute(
+        "UPDATE sessions SET study = COALESCE((SELECT json_extract(e.data, '$.study') FROM events e "
+        "WHERE e.session_id = sessions.id AND e.kind = 'study' ORDER BY e.mono_ns LIMIT 1), '')"
+    )
+    db["sessions"].create_index(["study", "condition"])
+    db.execute("DROP VIEW IF EXISTS view_log")
+    db.create_view("view_log", VIEW_LOG_SQL)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_probe_cache, _m002_event_log, _m003_study_and_pid]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -180,11 +209,14 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_u
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"cannot create the folder for the database {path.parent}: {e.strerror}") from e
+        check_writable(path)
         try:
             conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None, check_same_thread=False)
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as e:
+            if "readonly" in str(e) or "read-only" in str(e):
+                raise StoreError(f"{path} cannot be written ({e}); make it writable or choose another file with --db") from e
             raise StoreError(
                 f"{path} is not a usable SQLite database ({e}). It was left untouched; "
                 "move it aside or choose another file with --db."
@@ -217,6 +249,25 @@ def backup_copy(db: sqlite_utils.Database, path: Path, version: int) -> Path:
     finally:
         dest.close()
     return target
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any session starts, a database file or folder feedapp could not write to."""
+    if path.exists():
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder; give the path of a database file (for example {path / 'feed.db'})")
+        if not os.access(path, os.R_OK):
+            raise StoreError(f"{path} cannot be read (permission denied); check its owner and permissions")
+        if not os.access(path, os.W_OK):
+            raise StoreError(
+                f"{path} is read-only, so no session could be recorded in it; make it writable "
+                "(chmod u+w) or choose another file with --db"
+            )
+    if not os.access(path.parent, os.W_OK):
+        raise StoreError(
+            f"the folder {path.parent} is read-only; SQLite must create {path.name} and its journal files "
+            "(-wal, -shm) there, so choose a writable folder with --db"
+        )
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -38,7 +38,7 @@ FORMATS = ("csv", "jsonl")
 COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("id", "app_version", "mode", "ranker", "ranker_params", "seed", "catalog_fingerprint",
                  "catalog_size", "participant", "condition", "skip_threshold_ms", "started_utc",
-                 "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host"),
+                 "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host", "study", "pid"),
     "clips": ("id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
               "created"),
     "impressions": ("id", "session_id", "position", "clip_id", "reached_by", "is_revisit", "policy", "score",
@@ -49,7 +49,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
               "final"),
     "events": ("id", "session_id", "impression_id", "kind", "mono_ns", "utc", "data"),
     "profile_snapshots": ("session_id", "after_position", "mono_ns", "utc", "profile"),
-    "view_log": ("session_id", "participant", "condition", "ranker", "position", "impression_id", "clip_id",
+    "view_log": ("session_id", "study", "participant", "condition", "ranker", "position", "impression_id", "clip_id",
                  "title", "creator", "topics", "duration_ms", "reached_by", "is_revisit", "policy", "score",
                  "propensity", "exploration", "settled_utc", "first_frame_ms", "dwell_ms", "play_ms", "paused_ms",
                  "unfocused_ms", "stalled_ms", "watch_ratio", "loops", "skipped", "exit", "liked",

@@ -1,19 +1,22 @@
 """Close sessions that a crash, a power cut or ``kill -9`` left open.
 
-A session is *interrupted* when it has no end reason and nothing was written to it for a while
-(``quiet_s``; a running app checkpoints its in-flight view every 250 ms, so a live session is never
-that quiet). Its in-flight view is completed from its last checkpoint (exit ``crash``) and the
+A session is *interrupted* when it has no end reason and either the process that recorded it on
+this machine is gone (``sessions.host`` and ``sessions.pid``: recognised at once), or nothing was
+written to it for a while (``quiet_s``; a running app checkpoints its in-flight view every 250 ms,
+so a live session is never that quiet; this covers files from other machines). Its in-flight view is completed from its last checkpoint (exit ``crash``) and the
 session is closed with end reason ``recovered_after_crash`` at the time of its last record.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
 
 _LAST_ACTIVITY = """
-SELECT s.id, s.started_utc, s.started_mono_ns,
+SELECT s.id, s.host, s.pid, s.started_utc, s.started_mono_ns,
   (SELECT MAX(v.ended_mono_ns) FROM views v WHERE v.session_id = s.id) AS v_ns,
   (SELECT MAX(v.ended_utc) FROM views v WHERE v.session_id = s.id) AS v_utc,
   (SELECT MAX(e.mono_ns) FROM events e WHERE e.session_id = s.id) AS e_ns,
@@ -24,14 +27,28 @@ FROM sessions s WHERE s.end_reason IS NULL
 """
 
 
+def _process_gone(host: str | None, pid: int | None) -> bool:
+    """True when ``pid`` on this machine is certainly not running (any more)."""
+    if not pid or host != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
 def interrupted_sessions(db: sqlite_utils.Database, quiet_s: float = 5.0) -> list[dict]:
-    """Open sessions whose last record is older than ``quiet_s`` seconds (UTC), newest first."""
+    """Open sessions whose process is gone, or whose last record is older than ``quiet_s`` seconds (UTC)."""
     now = datetime.now(timezone.utc)
     found = []
-    for sid, started_utc, started_ns, *rest in db.execute(_LAST_ACTIVITY).fetchall():
+    for sid, host, pid, started_utc, started_ns, *rest in db.execute(_LAST_ACTIVITY).fetchall():
         pairs = [(started_ns, started_utc)] + [(rest[i], rest[i + 1]) for i in (0, 2, 4)]
         last_ns, last_utc = max((p for p in pairs if p[0] is not None), key=lambda p: p[0])
-        if now - datetime.fromisoformat(last_utc) >= timedelta(seconds=quiet_s):
+        quiet = now - datetime.fromisoformat(last_utc) >= timedelta(seconds=quiet_s)
+        if quiet or _process_gone(host, pid):
             found.append({"id": sid, "last_mono_ns": last_ns, "last_utc": last_utc})
     return sorted(found, key=lambda r: r["last_utc"], reverse=True)
 

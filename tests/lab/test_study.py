@@ -282,7 +282,7 @@ def test_session_kwargs_match_the_recorder():
     a = parse_study(BASE).assign("P02")
     kw = a.session_kwargs(3000)
     assert kw == {"mode": "lab", "ranker": "foryou", "ranker_params": {"epsilon": 0.1}, "seed": a.seed,
-                  "participant": "P02", "condition": "A", "skip_threshold_ms": 3000}
+                  "participant": "P02", "condition": "A", "skip_threshold_ms": 3000, "study": "s1"}
     ev = a.study_event("abc")
     assert ev["study"] == "s1" and ev["study_sha256"] == "abc" and ev["overridden"] is False
 

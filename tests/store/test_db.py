@@ -57,3 +57,43 @@ def test_older_schema_is_backed_up_then_migrated(tmp_path):
     b = sqlite_utils.Database(backup)
     assert b.execute("PRAGMA user_version").fetchone()[0] == 1
     assert b["probe_cache"].count == 1 and "sessions" not in b.table_names()
+
+
+def _immutable(path) -> bool:
+    """chattr +i: even root cannot write (the tests run as root, where permission bits do not bind)."""
+    import subprocess
+
+    return subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+
+
+def _mutable(path) -> None:
+    import subprocess
+
+    subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+def test_read_only_file_and_folder_are_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "feed.db"
+    open_db(path).conn.close()
+    for extra in ("-wal", "-shm"):
+        (tmp_path / f"feed.db{extra}").unlink(missing_ok=True)
+    if not _immutable(path):
+        pytest.skip("chattr +i is not supported on this filesystem")
+    try:
+        with pytest.raises(StoreError, match="is read-only, so no session could be recorded"):
+            open_db(path)
+    finally:
+        _mutable(path)
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    assert _immutable(folder)
+    try:
+        with pytest.raises(StoreError, match="folder .* is read-only"):
+            open_db(folder / "feed.db")
+    finally:
+        _mutable(folder)
+
+
+def test_a_folder_given_as_the_database_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="is a folder"):
+        open_db(tmp_path)
