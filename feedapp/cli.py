@@ -119,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     which = export.add_mutually_exclusive_group()
     which.add_argument("--session", metavar="ID", default=None, help="one session (a unique id prefix is enough)")
     which.add_argument("--all", action="store_true", help="every session and every clip (the default)")
-    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format (default: csv)")
+    export.add_argument(
+        "--format", choices=("csv", "jsonl", "parquet"), default="csv",
+        help="file format (default: csv; parquet needs the optional extra feedapp[parquet])",
+    )
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
 
     merge = sub.add_parser(

@@ -33,7 +33,7 @@ from typing import Any
 from feedapp import __version__
 from feedapp.store.db import SCHEMA_VERSION
 
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "parquet")  # parquet needs the optional extra: pip install "feedapp[parquet]"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("id", "app_version", "mode", "ranker", "ranker_params", "seed", "catalog_fingerprint",
@@ -157,6 +157,36 @@ def _write_jsonl(path: Path, cols: list[str], rows: Any, json_cols: tuple[str, .
     return n
 
 
+def _write_parquet(path: Path, cols: list[str], rows: Any) -> int:
+    """One Parquet file (pyarrow, column types inferred from the values; JSON columns stay text)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data: dict[str, list[Any]] = {c: [] for c in cols}
+    n = 0
+    while True:
+        chunk = rows.fetchmany(5000)
+        if not chunk:
+            break
+        for row in chunk:
+            for c, v in zip(cols, row):
+                data[c].append(v)
+        n += len(chunk)
+    table = pa.table({c: pa.array(v) for c, v in data.items()})
+    pq.write_table(table, path)
+    return n
+
+
+def _require_parquet() -> None:
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise ExportError(
+            'Parquet export needs pyarrow, an optional extra: .venv/bin/pip install "feedapp[parquet]" '
+            "(or use --format csv or jsonl)"
+        ) from None
+
+
 def prepare_out_dir(out_dir: str | Path) -> Path:
     """Create ``out_dir`` if needed and make sure files can be written in it (ExportError otherwise)."""
     out = Path(out_dir)
@@ -191,6 +221,8 @@ def export(
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        _require_parquet()
     out = prepare_out_dir(out_dir)
     t0 = time.perf_counter()
     files: dict[str, Any] = {}
@@ -210,6 +242,8 @@ def export(
             try:
                 if fmt == "csv":
                     n = _write_csv(tmp, cols, cur)
+                elif fmt == "parquet":
+                    n = _write_parquet(tmp, cols, cur)
                 else:
                     n = _write_jsonl(tmp, cols, cur, JSON_COLUMNS.get(name, ()))
             except OSError as e:
@@ -237,6 +271,7 @@ def export(
             "encoding": "utf-8",
             "booleans": "0/1",
             "null": "empty field" if fmt == "csv" else "null",
+            "json_columns_in_parquet": "text" if fmt == "parquet" else None,
             "times": "*_utc ISO 8601 UTC; *_mono_ns integer nanoseconds on the recording machine's monotonic clock",
             "durations": "milliseconds",
             "json_columns": {k: list(v) for k, v in JSON_COLUMNS.items()},

@@ -132,6 +132,23 @@ def test_jsonl_of_all_sessions(log, tmp_path):
     assert [(r["session_id"], r["position"]) for r in vl] == sorted((r["session_id"], r["position"]) for r in vl)
 
 
+def test_parquet_of_all_sessions_matches_the_database(log, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="Parquet is an optional extra (feedapp[parquet])")
+    path, ids = log
+    out = tmp_path / "p"
+    assert run_export_command(path, None, True, "parquet", out) == 0
+    for table in TABLES:
+        t = pq.read_table(out / f"{table}.parquet")
+        assert t.column_names == list(COLUMNS[table]), table
+        assert t.num_rows == len(_db_rows(path, table)), table
+    views = pq.read_table(out / "views.parquet").to_pylist()
+    con = sqlite3.connect(path)
+    expected = {r[0]: r[1] for r in con.execute("SELECT impression_id, dwell_ms FROM views")}
+    con.close()
+    assert {v["impression_id"]: v["dwell_ms"] for v in views} == expected
+    assert {s["id"] for s in pq.read_table(out / "sessions.parquet").to_pylist()} == set(ids)
+
+
 def test_export_of_a_session_only_takes_its_clips(tmp_path):
     from tests.store.test_sessions import CLIPS
 
@@ -193,7 +210,7 @@ def test_an_unknown_format_writes_nothing(log, tmp_path):
     out = tmp_path / "o"
     conn = open_for_reading(path)
     with pytest.raises(ExportError):
-        export(conn, out, None, "parquet")
+        export(conn, out, None, "xlsx")
     conn.close()
     assert not out.exists() or not any(out.iterdir())
 
