@@ -64,12 +64,10 @@ class Feed:
         return self._history[self._cursor] if self._cursor >= 0 else None
 
     def is_revisit(self) -> bool:
-        """True when the current clip was shown before: the viewer came back to this position (swiped
-        back, or forward again through history), or the clip itself appeared earlier in the feed."""
-        cur = self.current
-        if cur is None:
-            return False
-        return self._back_again or any(c.id == cur.id for c in self._history[: self._cursor])
+        """True when the viewer came back to a position already shown (swiped back, or forward again
+        through history). A clip the order serves again in a new slot is not a revisit: the order
+        chose it, and that choice is logged and learned like any other."""
+        return self.current is not None and self._back_again
 
     def peek(self, step: int) -> Clip | None:
         """The clip one ``step`` away (+1 next, -1 previous) without moving; decides the next one."""

@@ -232,6 +232,7 @@ class SessionRecorder:
 
     def _view_record(self, now_ns: int, exit: str, final: bool) -> ViewRecord:
         assert self._view is not None and self._impression is not None and self._clip is not None
+        now_ns = max(now_ns, self._view.settled_ns)  # a queued input can predate the settle it follows
         f = self._view.figures(now_ns)
         duration = max(1, self._clip.duration_ms)
         return ViewRecord(

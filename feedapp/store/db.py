@@ -271,14 +271,23 @@ def check_writable(path: Path) -> None:
 
 
 def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the missing migrations in one transaction: all or nothing, one process at a time."""
     version = _schema_version(db)
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"this database was written by a newer feedapp (schema {version}, this one knows {SCHEMA_VERSION}); "
             "update feedapp to open it"
         )
-    for number in range(version, SCHEMA_VERSION):
-        with db.conn:
+    if version == SCHEMA_VERSION:
+        return version
+    db.execute("BEGIN IMMEDIATE")  # DDL and user_version are transactional in SQLite
+    try:
+        version = _schema_version(db)  # another process may have migrated while we waited
+        for number in range(version, SCHEMA_VERSION):
             MIGRATIONS[number](db)
             db.execute(f"PRAGMA user_version={number + 1}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
     return SCHEMA_VERSION

@@ -111,12 +111,12 @@ class EventLog:
         """Wait until every record so far is committed; False if that did not happen in time."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._unwritten > 0:
+            while self._unwritten > 0 and self.fatal is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._idle.wait(left)
-        return True
+        return self._unwritten == 0
 
     def close(self, timeout: float = 5.0) -> bool:
         ok = self.flush(timeout)
@@ -137,7 +137,7 @@ class EventLog:
             return
         self._ready.set()
         while True:
-            if self._backlog:
+            if self._backlog and self.fatal is None:
                 try:
                     item = self._q.get(timeout=self.RETRY_S)
                 except queue.Empty:
@@ -145,13 +145,26 @@ class EventLog:
             else:
                 item = self._q.get()
             if item is _STOP:
+                # Last chance for everything still queued: one more attempt, in order.
+                while True:
+                    try:
+                        rest = self._q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if rest is not _STOP:
+                        self._backlog.append(rest)
+                if self.fatal is None:
+                    self._drain(db)
                 break
             if item is not None:
                 self._backlog.append(item)
-            self._drain(db)
+            if self.fatal is None:
+                self._drain(db)
         db.conn.close()
 
     def _drain(self, db: sqlite_utils.Database) -> None:
+        """Write the backlog in order. A lock keeps it for a retry; anything else stops recording with
+        a fatal status (never a silently dead writer): the records stay in memory, counted as unwritten."""
         while self._backlog:
             op, args = self._backlog[0]
             try:
@@ -163,14 +176,15 @@ class EventLog:
                     self._set_status("waiting", f"the database {self.path} is locked by another program; "
                                      f"{len(self._backlog)} records are kept in memory and will be written when it is free")
                     return
-                if "full" in msg or "disk" in msg:
-                    self.fatal = f"the disk holding {self.path} is full; the session cannot be recorded any more"
-                    self._set_status("fatal", self.fatal)
-                    return
-                raise
-            except sqlite3.DatabaseError as e:
-                self.fatal = f"the database {self.path} failed ({e}); recording stopped"
-                self._set_status("fatal", self.fatal)
+                if "full" in msg:
+                    self._stop_recording(f"the disk holding {self.path} is full; the session cannot be recorded any more")
+                elif "readonly" in msg or "read-only" in msg:
+                    self._stop_recording(f"{self.path} became read-only ({e}); the session cannot be recorded any more")
+                else:
+                    self._stop_recording(f"writing to {self.path} failed ({e}); recording stopped")
+                return
+            except Exception as e:  # noqa: BLE001 - whatever it is, say so; never die silently
+                self._stop_recording(f"writing to {self.path} failed ({type(e).__name__}: {e}); recording stopped")
                 return
             self._backlog.popleft()
             with self._idle:
@@ -178,6 +192,12 @@ class EventLog:
                 self._idle.notify_all()
         if self.status != "ok" and self.fatal is None:
             self._set_status("ok", f"the database {self.path} is writable again; everything held in memory is saved")
+
+    def _stop_recording(self, message: str) -> None:
+        self.fatal = message
+        self._set_status("fatal", message)
+        with self._idle:
+            self._idle.notify_all()
 
     def _set_status(self, kind: str, message: str) -> None:
         if kind != self.status or kind == "fatal":

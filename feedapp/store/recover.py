@@ -1,9 +1,10 @@
 """Close sessions that a crash, a power cut or ``kill -9`` left open.
 
-A session is *interrupted* when it has no end reason and either the process that recorded it on
-this machine is gone (``sessions.host`` and ``sessions.pid``: recognised at once), or nothing was
-written to it for a while (``quiet_s``; a running app checkpoints its in-flight view every 250 ms,
-so a live session is never that quiet; this covers files from other machines). Its in-flight view is completed from its last checkpoint (exit ``crash``) and the
+A session is *interrupted* when it has no end reason and either it was recorded on this machine
+and its process is gone (``sessions.host`` and ``sessions.pid``: recognised at once, and a live
+session is never touched however quiet it is), or it comes from elsewhere (another host, or a file
+from before schema 3 without a pid) and nothing was written to it for ``quiet_s`` seconds (a running
+app checkpoints its in-flight view every 250 ms). Its in-flight view is completed from its last checkpoint (exit ``crash``) and the
 session is closed with end reason ``recovered_after_crash`` at the time of its last record.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
@@ -40,6 +42,17 @@ def _process_gone(host: str | None, pid: int | None) -> bool:
     return False
 
 
+def is_interrupted(host: str | None, pid: int | None, started_ns: int, last_utc: str | None,
+                   quiet_s: float = 5.0, now: datetime | None = None) -> bool:
+    """The rule, in one place (recovery and `feedapp sessions` use it): see the module docstring."""
+    if pid and host == socket.gethostname():
+        return _process_gone(host, pid) or started_ns > time.monotonic_ns()
+    if not last_utc:
+        return False
+    now = now or datetime.now(timezone.utc)
+    return now - datetime.fromisoformat(last_utc) >= timedelta(seconds=quiet_s)
+
+
 def interrupted_sessions(db: sqlite_utils.Database, quiet_s: float = 5.0) -> list[dict]:
     """Open sessions whose process is gone, or whose last record is older than ``quiet_s`` seconds (UTC)."""
     now = datetime.now(timezone.utc)
@@ -47,8 +60,9 @@ def interrupted_sessions(db: sqlite_utils.Database, quiet_s: float = 5.0) -> lis
     for sid, host, pid, started_utc, started_ns, *rest in db.execute(_LAST_ACTIVITY).fetchall():
         pairs = [(started_ns, started_utc)] + [(rest[i], rest[i + 1]) for i in (0, 2, 4)]
         last_ns, last_utc = max((p for p in pairs if p[0] is not None), key=lambda p: p[0])
-        quiet = now - datetime.fromisoformat(last_utc) >= timedelta(seconds=quiet_s)
-        if quiet or _process_gone(host, pid):
+        # Recorded on this machine: its process tells. (A session started after this boot cannot be
+        # older than the monotonic clock; one from before a reboot is over whatever its pid says.)
+        if is_interrupted(host, pid, started_ns, last_utc, quiet_s, now):
             found.append({"id": sid, "last_mono_ns": last_ns, "last_utc": last_utc})
     return sorted(found, key=lambda r: r["last_utc"], reverse=True)
 

@@ -87,7 +87,7 @@ WITH v AS (
 ), vu AS (
   SELECT session_id, MAX(ended_utc) AS last_utc FROM views GROUP BY session_id
 )
-SELECT s.id, s.mode, s.participant, s.condition, s.ranker, s.started_utc, s.ended_utc, s.end_reason,
+SELECT s.*, s.id, s.mode, s.participant, s.condition, s.ranker, s.started_utc, s.ended_utc, s.end_reason,
        s.started_mono_ns, s.ended_mono_ns, s.skip_threshold_ms,
        COALESCE(i.impressions, 0) AS impressions,
        COALESCE(v.views, 0) AS views, COALESCE(v.final_views, 0) AS final_views,
@@ -130,8 +130,12 @@ def list_sessions(conn: sqlite3.Connection, *, now: datetime | None = None, quie
             status = r["end_reason"]
             end_ns = r["ended_mono_ns"]
         else:
+            from feedapp.store.recover import is_interrupted
+
             last = _parse_utc(r["last_utc"])
-            status = "running" if last and (now - last).total_seconds() < quiet_s else "interrupted"
+            gone = is_interrupted(r.get("host"), r.get("pid"), r["started_mono_ns"],
+                                  last.isoformat() if last else None, quiet_s, now)
+            status = "interrupted" if gone else "running"
             end_ns = r["last_ns"]
         length_s = (end_ns - r["started_mono_ns"]) / 1e9 if end_ns is not None else None
         out.append(

@@ -36,7 +36,8 @@ class SessionBridge(QObject):
         self._current: Arrival | None = None
         self._to_learn: tuple[object, Arrival] | None = None  # a closed view the engine has not learned yet
         view.leaving.connect(self._leaving)
-        view.arrived.connect(self._arrived)
+        view.settled.connect(self._arrived)
+        view.first_frame_painted.connect(self._first_frame)
         view.paused.connect(lambda ev: recorder.set_paused(True, ev.ns))
         view.resumed.connect(lambda ev: recorder.set_paused(False, ev.ns))
         view.focus_lost.connect(lambda ev: recorder.set_focused(False, ev.ns))
@@ -79,6 +80,7 @@ class SessionBridge(QObject):
             self.engine.finish(view_from_record(rec, prev.clip.id, prev.is_revisit))
 
     def _arrived(self, arrival: Arrival) -> None:
+        """The swipe settled on a clip (SwipeView.settled): the impression and its view start now."""
         if self.recorder.ended is not None:
             return
         if self._current is not None:  # no leaving signal came (should not happen): close it now
@@ -98,9 +100,13 @@ class SessionBridge(QObject):
             propensity=pick.propensity if pick else None,
             exploration=bool(pick.explore) if pick else False,
         )
-        if arrival.first_frame_ns is not None:
-            self.recorder.first_frame(arrival.first_frame_ns)
         self._current = arrival
+
+    def _first_frame(self, position_ns: tuple[int, int]) -> None:
+        """The active clip's first frame was painted (possibly after the 3 s first-frame timeout)."""
+        position, ns = position_ns
+        if self._current is not None and self._current.position == position:
+            self.recorder.first_frame(ns)
 
     def end(self, reason: str, ns: int | None = None) -> None:
         """Close the open view (learning from it) and the session."""

@@ -91,7 +91,9 @@ class SwipeView(QWidget):
     never from inside a paint.
     """
 
-    arrived = Signal(object)  # Arrival
+    arrived = Signal(object)  # Arrival, once its first frame was painted (or none came in 3 s, or it was left)
+    settled = Signal(object)  # Arrival without first frame: emitted the moment the clip becomes active
+    first_frame_painted = Signal(object)  # (position, ns): the active clip's first frame, even a late one
     leaving = Signal(str, object)  # (how, input_ns; an object: ns overflow a C int): a swipe away from the current clip was committed
     paused = Signal(object)  # PlaybackEvent
     resumed = Signal(object)
@@ -132,6 +134,7 @@ class SwipeView(QWidget):
         self._wheel_timer = QTimer(self, singleShot=True, interval=WHEEL_QUIET_MS)
         self._wheel_timer.timeout.connect(self._wheel.end)
         self._pending: dict | None = None  # the arrival waiting for its first painted frame
+        self._awaiting_frame: int | None = None  # position whose first frame is not painted yet (even after 3 s)
         self._first_frame_timer = QTimer(self, singleShot=True, interval=FIRST_FRAME_TIMEOUT_MS)
         self._first_frame_timer.timeout.connect(self._first_frame_timed_out)
         self._last_step = 1
@@ -308,6 +311,7 @@ class SwipeView(QWidget):
     def _begin_swipe(self, step: int) -> None:
         """The swipe starts: the clip being swiped to starts playing now, not when the swipe settles."""
         self.animating_since_ns = _now()
+        self._awaiting_frame = None
         if self._pending is not None:  # left before its first frame was painted: still an arrival
             self._finish_pending(None)
         if self._neighbour_clip_ok(step) is not None and self.preload:
@@ -399,13 +403,17 @@ class SwipeView(QWidget):
         position = self.feed.position
         # A revisit: the same clip shown earlier in the feed, or a position already shown (moving back
         # to the first clip is a revisit although nothing precedes it in the history).
-        revisit = self.feed.is_revisit() or position <= self._max_position_shown
+        revisit = self.feed.is_revisit() or position <= self._max_position_shown  # navigation, not re-serving
         self._max_position_shown = max(self._max_position_shown, position)
         self._pending = dict(
             clip=cur.clip, position=position, how=how, step=step,
             is_revisit=revisit, input_ns=input_ns, settled_ns=settled_ns,
         )
+        self._awaiting_frame = position
         self._first_frame_timer.start()
+        # The log needs the view to open at this moment (a pause or a quit right after settling must be
+        # booked to this clip), and the order may learn and re-decide before the neighbours preload.
+        self.settled.emit(Arrival(first_frame_ns=None, **self._pending))
 
     def _finish_pending(self, first_frame_ns: int | None) -> None:
         pending, self._pending = self._pending, None
@@ -578,13 +586,16 @@ class SwipeView(QWidget):
         if self.paint_ns_log is not None:
             self.paint_ns_log.append(done_ns)
         if (
-            self._pending is not None
+            self._awaiting_frame is not None
             and self._offset == 0.0
             and not self.is_animating()
             and cur.pixmap is not None
             and cur.has_moving_frame()
         ):
-            self._finish_pending(done_ns)
+            position, self._awaiting_frame = self._awaiting_frame, None
+            QTimer.singleShot(0, lambda: self.first_frame_painted.emit((position, done_ns)))
+            if self._pending is not None:
+                self._finish_pending(done_ns)
 
     # == pause icon / toast ======================================================================
     def _flash_icon(self, hold: bool) -> None:

@@ -134,9 +134,15 @@ def test_clean_log_passes(clean_log, capsys):
 def test_recovered_crash_session_is_clean(clean_log, tmp_path):
     from feedapp.store.recover import recover_interrupted
 
+    import subprocess
+    import sys
+
     path, conn, ids = _copy(clean_log, tmp_path)
     conn.close()
     db = open_db(path)
+    assert recover_interrupted(db, quiet_s=60) == []  # recorded by this (live) process: left alone
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    db.execute("UPDATE sessions SET pid = ? WHERE end_reason IS NULL", [int(gone.stdout)])  # its process died
     assert len(recover_interrupted(db, quiet_s=60)) == 1
     db.conn.close()
     assert _run(path)["ok"]

@@ -97,3 +97,28 @@ def test_read_only_file_and_folder_are_refused_with_a_clear_message(tmp_path):
 def test_a_folder_given_as_the_database_is_refused(tmp_path):
     with pytest.raises(StoreError, match="is a folder"):
         open_db(tmp_path)
+
+
+def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    import feedapp.store.db as dbmod
+
+    path = tmp_path / "feed.db"
+
+    def half_done(db):
+        db.execute("CREATE TABLE half (x)")
+        raise RuntimeError("power cut in the middle of a migration")
+
+    monkeypatch.setattr(dbmod, "MIGRATIONS", [*dbmod.MIGRATIONS, half_done])
+    monkeypatch.setattr(dbmod, "SCHEMA_VERSION", len(dbmod.MIGRATIONS))
+    with pytest.raises(RuntimeError):
+        dbmod.open_db(path)
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert raw.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0  # all or nothing
+    raw.close()
+    monkeypatch.undo()
+    assert _schema_version_of(path) == SCHEMA_VERSION
+
+
+def _schema_version_of(path):
+    return open_db(path).execute("PRAGMA user_version").fetchone()[0]

@@ -148,3 +148,25 @@ def test_kill_9_mid_view_is_recovered_with_every_committed_row(tmp_path):
     assert last["final"] == 1 and last["exit"] == "crash" and last["dwell_ms"] == cp["dwell_ms"]
     assert recover_interrupted(db, quiet_s=0) == []  # idempotent
     assert json.loads(s["ranker_params"]) == {}
+
+
+def test_an_unexpected_write_error_is_reported_not_swallowed(tmp_path):
+    """A database that becomes read-only mid-session (query_only simulates a remount): fatal status, said in words."""
+    path = tmp_path / "feed.db"
+    statuses = []
+    log = EventLog(path, on_status=lambda k, m: statuses.append((k, m)), pragmas={"query_only": 1})
+    rec = SessionRecorder(log, app_version="t", mode="demo", ranker="simple")
+    rec.event("note")
+    assert not log.flush(timeout=2)
+    assert log.fatal and "read-only" in log.fatal
+    assert statuses[-1][0] == "fatal"
+    assert log.unwritten >= 2  # the session and the event are still held, counted as unwritten
+    log.close(timeout=1)
+
+
+def test_close_writes_what_is_still_queued(tmp_path):
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    run_session(log, n_views=20)
+    assert log.close(timeout=10)
+    assert sqlite_utils.Database(path)["views"].count == 20

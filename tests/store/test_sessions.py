@@ -142,6 +142,16 @@ def test_listing_figures_and_statuses(tmp_path, capsys):
         dict(n_views=5, participant="P02", condition="B", end=None, utc_shift_s=3600),  # crashed: quiet for an hour
         dict(n_views=3, participant="P03", condition="B", end=None),  # still running
     ])
+    # the crashed one's process is gone (the running one is recorded by this live process)
+    import subprocess
+    import sys
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE sessions SET pid = ? WHERE id = ?", [dead, recs[1].id])
+    raw.commit()
+    raw.close()
     conn = open_for_reading(path)
     rows = list_sessions(conn)
     assert [r["id"] for r in rows] == [r.id for r in recs]
