@@ -55,7 +55,12 @@ libs=(
   "libzstd.so.1|libzstd1"
 )
 missing_pkgs=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "[[:space:]]$1 " || ls /usr/lib/*/"$1" /lib/*/"$1" >/dev/null 2>&1; }
+# The linker cache, read once (grep -q on a pipe would SIGPIPE ldconfig, which pipefail reports as failure).
+LDCACHE=$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true)
+have_lib() {
+  grep -q "[[:space:]]$1 " <<<"$LDCACHE" ||
+    ls /usr/lib/*/"$1" /lib/*/"$1" /usr/lib64/"$1" /usr/lib/"$1" /lib64/"$1" >/dev/null 2>&1
+}
 apt_updated=0
 apt_update_once() {
   if [ $apt_updated = 0 ]; then say "apt-get update"; apt-get update -qq >&2; apt_updated=1; fi

@@ -41,9 +41,21 @@ class FolderError(ConfigError):
     """The folder cannot be scanned at all (missing, not a folder, unreadable); the message says what to do."""
 
 
-def clip_id_for(relative: str) -> str:
-    """A stable short id from the path relative to the folder: moving the whole folder keeps every id."""
-    return hashlib.sha1(relative.encode("utf-8")).hexdigest()[:12]
+CONTENT_BYTES = 64 * 1024
+
+
+def clip_id_for(relative: str, path: Path | None = None) -> str:
+    """A short id from the path relative to the folder *and* the file's content (its size and first
+    64 KiB), so moving the whole folder keeps every id, while two stimulus folders that both hold a
+    ``01.mp4`` never share an id in one database (and merged lab files never mix their clips up)."""
+    h = hashlib.sha1(relative.encode("utf-8"))
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                h.update(b"\0" + str(os.fstat(f.fileno()).st_size).encode() + b"\0" + f.read(CONTENT_BYTES))
+        except OSError:
+            pass  # unreadable files are rejected by the probe anyway
+    return h.hexdigest()[:12]
 
 
 def pretty_title(stem: str) -> str:
@@ -120,7 +132,7 @@ def _clip(path: Path, relative: str, folder: Path, info: ProbeInfo, meta: Sideca
     parent = path.parent
     topic = clean_topic(parent.name if parent != folder else folder.resolve().name) or "clips"
     return Clip(
-        id=(meta.id if meta and meta.id else clip_id_for(relative)),
+        id=(meta.id if meta and meta.id else clip_id_for(relative, path)),
         path=str(path),
         title=(meta.title if meta and meta.title else pretty_title(path.stem)),
         topics=(meta.topics if meta and meta.topics else (topic,)),

@@ -82,7 +82,7 @@ def _m002_event_log(db: sqlite_utils.Database) -> None:
             "session_id": str,
             "position": int,  # 0, 1, 2, ... within the session
             "clip_id": str,
-            "reached_by": str,  # start | swipe_next | swipe_prev | key | wheel | touch
+            "reached_by": str,  # start | swipe_next | swipe_prev | key | wheel | touch | auto_skip
             "is_revisit": int,  # 1 when this clip was already shown earlier in the session
             "policy": str,  # ranker that chose it ("history" for a revisit)
             "score": float,
@@ -111,7 +111,7 @@ def _m002_event_log(db: sqlite_utils.Database) -> None:
             "watch_ratio": float,  # play_ms / clip duration; above 1 when it loops
             "loops": int,  # completed plays of the clip
             "skipped": int,  # 1 when play_ms < the session's skip threshold
-            "exit": str,  # how the viewer left: swipe_next | swipe_prev | key | wheel | touch | quit | crash
+            "exit": str,  # how the viewer left: swipe_next | swipe_prev | key | wheel | touch | auto_skip | quit | crash
             "liked": int,
             "not_interested": int,
             "ended_mono_ns": int,

@@ -44,7 +44,7 @@ def test_folder_rules_topics_titles_creators_and_order(mixed: Path) -> None:
     assert cat.topics == ("cats",) and cat.title == "Sleepy cat 01" and cat.creator == "unknown"
     assert by_rel["intro.mp4"].topics == ("study a",)  # files directly in DIR: the folder's own name
     assert by_rel["cooking/café 猫 clip.MP4"].orientation == "landscape"
-    assert cat.id == clip_id_for("Cats/sleepy_cat-01.mp4") and len(cat.id) == 12
+    assert cat.id == clip_id_for("Cats/sleepy_cat-01.mp4", Path(cat.path)) and len(cat.id) == 12
     assert sorted(Path(r.path).name for r in result.rejected) == ["empty.mp4", "readme.mp4"]
     reasons = {Path(r.path).name: r.reason for r in result.rejected}
     assert "empty" in reasons["empty.mp4"] and "text file" in reasons["readme.mp4"]
@@ -214,7 +214,7 @@ def test_sidecar_matches_names_whatever_their_unicode_form(tmp_path: Path) -> No
     make_clip(tmp_path / decomposed, seconds=1.0)
     (tmp_path / "catalog.json").write_text(json.dumps([{"file": "café.mp4", "title": "Coffee"}], ensure_ascii=False), encoding="utf-8")
     (clip,) = load_folder(tmp_path).accepted
-    assert clip.title == "Coffee" and clip.id == clip_id_for("café.mp4")
+    assert clip.title == "Coffee" and clip.id == clip_id_for("café.mp4", Path(clip.path))
 
 
 def test_scan_command_notes_sidecar_entries_without_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -233,3 +233,16 @@ def test_a_cache_row_from_another_version_is_probed_again(tmp_path: Path) -> Non
     before = videos_opened()
     (clip,) = load_folder(tmp_path / "clips", cache=cache).accepted
     assert videos_opened() - before == 1 and clip.duration_ms == 1000
+
+
+def test_same_names_in_two_stimulus_folders_get_different_ids(tmp_path):
+    """Two folders that both hold 01.mp4 must not share clip ids in one database."""
+    a = make_clip(tmp_path / "A" / "x" / "01.mp4", seconds=1.0, colour=(200, 40, 40))
+    b = make_clip(tmp_path / "B" / "x" / "01.mp4", seconds=1.0, colour=(40, 200, 40))
+    ida = load_folder(tmp_path / "A").accepted[0].id
+    idb = load_folder(tmp_path / "B").accepted[0].id
+    assert ida != idb
+    moved = tmp_path / "moved"
+    (tmp_path / "A").rename(moved)
+    assert load_folder(moved).accepted[0].id == ida  # moving the folder keeps the id
+    assert a.name == b.name
