@@ -233,8 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_merge_command(args.inputs, args.out)
         if args.command == "lab":
             from feedapp.lab.commands import run_lab_command
+            from feedapp.ui.lab import run_lab_args  # no Qt at import: light lab commands stay light
 
-            return run_lab_command(args)
+            return run_lab_command(args, run_session=run_lab_args)
         if args.command == "rankers":
             from feedapp.core.commands import run_rankers_command
 

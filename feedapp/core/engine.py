@@ -18,6 +18,11 @@ call ``finish(view)`` *before* peeking the next neighbour, so the pick after the
 already knows that view; log the impression with ``pick_at(position)`` (policy, score, propensity,
 exploration) unless it is a revisit; store ``profile()`` snapshots from ``profile_did_update``.
 
+Warm-up clips (``warmup=[clip, ...]``, a lab study's fixed opening): served at positions 0..n-1 in
+that order, each logged as a ``Pick`` with ranker ``"warmup"``, propensity 1.0 and no exploration
+(the slot was fixed, not drawn); the engine still learns from their views, and the ranker takes over
+at position n.
+
 Hooks (Anki style names; ``engine.on(name, callback)``): ``pick_did_decide(pick)``,
 ``view_did_finish(view, reward)``, ``profile_did_update(snapshot)``,
 ``ranker_param_did_change(name, old, new)``, ``following_did_change(creators)``.
@@ -26,7 +31,7 @@ Hooks (Anki style names; ``engine.on(name, callback)``): ``pick_did_decide(pick)
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,6 +49,7 @@ from feedapp.core.rankers.rng import SplitMix
 from feedapp.core.reward import DurationQuantiles, Reward, RewardConfig, ViewError, compute_reward
 
 _MASK64 = (1 << 64) - 1
+WARMUP_POLICY = "warmup"  # Pick.ranker (impressions.policy) of a fixed warm-up slot
 
 
 def view_from_record(record: ViewRecord, clip_id: str, revisit: bool = False) -> View:
@@ -82,13 +88,15 @@ class FeedEngine(Feed):
         profile_decay: float = 0.97,
         record_profile: bool = True,
         explain: bool = True,
+        warmup: Sequence[Clip] = (),
     ) -> None:
         """Build a feed over ``catalog`` served by ``ranker`` (a name from the registry, or an instance).
 
         ``world`` (popularity, followed creators), ``quantiles`` (watch-time scale) and ``space``
         (feature matrix) may be shared between engines, e.g. by a simulation of many viewers.
         ``record_profile=False`` keeps no profile snapshot per view and ``explain=False`` logs picks
-        without reasons: a simulation of thousands of viewers needs neither.
+        without reasons: a simulation of thousands of viewers needs neither. ``warmup`` clips (all in
+        ``catalog``) are served first, in order, with policy ``"warmup"`` and propensity 1.0.
         """
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ValueError(f"seed must be a whole number, not {seed!r}")
@@ -115,6 +123,10 @@ class FeedEngine(Feed):
         self.views: list[View] = []
         self.rewards: list[float] = []
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self.warmup: tuple[Clip, ...] = tuple(warmup)
+        missing = [c.id for c in self.warmup if c.id not in self.space.row_of]
+        if missing:
+            raise ValueError(f"warm-up clip(s) not in the catalog: {', '.join(missing)}")
         catalog.on_grow(self._catalog_did_grow)
 
     # -- hooks ------------------------------------------------------------------------------------
@@ -141,10 +153,22 @@ class FeedEngine(Feed):
         restrict = self.ranker.restrict if type(self.ranker).restrict is not BaseRanker.restrict else None
         return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, restrict=restrict)
 
+    def _warmup_pick(self, position: int) -> Clip:
+        clip = self.warmup[position]
+        n = len(self.warmup)
+        pick = Pick(clip_id=clip.id, position=position, ranker=WARMUP_POLICY, score=0.0, propensity=1.0,
+                    explore=False, reasons=(f"warm-up clip {position + 1} of {n}",), views=len(self.views))
+        self._picks.append(pick)
+        self._rows.append(self.space.row_of[clip.id])
+        self._emit("pick_did_decide", pick)
+        return clip
+
     def _choose(self) -> Clip | None:
         if self.space.n == 0:
             return None
         position = len(self._history)
+        if position < len(self.warmup):
+            return self._warmup_pick(position)
         dec = self._decide(position)
         clip = self.space.clips[dec.row]
         pick = Pick(
@@ -211,12 +235,17 @@ class FeedEngine(Feed):
 
         Entries with ``decided=False`` are the current policy's most probable choices for the next
         undecided slot, with that slot's exact propensity; the real pick is drawn when it is needed.
+        Warm-up clips still to come are listed as decided (propensity 1); while any remain, the
+        ranker's picks after them are not listed (they depend on views not seen yet).
         """
         out: list[QueueEntry] = []
         for pos in range(self._cursor + 1, len(self._history)):
             p = self._picks[pos]
             out.append(QueueEntry(self._history[pos], p.score, p.propensity, p.reasons, True))
-        if len(out) >= k or self.space.n == 0:
+        for pos in range(len(self._history), len(self.warmup)):  # fixed slots still to come
+            clip = self.warmup[pos]
+            out.append(QueueEntry(clip, 0.0, 1.0, (f"warm-up clip {pos + 1} of {len(self.warmup)}",), True))
+        if len(out) >= k or self.space.n == 0 or len(self._history) < len(self.warmup):
             return out[:k]
         dec = self._decide(len(self._history))
         taken = {e.clip.id for e in out}

@@ -1,4 +1,7 @@
-"""``feedapp lab ...``: validate, assign, report, withdraw, export. CLI glue only.
+"""``feedapp lab ...``: run, validate, assign, report, withdraw, export. CLI glue only.
+
+``feedapp lab STUDY.toml [...]`` is ``feedapp lab run STUDY.toml [...]``: the lab's subcommand
+parser (``_LabSubcommands``) takes a study file where a subcommand is expected.
 
 Each ``run_*`` prints its result on stdout and problems on stderr, and returns the exit code:
 
@@ -9,9 +12,10 @@ Each ``run_*`` prints its result on stdout and problems on stderr, and returns t
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from feedapp.lab.study import Problem, StudyError, check_catalog, load_study, ranker_specs
@@ -194,14 +198,83 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     return 0
 
 
+LAB_COMMANDS = ("run", "validate", "assign", "report", "withdraw", "export")
+
+
+class _AnyName(Mapping):
+    """The subcommand table as argparse checks it: says yes to any name, so that a study file can stand
+    where a subcommand is (``_LabSubcommands.__call__`` then decides)."""
+
+    def __init__(self, table: dict) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> object:
+        return self.table[key]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+class _LabSubcommands(argparse._SubParsersAction):  # noqa: SLF001 - argparse has no public hook for this
+    """``feedapp lab STUDY.toml ...`` -> ``feedapp lab run STUDY.toml ...``; an unknown word that is not a
+    study file is still refused with the list of subcommands."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.choices = _AnyName(self._name_parser_map)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        name = values[0]
+        if name not in self._name_parser_map:
+            if name.endswith(".toml") or Path(name).is_file():
+                values = ["run", *values]
+            else:
+                import difflib
+
+                close = difflib.get_close_matches(name, LAB_COMMANDS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise argparse.ArgumentError(
+                    self, f"{name!r} is neither a lab command ({', '.join(LAB_COMMANDS)}) nor a study file (.toml){hint}")
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     """Add ``feedapp lab`` and its subcommands to the CLI's subparsers (cli.py calls this)."""
     lab = sub.add_parser(
         "lab",
-        help="lab studies: validate a study file, assign participants, report, withdraw, export",
+        help="lab studies: run a session (feedapp lab STUDY.toml), validate, assign, report, withdraw, export",
         description="Tools for UX researchers running lab sessions. Guide: docs/researchers.md.",
     )
-    labsub = lab.add_subparsers(dest="lab_command", metavar="LABCOMMAND")
+    labsub = lab.add_subparsers(dest="lab_command", metavar="LABCOMMAND", action=_LabSubcommands)
+    run = labsub.add_parser(
+        "run", help="run a participant's session: `feedapp lab STUDY.toml` (start dialog, kiosk, limits)",
+        description="Open the start dialog (participant id, the condition the study assigns, an optional override "
+        "and seed), then the instructions, the practice block, the feed until a limit, and the end screen. "
+        "`feedapp lab STUDY.toml` is the same as `feedapp lab run STUDY.toml`. Guide: docs/researchers.md.",
+    )
+    run.add_argument("study", type=Path, metavar="STUDY.toml")
+    run.add_argument("--participant", "-p", default=None, metavar="ID", help="participant id (fills the start dialog)")
+    run.add_argument("--condition", default=None, metavar="NAME",
+                     help="override the counterbalanced condition (recorded as an override)")
+    run.add_argument("--seed", type=int, default=None, help="feed seed (default: derived from study and participant)")
+    run.add_argument("--yes", "-y", action="store_true",
+                     help="no start dialog: start with --participant at once (also confirms a participant who "
+                     "already has a session, and closes an interrupted session as recovered)")
+    run.add_argument("--kiosk", action="store_true",
+                     help="fullscreen, no way out for the participant; the experimenter leaves with the hotkey and PIN")
+    run.add_argument("--pin", default=None, help="the experimenter's PIN for kiosk mode (or env FEEDAPP_LAB_PIN)")
+    run.add_argument("--hotkey", default="Ctrl+Shift+O", help="the experimenter's hotkey (default: Ctrl+Shift+O)")
+    run.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    run.add_argument("--clips", type=Path, default=None, help='where the demo clips live, for catalog = "demo"')
+    run.add_argument("--mute", action="store_true", help="start with sound off")
+    run.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    run.add_argument("--screenshot", type=Path, default=None, help=argparse.SUPPRESS)
     v = labsub.add_parser(
         "validate", help="check a study file and its catalog before a participant sits down",
         description="Check STUDY.toml (every problem with its line and field) and the catalog it names (missing "
@@ -252,13 +325,21 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     lab.set_defaults(lab_parser=lab)
 
 
-def run_lab_command(args) -> int:  # noqa: ANN001 - an argparse.Namespace
-    """Dispatch ``feedapp lab SUB ...`` (the argparse layout: docs/researchers.md / the lead's cli.py)."""
+def run_lab_command(args, run_session: Callable[[argparse.Namespace], int] | None = None) -> int:  # noqa: ANN001
+    """Dispatch ``feedapp lab SUB ...`` (the argparse layout: docs/researchers.md / the lead's cli.py).
+
+    ``run_session`` runs ``feedapp lab [run] STUDY.toml`` (``feedapp.ui.lab.run_lab_args``): the
+    CLI passes it, because this package may not import the Qt shell (import contracts in pyproject.toml).
+    """
     db = getattr(args, "db", None)
     if db is None and args.lab_command in ("report", "withdraw", "export"):
         from feedapp.config import default_data_dir
 
         db = default_data_dir() / "feed.db"
+    if args.lab_command == "run":
+        if run_session is None:
+            return _fail("`feedapp lab run` needs the player; start it with the feedapp command")
+        return run_session(args)
     if args.lab_command == "validate":
         return run_validate_command(args.study, as_json=args.json)
     if args.lab_command == "assign":
@@ -271,4 +352,5 @@ def run_lab_command(args) -> int:  # noqa: ANN001 - an argparse.Namespace
         return run_export_command(db, args.out, args.study, args.condition, args.format)
     if getattr(args, "lab_parser", None) is not None:
         args.lab_parser.print_help(sys.stderr)
-    return _fail("choose a lab command: validate, assign, report, withdraw, export")
+    return _fail("choose a lab command (run, validate, assign, report, withdraw, export) or give a study file: "
+                 "feedapp lab STUDY.toml")

@@ -261,6 +261,7 @@ class Study:
     assignment_seed: int | None = None  # counterbalance.seed (random method)
     seed: int | None = None  # fixed feed seed for every session; None: derived per participant
     participant_pattern: str = ""
+    operator_pin: str = ""  # the experimenter's PIN for kiosk mode ("" : give --pin or FEEDAPP_LAB_PIN)
     path: Path | None = None  # the study file, when loaded from one
     sha256: str = ""  # of the study file's bytes: stored with each session to tie data to the file
     warnings: tuple[Problem, ...] = ()  # found while parsing; the study is usable
@@ -481,7 +482,7 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 
 _SCHEMA: dict[str, dict[str, type]] = {
     "study": {"name": str, "description": str, "catalog": str, "skip_threshold_ms": int, "instructions": str,
-              "seed": int, "participant_pattern": str},
+              "seed": int, "participant_pattern": str, "operator_pin": str},
     "limits": {"minutes": float, "views": int},
     "practice": {"clips": int, "use": list, "instructions": str},
     "counterbalance": {"method": str, "design": str, "seed": int},
@@ -649,7 +650,8 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
         skip_threshold_ms=skip, instructions=st.get("instructions", ""), description=st.get("description", ""),
         practice=Practice(clips=clips, use=tuple(use), instructions=pr.get("instructions", "")),
         method=method, design=design, assignment_seed=cb.get("seed"), seed=st.get("seed"),
-        participant_pattern=pattern, path=Path(path) if path is not None else None,
+        participant_pattern=pattern, operator_pin=st.get("operator_pin", ""),
+        path=Path(path) if path is not None else None,
         sha256=hashlib.sha256(data if data is not None else text.encode("utf-8")).hexdigest(),
         warnings=tuple(sorted(problems, key=lambda p: (p.line or 0, p.field))),
     )

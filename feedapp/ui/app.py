@@ -9,6 +9,11 @@ Logging hooks in here: ``window.view`` emits ``arrived`` (an Arrival) and the Pl
 (paused, resumed, mute_changed, loop_completed, stall_started/ended, focus_lost/gained, clip_failed),
 all stamped with ``time.monotonic_ns()`` at the input. Arrival listeners run before the neighbours
 are preloaded, so a ranker may call ``Feed.redecide_next()`` there.
+
+One way of building a session, shared by ``run_player`` (demo/play) and ``feedapp.ui.lab.run_lab``:
+``open_store`` (db) -> recovery -> catalog -> ``make_engine`` -> ``open_event_log`` (EventLog) ->
+``new_recorder`` (SessionRecorder) -> window -> ``attach_session`` (SessionBridge, ranker events and
+the panel / developer-tool hook points, see ``install_extensions``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from feedapp import __version__
@@ -113,6 +119,129 @@ def _recover_crashed_sessions(db, db_path: Path) -> None:  # noqa: ANN001 - sqli
              f"closed it as recovered_after_crash, its last view completed from the checkpoint")
 
 
+# -- the shared way of building a session (run_player and the lab use these) -------------------------
+def open_store(db_path: Path):  # noqa: ANN201 - sqlite_utils.Database
+    """The database (created or upgraded); an unusable file becomes a one-line UserError."""
+    from feedapp.store.db import StoreError, open_db
+
+    try:
+        return open_db(db_path)
+    except StoreError as e:
+        raise UserError(str(e)) from e
+
+
+def make_engine(catalog: Catalog, ranker: str, seed: int, params: dict | None = None, *,
+                warmup: Sequence[Clip] = ()) -> FeedEngine:
+    """The feed engine for a registered ranker name or a plugin (``path/to/file.py:ClassName``).
+
+    Built before any window: a bad --ranker/--param is one clear line, not a traceback.
+    """
+    from feedapp.core.plugins import PluginHost, is_plugin_spec
+
+    if is_plugin_spec(ranker):  # path/to/file.py:ClassName, watched and reloaded on save
+        if warmup:
+            raise UserError("warm-up clips need a registered ranker, not a plugin")
+        return PluginHost.feed(catalog, ranker, seed=seed, params=params or {})
+    return FeedEngine(catalog, ranker, seed, params or {}, warmup=warmup)
+
+
+def start_qt():  # noqa: ANN201 - QApplication
+    """The QApplication, created once with the attributes and message filter it needs."""
+    _prepare_qt()
+    from PySide6.QtWidgets import QApplication
+
+    _install_message_filter()
+    return QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "feedapp"])
+
+
+def open_event_log(db_path: Path, on_status: Callable[[str, str], None] | None = None):  # noqa: ANN201 - EventLog
+    """The research log's writer; ``on_status(kind, message)`` runs on the GUI thread (Qt must be started)."""
+    from PySide6.QtCore import QObject, Signal
+
+    from feedapp.store.db import StoreError
+    from feedapp.store.log import EventLog
+
+    class _LogStatus(QObject):
+        changed = Signal(str, str)  # from the writer thread to the GUI thread
+
+    relay = _LogStatus()
+    if on_status is not None:
+        relay.changed.connect(on_status)
+    try:
+        log = EventLog(db_path, on_status=relay.changed.emit)
+    except StoreError as e:
+        raise UserError(str(e)) from e
+    log._status_relay = relay  # keep the relay (and its connection) alive as long as the log
+    return log
+
+
+def _report_rejections(scan: ScanResult, recorder: SessionRecorder, view) -> None:  # noqa: ANN001 - SwipeView
+    """Each file that will not be played: a line on stderr, an event in the log, a notice in the window."""
+    for r in scan.rejected:
+        _say(f"skipping {r.path}: {r.reason}")
+        recorder.event("clip_rejected", path=r.path, reason=r.reason)
+    if scan.rejected:
+        first = scan.rejected[0]
+        more = f" (and {len(scan.rejected) - 1} more; see \u201cfeedapp scan\u201d)" if len(scan.rejected) > 1 else ""
+        view.show_toast(f"Skipped {Path(first.path).name}: {first.reason}{more}", 6000)
+
+
+def new_recorder(log, catalog: Catalog, **session_kwargs) -> SessionRecorder:  # noqa: ANN001 - EventLog
+    """A SessionRecorder writing to ``log``: ``session_kwargs`` = mode, ranker, ranker_params, seed, ...
+    (``Assignment.session_kwargs`` gives them for a lab session)."""
+    return SessionRecorder(
+        log,
+        app_version=__version__,
+        catalog_fingerprint=catalog.fingerprint(),
+        catalog_size=len(catalog),
+        **session_kwargs,
+    )
+
+
+def install_extensions(window, engine: FeedEngine, recorder: SessionRecorder, *,  # noqa: ANN001 - PlayerWindow
+                       panels_visible: bool | None = True, panel_controls: bool = True,
+                       dev_tools: bool = True) -> dict[str, object]:
+    """HOOK POINTS for the panels and the developer tools (built by other work in parallel).
+
+    Each is called only when its module exists (``importlib.util.find_spec``); an error inside an
+    existing module is raised, not hidden. ``panels_visible=None`` skips the panels;
+    ``panel_controls=False`` leaves out the panels' viewer actions (a lab study). Returns what the
+    installers returned, by name.
+    """
+    import importlib
+    import importlib.util
+
+    installed: dict[str, object] = {}
+    # HOOK: profile / queue panels -> feedapp.ui.panels.install_panels(window, engine, recorder, visible=...)
+    if panels_visible is not None and importlib.util.find_spec("feedapp.ui.panels") is not None:
+        panels = importlib.import_module("feedapp.ui.panels")
+        if hasattr(panels, "install_panels"):
+            kwargs = {} if panel_controls else {"controls": False}
+            installed["panels"] = panels.install_panels(window, engine, recorder, visible=panels_visible, **kwargs)
+    # HOOK: developer tools -> feedapp.ui.devtools.install_dev_tools(window, engine, recorder)
+    if dev_tools and importlib.util.find_spec("feedapp.ui.devtools") is not None:
+        devtools = importlib.import_module("feedapp.ui.devtools")
+        if hasattr(devtools, "install_dev_tools"):
+            installed["dev_tools"] = devtools.install_dev_tools(window, engine, recorder)
+    return installed
+
+
+def attach_session(window, engine: FeedEngine, recorder: SessionRecorder, *,  # noqa: ANN001 - PlayerWindow
+                   on_view_closed: Callable[[object], None] | None = None,
+                   panels_visible: bool | None = True, panel_controls: bool = True,
+                   dev_tools: bool = True):  # noqa: ANN201 - SessionBridge
+    """Connect the window's player to the recorder and the engine (SessionBridge), log ranker events,
+    and call the panel / developer-tool hook points."""
+    from feedapp.core.plugins import record_ranker_events
+    from feedapp.ui.recording import SessionBridge
+
+    bridge = SessionBridge(window.view, engine, recorder, on_view_closed=on_view_closed)
+    record_ranker_events(engine, recorder)  # parameter changes, plugin reloads and failures become events
+    bridge.extensions = install_extensions(window, engine, recorder, panels_visible=panels_visible,
+                                           panel_controls=panel_controls, dev_tools=dev_tools)
+    return bridge
+
+
 def run_player(
     settings: Settings,
     folder: Path | None = None,
@@ -126,35 +255,20 @@ def run_player(
     unusable database raises UserError (exit code 2, one line on stderr).
     """
     t_start = time.monotonic_ns()
-    from feedapp.store.db import StoreError, open_db
-
-    try:
-        db = open_db(settings.db_path)
-    except StoreError as e:
-        raise UserError(str(e)) from e
+    db = open_store(settings.db_path)
     _recover_crashed_sessions(db, settings.db_path)
     catalog = Catalog()
-    # The engine is built before any window: a bad --ranker/--param is one clear line, not a traceback.
-    from feedapp.core.plugins import PluginHost, is_plugin_spec, record_ranker_events
-
-    if is_plugin_spec(settings.ranker):  # path/to/file.py:ClassName, watched and reloaded on save
-        engine = PluginHost.feed(catalog, settings.ranker, seed=settings.seed, params=settings.ranker_params)
-    else:
-        engine = FeedEngine(catalog, settings.ranker, settings.seed, settings.ranker_params)
+    engine = make_engine(catalog, settings.ranker, settings.seed, settings.ranker_params)
 
     scan: ScanResult | None = None
     if folder is not None:
         folder = Path(folder)
         scan = _scan_folder(folder, db)
 
-    _prepare_qt()
+    app = start_qt()
     from PySide6.QtCore import QObject, QTimer, Signal
-    from PySide6.QtWidgets import QApplication
 
     from feedapp.ui.window import PlayerWindow
-
-    _install_message_filter()
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "feedapp"])
     if scan is not None and folder is not None:  # say what plays before Qt's audio setup speaks
         if scan.accepted:
             note = f"; {len(scan.rejected)} file(s) will not be played (see `feedapp scan`)" if scan.rejected else ""
@@ -163,37 +277,28 @@ def run_player(
             _say(f"nothing to play in {folder}: {_empty_screen_text(folder, scan)[0].lower()}")
     elif demo_dir is not None:
         _say(f"playing the demo catalog in {demo_dir} (seed {settings.seed}); missing clips are made in the background")
+    # -- the research log: every view and event is committed as it happens (docs/data.md) ----------
+    log = open_event_log(settings.db_path, lambda kind, message: on_log_status(kind, message))
+    # Clips reach the log before the view hears of them: the first impression is recorded as soon as
+    # the view starts (inside catalog_grew), and it refers to its clip (foreign key).
+    catalog.on_grow(log.clips_known)
     window = PlayerWindow(engine, muted=settings.muted)
     view = window.view
     catalog.on_grow(lambda added: view.catalog_grew())
     exit_code = 0
-
-    # -- the research log: every view and event is committed as it happens (docs/data.md) ----------
-    from feedapp.store.log import EventLog
-    from feedapp.ui.recording import SessionBridge
-
-    class _LogStatus(QObject):
-        changed = Signal(str, str)  # from the writer thread to the GUI thread
-
-    log_status = _LogStatus()
-    try:
-        log = EventLog(settings.db_path, on_status=log_status.changed.emit)
-    except StoreError as e:
-        raise UserError(str(e)) from e
-    catalog.on_grow(log.clips_known)
-    recorder = SessionRecorder(
+    recorder = new_recorder(
         log,
-        app_version=__version__,
+        # the folder's clips are known already (they join the live catalog once the bridge listens);
+        # the demo catalog grows while it is made, and the session's end records its final state
+        Catalog(scan.accepted) if scan is not None else catalog,
         mode="demo" if folder is None else "play",
         ranker=engine.ranker.name,
         ranker_params=dict(engine.ranker.params),
         seed=settings.seed,
-        catalog_fingerprint=catalog.fingerprint(),
-        catalog_size=len(catalog),
         skip_threshold_ms=settings.skip_threshold_ms,
     )
-    session = SessionBridge(view, engine, recorder)
-    record_ranker_events(engine, recorder)  # parameter changes, plugin reloads and failures become events
+    # SessionBridge + ranker events + HOOK POINTS (install_panels / install_dev_tools): see install_extensions
+    session = attach_session(window, engine, recorder, panels_visible=False, dev_tools=True)
     plugin_timer = None
     if hasattr(engine, "plugin_host"):
         plugin_timer = QTimer(interval=500)
@@ -226,7 +331,6 @@ def run_player(
                 "Free some space (or choose another file with --db) and start feedapp again.",
             )
 
-    log_status.changed.connect(on_log_status)
 
     def on_arrival(arrival) -> None:  # noqa: ANN001 - Arrival
         if arrival.how == "start" and arrival.first_frame_ns is not None and _trace_enabled():
@@ -261,6 +365,7 @@ def run_player(
         assert folder is not None
         if scan.accepted:
             catalog.add(scan.accepted)
+            _report_rejections(scan, recorder, view)
         else:
             exit_code = 1
             view.set_message(*_empty_screen_text(folder, scan))

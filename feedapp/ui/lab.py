@@ -1,0 +1,757 @@
+"""``feedapp lab STUDY.toml``: run one participant's lab session from a study file.
+
+The flow: start dialog (participant id, the condition the study assigns, an optional override and
+seed) -> instructions -> optional practice block -> the feed (warm-up clips first, then the
+condition's ranker) until a limit or the experimenter ends it -> end screen (thank you and a
+debrief card). Sessions are built the same way as ``feedapp play`` builds them (``feedapp.ui.app``:
+open_store, make_engine, open_event_log, new_recorder, attach_session).
+
+What is logged, beyond what every session logs (docs/researchers.md, "Running the sessions"):
+
+- the main session: ``mode = "lab"``, participant, condition, seed, ranker and parameters
+  (``Assignment.session_kwargs``); first the ``study`` event (``Assignment.study_event``: study
+  name, file sha256, method, design, participant number, block, order, overridden), then a
+  ``lab_session`` event (kiosk, seed_given, practice_session id, warm-up clip ids, limits);
+- the practice block is its OWN session with ``mode = "practice"`` (same participant and
+  condition; ranker ``random`` over the practice clips, which are served first as warm-ups): it
+  has a ``practice`` event naming the study but no ``study`` event, so reports and study exports
+  never count it; the main session's ``lab_session`` event links it;
+- limits: ``limit_reached`` {limit: "views" | "minutes", value, views, elapsed_ms}, then the
+  session ends with end reason ``finished``; the time limit does not run while the experimenter
+  has paused the session;
+- the experimenter: ``operator_pin_refused``, ``operator_pause``, ``operator_resume``,
+  ``operator_abort`` (the session then ends with ``quit``);
+- a session continuing one that crashed: ``continues_session`` {session_id, views, elapsed_ms};
+  the ranker first learns the crashed session's closed views, warm-up clips already shown are not
+  shown again, and the limits count what the crashed session used.
+"""
+
+from __future__ import annotations
+
+import hmac
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from feedapp.cli import UserError
+from feedapp.core.catalog import Catalog
+from feedapp.core.model import Clip, View
+from feedapp.lab.study import STUDY_EVENT, Assignment, Study, resolve_clip_names
+
+PRACTICE_RANKER = "random"
+DEFAULT_HOTKEY = "Ctrl+Shift+O"
+
+
+def _say(text: str) -> None:
+    print(f"feedapp: {text}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A crashed lab session that the new one continues (same participant and condition)."""
+
+    session_id: str
+    participant: str
+    condition: str
+    views: int  # closed views it has
+    elapsed_ms: float  # its length up to its last record
+    shown: tuple[str, ...]  # clip ids it showed, in order
+    replay: tuple[View, ...]  # its closed views, for the ranker to learn first
+
+
+# == reading the database =========================================================================
+def previous_sessions(conn: sqlite3.Connection, study: Study, participant: str) -> list[dict[str, Any]]:
+    """The participant's sessions of this study already in the database (practice sessions excluded)."""
+    from feedapp.lab.data import session_ids
+
+    ids = session_ids(conn, study=study.name, participant=participant)
+    out = []
+    for sid in ids:
+        row = conn.execute("SELECT id, started_utc, condition, end_reason FROM sessions WHERE id = ?", [sid]).fetchone()
+        if row:
+            out.append({"id": row[0], "started_utc": row[1], "condition": row[2], "end_reason": row[3]})
+    return out
+
+
+def interrupted_lab_session(db, study: Study) -> dict[str, Any] | None:  # noqa: ANN001 - sqlite_utils.Database
+    """The newest interrupted (crashed) lab session of this study, or None."""
+    from feedapp.lab.data import study_event
+    from feedapp.store.recover import interrupted_sessions
+
+    for s in interrupted_sessions(db):
+        row = db.execute("SELECT participant, condition, mode FROM sessions WHERE id = ?", [s["id"]]).fetchone()
+        if row is None or row[2] != "lab" or study_event(db.conn, s["id"]).get("study") != study.name:
+            continue
+        views = db.execute("SELECT COUNT(*) FROM views WHERE session_id = ?", [s["id"]]).fetchone()[0]
+        return {**s, "participant": row[0], "condition": row[1], "views": views}
+    return None
+
+
+def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation:
+    """What a new session needs to continue ``session_id`` (read after it was closed as recovered)."""
+    s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns FROM sessions WHERE id = ?",
+                     [session_id]).fetchone()
+    if s is None:
+        raise UserError(f"there is no session {session_id} to continue")
+    rows = conn.execute(
+        "SELECT i.clip_id, i.is_revisit, v.dwell_ms, v.play_ms, v.loops, v.skipped, v.liked, v.not_interested, "
+        "v.exit, v.paused_ms, v.unfocused_ms FROM views v JOIN impressions i ON i.id = v.impression_id "
+        "WHERE v.session_id = ? AND v.final = 1 ORDER BY i.position", [session_id]).fetchall()
+    shown = [r[0] for r in conn.execute("SELECT clip_id FROM impressions WHERE session_id = ? ORDER BY position",
+                                        [session_id])]
+    replay = tuple(View(clip_id=r[0], revisit=bool(r[1]), dwell_ms=r[2] or 0.0, play_ms=r[3] or 0.0, loops=r[4] or 0,
+                        skipped=bool(r[5]), liked=bool(r[6]), not_interested=bool(r[7]), exit=r[8] or "",
+                        paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0) for r in rows)
+    elapsed = ((s[3] or s[2]) - s[2]) / 1e6 if s[2] is not None else 0.0
+    return Continuation(session_id, s[0] or "", s[1] or "", len(rows), max(0.0, elapsed), tuple(shown), replay)
+
+
+# == the session on screen ========================================================================
+def _qt():  # noqa: ANN202 - the Qt classes lab.py needs, imported after feedapp.ui.app.start_qt()
+    from PySide6.QtCore import QObject, Qt, QTimer, Signal
+    from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+
+    return QObject, Qt, QTimer, Signal, QStackedWidget, QVBoxLayout, QWidget
+
+
+def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this module needs no Qt
+    QObject, Qt, QTimer, Signal, QStackedWidget, QVBoxLayout, QWidget = _qt()  # noqa: N806
+    from PySide6.QtGui import QPalette
+
+    from feedapp.ui import overlays
+    from feedapp.ui.app import attach_session, make_engine, new_recorder
+    from feedapp.ui.kiosk import KioskGuard
+    from feedapp.ui.lab_dialogs import OperatorDialog, PinDialog, ScreenPage, TopicsCard
+    from feedapp.ui.window import PlayerWindow, portrait_size
+
+    class LabWindow(QWidget):
+        """The one window of a lab session: a stack of screens (instructions, feed, end)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.setWindowTitle("feedapp lab")
+            pal = self.palette()
+            pal.setColor(QPalette.ColorRole.Window, overlays.BACKGROUND)
+            self.setPalette(pal)
+            self.setAutoFillBackground(True)
+            self.stack = QStackedWidget(self)
+            layout = QVBoxLayout(self)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(self.stack)
+            self.guard: KioskGuard | None = None
+            self.on_close = None  # called when a close is allowed
+
+        def show_page(self, page: QWidget) -> None:
+            if self.stack.indexOf(page) < 0:
+                self.stack.addWidget(page)
+            self.stack.setCurrentWidget(page)
+            page.setFocus()
+
+        def changeEvent(self, event) -> None:  # noqa: ANN001, N802
+            from PySide6.QtCore import QEvent
+
+            if event.type() == QEvent.Type.ActivationChange:
+                page = self.stack.currentWidget()
+                if isinstance(page, PlayerWindow):  # embedded: forward the window's focus to its player
+                    page.view.set_focused(self.isActiveWindow())
+            super().changeEvent(event)
+
+        def closeEvent(self, event) -> None:  # noqa: ANN001, N802
+            if self.guard is not None and not self.guard.allows_close():
+                event.ignore()  # kiosk: the close button, Alt+F4 through a window manager, window.close()
+                return
+            if self.on_close is not None:
+                self.on_close()
+            super().closeEvent(event)
+
+    class _TimeLimit(QObject):
+        """A time limit that stands still while the session is paused by the experimenter."""
+
+        def __init__(self, seconds: float, on_expire, parent: QObject) -> None:  # noqa: ANN001
+            super().__init__(parent)
+            self.remaining_ms = max(0.0, seconds * 1000.0)
+            self._since: int | None = None
+            self.timer = QTimer(self, singleShot=True)
+            self.timer.timeout.connect(on_expire)
+
+        def start(self) -> None:
+            self._since = time.monotonic_ns()
+            self.timer.start(int(self.remaining_ms))
+
+        def pause(self) -> None:
+            if self._since is not None:
+                self.remaining_ms = max(0.0, self.remaining_ms - (time.monotonic_ns() - self._since) / 1e6)
+                self._since = None
+                self.timer.stop()
+
+        def stop(self) -> None:
+            self.pause()
+
+    class FeedRun(QObject):
+        """One recorded feed on screen (the practice block or the study session) until it ends."""
+
+        ended = Signal(str)  # end reason
+
+        def __init__(self, lab: LabSession, *, catalog: Catalog, ranker: str, params: dict, seed: int,
+                     warmup: Sequence[Clip], recorder_kwargs: dict, views_limit: int | None,
+                     seconds_limit: float | None, replay: Sequence[View] = (), spent_ms: float = 0.0) -> None:
+            super().__init__(lab)
+            self.lab = lab
+            self.engine = make_engine(catalog, ranker, seed, params, warmup=warmup)
+            for v in replay:  # a continued session: the ranker first learns what the crashed one saw
+                if v.clip_id in self.engine.space.row_of:
+                    self.engine.finish(v)
+            lab.log.clips_known(tuple(catalog.clips))
+            self.page = PlayerWindow(self.engine, muted=lab.muted)
+            view = self.page.view
+            for sig, slot in ((view.fullscreen_requested, self.page.toggle_fullscreen),
+                              (view.escape_pressed, self.page.leave_fullscreen), (view.quit_requested, self.page.close)):
+                try:
+                    sig.disconnect(slot)  # the lab window owns fullscreen and quitting
+                except (RuntimeError, TypeError):  # pragma: no cover - PySide versions differ here
+                    pass
+            view.fullscreen_requested.connect(lab.toggle_fullscreen)
+            view.escape_pressed.connect(lab.leave_fullscreen)
+            view.quit_requested.connect(lab.request_quit)
+            self.recorder = new_recorder(lab.log, catalog, **recorder_kwargs)
+            self.views_limit = views_limit
+            self.spent_ms = spent_ms
+            self.time_limit = _TimeLimit(seconds_limit, lambda: self.limit_reached("minutes"), self) \
+                if seconds_limit is not None else None
+            self.paused_by_operator = False
+            self._we_paused_playback = False
+            self.reason: str | None = None
+
+        def attach(self) -> None:
+            """After the session's first events are written: connect the player and start playing."""
+            # the taste panel hidden (P; blocked in kiosk mode) and without viewer actions; no developer tools
+            self.bridge = attach_session(self.page, self.engine, self.recorder, on_view_closed=self._view_closed,
+                                         panels_visible=False, panel_controls=False, dev_tools=False)
+            self.lab.window.show_page(self.page)
+            self.page.view.start()
+            if self.time_limit is not None:
+                self.time_limit.start()
+
+        @property
+        def running(self) -> bool:
+            return self.reason is None
+
+        @property
+        def view(self):  # noqa: ANN201
+            return self.page.view
+
+        def _view_closed(self, rec) -> None:  # noqa: ANN001 - ViewRecord
+            if self.views_limit is not None and self.recorder.views_closed >= self.views_limit:
+                self.limit_reached("views")
+
+        def limit_reached(self, which: str) -> None:
+            if not self.running:
+                return
+            value = self.views_limit if which == "views" else (self.lab.study.limits.minutes if self.lab.study else None)
+            elapsed = (time.monotonic_ns() - self.recorder.started_ns) / 1e6 + self.spent_ms
+            self.recorder.event("limit_reached", limit=which, value=value, views=self.recorder.views_closed,
+                                elapsed_ms=round(elapsed, 1))
+            self.end("finished")
+
+        def pause(self) -> None:
+            if not self.running or self.paused_by_operator:
+                return
+            self.recorder.event("operator_pause")
+            self.paused_by_operator = True
+            if self.time_limit is not None:
+                self.time_limit.pause()
+            if not self.view.is_paused:
+                self.view.toggle_pause()  # the player's own pause event: the paused time is paused_ms
+                self._we_paused_playback = self.view.is_paused
+            self.view.set_message("Paused", "The experimenter paused the session.")
+            self.view.setEnabled(False)
+
+        def resume(self) -> None:
+            if not self.running or not self.paused_by_operator:
+                return
+            self.recorder.event("operator_resume")
+            self.paused_by_operator = False
+            self.view.setEnabled(True)
+            self.view.clear_message()
+            if self._we_paused_playback and self.view.is_paused:
+                self.view.toggle_pause()
+            self._we_paused_playback = False
+            self.view.setFocus()
+            if self.time_limit is not None:
+                self.time_limit.start()
+
+        def end(self, reason: str) -> None:
+            """End the session (closing the open view) and stop the player once the swipe has landed."""
+            if not self.running:
+                return
+            self.reason = reason
+            if self.time_limit is not None:
+                self.time_limit.stop()
+            self.bridge.end(reason)
+            self.view.setEnabled(False)
+            self._stop_when_settled()
+            self.ended.emit(reason)
+
+        def _stop_when_settled(self) -> None:
+            if self.view.is_animating():  # the swipe that closed the last view is still moving
+                QTimer.singleShot(40, self._stop_when_settled)
+                return
+            self.view.blockSignals(True)
+            self.view.shutdown()
+
+    class LabSession(QObject):
+        """Instructions -> practice -> feed -> end screen for one participant (Qt side of ``run_lab``)."""
+
+        finished = Signal(int)  # exit code, when the window may close
+
+        def __init__(self, study: Study, assignment: Assignment, clips: Sequence[Clip], log, *,  # noqa: ANN001
+                     folder: Path | None = None, kiosk: bool = False, pin: str | None = None, muted: bool = False,
+                     seed_given: bool = False, practice: bool = True, continuation: Continuation | None = None,
+                     hotkey: str = DEFAULT_HOTKEY) -> None:
+            super().__init__()
+            self.study = study
+            self.assignment = assignment
+            self.clips = list(clips)
+            self.log = log
+            self.folder = folder
+            self.kiosk = kiosk
+            self.pin = pin or ""
+            self.muted = muted
+            self.seed_given = seed_given
+            self.continuation = continuation
+            warm, bad = resolve_clip_names(assignment.condition.warmup, self.clips, folder)
+            if bad:
+                raise UserError(f"condition {assignment.condition.name}: warm-up " + "; ".join(bad))
+            if continuation is not None:
+                warm = [c for c in warm if c.id not in set(continuation.shown)]
+            self.warmup = warm
+            self.practice_clips = [] if (not practice or continuation is not None or study.practice.clips <= 0
+                                         and not study.practice.use) else study.practice_clips(self.clips, folder)
+            if kiosk and not self.pin:
+                raise UserError("kiosk mode needs the experimenter's PIN: give --pin (or set FEEDAPP_LAB_PIN)")
+            self.window = LabWindow()
+            self.guard = KioskGuard(self.window, hotkey, enabled=kiosk)
+            self.window.guard = self.guard if kiosk else None
+            self.window.on_close = self._window_closing
+            self.guard.operator_requested.connect(self.request_operator)
+            self.practice_run: FeedRun | None = None
+            self.main_run: FeedRun | None = None
+            self.pin_dialog: PinDialog | None = None
+            self.operator_dialog: OperatorDialog | None = None
+            self.exit_code = 0
+            self.phase = "instructions"
+            instructions = study.instructions.strip() or "Swipe up (or press Down) for the next clip, down (Up) to go back."
+            if continuation is not None:
+                instructions = "The session continues where it stopped.\n\n" + instructions
+            self.instructions_page = ScreenPage("Welcome", instructions, "Start")
+            self.instructions_page.setObjectName("instructions_page")
+            self.instructions_page.proceed.connect(self._after_instructions)
+            self.end_page: ScreenPage | None = None
+
+        # -- showing --------------------------------------------------------------------------------
+        def show(self) -> None:
+            if self.kiosk:
+                self.window.showFullScreen()
+                QTimer.singleShot(250, self.window, self._cover_screen)
+            else:
+                screen = self.window.screen()
+                avail = screen.availableGeometry() if screen is not None else None
+                self.window.resize(*portrait_size(avail.width() if avail else 0, avail.height() if avail else 0))
+                self.window.show()
+            self.window.show_page(self.instructions_page)
+
+        def _cover_screen(self) -> None:
+            screen = self.window.screen()  # no window manager honours fullscreen on a bare X server
+            if screen is not None and self.window.isFullScreen() and self.window.geometry() != screen.geometry():
+                self.window.setGeometry(screen.geometry())
+
+        def toggle_fullscreen(self) -> None:
+            if self.kiosk:
+                return
+            if self.window.isFullScreen():
+                self.window.showNormal()
+            else:
+                self.window.showFullScreen()
+                QTimer.singleShot(250, self.window, self._cover_screen)
+
+        def leave_fullscreen(self) -> None:
+            if not self.kiosk and self.window.isFullScreen():
+                self.window.showNormal()
+
+        @property
+        def current_run(self) -> FeedRun | None:
+            for run in (self.main_run, self.practice_run):
+                if run is not None and run.running:
+                    return run
+            return None
+
+        # -- the flow -------------------------------------------------------------------------------
+        def _after_instructions(self) -> None:
+            if self.practice_clips:
+                self.phase = "practice_intro"
+                page = ScreenPage("Practice", self.study.practice.instructions.strip()
+                                  or "A few clips to get used to swiping. They are not part of the study.", "Start practice")
+                page.setObjectName("practice_page")
+                page.proceed.connect(self.start_practice)
+                self.window.show_page(page)
+            else:
+                self.start_main()
+
+        def start_practice(self) -> None:
+            self.phase = "practice"
+            a = self.assignment
+            run = FeedRun(self, catalog=Catalog(self.practice_clips), ranker=PRACTICE_RANKER, params={}, seed=a.seed,
+                          warmup=self.practice_clips, views_limit=len(self.practice_clips), seconds_limit=None,
+                          recorder_kwargs={"mode": "practice", "ranker": PRACTICE_RANKER, "ranker_params": {},
+                                           "seed": a.seed, "participant": a.participant, "condition": a.condition.name,
+                                           "skip_threshold_ms": self.study.skip_threshold_ms})
+            run.recorder.event("practice", study=self.study.name, study_sha256=self.study.sha256,
+                               clips=[c.id for c in self.practice_clips])
+            self.practice_run = run
+            run.ended.connect(self._practice_ended)
+            run.attach()
+
+        def _practice_ended(self, reason: str) -> None:
+            if reason != "finished":
+                return  # aborted: request_quit / abort handle it
+            self.phase = "practice_done"
+            page = ScreenPage("Practice done", "Now the real session starts. Watch as you would at home.", "Start")
+            page.setObjectName("practice_done_page")
+            page.proceed.connect(self.start_main)
+            self.window.show_page(page)
+
+        def start_main(self) -> None:
+            self.phase = "feed"
+            a = self.assignment
+            limits = self.study.limits
+            cont = self.continuation
+            views_limit = limits.views
+            seconds = limits.seconds
+            if cont is not None:
+                views_limit = max(1, views_limit - cont.views) if views_limit is not None else None
+                seconds = max(10.0, seconds - cont.elapsed_ms / 1000.0) if seconds is not None else None
+            run = FeedRun(self, catalog=Catalog(self.clips), ranker=a.condition.ranker, params=dict(a.condition.params),
+                          seed=a.seed, warmup=self.warmup, views_limit=views_limit, seconds_limit=seconds,
+                          recorder_kwargs=a.session_kwargs(self.study.skip_threshold_ms),
+                          replay=cont.replay if cont else (), spent_ms=cont.elapsed_ms if cont else 0.0)
+            run.recorder.event(STUDY_EVENT, **a.study_event(self.study.sha256))
+            run.recorder.event(
+                "lab_session", kiosk=self.kiosk, seed_given=self.seed_given,
+                practice_session=self.practice_run.recorder.id if self.practice_run else None,
+                warmup=[c.id for c in self.warmup],
+                limits={"minutes": limits.minutes, "views": limits.views},
+                limits_left={"seconds": seconds, "views": views_limit},
+            )
+            if cont is not None:
+                run.recorder.event("continues_session", session_id=cont.session_id, views=cont.views,
+                                   elapsed_ms=round(cont.elapsed_ms, 1))
+            self.main_run = run
+            run.ended.connect(self._main_ended)
+            run.attach()
+
+        def _main_ended(self, reason: str) -> None:
+            if reason != "finished":
+                return
+            self.show_end()
+
+        def show_end(self) -> None:
+            self.phase = "end"
+            button = None if self.kiosk else "Close"
+            page = ScreenPage("Thank you!", "The session is over. Please let the experimenter know you have finished.",
+                              button)
+            page.setObjectName("end_page")
+            page.extra.addSpacing(20)
+            page.extra.addWidget(self._debrief_card(page))
+            page.proceed.connect(self.close)
+            self.end_page = page
+            self.window.show_page(page)
+
+        def _debrief_card(self, parent):  # noqa: ANN001, ANN202
+            engine = self.main_run.engine if self.main_run is not None else None
+            profile = engine.profile() if engine is not None else {}
+            # HOOK: the profile panel's end card (feedapp.ui.panels.end_card(engine, parent) -> QWidget), when built
+            import importlib
+            import importlib.util
+
+            if engine is not None and importlib.util.find_spec("feedapp.ui.panels") is not None:
+                panels = importlib.import_module("feedapp.ui.panels")
+                if hasattr(panels, "end_card"):
+                    return panels.end_card(engine, parent)
+            return TopicsCard(profile, parent)
+
+        # -- the experimenter -----------------------------------------------------------------------
+        def request_operator(self) -> None:
+            """The hotkey: ask the PIN (when there is one), then show what the experimenter can do."""
+            if (self.pin_dialog is not None and self.pin_dialog.isVisible()) or \
+                    (self.operator_dialog is not None and self.operator_dialog.isVisible()):
+                return
+            if not self.pin:
+                self._open_operator_menu()
+                return
+            self.pin_dialog = PinDialog(lambda pin: hmac.compare_digest(pin.encode(), self.pin.encode()), self.window)
+            self.pin_dialog.refused.connect(self._pin_refused)
+            self.pin_dialog.accepted.connect(self._open_operator_menu)
+            self.pin_dialog.open()
+
+        def _pin_refused(self) -> None:
+            run = self.current_run
+            if run is not None:
+                run.recorder.event("operator_pin_refused")
+            _say("wrong experimenter PIN")
+
+        def _open_operator_menu(self) -> None:
+            run = self.current_run
+            self.operator_dialog = OperatorDialog(running=run is not None,
+                                                  paused=bool(run and run.paused_by_operator), parent=self.window)
+            self.operator_dialog.accepted.connect(lambda: self.operator_action(self.operator_dialog.chosen or ""))
+            self.operator_dialog.open()
+
+        def operator_action(self, action: str) -> None:
+            run = self.current_run
+            if action == "pause" and run is not None:
+                run.pause()
+            elif action == "resume" and run is not None:
+                run.resume()
+            elif action == "abort":
+                if run is not None:
+                    run.recorder.event("operator_abort", phase=self.phase)
+                    run.end("quit")
+                self.exit_code = 0
+                self.close(force=True)
+            elif action == "exit":
+                self.close(force=True)
+
+        # -- leaving --------------------------------------------------------------------------------
+        def request_quit(self) -> None:
+            """Q in a lab session without kiosk mode: end the session as ``quit`` and close."""
+            if not self.kiosk:
+                self.close(force=True)
+
+        def close(self, force: bool = False) -> None:
+            if force or not self.kiosk:
+                self.guard.unlock()
+            self.window.close()
+
+        def _window_closing(self) -> None:
+            run = self.current_run
+            if run is not None:
+                run.end("quit")
+            for r in (self.practice_run, self.main_run):
+                if r is not None:
+                    r.view.shutdown()
+            self.guard.remove()
+            self.finished.emit(self.exit_code)
+
+    return LabWindow, FeedRun, LabSession
+
+
+_CLASSES: tuple | None = None
+
+
+def lab_classes():  # noqa: ANN201
+    """(LabWindow, FeedRun, LabSession), built on first use (needs Qt)."""
+    global _CLASSES
+    if _CLASSES is None:
+        _CLASSES = build_lab_classes()
+    return _CLASSES
+
+
+# == the command ===================================================================================
+def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Path]:  # noqa: ANN001
+    """The study's catalog: its folder (scanned, probe cache in the db) or the demo clips (made if missing)."""
+    from feedapp.ui.app import _scan_folder
+
+    folder = study.catalog_folder()
+    if folder is None:
+        from feedapp.config import default_demo_dir
+        from feedapp.media.demo import make_demo
+
+        folder = Path(demo_dir or default_demo_dir())
+        last = [-1]
+
+        def progress(done: int, total: int) -> None:
+            if done < total and done // 8 != last[0]:
+                last[0] = done // 8
+                _say(f"making the demo clips: {done}/{total}")
+
+        result = make_demo(folder, seed=0, workers=2, on_progress=progress)
+    else:
+        result = _scan_folder(folder, db)
+    if not result.accepted:
+        raise UserError(f"the study's catalog {folder} has no playable clip (see `feedapp scan {folder}`)")
+    if result.rejected:
+        _say(f"{len(result.rejected)} clip(s) of {folder} will not be played (see `feedapp scan {folder}`)")
+    return list(result.accepted), folder
+
+
+def run_lab(
+    study_path: str | Path,
+    *,
+    db_path: Path,
+    participant: str | None = None,
+    condition: str | None = None,
+    seed: int | None = None,
+    yes: bool = False,
+    kiosk: bool = False,
+    pin: str | None = None,
+    muted: bool = False,
+    demo_dir: Path | None = None,
+    hotkey: str = DEFAULT_HOTKEY,
+    quit_after: float | None = None,
+    screenshot: Path | None = None,
+) -> int:
+    """Run one lab session (see the module docstring). Returns the exit code.
+
+    0: the session ran (finished, or ended by the experimenter); 1: the study file has problems or the
+    start dialog was cancelled; 2 (UserError): bad arguments, unusable database or catalog.
+    """
+    import os
+
+    from feedapp.lab.commands import validate
+    from feedapp.lab.data import next_block
+    from feedapp.lab.study import StudyError, load_study
+    from feedapp.store.recover import recover_interrupted
+    from feedapp.ui.app import open_event_log, open_store, start_qt
+
+    study_path = Path(study_path)
+    code, result = validate(study_path, demo_dir=demo_dir)
+    if code != 0:
+        for p in result.get("problems", []):
+            where = f"{study_path}:{p['line']}" if p.get("line") else str(study_path)
+            field = f" {p['field']}:" if p.get("field") else ""
+            print(f"{where}:{field} {p['message']}" + ("" if p["severity"] == "error" else f" ({p['severity']})"),
+                  file=sys.stderr)
+        _say(f"not starting: {study_path} has problems (`feedapp lab validate {study_path}` lists them)")
+        return code
+    try:
+        study = load_study(study_path)
+    except StudyError as e:  # pragma: no cover - validate passed a moment ago
+        raise UserError(str(e)) from e
+    pin = pin or os.environ.get("FEEDAPP_LAB_PIN") or getattr(study, "operator_pin", "") or None
+    if kiosk and not pin:
+        raise UserError("kiosk mode needs the experimenter's PIN: give --pin (or set FEEDAPP_LAB_PIN)")
+    if condition is not None and condition not in study.condition_names:
+        raise UserError(f"study {study.name!r} has no condition {condition!r} (it has: {', '.join(study.condition_names)})")
+
+    db = open_store(db_path)
+    crashed = interrupted_lab_session(db, study)
+    clips, folder = _lab_clips(study, db, demo_dir)
+    app = start_qt()
+    app.setQuitOnLastWindowClosed(False)  # dialogs come and go; the lab window's end quits (lab.finished)
+    from PySide6.QtCore import QTimer
+
+    from feedapp.ui.lab_dialogs import RecoveryDialog, StartDialog
+
+    continuation: Continuation | None = None
+    choice = "close"
+    if crashed is not None and not yes:
+        dialog = RecoveryDialog(crashed)
+        if dialog.exec() and dialog.chosen == "continue":
+            choice = "continue"
+    for s in recover_interrupted(db):
+        _say(f"session {s['id'][:8]} in {db_path} was interrupted at {s['last_utc']}; closed it as recovered_after_crash")
+    if choice == "continue" and crashed is not None:
+        continuation = load_continuation(db.conn, crashed["id"])
+        participant = continuation.participant
+        if condition is None and continuation.condition:
+            condition = continuation.condition
+
+    def block_for(pid: str) -> int:
+        return next_block(db.conn, study.name, pid) if study.design == "within" else 0
+
+    def previous(pid: str) -> list[dict[str, Any]]:
+        found = previous_sessions(db.conn, study, pid)
+        if continuation is not None:  # continuing the crashed session is expected, not a duplicate
+            found = [s for s in found if s["id"] != continuation.session_id]
+        if study.design == "within" and len(found) < len(study.conditions):
+            return []  # one session per block is expected
+        return found
+
+    if yes and participant:
+        problem = study.check_participant(participant)
+        if problem and not (condition is not None and "has no number" in problem):
+            raise UserError(problem)
+        try:
+            a = study.assign(participant, None, block=block_for(participant))
+            if condition is not None and condition != a.condition.name:
+                a = study.assign(participant, condition, block=block_for(participant))
+        except ValueError as e:
+            if condition is None:
+                raise UserError(str(e)) from e
+            a = study.assign(participant, condition, block=block_for(participant))
+        if seed is not None:
+            import dataclasses
+
+            a = dataclasses.replace(a, seed=seed)
+        if previous(participant):
+            _say(f"participant {participant} already has {len(previous(participant))} session(s) of this study; "
+                 "starting another (--yes)")
+        assignment, seed_given = a, seed is not None
+    else:
+        dialog = StartDialog(study, previous_sessions=previous, block_for=block_for, participant=participant or "",
+                             condition=condition, seed=seed)
+        if continuation is not None:
+            dialog.participant_edit.setReadOnly(True)
+        if not dialog.exec() or dialog.assignment is None:
+            _say("no session started (the start dialog was cancelled)")
+            return 1
+        assignment, seed_given = dialog.assignment, dialog.seed_given
+
+    log = open_event_log(db_path, lambda kind, message: _say(message))
+    LabSession = lab_classes()[2]  # noqa: N806
+    lab = LabSession(study, assignment, clips, log, folder=folder, kiosk=kiosk, pin=pin, muted=muted,
+                     seed_given=seed_given, continuation=continuation, hotkey=hotkey)
+    _say(f"lab session of {study.name}: participant {assignment.participant}, condition {assignment.condition.name}"
+         f"{' (chosen by hand)' if assignment.overridden else ''}, seed {assignment.seed}"
+         f"{', kiosk mode (experimenter: ' + hotkey + ')' if kiosk else ''}")
+    lab.finished.connect(lambda code: app.quit())
+
+    def finish() -> None:
+        if screenshot is not None:
+            path = Path(screenshot)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lab.window.grab().save(str(path))
+        lab.close(force=True)
+
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), finish)
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: lab.close(force=True))
+    signal.signal(signal.SIGTERM, lambda *_: lab.close(force=True))
+    tick = QTimer(interval=250)
+    tick.timeout.connect(lambda: None)
+    tick.start()
+    lab.show()
+    app.exec()
+    tick.stop()
+    run = lab.current_run
+    if run is not None:
+        run.end("quit")
+    for r in (lab.practice_run, lab.main_run):
+        if r is not None:
+            r.view.shutdown()
+    if not log.close(timeout=5.0):
+        _say(f"{log.unwritten} record(s) could not be written to {db_path}: {log.fatal or 'the database stayed locked'}")
+    if lab.main_run is not None:
+        r = lab.main_run.recorder
+        _say(f"session {r.id[:8]} ended ({lab.main_run.reason}) after {r.views_closed} views; written to {db_path}")
+    return lab.exit_code
+
+
+def run_lab_args(args) -> int:  # noqa: ANN001 - the argparse.Namespace of `feedapp lab [run] STUDY.toml`
+    """``feedapp lab [run] STUDY.toml ...`` (options: feedapp.lab.commands.add_lab_parser)."""
+    import os
+
+    from feedapp.config import default_data_dir
+
+    return run_lab(
+        args.study, db_path=args.db or default_data_dir() / "feed.db", participant=args.participant,
+        condition=args.condition, seed=args.seed, yes=args.yes, kiosk=args.kiosk,
+        pin=args.pin or os.environ.get("FEEDAPP_LAB_PIN") or None, muted=args.mute, demo_dir=args.clips,
+        hotkey=args.hotkey, quit_after=args.quit_after, screenshot=args.screenshot,
+    )

@@ -1,0 +1,534 @@
+"""The lab's dialogs and screens: start dialog, instructions / end screens, operator PIN and menu, crash recovery.
+
+Widgets only: they show what they are given and report what the experimenter chose. The study
+logic (assignment, seeds, checks) stays in ``feedapp.lab.study``; the session logic in
+``feedapp.ui.lab``. Every dialog works without a nested event loop (``open()``), so tests drive
+them with real clicks and key presses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from feedapp.lab.study import Assignment, Study
+from feedapp.ui import overlays
+
+ERROR_STYLE = "color: #b3261e;"
+NOTE_STYLE = "color: #555;"
+
+
+def _font(px: int, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPixelSize(px)
+    f.setBold(bold)
+    return f
+
+
+# == start dialog ==================================================================================
+class StartDialog(QDialog):
+    """Participant id, the condition the study assigns (the experimenter may override it: recorded),
+    the feed seed (derived unless given). ``assignment`` holds the result once accepted.
+
+    ``previous_sessions(participant) -> list of dicts`` (id, started_utc, condition, end_reason)
+    lists the participant's sessions already in the database; when there are any, Start asks
+    for confirmation (``confirm_box``) before accepting. ``block_for(participant) -> int`` gives
+    the block of a within-subjects study.
+    """
+
+    def __init__(
+        self,
+        study: Study,
+        *,
+        previous_sessions: Callable[[str], list[dict[str, Any]]] = lambda pid: [],
+        block_for: Callable[[str], int] = lambda pid: 0,
+        participant: str = "",
+        condition: str | None = None,
+        seed: int | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.study = study
+        self.previous_sessions = previous_sessions
+        self.block_for = block_for
+        self.assignment: Assignment | None = None
+        self.seed_given = False
+        self.confirm_box: QMessageBox | None = None
+        self._assigned: str | None = None  # the counterbalanced condition for the typed id
+        self._overridden = False
+        self.setWindowTitle(f"feedapp lab: {study.name}")
+        self.setMinimumWidth(460)
+
+        title = QLabel(f"Start a session of \u201c{study.name}\u201d")
+        title.setFont(_font(18, True))
+        where = QLabel(f"Study file: {study.path.name if study.path else 'study'}  (sha256 {study.sha256[:12]})  \u2022  "
+                       f"{len(study.conditions)} condition(s), {study.method.replace('_', ' ')}, {study.design}")
+        where.setStyleSheet(NOTE_STYLE)
+        where.setWordWrap(True)
+
+        self.participant_edit = QLineEdit(participant)
+        self.participant_edit.setObjectName("participant")
+        self.participant_edit.setPlaceholderText(study.participant_pattern or "e.g. P07")
+        self.participant_error = QLabel("")
+        self.participant_error.setObjectName("participant_error")
+        self.participant_error.setStyleSheet(ERROR_STYLE)
+        self.participant_error.setWordWrap(True)
+
+        self.condition_combo = QComboBox()
+        self.condition_combo.setObjectName("condition")
+        for c in study.conditions:
+            self.condition_combo.addItem(f"{c.name}  ({c.ranker})", c.name)
+        self.condition_note = QLabel("")
+        self.condition_note.setObjectName("condition_note")
+        self.condition_note.setWordWrap(True)
+
+        self.seed_edit = QLineEdit("" if seed is None else str(seed))
+        self.seed_edit.setObjectName("seed")
+        self.seed_note = QLabel("")
+        self.seed_note.setStyleSheet(NOTE_STYLE)
+        self.seed_note.setWordWrap(True)
+
+        limits = []
+        if study.limits.minutes is not None:
+            limits.append(f"{study.limits.minutes:g} min")
+        if study.limits.views is not None:
+            limits.append(f"{study.limits.views} views")
+        session_info = QLabel(
+            f"Limits: {' or '.join(limits) if limits else 'none (the session runs until it is ended)'}  \u2022  "
+            f"practice clips: {study.practice.clips}"
+        )
+        session_info.setStyleSheet(NOTE_STYLE)
+
+        form = QFormLayout()
+        form.addRow("Participant id", self.participant_edit)
+        form.addRow("", self.participant_error)
+        form.addRow("Condition", self.condition_combo)
+        form.addRow("", self.condition_note)
+        form.addRow("Feed seed", self.seed_edit)
+        form.addRow("", self.seed_note)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.start_button = self.buttons.addButton("Start session", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.start_button.setObjectName("start")
+        for b in self.buttons.buttons():  # Return in a field starts (below); no button is "default" twice
+            b.setAutoDefault(False)
+            b.setDefault(False)
+        self.buttons.accepted.connect(self.try_start)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(where)
+        layout.addSpacing(8)
+        layout.addLayout(form)
+        layout.addWidget(session_info)
+        layout.addWidget(self.buttons)
+
+        self.participant_edit.textChanged.connect(self._refresh)
+        self.condition_combo.activated.connect(self._condition_chosen)  # only the experimenter's choices
+        self.seed_edit.textChanged.connect(self._refresh)
+        self.participant_edit.returnPressed.connect(self._return_pressed)
+        self.seed_edit.returnPressed.connect(self._return_pressed)
+        if condition is not None:
+            self._select(condition)
+            self._overridden = True
+        self._refresh()
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def participant(self) -> str:
+        return self.participant_edit.text()
+
+    @property
+    def chosen_condition(self) -> str:
+        return str(self.condition_combo.currentData())
+
+    @property
+    def override(self) -> str | None:
+        """The condition chosen by hand, or None when the counterbalanced one is used."""
+        if self._overridden and self.chosen_condition != self._assigned:
+            return self.chosen_condition
+        return None
+
+    def _select(self, name: str) -> None:
+        i = self.condition_combo.findData(name)
+        if i >= 0:
+            self.condition_combo.setCurrentIndex(i)
+
+    def _condition_chosen(self, _index: int) -> None:
+        self._overridden = True
+        self._refresh()
+
+    def _seed(self) -> tuple[int | None, str | None]:
+        text = self.seed_edit.text().strip()
+        if not text:
+            return None, None
+        try:
+            value = int(text)
+        except ValueError:
+            return None, f"the seed must be a whole number, not {text!r}"
+        if value < 0:
+            return None, "the seed must not be negative"
+        return value, None
+
+    def _refresh(self) -> None:
+        pid = self.participant
+        problem = self.study.check_participant(pid)
+        self._assigned = None
+        if problem is None:
+            try:
+                self._assigned = self.study.assign(pid, block=self._block(pid)).condition.name
+            except ValueError as e:
+                problem = str(e)
+        self.participant_error.setText(problem if pid and problem else "")
+        if self._assigned is not None and not self._overridden:
+            self._select(self._assigned)
+        if self.override is not None and self._assigned is not None:
+            note = f"chosen by hand: the study assigns \u201c{self._assigned}\u201d (recorded as an override)"
+        elif self.override is not None:
+            note = "chosen by hand (recorded as an override)"
+        elif self._assigned is not None:
+            note = f"as assigned by the study ({self.study.method.replace('_', ' ')})"
+        else:
+            note = "assigned once a valid participant id is typed"
+        self.condition_note.setText(note)
+        self.condition_note.setStyleSheet(ERROR_STYLE if self.override is not None else NOTE_STYLE)
+        seed, seed_problem = self._seed()
+        if seed_problem:
+            self.seed_note.setText(seed_problem)
+            self.seed_note.setStyleSheet(ERROR_STYLE)
+        elif seed is not None:
+            self.seed_note.setText("given by hand (stored in sessions.seed)")
+            self.seed_note.setStyleSheet(NOTE_STYLE)
+        else:
+            derived = self._derived_seed(pid)
+            self.seed_note.setText("derived from the study and the participant" + (f": {derived}" if derived is not None else ""))
+            self.seed_note.setStyleSheet(NOTE_STYLE)
+        self.start_button.setEnabled(self._problem() is None)
+
+    def _block(self, pid: str) -> int:
+        return self.block_for(pid) if self.study.design == "within" else 0
+
+    def _derived_seed(self, pid: str) -> int | None:
+        try:
+            return self.study.assign(pid, self.override, block=self._block(pid)).seed
+        except ValueError:
+            return None
+
+    def _problem(self) -> str | None:
+        """Why Start cannot work now (None: it can)."""
+        pid = self.participant
+        _, seed_problem = self._seed()
+        if seed_problem:
+            return seed_problem
+        try:
+            self.study.assign(pid, self.override, block=self._block(pid))
+        except ValueError as e:
+            return str(e)
+        return None
+
+    # -- starting ---------------------------------------------------------------------------------
+    def build_assignment(self) -> Assignment:
+        pid = self.participant
+        a = self.study.assign(pid, self.override, block=self._block(pid))
+        seed, _ = self._seed()
+        self.seed_given = seed is not None
+        return dataclasses.replace(a, seed=seed) if seed is not None else a
+
+    def _return_pressed(self) -> None:
+        if self.start_button.isEnabled():
+            self.try_start()
+
+    def try_start(self) -> None:
+        """Start pressed: refuse a bad id, ask when the participant already has sessions, else accept."""
+        problem = self._problem()
+        if problem is not None:
+            self.participant_error.setText(problem)
+            return
+        previous = self.previous_sessions(self.participant)
+        if previous:
+            self.confirm_box = duplicate_box(self.participant, previous, self)
+            self.confirm_box.finished.connect(self._confirmed)
+            self.confirm_box.open()
+            return
+        self._accept_now()
+
+    def _confirmed(self, result: int) -> None:
+        box = self.confirm_box
+        if box is not None and box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
+            self._accept_now()
+
+    def _accept_now(self) -> None:
+        self.assignment = self.build_assignment()
+        self.accept()
+
+
+def duplicate_box(participant: str, previous: Sequence[dict[str, Any]], parent: QWidget | None = None) -> QMessageBox:
+    """"P07 already has N session(s) ... Start another?" (Yes / No, No is the default)."""
+    lines = []
+    for s in previous[:5]:
+        end = s.get("end_reason") or "not ended"
+        lines.append(f"\u2022 {str(s.get('started_utc', ''))[:16].replace('T', ' ')} UTC, "
+                     f"{s.get('condition') or 'no condition'}, {end} ({str(s.get('id', ''))[:8]})")
+    more = f"\n\u2026and {len(previous) - 5} more" if len(previous) > 5 else ""
+    box = QMessageBox(parent)
+    box.setObjectName("duplicate_participant")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Participant already recorded")
+    box.setText(f"Participant {participant} already has {len(previous)} session(s) in this database.")
+    box.setInformativeText("\n".join(lines) + more + f"\n\nStart another session for {participant}?")
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box
+
+
+# == full-window screens ===========================================================================
+class ScreenPage(QWidget):
+    """A dark full-window screen: a title, a text, an optional extra widget and one button."""
+
+    proceed = Signal()
+
+    def __init__(self, title: str, body: str, button: str | None = "Start", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pal = self.palette()
+        pal.setColor(QPalette.ColorRole.Window, overlays.BACKGROUND)
+        pal.setColor(QPalette.ColorRole.WindowText, overlays.TEXT)
+        self.setPalette(pal)
+        self.setAutoFillBackground(True)
+        self.title = QLabel(title)
+        self.title.setObjectName("title")
+        self.title.setFont(_font(26, True))
+        self.title.setWordWrap(True)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.body = QLabel(body.strip())
+        self.body.setObjectName("body")
+        self.body.setFont(_font(17))
+        self.body.setWordWrap(True)
+        self.body.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.body.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+        self.extra = QVBoxLayout()
+        self.button: QPushButton | None = None
+        column = QVBoxLayout()
+        column.addStretch(2)
+        column.addWidget(self.title)
+        column.addSpacing(18)
+        column.addWidget(self.body)
+        column.addLayout(self.extra)
+        column.addSpacing(28)
+        if button:
+            self.button = QPushButton(button)
+            self.button.setObjectName("proceed")
+            self.button.setFont(_font(18, True))
+            self.button.setMinimumHeight(52)
+            self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.button.setStyleSheet(
+                f"QPushButton {{ background: {overlays.ACCENT.name()}; color: white; border: none; border-radius: 10px;"
+                " padding: 10px 36px; } QPushButton:focus { outline: none; border: 2px solid white; }"
+            )
+            self.button.clicked.connect(self.proceed.emit)
+            row = QHBoxLayout()
+            row.addStretch(1)
+            row.addWidget(self.button)
+            row.addStretch(1)
+            column.addLayout(row)
+        column.addStretch(3)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(32, 24, 32, 24)
+        outer.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(column)
+        inner.setMaximumWidth(620)
+        outer.addWidget(inner, 6)
+        outer.addStretch(1)
+
+    def set_text(self, title: str, body: str) -> None:
+        self.title.setText(title)
+        self.body.setText(body.strip())
+
+    def showEvent(self, event) -> None:  # noqa: ANN001
+        super().showEvent(event)
+        if self.button is not None:
+            self.button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001 - Return / Enter press the button, as in a dialog
+        if self.button is not None and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.isAutoRepeat():
+            self.button.click()
+            return
+        super().keyPressEvent(event)
+
+
+def top_topics(profile: dict[str, Any], k: int = 5) -> list[tuple[str, float]]:
+    """The k topics with the highest affinity in an ``engine.profile()`` snapshot, best first."""
+    topics = profile.get("topics") if isinstance(profile, dict) else None
+    if not isinstance(topics, dict):
+        return []
+    items = [(str(t), float(v)) for t, v in topics.items() if isinstance(v, (int, float))]
+    return sorted(items, key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+class TopicsCard(QFrame):
+    """The simple debrief card: "what the feed learned about you", the top topics as bars."""
+
+    def __init__(self, profile: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("topics_card")
+        self.setStyleSheet("#topics_card { background: #1c1c21; border-radius: 12px; }")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 16)
+        head = QLabel("What the feed learned about you")
+        head.setFont(_font(17, True))
+        head.setStyleSheet("color: white;")
+        layout.addWidget(head)
+        self.topics = top_topics(profile)
+        if not self.topics:
+            none = QLabel("Not enough views to say.")
+            none.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+            layout.addWidget(none)
+        values = [v for _, v in self.topics]
+        lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
+        for name, value in self.topics:  # bars show the order (affinities may all be below zero early on)
+            share = 0.6 if hi <= lo else 0.15 + 0.85 * (value - lo) / (hi - lo)
+            row = QHBoxLayout()
+            label = QLabel(f"#{name}")
+            label.setFont(_font(15, True))
+            label.setStyleSheet("color: white;")
+            label.setMinimumWidth(110)
+            bar = QProgressBar()
+            bar.setRange(0, 100)
+            bar.setValue(int(round(100 * share)))
+            bar.setTextVisible(False)
+            bar.setFixedHeight(12)
+            bar.setStyleSheet(f"QProgressBar {{ background: #2e2e35; border: none; border-radius: 6px; }}"
+                              f" QProgressBar::chunk {{ background: {overlays.ACCENT.name()}; border-radius: 6px; }}")
+            row.addWidget(label)
+            row.addWidget(bar, 1)
+            layout.addLayout(row)
+
+
+# == operator ======================================================================================
+class PinDialog(QDialog):
+    """The experimenter's PIN. ``check(pin) -> bool``; a wrong PIN is refused (``refused`` is emitted,
+    the field cleared) and the dialog stays open; the right one accepts."""
+
+    refused = Signal()
+
+    def __init__(self, check: Callable[[str], bool], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.check = check
+        self.setObjectName("pin_dialog")
+        self.setWindowTitle("Experimenter")
+        self.setModal(True)
+        self.setMinimumWidth(300)
+        self.pin_edit = QLineEdit()
+        self.pin_edit.setObjectName("pin")
+        self.pin_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel("")
+        self.error.setStyleSheet(ERROR_STYLE)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.try_pin)
+        buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Experimenter PIN:"))
+        layout.addWidget(self.pin_edit)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def try_pin(self) -> None:
+        if self.check(self.pin_edit.text()):
+            self.accept()
+        else:
+            self.pin_edit.clear()
+            self.error.setText("Wrong PIN.")
+            self.refused.emit()
+
+
+class OperatorDialog(QDialog):
+    """What the experimenter can do: pause / resume, abort the session, exit. ``chosen`` is set on close."""
+
+    def __init__(self, *, running: bool, paused: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("operator_dialog")
+        self.setWindowTitle("Experimenter")
+        self.setModal(True)
+        self.setMinimumWidth(300)
+        self.chosen: str | None = None
+        layout = QVBoxLayout(self)
+        state = ("The session is paused." if paused else "The session is running.") if running else "The session has ended."
+        layout.addWidget(QLabel(state))
+        self.action_buttons: dict[str, QPushButton] = {}
+        actions: list[tuple[str, str]] = []
+        if running:
+            actions.append(("resume", "Resume the session") if paused else ("pause", "Pause the session"))
+            actions.append(("abort", "Abort the session and exit"))
+        else:
+            actions.append(("exit", "Exit"))
+        actions.append(("back", "Back"))
+        for name, text in actions:
+            b = QPushButton(text)
+            b.setObjectName(name)
+            b.clicked.connect(lambda _=False, n=name: self._choose(n))
+            layout.addWidget(b)
+            self.action_buttons[name] = b
+
+    def _choose(self, name: str) -> None:
+        self.chosen = name
+        self.accept() if name != "back" else self.reject()
+
+
+class RecoveryDialog(QDialog):
+    """An interrupted lab session: close it as recovered, or continue with the same participant."""
+
+    def __init__(self, info: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("recovery_dialog")
+        self.setWindowTitle("An interrupted session was found")
+        self.chosen: str | None = None
+        pid = info.get("participant") or "?"
+        text = QLabel(
+            f"The session of participant {pid} (condition {info.get('condition') or '?'}, "
+            f"{info.get('views', 0)} views) stopped without ending at {str(info.get('last_utc', ''))[:19].replace('T', ' ')} UTC: "
+            "the app crashed or the computer went off.\n\nIt will be closed as \u201crecovered after crash\u201d "
+            "(its last view completed from the last checkpoint). Then:"
+        )
+        text.setWordWrap(True)
+        text.setMinimumWidth(420)
+        self.close_button = QPushButton("Close it and start a new session")
+        self.close_button.setObjectName("close_recovered")
+        self.continue_button = QPushButton(f"Continue with {pid} in a new linked session")
+        self.continue_button.setObjectName("continue")
+        self.close_button.clicked.connect(lambda: self._choose("close"))
+        self.continue_button.clicked.connect(lambda: self._choose("continue"))
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(self.continue_button)
+        layout.addWidget(self.close_button)
+
+    def _choose(self, name: str) -> None:
+        self.chosen = name
+        self.accept()
+
+
+__all__ = [
+    "StartDialog", "duplicate_box", "ScreenPage", "TopicsCard", "top_topics", "PinDialog", "OperatorDialog",
+    "RecoveryDialog",
+]
