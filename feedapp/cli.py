@@ -36,6 +36,15 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
         help="a view with less play time than this is a skip (default: 3000 ms)",
     )
     p.add_argument("--mute", action="store_true", help="start with sound off")
+    p.add_argument(
+        "--autopilot", metavar="TOPICS", default=None,
+        help="a simulated viewer drives the player: watches clips of these comma-separated topics to the end, "
+        "skips the others after about 1 s (e.g. cats,art)",
+    )
+    p.add_argument(
+        "--autopilot-speed", type=float, default=1.0, metavar="X",
+        help="divide the autopilot's skip and loop times by X (default 1)",
+    )
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
     p.add_argument(
         "--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS
@@ -263,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 demo_dir=(getattr(args, "clips", None) or default_demo_dir()) if args.command == "demo" else None,
                 quit_after=args.quit_after,
                 screenshot=args.screenshot,
+                autopilot=args.autopilot,
+                autopilot_speed=args.autopilot_speed,
             )
     except (UserError, ConfigError, ValueError) as e:
         print(f"feedapp: {e}", file=sys.stderr)

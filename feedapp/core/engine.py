@@ -121,6 +121,7 @@ class FeedEngine(Feed):
         self._picks: list[Pick] = []  # aligned with history
         self._rows: list[int] = []  # feature rows of history
         self.views: list[View] = []
+        self.refreshed_at: list[int] = []  # view counts at which the viewer asked for a fresh feed
         self.rewards: list[float] = []
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self.warmup: tuple[Clip, ...] = tuple(warmup)
@@ -282,6 +283,29 @@ class FeedEngine(Feed):
         }
 
     # -- steering ---------------------------------------------------------------------------------
+    def refresh(self) -> dict[str, object]:
+        """"Refresh my feed": forget what was learned about this viewer and start a fresh profile.
+
+        The ranker becomes a fresh clone (same name, parameters, seed) bound to the same feature space
+        and world (popularity and follows stay); the taste profile starts empty. The session's record
+        stays (views, rewards, history, picks); the view count of the fresh start is appended to
+        ``refreshed_at``. The undisplayed next pick is decided again. Emits ``feed_did_refresh(info)``
+        then ``profile_did_update(snapshot)``.
+        """
+        before = self._profile.snapshot()
+        fresh = self.ranker.clone()
+        fresh.bind(self.space, self.world)
+        self.ranker = fresh
+        self.order = fresh
+        self._profile = TasteProfile(decay=self._profile.decay, prior_views=self._profile.prior_views,
+                                     record=self._profile.record)
+        self.refreshed_at.append(len(self.views))
+        self.redecide_next()
+        info = {"views_before": len(self.views), "profile_before": before}
+        self._emit("feed_did_refresh", info)
+        self._emit("profile_did_update", self._profile.snapshot())
+        return info
+
     def set_param(self, name: str, value: object) -> None:
         """Change a ranker parameter live (``ParameterError`` if out of range) and re-rank."""
         old, new = self.ranker.set_param(name, value)

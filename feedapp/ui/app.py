@@ -248,6 +248,8 @@ def run_player(
     demo_dir: Path | None = None,
     quit_after: float | None = None,
     screenshot: Path | None = None,
+    autopilot: str | None = None,
+    autopilot_speed: float = 1.0,
 ) -> int:
     """Open the store, find clips (a folder, or the demo maker in the background) and run the window.
 
@@ -298,7 +300,17 @@ def run_player(
         skip_threshold_ms=settings.skip_threshold_ms,
     )
     # SessionBridge + ranker events + HOOK POINTS (install_panels / install_dev_tools): see install_extensions
-    session = attach_session(window, engine, recorder, panels_visible=False, dev_tools=True)
+    # the taste panel is shown in demo mode (a workshop watches the profile form) and one P away otherwise
+    session = attach_session(window, engine, recorder, panels_visible=folder is None, dev_tools=True)
+    pilot = None
+    if autopilot:
+        from feedapp.ui.autopilot import Autopilot, parse_taste
+
+        try:
+            taste = parse_taste(autopilot)
+        except ValueError as e:
+            raise UserError(str(e)) from e
+        pilot = Autopilot(view, engine, taste, seed=settings.seed, speed=autopilot_speed)
     plugin_timer = None
     if hasattr(engine, "plugin_host"):
         plugin_timer = QTimer(interval=500)

@@ -25,6 +25,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("M", "sound on or off"),
     ("F", "full screen on or off"),
     ("?", "show or hide this help"),
+    ("P", "taste panel on or off"),
+    ("R", "refresh my feed"),
+    ("L", "follow or unfollow this creator"),
+    ("E  /  S", "end card on or off  /  save it as PNG"),
+    ("D  /  G", "developer panel  /  fame board"),
     ("Esc", "close help or full screen"),
     ("Q", "quit"),
 )

@@ -288,6 +288,16 @@ class SwipeView(QWidget):
     def message(self) -> tuple[str, str] | None:
         return self._message
 
+    def reload_next(self) -> None:
+        """The feed changed its mind about the next clip (a follow, a refresh): preload what it says now."""
+        if self.started and not self.is_animating() and self._drag is None:
+            self._neighbour_clip_ok(1)
+
+    @property
+    def neighbours_pending(self) -> bool:
+        """True between an arrival and the preloading of its neighbours."""
+        return self._neighbours_due
+
     def shutdown(self) -> None:
         """Stop every player (before the window closes) so no decoder thread outlives the view."""
         for slot in self._slots.values():

@@ -1,0 +1,176 @@
+"""The end-of-session card for the viewer: top topics, how the profile formed, the session's figures.
+
+It sits over the player (shown and hidden with E) and is drawn once per update into a pixmap, so the
+video playing under it never makes it repaint its text. ``save(path)`` writes it as a PNG (S).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import QWidget
+
+from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries, SessionFigures, top_topics
+from feedapp.ui.panels import style
+from feedapp.ui.panels.figures import tiles
+from feedapp.ui.panels.style import TopicColours
+
+CARD_SIZE = QSize(400, 600)
+
+
+class EndCard(QWidget):
+    def __init__(self, colours: TopicColours, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.colours = colours
+        self.setFixedSize(CARD_SIZE)
+        self._pixmap: QPixmap | None = None
+        self.top: list[tuple[str, float]] = []
+        self.hide()
+
+    def set_content(self, profile: dict, series: ProfileSeries, figures: SessionFigures, elapsed_s: float,
+                    footer: str) -> None:
+        self.top = top_topics(profile, 3)
+        self._pixmap = self.render_card(profile, series, figures, elapsed_s, footer)
+        self.update()
+
+    def image(self) -> QPixmap | None:
+        return self._pixmap
+
+    def save(self, path: Path) -> bool:
+        """Write the card as a PNG (the same pixels the viewer sees)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pm = self._pixmap if self._pixmap is not None else self.grab()
+        return pm.save(str(path), "PNG")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._pixmap is None:
+            return
+        p = QPainter(self)
+        p.drawPixmap(0, 0, self._pixmap)
+        p.end()
+
+    def render_card(self, profile: dict, series: ProfileSeries, f: SessionFigures, elapsed_s: float, footer: str) -> QPixmap:
+        dpr = self.devicePixelRatioF() or 1.0
+        pm = QPixmap(int(CARD_SIZE.width() * dpr), int(CARD_SIZE.height() * dpr))
+        pm.setDevicePixelRatio(dpr)
+        pm.fill(style.PANEL_BG)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        W, H = CARD_SIZE.width(), CARD_SIZE.height()
+        p.setPen(QPen(style.ACCENT, 3))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRoundedRect(QRectF(1.5, 1.5, W - 3, H - 3), 14, 14)
+        x0, w = 24.0, W - 48.0
+        p.setFont(style.font(24, True))
+        p.setPen(style.TEXT)
+        p.drawText(QRectF(x0, 20, w, 32), style.LEFT, "Your feed, so far")
+        p.setFont(style.font(13))
+        p.setPen(style.MUTED)
+        p.drawText(QRectF(x0, 52, w, 20), style.LEFT,
+                   f"{f.views} views \u00b7 learned from how long you watched")
+        # top topics
+        y = 88.0
+        p.setFont(style.font(14, True))
+        p.setPen(style.TEXT)
+        p.drawText(QRectF(x0, y, w, 20), style.LEFT, "Top topics")
+        y += 26
+        top = top_topics(profile, 3)
+        if not top:
+            p.setFont(style.font(13))
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(x0, y, w, 20), style.LEFT, "Nothing stood out yet: watch a few clips to the end.")
+            y += 30
+        scale = max([1.0] + [a for _, a in top])
+        clicks = series.clicks()
+        for rank, (t, a) in enumerate(top, 1):
+            c = self.colours(t)
+            p.setFont(style.font(16, True))
+            p.setPen(c)
+            p.drawText(QRectF(x0, y, 140, 24), style.LEFT, f"{rank}. #{t}")
+            bar = QRectF(x0 + 140, y + 6, (w - 200) * a / scale, 12)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(c)
+            p.drawRoundedRect(bar, 4, 4)
+            p.setFont(style.font(12))
+            p.setPen(style.TEXT)
+            p.drawText(QRectF(x0 + w - 56, y, 56, 24), style.RIGHT, f"{a:+.2f}")
+            note = f"clicked at view {clicks[t]}" if t in clicks else "still forming"
+            p.setFont(style.font(11))
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(x0 + 18, y + 22, w, 14), style.LEFT, note)
+            y += 44
+        # timeline
+        y = max(y, 250.0) + 6
+        p.setFont(style.font(14, True))
+        p.setPen(style.TEXT)
+        p.drawText(QRectF(x0, y, w, 20), style.LEFT, "How your profile formed")
+        y += 24
+        chart = QRectF(x0 + 22, y + 4, w - 26, 150)
+        self._timeline(p, chart, series, [t for t, _ in top] or list(series.topics)[:3])
+        y = chart.bottom() + 24
+        # figures
+        items = tiles(f, elapsed_s)
+        tw = w / len(items)
+        for i, (value, caption) in enumerate(items):
+            r = QRectF(x0 + i * tw, y, tw, 26)
+            p.setFont(style.font(19, True))
+            p.setPen(style.TEXT)
+            p.drawText(r, style.CENTRE, value)
+            p.setFont(style.font(10))
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(r.left() - 4, r.bottom(), tw + 8, 14), style.CENTRE, caption)
+        y += 50
+        p.setFont(style.font(11))
+        p.setPen(style.MUTED)
+        follow = ("You follow " + " ".join(f"@{c}" for c in f.followed) + ".") if f.followed else \
+            "You followed nobody: the feed found your taste from watching alone."
+        p.drawText(QRectF(x0, y, w, 34), style.WRAP, follow)
+        p.setFont(style.font(10))
+        p.drawText(QRectF(x0, H - 30, w, 16), style.LEFT, style.elide(p, footer, w))
+        p.end()
+        return pm
+
+    def _timeline(self, p: QPainter, r: QRectF, series: ProfileSeries, topics: list[str]) -> None:
+        n = max(series.views, 2)
+        vals = [v for t in series.topics for v in series.topics[t]]
+        hi, lo = max([1.0] + vals), min([-0.5] + vals)
+
+        def X(i: int) -> float:
+            return r.left() + (i - 1) / (n - 1) * r.width()
+
+        def Y(a: float) -> float:
+            return r.bottom() - (a - lo) / (hi - lo) * r.height()
+
+        p.setFont(style.font(10))
+        for a in (lo, 0.0, hi):
+            p.setPen(QPen(style.GRID, 1, Qt.PenStyle.SolidLine if a == 0 else Qt.PenStyle.DotLine))
+            p.drawLine(QPointF(r.left(), Y(a)), QPointF(r.right(), Y(a)))
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(r.left() - 24, Y(a) - 7, 22, 14), style.RIGHT, f"{a:+.1f}" if a else "0")
+        p.drawText(QRectF(r.left(), r.bottom() + 2, r.width(), 14), style.LEFT, "view 1")
+        p.drawText(QRectF(r.left(), r.bottom() + 2, r.width(), 14), style.RIGHT, f"view {series.views}")
+        p.setPen(QPen(style.GRID, 1, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(r.left(), Y(CLICK_THRESHOLD)), QPointF(r.right(), Y(CLICK_THRESHOLD)))
+        if series.views == 0:
+            return
+        others = [t for t in series.topics if t not in topics]
+        for t in others + topics:
+            vals = series.topics[t]
+            path = QPainterPath(QPointF(X(1), Y(vals[0])))
+            for i in range(1, len(vals)):
+                path.lineTo(X(i + 1), Y(vals[i]))
+            c = QColor(self.colours(t))
+            if t in others:
+                c.setAlpha(70)
+            p.setPen(QPen(c, 2.5 if t in topics else 1.0))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+        for t in topics:
+            v = series.click_view(t)
+            if v is not None:
+                p.setPen(QPen(style.TEXT, 1.5))
+                p.setBrush(self.colours(t))
+                p.drawEllipse(QPointF(X(v), Y(series.topics[t][v - 1])), 5, 5)

@@ -1,0 +1,144 @@
+"""The interest map widget: the catalog's clips as dots (PCA, ``feedapp.core.interest_map``), coloured
+by topic, served clips ringed, the current clip highlighted, and "you" (the profile point) with its
+trail. The dots are drawn once into a cached pixmap (redrawn only when the catalog grows or the
+widget is resized); a refresh paints that pixmap plus a few marks."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from feedapp.core.interest_map import InterestMap
+from feedapp.ui.panels import style
+from feedapp.ui.panels.style import TopicColours, lerp
+
+TRAIL = 30  # points of the trail drawn
+
+
+class InterestMapView(QWidget):
+    def __init__(self, colours: TopicColours, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.colours = colours
+        self.map = InterestMap()
+        self.topics: list[str] = []  # the first topic of each clip row
+        self._legend: list[str] = []
+        self.served: set[int] = set()
+        self.current: int | None = None
+        self._layer: QPixmap | None = None
+        self._layer_key: tuple = ()
+        self._from_point: tuple[float, float] | None = None
+        self._t = 1.0
+        self.setMinimumHeight(180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_state(self, space, view_rows: list[int], rewards: list[float], served: set[int], current: int | None) -> None:  # noqa: ANN001
+        before = self.map.point
+        self.map.sync(space, view_rows, rewards)
+        if len(self.topics) != space.n:
+            self.topics = [c.topics[0] if c.topics else "" for c in space.clips]
+            self._legend = list(dict.fromkeys(self.topics))
+        self.served = served
+        self.current = current
+        self._from_point = before
+        self._t = 0.0 if before is not None and before != self.map.point else 1.0
+        self.update()
+
+    def set_progress(self, t: float) -> None:
+        if self._t >= 1.0 and t >= 1.0:
+            return
+        self._t = t
+        self.update()
+
+    def _plot(self, content: QRectF) -> QRectF:
+        side = min(content.width(), content.height() - 30)
+        r = QRectF(0, 0, content.width(), side)
+        r.moveTopLeft(content.topLeft())
+        return r.adjusted(8, 6, -8, -6)
+
+    def _xy(self, plot: QRectF, c: tuple[float, float] | np.ndarray) -> QPointF:
+        return QPointF(plot.center().x() + float(c[0]) * plot.width() / 2, plot.center().y() - float(c[1]) * plot.height() / 2)
+
+    def _dots(self, plot: QRectF) -> QPixmap:
+        key = (self.map.version, int(plot.width()), int(plot.height()), self.devicePixelRatioF())
+        if self._layer is not None and self._layer_key == key:
+            return self._layer
+        dpr = self.devicePixelRatioF()
+        pm = QPixmap(int(plot.width() * dpr) + 1, int(plot.height() * dpr) + 1)
+        pm.setDevicePixelRatio(dpr)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        local = QRectF(0, 0, plot.width(), plot.height())
+        proj = self.map.projection
+        if proj is not None:
+            p.setPen(Qt.PenStyle.NoPen)
+            radius = 3.5 if proj.n <= 500 else (2.0 if proj.n <= 5000 else 1.0)
+            for row, c in enumerate(proj.coords):
+                col = QColor(self.colours(self.topics[row] if row < len(self.topics) else ""))
+                col.setAlpha(200)
+                p.setBrush(col)
+                p.drawEllipse(self._xy(local, c), radius, radius)
+        p.end()
+        self._layer, self._layer_key = pm, key
+        return pm
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        proj = self.map.projection
+        hint = f"PCA of topics + look ({proj.explained[0]:.0%}, {proj.explained[1]:.0%})" if proj is not None and proj.n else ""
+        content = style.card(p, QRectF(self.rect()), "Interest map", hint)
+        plot = self._plot(content)
+        p.setPen(QPen(style.GRID, 1, Qt.PenStyle.DotLine))
+        p.drawLine(QPointF(plot.left(), plot.center().y()), QPointF(plot.right(), plot.center().y()))
+        p.drawLine(QPointF(plot.center().x(), plot.top()), QPointF(plot.center().x(), plot.bottom()))
+        if proj is None or proj.n == 0:
+            p.end()
+            return
+        p.drawPixmap(plot.topLeft(), self._dots(plot))
+        coords = proj.coords
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(QColor(255, 255, 255, 150), 1.2))
+        for row in self.served:
+            if row < proj.n:
+                p.drawEllipse(self._xy(plot, coords[row]), 5.5, 5.5)
+        if self.current is not None and self.current < proj.n:
+            p.setPen(QPen(style.TEXT, 2))
+            p.drawEllipse(self._xy(plot, coords[self.current]), 8, 8)
+        pts = [q for q in self.map.trail.points[-TRAIL:] if q is not None]
+        point = self.map.point
+        if point is not None and self._from_point is not None and self._t < 1.0:
+            point = (lerp(self._from_point[0], point[0], self._t), lerp(self._from_point[1], point[1], self._t))
+            if pts:
+                pts[-1] = point
+        for i in range(1, len(pts)):
+            a = int(40 + 180 * i / len(pts))
+            p.setPen(QPen(QColor(255, 255, 255, a), 1.5))
+            p.drawLine(self._xy(plot, pts[i - 1]), self._xy(plot, pts[i]))
+        if point is not None:
+            c = self._xy(plot, point)
+            p.setPen(QPen(QColor(0, 0, 0), 2))
+            p.setBrush(style.ACCENT)
+            p.drawEllipse(c, 7, 7)
+            p.setFont(style.font(11, True))
+            p.setPen(style.TEXT)
+            p.drawText(QRectF(c.x() + 9, c.y() - 8, 40, 16), style.LEFT, "you")
+        # legend: topic colours
+        p.setFont(style.font(10))
+        x, y = content.left(), plot.bottom() + 8
+        for t in self._legend:
+            label = f"#{t}"
+            w = p.fontMetrics().horizontalAdvance(label) + 14
+            if x + w > content.right():
+                x, y = content.left(), y + 13
+            if y + 12 > self.height():
+                break
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(self.colours(t))
+            p.drawEllipse(QPointF(x + 4, y + 6), 3.5, 3.5)
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(x + 10, y, w, 12), style.LEFT, label)
+            x += w + 4
+        p.end()

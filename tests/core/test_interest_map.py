@@ -1,0 +1,237 @@
+"""Interest map (PCA of the clip features, the profile point) and the panel's Qt-free figures and words
+(feedapp/core/endcard.py), against a real FeedEngine over a demo-shaped catalog. No Qt here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from feedapp.core.catalog import Catalog
+from feedapp.core.endcard import (
+    CLICK_MIN_VIEWS,
+    CLICK_THRESHOLD,
+    ProfileSeries,
+    explain,
+    parse_reasons,
+    session_figures,
+    top_topics,
+    views_since_refresh,
+    watched_to_end,
+)
+from feedapp.core.engine import FeedEngine
+from feedapp.core.interest_map import InterestMap, ProfileTrail, content_columns, fit
+from feedapp.core.model import Clip, Pick, View
+from feedapp.core.simulate import demo_like_catalog
+
+
+def engine(seed: int = 3, n: int = 64) -> FeedEngine:
+    return FeedEngine(demo_like_catalog(seed=0, n_clips=n), "foryou", seed=seed)
+
+
+def watch(eng: FeedEngine, likes: set[str], views: int) -> None:
+    """Serve ``views`` clips; clips of a liked topic are watched to the end (a loop), others skipped at 1 s."""
+    cur = eng.start()
+    for _ in range(views):
+        if likes & set(cur.topics):
+            v = View(cur.id, dwell_ms=cur.duration_ms * 1.5, play_ms=cur.duration_ms * 1.5, loops=1)
+        else:
+            v = View(cur.id, dwell_ms=1000, play_ms=1000, skipped=True)
+        eng.finish(v)
+        cur = eng.move(1)
+
+
+# == PCA projection ==============================================================================
+
+
+def test_projection_is_2d_scaled_deterministic_and_uses_content_columns():
+    eng = engine()
+    sp = eng.space
+    proj = fit(sp.X, sp.labels)
+    assert proj.coords.shape == (sp.n, 2)
+    assert np.abs(proj.coords).max() == pytest.approx(1.0)
+    cols = content_columns(sp.labels)
+    assert {sp.labels[j].split(":")[0] for j in cols} == {"topic", "visual"}
+    again = fit(sp.X.copy(), list(sp.labels))
+    assert np.array_equal(proj.coords, again.coords)  # same input, same map (fixed signs)
+    assert np.allclose(proj.project(sp.X), proj.coords)
+    assert 0 < proj.explained[1] <= proj.explained[0] < 1
+    # the axes are orthonormal principal directions
+    assert np.allclose(proj.components.T @ proj.components, np.eye(2), atol=1e-9)
+
+
+def test_projection_matches_numpy_svd():
+    sp = engine().space
+    proj = fit(sp.X, sp.labels)
+    A = sp.X[:, list(proj.columns)].astype(np.float64) * proj.weights
+    A = A - A.mean(axis=0)
+    topic = [j for j, c in enumerate(proj.columns) if sp.labels[c].startswith("topic:")]
+    visual = [j for j, c in enumerate(proj.columns) if sp.labels[c].startswith("visual:")]
+    assert A[:, topic].var(axis=0).sum() == pytest.approx(1.0) == A[:, visual].var(axis=0).sum()
+    _, _, vt = np.linalg.svd(A, full_matrices=False)
+    for k in range(2):  # same axes up to sign
+        assert abs(abs(float(vt[k] @ proj.components[:, k])) - 1.0) < 1e-6
+
+
+def test_clips_of_a_topic_sit_together():
+    sp = engine().space
+    coords = fit(sp.X, sp.labels).coords
+    topic = np.array([c.topics[0] for c in sp.clips])
+    within = np.mean([np.linalg.norm(coords[topic == t] - coords[topic == t].mean(0), axis=1).mean() for t in set(topic)])
+    spread = np.linalg.norm(coords - coords.mean(0), axis=1).mean()
+    assert within < 0.5 * spread
+
+
+def test_big_catalog_fits_on_a_sample_quickly():
+    import time
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 40)).astype(np.float32)
+    labels = [f"visual:{i}" for i in range(40)]
+    t = time.perf_counter()
+    proj = fit(X, labels, max_fit_rows=5000)
+    assert time.perf_counter() - t < 2.0
+    assert proj.coords.shape == (100_000, 2)
+
+
+def test_empty_catalog():
+    eng = FeedEngine(Catalog([]), "foryou", seed=0)
+    proj = fit(eng.space.X, eng.space.labels)
+    assert proj.coords.shape == (0, 2)
+
+
+# == the profile point ===========================================================================
+
+
+def test_profile_point_is_the_reward_weighted_decayed_mean():
+    trail = ProfileTrail(decay=0.5)
+    assert trail.add((1.0, 0.0), -1.0) is None  # no positive reward yet: no point
+    assert trail.add((0.0, 1.0), 1.0) == pytest.approx((0.0, 1.0))
+    p = trail.add((1.0, 1.0), 2.0)
+    # weights: (0, 1*0.5, 2) -> ((0*0 + 0.5*0 + 2*1) / 2.5, (0.5*1 + 2*1) / 2.5)
+    assert p == pytest.approx((2 / 2.5, 2.5 / 2.5))
+    assert len(trail.points) == 3
+
+
+def test_interest_map_sync_is_incremental_and_restarts():
+    eng = engine()
+    watch(eng, {"cats"}, 20)
+    rows = [eng.space.row_of[v.clip_id] for v in eng.views]
+    m = InterestMap()
+    assert m.sync(eng.space, rows[:10], eng.rewards[:10])
+    assert m.sync(eng.space, rows, eng.rewards)
+    one_go = InterestMap()
+    one_go.sync(eng.space, rows, eng.rewards)
+    assert [p is None for p in m.trail.points] == [p is None for p in one_go.trail.points]
+    assert np.allclose([p for p in m.trail.points if p], [p for p in one_go.trail.points if p])
+    assert not m.sync(eng.space, rows, eng.rewards)  # nothing new
+    assert m.sync(eng.space, rows[:3], eng.rewards[:3])  # shorter (a refresh): the trail starts again
+    assert len(m.trail.points) == 3
+    # the point sits among the cats clips
+    coords = m.projection.coords
+    cats = np.array([c.topics[0] == "cats" for c in eng.space.clips])
+    one_go_point = np.array(one_go.point)
+    assert np.linalg.norm(coords[cats].mean(0) - one_go_point) < np.linalg.norm(coords[~cats].mean(0) - one_go_point)
+
+
+def test_interest_map_refits_when_the_catalog_grows():
+    cat = demo_like_catalog(seed=0, n_clips=40)
+    clips = list(cat.clips)
+    small = Catalog(clips[:20])
+    eng = FeedEngine(small, "foryou", seed=1)
+    m = InterestMap()
+    m.sync(eng.space, [], [])
+    v0 = m.version
+    small.add(clips[20:])
+    assert m.sync(eng.space, [], [])
+    assert m.version == v0 + 1 and m.projection.n == 40
+
+
+# == session figures and words ===================================================================
+
+
+def test_session_figures_from_the_engine_views():
+    eng = engine()
+    watch(eng, {"cats"}, 24)
+    clips = {c.id: c for c in eng.space.clips}
+    f = session_figures(eng.views, clips, ["mila"])
+    assert f.views == 24
+    assert f.skips == sum(v.skipped for v in eng.views)
+    ratios = [v.play_ms / clips[v.clip_id].duration_ms for v in eng.views]
+    assert f.mean_watch_ratio == pytest.approx(sum(ratios) / 24)
+    assert f.creators_seen == len({clips[v.clip_id].creator for v in eng.views})
+    assert f.creators_discovered == len({clips[v.clip_id].creator for v in eng.views if not v.skipped})
+    assert f.followed == ("mila",)
+    assert math.isnan(session_figures([], clips).mean_watch_ratio)
+
+
+def test_parse_reasons_reads_ranker_and_policy_reasons():
+    parts, notes = parse_reasons(("topic:cooking +0.42", "creator:mila -0.10", "visual:3 +0.02", "visual:1 +0.01",
+                                  "duration:8-12s +0.05", "uncertainty +0.12", "explore: new creator",
+                                  "topic fatigue -0.10", "served 2x before"))
+    kinds = [(p.kind, p.label, p.value) for p in parts]
+    assert ("topic", "cooking", 0.42) in kinds and ("creator", "mila", -0.10) in kinds
+    assert ("length", "8-12s", 0.05) in kinds and ("unsure", "", 0.12) in kinds
+    assert ("fatigue", "topic", -0.10) in kinds
+    assert notes == ["explore: new creator", "served 2x before"]
+
+
+def test_explain_counts_views_to_the_end_from_the_engine():
+    eng = engine()
+    watch(eng, {"cooking"}, 30)
+    clips = {c.id: c for c in eng.space.clips}
+    cooking_to_end = sum(1 for v in eng.views if "cooking" in clips[v.clip_id].topics and watched_to_end(v, clips[v.clip_id]))
+    assert cooking_to_end >= 2
+    # the pick of a cooking clip: reasons come from the engine's own explain
+    row = next(i for i, c in enumerate(eng.space.clips) if "cooking" in c.topics)
+    clip = eng.space.clips[row]
+    reasons = eng.ranker.explain(row)
+    assert any(r.startswith("topic:cooking +") for r in reasons)
+    pick = Pick(clip.id, 99, "foryou", score=0.5, propensity=0.2, explore=False, reasons=reasons)
+    e = explain(pick, clip, eng.views, clips, epsilon=0.05, repeat_penalty=0.3)
+    assert f"Because you watched {cooking_to_end} #cooking clips to the end" in " ".join(e.sentences)
+    assert e.total("topic") > 0
+    assert sum(p.value for p in e.parts) == pytest.approx(0.5, abs=0.006)  # parts add up to the score
+    # an exploration pick says so, with the policy's share
+    e2 = explain(Pick(clip.id, 5, "foryou", 0.1, 0.01, True, ("explore: uniform",)), clip, [], clips, epsilon=0.05)
+    assert e2.explore and "random pick" in e2.sentences[0] and "5%" in e2.sentences[0]
+    # "served 2x before" is the policy's repeat cut: a part of the score
+    e4 = explain(Pick(clip.id, 7, "foryou", -0.4, 0.1, False, ("topic:cooking +0.20", "served 2x before")), clip,
+                 eng.views, clips, repeat_penalty=0.3)
+    assert e4.total("repeat") == pytest.approx(-0.6) and "Shown 2 times before" in " ".join(e4.sentences)
+    # a skipped topic counts against, with the count of skips
+    other = next(c for c in eng.space.clips if "cooking" not in c.topics)
+    skips = sum(1 for v in eng.views if other.topics[0] in clips[v.clip_id].topics and v.skipped)
+    e3 = explain(Pick(other.id, 6, "foryou", -0.3, 0.01, False, (f"topic:{other.topics[0]} -0.30",)), other, eng.views, clips)
+    assert f"You skipped {skips} #{other.topics[0]} clip" in e3.sentences[0]
+
+
+def test_profile_series_follows_profile_history_and_finds_the_click():
+    eng = engine()
+    watch(eng, {"cats"}, 30)
+    hist = eng.profile_history()
+    s = ProfileSeries()
+    assert s.update(hist[:10]) and s.update(hist)
+    assert s.views == 30 and not s.update(hist)
+    for t, aff in eng.profile()["topics"].items():
+        assert s.topics[t][-1] == pytest.approx(aff)
+    full = ProfileSeries()
+    full.update(hist)
+    assert full.topics == s.topics
+    v = s.click_view("cats")
+    assert v is not None
+    series = s.topics["cats"]
+    counts = s.counts["cats"]
+    assert series[v - 1] >= CLICK_THRESHOLD and all(a >= CLICK_THRESHOLD for a in series[v - 1:])
+    assert counts[v - 1] >= CLICK_MIN_VIEWS and counts[-1] == eng.profile()["topic_views"]["cats"]
+    assert series[v - 2] < CLICK_THRESHOLD or counts[v - 2] < CLICK_MIN_VIEWS
+    assert top_topics(eng.profile(), 1)[0][0] == "cats"
+    assert "cats" in s.clicks()
+    assert views_since_refresh(eng) == 0
+
+
+def test_revisit_and_no_pick():
+    c = Clip("x", "/x.mp4", "x", ("cats",), "ana", 4000, 30.0, 540, 960)
+    e = explain(None, c, [], {"x": c}, revisit=True)
+    assert e.revisit and "came back" in e.sentences[0]
