@@ -17,7 +17,6 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.endcard import explain, views_since_refresh
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import View
-from feedapp.core.profile import TasteProfile
 from feedapp.core.records import MemorySink
 from feedapp.core.session import SessionRecorder
 from feedapp.ui.panels import install_panels
@@ -29,29 +28,7 @@ from tests.ui.helpers import spin
 TOPICS = ("cats", "cooking", "travel")
 
 
-class RefreshableEngine(FeedEngine):
-    """FeedEngine plus the ``refresh()`` this issue asks the engine for (the same code is proposed for
-    feedapp/core/engine.py in the report); used only while the engine does not have it yet."""
-
-    def refresh(self) -> dict[str, object]:
-        before = self._profile.snapshot()
-        fresh = self.ranker.clone()
-        fresh.bind(self.space, self.world)
-        self.ranker = fresh
-        self.order = fresh
-        self._profile = TasteProfile(decay=self._profile.decay, prior_views=self._profile.prior_views,
-                                     record=self._profile.record)
-        if not hasattr(self, "refreshed_at"):
-            self.refreshed_at = []
-        self.refreshed_at.append(len(self.views))
-        self.redecide_next()
-        info = {"views_before": len(self.views), "profile_before": before}
-        self._emit("feed_did_refresh", info)
-        self._emit("profile_did_update", self._profile.snapshot())
-        return info
-
-
-ENGINE = FeedEngine if hasattr(FeedEngine, "refresh") else RefreshableEngine
+ENGINE = FeedEngine
 
 
 @pytest.fixture(scope="module")

@@ -306,13 +306,9 @@ class TasteDock(QObject):
     # == actions =================================================================================
     def refresh_feed(self) -> bool:
         """Refresh my feed: the engine starts a fresh profile (``engine.refresh()``); logged as ``feed_refreshed``."""
-        fn = getattr(self.engine, "refresh", None)
-        if fn is None:
-            self.view.show_toast("Refreshing the feed needs FeedEngine.refresh(), which this build does not have.", 4000)
-            return False
         before = [t for t, _ in top_topics(self.engine.profile(), 3)]
         views = len(self.engine.views)
-        fn()
+        self.engine.refresh()
         self.recorder.event("feed_refreshed", views_before=views, top_topics_before=before, ranker=self.engine.ranker.name)
         self._reload_next()
         self.view.show_toast("Fresh start: your feed forgot what it learned. Watch what you like.", 3000)
@@ -335,13 +331,8 @@ class TasteDock(QObject):
         return clip.creator
 
     def _reload_next(self) -> None:
-        """The engine re-decided the next clip: preload what it says now (not during a swipe).
-
-        Uses the view's own neighbour check; the public equivalent belongs in SwipeView (see report).
-        """
-        fn = getattr(self.view, "reload_next", None) or getattr(self.view, "_neighbour_clip_ok", None)
-        if fn is not None and not self.view.is_animating() and self.view.started:
-            fn(1) if fn.__name__ == "_neighbour_clip_ok" else fn()
+        """The engine re-decided the next clip: preload what it says now (SwipeView skips it mid-swipe)."""
+        self.view.reload_next()
 
     def _place_card(self) -> None:
         """Centred over the player; kept inside the window when the player is narrower than the card."""
