@@ -387,6 +387,7 @@ def run_player(
 
         def add_clip(clip: Clip) -> None:
             catalog.add([clip])
+            view.redecide_next()  # the next pick was made from fewer clips
 
         def show_progress(done: int, total: int) -> None:
             view.set_status("" if done >= total else f"Making demo clips {done}/{total}")

@@ -288,6 +288,12 @@ class SwipeView(QWidget):
     def message(self) -> tuple[str, str] | None:
         return self._message
 
+    def redecide_next(self) -> None:
+        """Let the order choose the next clip again (e.g. the catalog grew), unless it is on screen now."""
+        if self.started and not self.is_animating() and self._drag is None:
+            self.feed.redecide_next()
+            self._neighbour_clip_ok(1)
+
     def reload_next(self) -> None:
         """The feed changed its mind about the next clip (a follow, a refresh): preload what it says now."""
         if self.started and not self.is_animating() and self._drag is None:
@@ -584,8 +590,9 @@ class SwipeView(QWidget):
             overlays.progress(p, cur_column, cur.position_ms / cur.duration_ms)
         if self._offset == 0.0:
             overlays.play_pause_icon(p, r, self.is_paused, self._icon_opacity)
-        overlays.pill(p, r, self._status, top=18)
-        overlays.pill(p, r, self._toast, top=18 + (44 if self._status else 0), accent=True)
+        # the status line sits below the top fifth, where clips often carry their own title (the demo's band)
+        overlays.pill(p, r, self._status, top=max(18.0, h * 0.22))
+        overlays.pill(p, r, self._toast, top=18, accent=True)
         if self._help:
             overlays.help_overlay(p, r)
         if not self.started and self._message is None and not self._status:

@@ -178,6 +178,7 @@ class TasteDock(QObject):
         self.view.installEventFilter(self)
         for hook in ("profile_did_update", "following_did_change", "ranker_param_did_change", "ranker_did_reload"):
             engine.on(hook, lambda *args: self.schedule())
+        engine.catalog.on_grow(lambda added: self.schedule())  # demo clips arriving change what comes next
         self.schedule()
 
     # == when to refresh =========================================================================
