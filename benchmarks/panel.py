@@ -26,12 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.swipe import catalog_clips, ensure_display, pct  # noqa: E402
+from benchmarks.swipe import catalog_clips, ensure_display, pct, pump_until  # noqa: E402
 
 
 def run(clips, *, panel_open: bool, swipes: int, dwell_ms: int, stress_views: int = 0) -> dict:
-    from PySide6.QtWidgets import QApplication
-
     from feedapp.core.catalog import Catalog
     from feedapp.core.engine import FeedEngine
     from feedapp.core.records import MemorySink
@@ -40,7 +38,6 @@ def run(clips, *, panel_open: bool, swipes: int, dwell_ms: int, stress_views: in
     from feedapp.ui.recording import SessionBridge
     from feedapp.ui.window import PlayerWindow
 
-    app = QApplication.instance()
     engine = FeedEngine(Catalog(clips), "foryou", seed=0)
     window = PlayerWindow(engine, muted=True)
     recorder = SessionRecorder(MemorySink(), app_version="bench", mode="demo", ranker="foryou")
@@ -52,15 +49,6 @@ def run(clips, *, panel_open: bool, swipes: int, dwell_ms: int, stress_views: in
     view.paint_ns_log = []
     arrivals = []
     view.arrived.connect(arrivals.append)
-
-    def pump_until(cond, timeout_s: float) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            app.processEvents()
-            if cond():
-                return True
-            time.sleep(0.001)
-        return cond()
 
     view.start()
     pump_until(lambda: len(arrivals) >= 1, 10)

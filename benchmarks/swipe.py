@@ -25,6 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+
+def pump_until(cond, timeout_s: float) -> bool:  # noqa: ANN001
+    """Run the Qt event loop until ``cond()`` holds or ``timeout_s`` passes (shared by the player benchmarks)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        app.processEvents()
+        if cond():
+            return True
+        time.sleep(0.001)
+    return cond()
+
 def ensure_display() -> None:
     """Re-run under ``xvfb-run -a`` when there is no X display (never a fixed display number)."""
     if os.environ.get("DISPLAY") or os.environ.get("FEEDAPP_BENCH_CHILD"):
@@ -77,13 +91,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(clips, *, preload: bool, swipes: int, dwell_ms: int, memory_marks: tuple[int, ...] = ()) -> dict:
-    from PySide6.QtWidgets import QApplication
-
     from feedapp.core.catalog import Catalog
     from feedapp.core.feed import Feed, SimpleOrder
     from feedapp.ui.window import PlayerWindow
 
-    app = QApplication.instance()
     window = PlayerWindow(Feed(Catalog(clips), SimpleOrder(0)), muted=True, preload=preload)
     window.resize(480, 854)
     window.show()
@@ -91,15 +102,6 @@ def run(clips, *, preload: bool, swipes: int, dwell_ms: int, memory_marks: tuple
     view.paint_ns_log = []
     arrivals = []
     view.arrived.connect(arrivals.append)
-
-    def pump_until(cond, timeout_s: float) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            app.processEvents()
-            if cond():
-                return True
-            time.sleep(0.001)
-        return cond()
 
     view.start()
     pump_until(lambda: len(arrivals) >= 1, 10)

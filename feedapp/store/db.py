@@ -149,22 +149,8 @@ def _m002_event_log(db: sqlite_utils.Database) -> None:
         pk=("session_id", "after_position"),
         foreign_keys=[("session_id", "sessions", "id")],
     )
-    db.create_view(
-        "view_log",
-        """
-        SELECT i.session_id, s.participant, s.condition, s.ranker, i.position, i.id AS impression_id,
-               i.clip_id, c.title, c.creator, c.topics, c.duration_ms, i.reached_by, i.is_revisit,
-               i.policy, i.score, i.propensity, i.exploration, i.settled_utc, i.first_frame_ms,
-               v.dwell_ms, v.play_ms, v.paused_ms, v.unfocused_ms, v.stalled_ms, v.watch_ratio, v.loops,
-               v.skipped, v.exit, v.liked, v.not_interested, v.final
-        FROM impressions i
-        JOIN sessions s ON s.id = i.session_id
-        LEFT JOIN clips c ON c.id = i.clip_id
-        LEFT JOIN views v ON v.impression_id = i.id
-        ORDER BY i.session_id, i.position
-        """,
-    )
-
+    # view_log is created by migration 3 (with sessions.study); migrations always run to the latest
+    # version in one transaction, so no file ever stops at schema 2 without it
 
 VIEW_LOG_SQL = """
 SELECT i.session_id, s.study, s.participant, s.condition, s.ranker, i.position, i.id AS impression_id,
