@@ -9,15 +9,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def is_checkout(root: Path | None = None) -> bool:
+    """True when feedapp runs from a source checkout (its pyproject.toml sits beside the package), not
+    from an installed copy in site-packages."""
+    root = ROOT if root is None else root
+    return (root / "pyproject.toml").is_file() and (root / "feedapp" / "__init__.py").is_file()
+
+
+def user_dir() -> Path:
+    """The user's data folder for an installed feedapp (platformdirs: ``~/.local/share/feedapp`` on Linux,
+    ``~/Library/Application Support/feedapp`` on macOS, ``%LOCALAPPDATA%\\feedapp`` on Windows)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("feedapp", appauthor=False)
+
+
 def default_data_dir() -> Path:
-    """``data/`` beside the package when running from a checkout, else ``$FEEDAPP_DATA``."""
+    """Where the database, end cards and settings go: ``$FEEDAPP_DATA`` if set; else ``data/`` in the
+    checkout when running from one; else the user's data folder (never the install folder)."""
     env = os.environ.get("FEEDAPP_DATA")
-    return Path(env) if env else ROOT / "data"
+    if env:
+        return Path(env).expanduser()
+    return ROOT / "data" if is_checkout() else user_dir() / "data"
 
 
 def default_demo_dir() -> Path:
+    """Where the demo clips are made: ``$FEEDAPP_DEMO_DIR`` if set; else ``assets/demo`` in the checkout;
+    else ``demo/`` in the user's data folder."""
     env = os.environ.get("FEEDAPP_DEMO_DIR")
-    return Path(env) if env else ROOT / "assets" / "demo"
+    if env:
+        return Path(env).expanduser()
+    return ROOT / "assets" / "demo" if is_checkout() else user_dir() / "demo"
 
 
 class ConfigError(ValueError):

@@ -279,6 +279,7 @@ def run_player(
             _say(f"nothing to play in {folder}: {_empty_screen_text(folder, scan)[0].lower()}")
     elif demo_dir is not None:
         _say(f"playing the demo catalog in {demo_dir} (seed {settings.seed}); missing clips are made in the background")
+    _say(f"recording to {Path(settings.db_path).resolve()}")
     # -- the research log: every view and event is committed as it happens (docs/data.md) ----------
     log = open_event_log(settings.db_path, lambda kind, message: on_log_status(kind, message))
     # Clips reach the log before the view hears of them: the first impression is recorded as soon as
