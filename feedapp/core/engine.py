@@ -8,8 +8,9 @@ instead of "every clip once per cycle" it asks the ranker for scores and the sha
 reasons) for each served slot. Clips may come back after ``repeat_gap`` impressions, as on a real
 feed whose catalog is small.
 
-Determinism: the randomness of the pick for slot ``p`` comes from a generator seeded with
-``(seed, p, views learned so far)``, never from a shared stream. So the served sequence depends only
+Determinism: the randomness of the pick for slot ``p`` comes from two generators keyed by
+``(seed, p, views learned so far)`` (``rankers/rng.decision_streams``: one for the ranker's scores,
+an independent one for the policy's draw), never from a shared stream. So the served sequence depends only
 on catalog, ranker, parameters, seed, the views reported and how many had been reported when each
 slot was decided (``Pick.views``), not on how often the UI peeked or re-decided in between.
 
@@ -45,10 +46,9 @@ from feedapp.core.records import ViewRecord
 from feedapp.core.rankers.base import BaseRanker, World
 from feedapp.core.rankers.policy import Decision, decide
 from feedapp.core.rankers.registry import DEFAULT_RANKER, make_ranker
-from feedapp.core.rankers.rng import SplitMix
+from feedapp.core.rankers.rng import decision_streams
 from feedapp.core.reward import DurationQuantiles, Reward, RewardConfig, ViewError, compute_reward
 
-_MASK64 = (1 << 64) - 1
 WARMUP_POLICY = "warmup"  # Pick.ranker (impressions.policy) of a fixed warm-up slot
 
 
@@ -144,12 +144,9 @@ class FeedEngine(Feed):
             self._blocked = np.concatenate([self._blocked, np.zeros(self.space.n - self._blocked.size, dtype=bool)])
 
     # -- choosing ---------------------------------------------------------------------------------
-    def _rng(self, position: int) -> SplitMix:
-        return SplitMix(self.seed & _MASK64, position, len(self.views))
-
     def _decide(self, position: int) -> Decision:
-        rng = self._rng(position)
-        scores = self.ranker.scores(rng)
+        score_rng, rng = decision_streams(self.seed, position, len(self.views))
+        scores = self.ranker.scores(score_rng)
         blocked = self._blocked[: self.space.n]
         restrict = self.ranker.restrict if type(self.ranker).restrict is not BaseRanker.restrict else None
         return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, restrict=restrict)

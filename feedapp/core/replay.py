@@ -46,11 +46,10 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
 from feedapp.core.ope import ESTIMATORS, Estimate, cross_fit, estimate, mean_ci
 from feedapp.core.rankers.base import BaseRanker, World
-from feedapp.core.rankers.policy import SHORTLIST, allowed_mask, decide
-from feedapp.core.rankers.rng import SplitMix
+from feedapp.core.rankers.policy import decide
+from feedapp.core.rankers.rng import decision_streams
 from feedapp.core.reward import DurationQuantiles, RewardConfig, compute_reward
 
-_MASK64 = (1 << 64) - 1
 
 
 class ReplayError(ValueError):
@@ -101,24 +100,6 @@ def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: Rewa
     return out
 
 
-def _prob_of(dec, row: int, space: FeatureSpace, served: list[int], blocked: np.ndarray, params, restrict) -> float:
-    hit = np.flatnonzero(dec.allowed == row)
-    if hit.size:
-        return float(dec.probs[int(hit[0])])
-    if space.n <= SHORTLIST:
-        return 0.0  # not allowed for this ranker in this slot
-    # outside the shortlist: only the exploration parts of the mixture can serve it
-    ok = allowed_mask(space, np.asarray(served, dtype=np.intp), blocked.copy(), params)
-    if restrict is not None:
-        narrowed = restrict(ok)
-        if narrowed.any():
-            ok = narrowed
-    if not ok[row]:
-        return 0.0
-    m = int(ok.sum())
-    return float(params["epsilon"]) / m
-
-
 def replay_ranker(
     session: LoggedSession, make: Callable[[], BaseRanker], rewards: Sequence[float | None], space: FeatureSpace,
 ) -> dict:
@@ -130,21 +111,19 @@ def replay_ranker(
     served: list[int] = []
     blocked = np.zeros(space.n, dtype=bool)
     learned = 0
-    seed = int(session.seed) & _MASK64
     steps = []
     for st, r in zip(session.steps, rewards):
         row = space.row_of[st.clip_id]
         if not st.is_revisit:
             if st.propensity is not None:
-                rng = SplitMix(seed, len(served), learned)
-                scores = ranker.scores(rng)
+                score_rng, rng = decision_streams(session.seed, len(served), learned)
+                scores = ranker.scores(score_rng)
                 dec = decide(space, scores, served, blocked, ranker.params, rng, restrict=restrict)
-                p_target = _prob_of(dec, row, space, served, blocked, ranker.params, restrict)
                 top = int(np.argmax(dec.probs))
                 steps.append({
-                    "position": st.position, "row": row, "target_p": p_target,
+                    "position": st.position, "row": row, "target_p": dec.prob_of(row),
                     "top_clip": space.clips[int(dec.allowed[top])].id, "top_p": float(dec.probs[top]),
-                    "allowed": dec.allowed, "probs": dec.probs,
+                    "probs": dec.full_probs(),
                 })
             served.append(row)
         if st.view is not None and r is not None:
@@ -221,9 +200,7 @@ def replay(
             s = by_pos[session.steps[i].position]
             target_p.append(s["target_p"])
             q = q_all[fold[k]]
-            probs, allowed = s["probs"], s["allowed"]
-            rest = max(0.0, 1.0 - float(probs.sum()))  # exploration mass outside a shortlist
-            dm.append(float(probs @ q[allowed]) + rest * float(q.mean()))
+            dm.append(float(s["probs"] @ q))  # the target's whole distribution over the catalog
         tp = np.array(target_p)
         ests = estimate(r, logged_p, tp, dm=np.array(dm), q_logged=q_logged, ci=ci, n_boot=n_boot, seed=ci_seed)
         w = tp / logged_p if len(used) else np.zeros(0)

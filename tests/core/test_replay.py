@@ -162,14 +162,14 @@ def test_command_errors_are_one_line_and_exit_code_2(tmp_path, capsys):
 
 def test_probabilities_outside_the_shortlist_are_exact_and_sum_to_one():
     """Above SHORTLIST clips the target's probability of a logged clip outside its softmax shortlist
-    is the exploration share; over all clips the probabilities still add up to one."""
+    is the exploration share; over all clips the probabilities still add up to one.
+    (With the new-creator floor on as well: tests/core/test_exact_propensities.py.)"""
     from feedapp.core.catalog import Catalog
     from feedapp.core.features import FeatureSpace
     from feedapp.core.model import Clip
     from feedapp.core.rankers import make_ranker
     from feedapp.core.rankers.policy import SHORTLIST, decide
     from feedapp.core.rankers.rng import SplitMix
-    from feedapp.core.replay import _prob_of
 
     cs = [Clip(f"b{i}", "", "t", (f"t{i % 9}",), f"cr{i % 40}", 5000 + 37 * i, 30, 1, 1) for i in range(SHORTLIST + 100)]
     space = FeatureSpace(cs)
@@ -178,7 +178,7 @@ def test_probabilities_outside_the_shortlist_are_exact_and_sum_to_one():
     served = [3, 50, 600]
     blocked = np.zeros(space.n, dtype=bool)
     dec = decide(space, r.scores(SplitMix(1)), served, blocked, r.params, SplitMix(1))
-    probs = [_prob_of(dec, row, space, served, blocked, r.params, None) for row in range(space.n)]
+    probs = [dec.prob_of(row) for row in range(space.n)]
     assert sum(probs) == pytest.approx(1.0)
     outside = [p for row, p in enumerate(probs) if row not in set(dec.allowed.tolist()) and row not in served[-1:]]
     assert outside and all(p == pytest.approx(0.3 / (space.n - len(served))) for p in outside if p > 0)

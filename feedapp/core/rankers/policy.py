@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +38,14 @@ from feedapp.core.rankers.rng import Rng
 
 @dataclass(frozen=True)
 class Decision:
+    """One decision and the whole distribution it was drawn from.
+
+    ``allowed``/``probs``/``adjusted`` cover the shortlist (every allowed row in catalogs of up to
+    ``SHORTLIST`` clips). Allowed rows outside the shortlist can only be reached by the exploration
+    parts of the mixture: each has ``eps_each`` (+ ``new_each`` if its creator is new). ``prob_of``
+    and ``full_probs`` apply every rule, so over the catalog the probabilities sum to 1.
+    """
+
     row: int
     propensity: float
     score: float
@@ -46,6 +54,35 @@ class Decision:
     allowed: np.ndarray  # the shortlist: rows with a softmax share (all allowed rows if <= SHORTLIST)
     probs: np.ndarray  # their exact probabilities (same order); they sum to 1 unless shortlisted
     adjusted: np.ndarray  # their adjusted scores
+    n: int = 0  # rows in the catalog
+    ok_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))  # every allowed row
+    new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))  # allowed, creator not shown
+    eps_each: float = 0.0  # epsilon / |allowed|
+    new_each: float = 0.0  # new_creator_floor / |new| (0 when the floor is off or nobody is new)
+
+    def full_probs(self) -> np.ndarray:
+        """The probability of every row of the catalog for this slot (sums to 1)."""
+        out = np.zeros(self.n)
+        out[self.ok_rows] = self.eps_each
+        if self.new_each:
+            out[self.new_rows] += self.new_each
+        out[self.allowed] = self.probs  # the shortlist's probabilities already hold every part
+        return out
+
+    def prob_of(self, row: int) -> float:
+        """The exact probability that this slot serves ``row`` (0 if the rules did not allow it)."""
+        k = int(np.searchsorted(self.allowed, row))
+        if k < self.allowed.size and int(self.allowed[k]) == row:
+            return float(self.probs[k])
+        k = int(np.searchsorted(self.ok_rows, row))
+        if not (k < self.ok_rows.size and int(self.ok_rows[k]) == row):
+            return 0.0
+        p = self.eps_each
+        if self.new_each:
+            k = int(np.searchsorted(self.new_rows, row))
+            if k < self.new_rows.size and int(self.new_rows[k]) == row:
+                p += self.new_each
+        return p
 
 
 _WEIGHTS: dict[tuple[int, float], np.ndarray] = {}
@@ -170,7 +207,7 @@ def decide(
     if eps >= 1.0:  # pure uniform (the random ranker): scores and fatigue cannot matter
         i = int(rng.integers(m))
         return Decision(int(allowed[i]), 1.0 / m, float(raw[i]), True, ("explore: uniform",),
-                        allowed, np.full(m, 1.0 / m), raw)
+                        allowed, np.full(m, 1.0 / m), raw, n=n, ok_rows=allowed, eps_each=1.0 / m)
 
     # the shortlist (everything in small catalogs), in row order so ties resolve the same way
     if m > SHORTLIST:
@@ -233,7 +270,7 @@ def decide(
         propensity, score = float(probs[k]), float(a[k])
         pt, pc, times = (None if p is None else p[k] for p in pens)
     else:  # an exploration pick outside the shortlist: no softmax share
-        propensity = eps / m + (f / n_new if new_all is not None and f > 0 and new_all[j] else 0.0)
+        propensity = eps / m + (f / n_new if new_all is not None and new_all[j] else 0.0)
         one = _penalties(space, np.array([row]), served_arr, params)
         score = float(_adjust(raw[j : j + 1], one, params)[0])
         pt, pc, times = (None if p is None else p[0] for p in one)
@@ -253,4 +290,9 @@ def decide(
         allowed=cand,
         probs=probs,
         adjusted=a,
+        n=n,
+        ok_rows=allowed,
+        new_rows=allowed[new_all] if new_all is not None else np.zeros(0, dtype=np.intp),
+        eps_each=eps / m,
+        new_each=f / n_new if new_all is not None else 0.0,
     )

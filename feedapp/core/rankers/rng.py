@@ -61,3 +61,18 @@ class SplitMix:
         if high <= 0:
             raise ValueError(f"high must be 1 or more, not {high}")
         return int(self.random() * high) % high
+
+
+SCORE_STREAM = 0x53434F5245  # "SCORE": the key that separates a ranker's score draws from the policy's
+
+
+def decision_streams(seed: int, position: int, views: int) -> tuple[SplitMix, SplitMix]:
+    """(score stream, policy stream) for the decision of slot ``position`` after ``views`` views.
+
+    The two are independent: a ranker that draws random scores (``random``, a Thompson-sampling
+    plugin) draws them from the first, the policy samples the served clip from the second. So the
+    scores are part of the slot's context, and the propensity the policy computes from them is the
+    exact probability of its own draw, whatever epsilon is. Replay rebuilds both from the same keys.
+    """
+    s = int(seed) & _M
+    return SplitMix(s, position, views, SCORE_STREAM), SplitMix(s, position, views)
