@@ -33,6 +33,7 @@ class DragTracker:
     samples: deque = field(default_factory=lambda: deque(maxlen=16))
     moved: bool = False
     started: set = field(default_factory=set)  # neighbours (+1/-1) already told to start playing
+    base: float = 0.0  # the page's offset when pressed: non-zero when a moving page was grabbed mid-snap
 
     def __post_init__(self) -> None:
         self.samples.append((self.ns0, self.y0))

@@ -53,6 +53,8 @@ __all__ = ["HOWS", "Arrival", "PlaybackEvent", "SwipeView"]  # Arrival and Playb
 
 SNAP_MS = 220  # snap to the next/previous clip (ease-out)
 SPRING_MS = 200  # spring back after a short drag
+CHAIN_MIN_MS = 60  # a snap with moves still queued behind it: SNAP_MS / (1 + queued), never shorter than this
+CHAIN_FRAME_WAIT_MS = 150  # with moves queued, wait at most this long for a passed-over clip's first frame
 FIRST_FRAME_TIMEOUT_MS = 3000
 
 
@@ -128,7 +130,11 @@ class SwipeView(QWidget):
         self._anim.valueChanged.connect(self._on_anim_value)
         self._anim.finished.connect(self._on_anim_finished)
         self._anim_done: Callable[[], None] | None = None
-        self._queued: deque[tuple[int, str, int]] = deque(maxlen=4)  # moves asked for during an animation
+        self._anim_step = 0  # +1/-1 while a committed move (snap) animates, else 0
+        # Moves asked for during an animation or a drag: every one is made, in order (never dropped).
+        self._queued: deque[tuple[int, str, int]] = deque()
+        self._chain_timer = QTimer(self, singleShot=True, interval=CHAIN_FRAME_WAIT_MS)
+        self._chain_timer.timeout.connect(self._run_queued)
         self._drag: DragTracker | None = None
         self._wheel = WheelGesture()
         self._wheel_timer = QTimer(self, singleShot=True, interval=WHEEL_QUIET_MS)
@@ -138,6 +144,7 @@ class SwipeView(QWidget):
         self._first_frame_timer = QTimer(self, singleShot=True, interval=FIRST_FRAME_TIMEOUT_MS)
         self._first_frame_timer.timeout.connect(self._first_frame_timed_out)
         self._last_step = 1
+        self._settled_ns = 0  # when the current clip became active
         self._max_position_shown = -1
         self._neighbours_due = False
         self._failures_in_a_row = 0
@@ -203,6 +210,7 @@ class SwipeView(QWidget):
         cur.play()
         self._apply_mute()
         self._load_neighbours()
+        self._settled_ns = now
         self._begin_pending("start", 0, now, now)
         self.update()
         return True
@@ -215,20 +223,39 @@ class SwipeView(QWidget):
             self._slots[1].load(self.feed.peek(1), preload=True)
 
     def go(self, step: int, how: str, input_ns: int | None = None) -> bool:
-        """Move one clip (+1 next, -1 previous) with the snap animation; False when there is none."""
+        """Move one clip (+1 next, -1 previous) with the snap animation; False when there is none.
+
+        Asked during an animation, a drag or before the clip just reached has painted, the move is
+        queued and made after the ones before it: N presses move N clips. While moves are queued the
+        snaps are shorter (``SNAP_MS / (1 + queued)``, at least ``CHAIN_MIN_MS``) and a passed-over
+        clip waits at most ``CHAIN_FRAME_WAIT_MS`` for its first frame, so the feed keeps up with a
+        fast swiper. A passed-over clip's view closes when the move away from it starts (its real,
+        short dwell); the next clip's impression keeps the time of the press that asked for it.
+        """
         input_ns = _now() if input_ns is None else input_ns
-        if not self.started or self._message is not None:
+        if not self.started or self._message is not None or not self.isEnabled():
             return False
-        if self.is_animating() or self._drag is not None:
-            self._queued.append((step, how, input_ns))
+        if self.is_animating() or self._drag is not None or self._queued:
+            self._queued.append((step, how, input_ns))  # behind the moves asked for before it
             return True
+        return self._go_now(step, how, input_ns)
+
+    def _go_now(self, step: int, how: str, input_ns: int) -> bool:
         if self.feed.peek(step) is None:
             self._bounce(step)
             return False
+        # A queued press predates the clip it leaves: that clip's view closes as the move starts.
+        leave_ns = input_ns if input_ns >= self._settled_ns else _now()
         self._begin_swipe(step)
-        self.leaving.emit(how, input_ns)
-        self._animate_to(-step * self.height(), SNAP_MS, lambda: self._settle(step, how, input_ns))
+        self.leaving.emit(how, leave_ns)
+        ms = SNAP_MS if not self._queued else max(CHAIN_MIN_MS, SNAP_MS // (1 + len(self._queued)))
+        self._animate_to(-step * self.height(), ms, lambda: self._settle(step, how, input_ns), step=step)
         return True
+
+    @property
+    def queued_moves(self) -> int:
+        """Moves asked for and not made yet."""
+        return len(self._queued)
 
     def toggle_pause(self, ns: int | None = None) -> None:
         ns = _now() if ns is None else ns
@@ -338,9 +365,10 @@ class SwipeView(QWidget):
             self._slots[step].rewind()
         self._load_neighbours_if_due()
 
-    def _animate_to(self, target: float, ms: int, done: Callable[[], None]) -> None:
+    def _animate_to(self, target: float, ms: int, done: Callable[[], None], step: int = 0) -> None:
         self._anim.stop()
         self._anim_done = done
+        self._anim_step = step
         self._anim.setStartValue(float(self._offset))
         self._anim.setEndValue(float(target))
         self._anim.setDuration(max(60, ms))
@@ -351,16 +379,44 @@ class SwipeView(QWidget):
         self.update()
 
     def _on_anim_finished(self) -> None:
-        done, self._anim_done = self._anim_done, None
+        done, self._anim_done, self._anim_step = self._anim_done, None, 0
         if done is not None:
             done()
-        if self._pending is None:  # else the queued move waits until this clip's first frame is painted
+        if self._pending is None:
             self._run_queued()
+        elif self._queued:  # the queued move waits for this clip's first frame, but not for long
+            self._chain_timer.start()
 
     def _run_queued(self) -> None:
+        if not self.isEnabled() or self._message is not None:
+            self._queued.clear()  # the session ended or was paused: nothing more moves
+            return
         if not self.is_animating() and self._queued and self._drag is None:
+            self._chain_timer.stop()
             step, how, ns = self._queued.popleft()
-            self.go(step, how, ns)
+            self._go_now(step, how, ns)
+
+    def _grab(self) -> float:
+        """A press during an animation grabs the moving page where it is (the offset it is at).
+
+        A committed move (a snap) lands at once: its clip becomes the current one, still off centre
+        under the pointer, and the drag goes on from there. A spring-back or a bounce just stops.
+        Like a finger on a scrolling list, the grab stops the feed: moves still queued are cancelled.
+        """
+        self._queued.clear()
+        self._chain_timer.stop()
+        offset, step = self._offset, self._anim_step
+        done, self._anim_done, self._anim_step = self._anim_done, None, 0
+        self._anim.stop()  # stop() does not emit finished
+        if done is not None:
+            done()
+            if self.is_animating():  # a bounce chains its spring-back: stop that too
+                self._anim_done = None
+                self._anim.stop()
+        if step:
+            offset += step * self.height()
+        self._offset = offset
+        return offset
 
     def _bounce(self, step: int) -> None:
         """Nothing there (before the first clip): nudge and spring back."""
@@ -370,7 +426,7 @@ class SwipeView(QWidget):
         self._animate_to(nudge, 110, lambda: self._animate_to(0.0, SPRING_MS, lambda: None))
 
     def _settle(self, step: int, how: str, input_ns: int) -> None:
-        settled_ns = _now()
+        settled_ns = self._settled_ns = _now()
         old = dict(self._slots)
         if step == 1:
             self._slots = {-1: old[0], 0: old[1], 1: old[-1]}
@@ -642,9 +698,12 @@ class SwipeView(QWidget):
             self._help = False
             self.update()
             return
-        if self.is_animating() or not self.started or self._message is not None:
+        if not self.started or self._message is not None or not self.isEnabled():
             return
-        self._drag = DragTracker(y0=y, ns0=ns, touch=touch)
+        base = self._grab() if self.is_animating() or self._queued else 0.0
+        self._drag = DragTracker(y0=y, ns0=ns, touch=touch, base=base)
+        if base:
+            self.update()
 
     def _move(self, y: float, ns: int) -> None:
         d = self._drag
@@ -656,12 +715,13 @@ class SwipeView(QWidget):
             return
         if first_move:
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
-        step = step_for(dy)
+        shown = d.base + dy  # where the page is: a grabbed page starts where the animation left it
+        step = step_for(shown)
         h = self.height()
         if self.feed.peek(step) is None:
-            self._offset = dy * RUBBER_BAND  # resistance: nothing there
+            self._offset = d.base + dy * RUBBER_BAND  # resistance: nothing there
         else:
-            self._offset = max(-h, min(h, dy))
+            self._offset = max(-h, min(h, shown))
             if step not in d.started:
                 d.started.add(step)
                 self._begin_swipe(step)
@@ -674,13 +734,15 @@ class SwipeView(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         h = self.height()
         action, step = d.release(y, ns, h)
+        if action == "tap" and self._offset != 0.0:
+            action = "spring"  # a tap on a moving page holds it; it then settles where it was going
         if action == "tap":
             self.toggle_pause(ns)
         elif action == "snap" and self.feed.peek(step) is not None:
             how = "touch" if d.touch else ("swipe_next" if step == 1 else "swipe_prev")
             remaining = abs(-step * h - self._offset) / max(1, h)
             self.leaving.emit(how, ns)
-            self._animate_to(-step * h, int(SNAP_MS * max(0.55, remaining)), lambda: self._settle(step, how, ns))
+            self._animate_to(-step * h, int(SNAP_MS * max(0.55, remaining)), lambda: self._settle(step, how, ns), step=step)
         else:
             started = set(d.started)
             self._animate_to(0.0, SPRING_MS, lambda: self._cancel_swipe(started))
@@ -757,10 +819,11 @@ class SwipeView(QWidget):
         ns = _input_ns(event)
         key = event.key()
         K = Qt.Key
-        if key in (K.Key_Down, K.Key_J):
-            self.go(1, "key", ns)
-        elif key in (K.Key_Up, K.Key_K):
-            self.go(-1, "key", ns)
+        if key in (K.Key_Down, K.Key_J, K.Key_Up, K.Key_K):
+            # Every press is a move (queued while the feed is moving); a held key's auto-repeat only
+            # moves when the feed is at rest, so holding Down pages steadily and stops on release.
+            if not event.isAutoRepeat() or not (self._queued or self.is_animating() or self._drag is not None):
+                self.go(1 if key in (K.Key_Down, K.Key_J) else -1, "key", ns)
         elif event.isAutoRepeat():
             return
         elif key == K.Key_Space:

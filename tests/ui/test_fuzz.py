@@ -64,4 +64,6 @@ def test_mixed_input_never_breaks_the_feed(qtbot, window, seed):
         assert b.position - a.position == b.step  # one clip per arrival, in order
         assert b.input_ns >= a.input_ns
     assert arrivals[-1].position == view.feed.position
-    assert sum(a.first_frame_ns is not None for a in arrivals) >= len(arrivals) - 3
+    # A clip grabbed mid-snap and swiped on (the touches here come 0-20 ms apart) was never at rest and has no
+    # first frame; the clip the feed rests on at the end has one.
+    assert arrivals[-1].first_frame_ns is not None
