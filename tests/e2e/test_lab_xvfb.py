@@ -96,7 +96,7 @@ xdotool mousemove 200 300
 xdotool key Return; sleep 2
 for i in 1 2 3; do xdotool key Down; sleep 1.5; done
 sleep 1
-import -window root '{shot}'
+{PY} -m tests.e2e.grab_screen '{shot}'
 xdotool key Return
 wait $APP
 echo "rc=$?"
