@@ -17,7 +17,24 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from feedapp import __version__  # noqa: E402
-from feedapp.config import ConfigError, Settings, default_data_dir, default_demo_dir, parse_params  # noqa: E402
+from feedapp.config import (  # noqa: E402
+    ConfigError,
+    Settings,
+    default_data_dir,
+    default_demo_dir,
+    parse_params,
+    parse_taste,
+)
+from feedapp.ranges import (  # noqa: E402
+    AUTOPILOT_SPEED,
+    QUIT_AFTER,
+    SEED,
+    SIM_AT,
+    SIM_CREATORS,
+    SIM_VIEWERS,
+    SIM_VIEWS,
+    SKIP_THRESHOLD_MS,
+)
 
 
 class UserError(Exception):
@@ -26,30 +43,37 @@ class UserError(Exception):
 
 def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, default=None, help="SQLite file for logs and caches (default: data/feed.db)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the feed order (default: 0)")
+    p.add_argument("--seed", type=SEED.arg, default=0, help="seed for the feed order, 0 .. 2^63-1 (default: 0)")
     p.add_argument("--ranker", default="foryou", help="ranker that orders the feed, see `feedapp rankers` (default: foryou)")
     p.add_argument(
         "--param", action="append", metavar="NAME=VALUE", help="set a ranker parameter (repeatable), e.g. --param epsilon=0.1"
     )
     p.add_argument(
-        "--skip-threshold", type=int, default=3000, metavar="MS",
-        help="a view with less play time than this is a skip (default: 3000 ms)",
+        "--skip-threshold", type=SKIP_THRESHOLD_MS.arg, default=3000, metavar="MS",
+        help="a view with less play time than this is a skip, 0 .. 600000 (default: 3000 ms)",
     )
     p.add_argument("--mute", action="store_true", help="start with sound off")
     p.add_argument(
-        "--autopilot", metavar="TOPICS", default=None,
+        "--autopilot", metavar="TOPICS", default=None, type=_taste_arg,
         help="a simulated viewer drives the player: watches clips of these comma-separated topics to the end, "
         "skips the others after about 1 s (e.g. cats,art)",
     )
     p.add_argument(
-        "--autopilot-speed", type=float, default=1.0, metavar="X",
-        help="divide the autopilot's skip and loop times by X (default 1)",
+        "--autopilot-speed", type=AUTOPILOT_SPEED.arg, default=1.0, metavar="X",
+        help="divide the autopilot's skip and loop times by X, 0.01 .. 100 (default 1)",
     )
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
     p.add_argument(
-        "--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS
+        "--quit-after", type=QUIT_AFTER.arg, default=None, metavar="SECONDS", help=argparse.SUPPRESS
     )  # for tests and benchmarks: close the window by itself
     p.add_argument("--screenshot", type=Path, default=None, metavar="PNG", help=argparse.SUPPRESS)
+
+
+def _taste_arg(text: str) -> tuple[str, ...]:
+    try:
+        return parse_taste(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make (or check) the demo catalog's clips and sidecar, with progress.",
     )
     make.add_argument("--clips", type=Path, default=None, help="where to write them (default: assets/demo)")
-    make.add_argument("--seed", type=int, default=0, help="seed (same seed, same clips)")
+    make.add_argument("--seed", type=SEED.arg, default=0, help="seed, 0 .. 2^63-1 (same seed, same clips)")
 
     sessions = sub.add_parser(
         "sessions",
@@ -156,12 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate viewers with hidden tastes over 1-3 topics on a demo-like catalog and report how fast "
         "the ranker learns them, with random and popular (and an oracle that knows the taste) beside it.",
     )
-    sim.add_argument("--viewers", type=int, default=200, help="number of simulated viewers (default: 200)")
-    sim.add_argument("--views", type=int, default=100, help="views per viewer (default: 100)")
+    sim.add_argument("--viewers", type=SIM_VIEWERS.arg, default=200,
+                     help="number of simulated viewers, 1 .. 10000 (default: 200)")
+    sim.add_argument("--views", type=SIM_VIEWS.arg, default=100, help="views per viewer, 1 .. 10000 (default: 100)")
     sim.add_argument("--ranker", default="foryou", help="ranker to evaluate, see `feedapp rankers` (default: foryou)")
-    sim.add_argument("--seed", type=int, default=0, help="seed (same seed, same report)")
+    sim.add_argument("--seed", type=SEED.arg, default=0, help="seed, 0 .. 2^63-1 (same seed, same report)")
     sim.add_argument(
-        "--switch-at", type=int, default=None, metavar="VIEW", help="every viewer's taste moves to new topics at this view"
+        "--switch-at", type=SIM_AT.arg, default=None, metavar="VIEW", help="every viewer's taste moves to new topics at this view"
     )
     sim.add_argument(
         "--method",
@@ -172,9 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sim.add_argument("--compare", nargs="+", metavar="NAME", default=None,
                      help="policies beside the ranker (default: random popular), e.g. --compare following popular")
-    sim.add_argument("--creators", type=int, default=None, metavar="N",
-                     help="use a demo-like catalog with N creators (default: the demo's 5)")
-    sim.add_argument("--newcomer-at", type=int, default=None, metavar="VIEW",
+    sim.add_argument("--creators", type=SIM_CREATORS.arg, default=None, metavar="N",
+                     help="use a demo-like catalog with N creators, 1 .. 1000 (default: the demo's 5)")
+    sim.add_argument("--newcomer-at", type=SIM_AT.arg, default=None, metavar="VIEW",
                      help="a brand-new creator's clips join every viewer's feed at this view")
     sim.add_argument("--plot", type=Path, default=None, metavar="DIR",
                      help="write PNG charts (Lorenz curve, exposure over time, learning curves) to DIR")

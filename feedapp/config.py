@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,11 +58,22 @@ class Settings:
     ranker_params: dict[str, float] = field(default_factory=dict)
 
     def validate(self) -> Settings:
-        if self.skip_threshold_ms < 0:
-            raise ConfigError(f"skip threshold must be 0 ms or more, not {self.skip_threshold_ms} ms")
-        if self.skip_threshold_ms > 600_000:
-            raise ConfigError(f"skip threshold of {self.skip_threshold_ms} ms is over 10 minutes; give it in milliseconds")
+        """The same ranges as the CLI's (feedapp.ranges), for settings built in code."""
+        from feedapp.ranges import SEED, SKIP_THRESHOLD_MS
+
+        for rng, value in ((SEED, self.seed), (SKIP_THRESHOLD_MS, self.skip_threshold_ms)):
+            bad = rng.problem(value)
+            if bad:
+                raise ConfigError(f"{rng.name} {bad}")
         return self
+
+
+def parse_taste(text: str) -> tuple[str, ...]:
+    """``--autopilot`` 'cats, art' -> ('cats', 'art'); empty parts dropped; ConfigError when nothing is left."""
+    topics = tuple(dict.fromkeys(t.strip().lstrip("#") for t in text.split(",") if t.strip().lstrip("#")))
+    if not topics:
+        raise ConfigError("give the autopilot's taste as comma-separated topics, e.g. --autopilot cats,art")
+    return topics
 
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
@@ -75,4 +87,6 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
             out[name.strip()] = float(value)
         except ValueError:
             raise ConfigError(f"--param {name.strip()}: {value!r} is not a number") from None
+        if not math.isfinite(out[name.strip()]):
+            raise ConfigError(f"--param {name.strip()}: {value!r} is not a finite number")
     return out

@@ -11,6 +11,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.rankers.base import ParameterError
@@ -41,6 +42,14 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """The file that stops ``folder`` from being a folder (itself or its nearest existing parent), or None."""
+    for p in (Path(folder), *Path(folder).parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
 def run_simulate_command(
     viewers: int,
     views: int,
@@ -69,6 +78,11 @@ def run_simulate_command(
     at that view; ``plot_dir`` writes PNG charts there (needs matplotlib).
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    in_the_way = _file_in_the_way(plot_dir) if plot_dir is not None else None
+    if in_the_way is not None:  # said before the simulation runs, not after minutes of work
+        print(f"feedapp: --plot {plot_dir}: {in_the_way} is a file, not a folder; give a folder for the charts "
+              "(it is made if missing)", file=sys.stderr)
+        return 2
     try:
         from feedapp.core.fame import add_newcomer, creators_catalog, format_fame, write_plots
 
@@ -103,6 +117,10 @@ def run_simulate_command(
         return 2
     except ValueError as e:
         print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the charts' folder cannot be made or written (read-only, a file on the way, disk full)
+        print(f"feedapp: cannot write the charts to {plot_dir}: {e.strerror or e}; choose another --plot folder",
+              file=sys.stderr)
         return 2
     if as_json:
         if plots:

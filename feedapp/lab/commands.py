@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from feedapp.lab.study import Problem, StudyError, check_catalog, load_study, ranker_specs
+from feedapp.ranges import LAB_BLOCK, SEED
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -262,14 +263,16 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     run.add_argument("--participant", "-p", default=None, metavar="ID", help="participant id (fills the start dialog)")
     run.add_argument("--condition", default=None, metavar="NAME",
                      help="override the counterbalanced condition (recorded as an override)")
-    run.add_argument("--seed", type=int, default=None, help="feed seed (default: derived from study and participant)")
+    run.add_argument("--seed", type=SEED.arg, default=None,
+                     help="feed seed, 0 .. 2^63-1 (default: derived from study and participant)")
     run.add_argument("--yes", "-y", action="store_true",
                      help="no start dialog: start with --participant at once (also confirms a participant who "
                      "already has a session, and closes an interrupted session as recovered)")
     run.add_argument("--kiosk", action="store_true",
                      help="fullscreen, no way out for the participant; the experimenter leaves with the hotkey and PIN")
     run.add_argument("--pin", default=None, help="the experimenter's PIN for kiosk mode (or env FEEDAPP_LAB_PIN)")
-    run.add_argument("--hotkey", default="Ctrl+Shift+O", help="the experimenter's hotkey (default: Ctrl+Shift+O)")
+    run.add_argument("--hotkey", default="Ctrl+Shift+O",
+                     help="the experimenter's hotkey: one key with Ctrl, Alt or Meta, e.g. Ctrl+Shift+O (the default)")
     run.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
     run.add_argument("--clips", type=Path, default=None, help='where the demo clips live, for catalog = "demo"')
     run.add_argument("--mute", action="store_true", help="start with sound off")
@@ -291,7 +294,7 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     a.add_argument("study", type=Path, metavar="STUDY.toml")
     a.add_argument("participants", nargs="+", metavar="PARTICIPANT")
     a.add_argument("--condition", default=None, help="override the counterbalanced condition")
-    a.add_argument("--block", type=int, default=0, help="within-subjects: which session (0, 1, ...)")
+    a.add_argument("--block", type=LAB_BLOCK.arg, default=0, help="within-subjects: which session (0, 1, ...)")
     a.add_argument("--json", action="store_true", help="print JSON instead of text")
     r = labsub.add_parser(
         "report", help="write an HTML report of a session or of a study",

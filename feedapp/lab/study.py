@@ -34,7 +34,6 @@ same study and participant always see the same feed (for the same catalog and vi
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 import re
 import tomllib
@@ -42,6 +41,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from feedapp.ranges import LIMIT_MINUTES, LIMIT_VIEWS, PRACTICE_CLIPS, SEED, SKIP_THRESHOLD_MS, Range
 
 METHODS = ("latin_square", "random")
 DESIGNS = ("between", "within")
@@ -496,6 +497,9 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
     source = str(path) if path is not None else "study"
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise StudyError([Problem("", "not valid TOML for a study: arrays or tables are nested too deeply "
+                                      "(a study file needs at most a few levels)")], source, unreadable=True) from None
     except tomllib.TOMLDecodeError as e:
         line, col = getattr(e, "lineno", None), getattr(e, "colno", None)
         if line is None:  # Python < 3.14 puts them in the message: "... (at line 3, column 7)"
@@ -503,11 +507,21 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
             line, col = (int(m.group(1)), int(m.group(2))) if m else (None, None)
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "not valid TOML"
         raise StudyError([Problem("", f"not valid TOML: {msg}", line, col)], source, unreadable=True) from None
+    except ValueError:  # tomllib lets int() refuse a number of more than 4,300 digits (sys.get_int_max_str_digits)
+        raise StudyError([Problem("", "not valid TOML for a study: a number in it has thousands of digits")], source,
+                         unreadable=True) from None
     loc = _Locator(text)
     problems: list[Problem] = []
 
     def err(path_: tuple[str, ...], message: str, severity: str = "error", at: tuple[str, ...] | None = None) -> None:
         problems.append(Problem(".".join(path_), message, loc.line(at or path_), None, severity))
+
+    def in_range(path_: tuple[str, ...], value: object, rng: Range, hint: str = "") -> bool:
+        """Report ``value`` when it is outside ``rng`` (feedapp.ranges: what the recorder and Qt can hold)."""
+        bad = rng.problem(value)
+        if bad:
+            err(path_, bad + (f"; {hint}" if hint and "(" not in bad else ""))
+        return bad is not None
 
     for key in raw:
         if key not in _TOP:
@@ -544,10 +558,9 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
     elif "catalog" in st and not catalog.strip():
         err(("study", "catalog"), 'must not be empty: a folder of clips or "demo"')
     skip = st.get("skip_threshold_ms", DEFAULT_SKIP_MS)
-    if skip < 0:
-        err(("study", "skip_threshold_ms"), f"must not be negative, not {skip}")
-    if "seed" in st and st["seed"] < 0:
-        err(("study", "seed"), f"must not be negative, not {st['seed']}")
+    in_range(("study", "skip_threshold_ms"), skip, SKIP_THRESHOLD_MS)
+    if "seed" in st:
+        in_range(("study", "seed"), st["seed"], SEED)
     pattern = st.get("participant_pattern", "")
     if pattern:
         try:
@@ -556,17 +569,17 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
             err(("study", "participant_pattern"), f"is not a valid regular expression ({e})")
 
     minutes = lim.get("minutes")
-    if minutes is not None and (not math.isfinite(minutes) or minutes <= 0):
-        err(("limits", "minutes"), f"must be above 0 (leave it out for no time limit), not {minutes}")
+    if minutes is not None and in_range(("limits", "minutes"), minutes, LIMIT_MINUTES,
+                                        "leave it out for no time limit"):
+        minutes = None
     views = lim.get("views")
-    if views is not None and views <= 0:
-        err(("limits", "views"), f"must be above 0 (leave it out for no view limit), not {views}")
+    if views is not None and in_range(("limits", "views"), views, LIMIT_VIEWS, "leave it out for no view limit"):
+        views = None
     if "minutes" not in lim and "views" not in lim and "limits" not in raw:
         err(("limits",), "no [limits]: sessions run until the participant or the experimenter quits", "warning")
 
     clips = pr.get("clips", 0)
-    if clips < 0:
-        err(("practice", "clips"), f"must not be negative, not {clips}")
+    in_range(("practice", "clips"), clips, PRACTICE_CLIPS)
     use = pr.get("use", [])
     if any(not isinstance(u, str) or not u for u in use):
         err(("practice", "use"), "must be a list of clip ids or file names (text)")
@@ -587,6 +600,8 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
             at=("counterbalance", "method"))
     if method == "latin_square" and "seed" in cb:
         err(("counterbalance", "seed"), "is not used by latin_square assignment", "warning")
+    if "seed" in cb:
+        in_range(("counterbalance", "seed"), cb["seed"], SEED)
 
     specs, _where = ranker_specs()
     conditions: list[Condition] = []

@@ -56,7 +56,7 @@ def _read_sidecar(dest: Path) -> dict[str, dict[str, Any]]:
     """Existing records by file name; a missing or damaged sidecar just means nothing is reused."""
     try:
         data = json.loads((dest / SIDECAR).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         return {}
     if not isinstance(data, list):
         return {}
@@ -66,7 +66,7 @@ def _read_sidecar(dest: Path) -> dict[str, dict[str, Any]]:
 def _read_memo(dest: Path) -> dict[str, Any]:
     try:
         data = json.loads((dest / MEMO).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -215,7 +215,11 @@ def load_folder(
         if not ok:
             rejected.append(Rejection(str(path), str(info.get("reason", "it could not be probed"))))
             continue
-        clip = _clip(path, relative, folder, ProbeInfo.from_dict(info, poster), sidecar.get(relative))
+        meta = sidecar.get(relative)
+        if meta is not None and meta.problem:  # a field of its sidecar entry breaks a limit (sidecar.LIMITS)
+            rejected.append(Rejection(str(path), f"{meta.problem}; fix the entry"))
+            continue
+        clip = _clip(path, relative, folder, ProbeInfo.from_dict(info, poster), meta)
         if clip.id in seen_ids:
             rejected.append(
                 Rejection(str(path), f"its id '{clip.id}' is already used by {seen_ids[clip.id]}; give each clip its own id in the sidecar")

@@ -7,6 +7,13 @@ rules in ``scan.py``. Errors name the sidecar, the line or entry, and what to fi
 JSON: a list of objects (or {"clips": [...]}) with keys ``file`` (required), ``id``, ``title``,
 ``topics`` (list, or a string separated by ``;`` or ``,``), ``creator``, ``created`` (ISO date).
 CSV: a header row with the same column names; ``topics`` separated by ``;`` (or ``,`` when quoted).
+
+Limits (``LIMITS``; docs/reliability.md, "Input validation"): every field is text (``id`` may be a
+whole number), ``topics`` a list of text; lengths are capped (a title is shown on screen: a 5 MB one
+froze the window for 22 s). An entry that breaks a limit gets ``problems`` naming the field, and its
+clip is rejected with that reason (``feedapp scan`` and ``lab validate`` list it); the other clips play.
+A sidecar that cannot be read as a whole (not JSON, nested deeper than the format, a CSV field over
+the csv module's limit, an entry without a file) is one ``SidecarError``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,28 @@ class SidecarEntry:
     topics: tuple[str, ...] | None = None
     creator: str | None = None
     created: str | None = None
+    problems: tuple[str, ...] = ()  # "catalog.json entry 3: title is ..." : the clip is rejected with these
+
+    @property
+    def problem(self) -> str | None:
+        return "; ".join(self.problems) if self.problems else None
+
+
+#: Longest text per field, in characters (the title and creator are drawn on the clip; ids go in every row).
+LIMITS = {"file": 4096, "id": 200, "title": 300, "creator": 100, "created": 40, "topic": 50}
+MAX_TOPICS = 20
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
 def clean_topic(topic: str) -> str:
@@ -47,18 +76,43 @@ def clean_creator(creator: str) -> str:
     return creator.strip().lstrip("@").strip()
 
 
-def _topics(value: Any) -> tuple[str, ...] | None:
+def _topics(value: Any, bad: list[str]) -> tuple[str, ...] | None:
     if value is None or value == "":
         return None
-    items = value if isinstance(value, list) else re.split(r"[;,]", str(value))
-    topics = tuple(t for t in (clean_topic(str(x)) for x in items) if t)
+    if isinstance(value, str):
+        items: list[Any] = re.split(r"[;,]", value)
+    elif isinstance(value, list):
+        items = value
+    else:
+        bad.append(f"topics must be a list of words or text separated by ';', not {_kind(value)}")
+        return None
+    wrong = [x for x in items if not isinstance(x, str)]
+    if wrong:
+        bad.append(f"topics must be words (text), not {_kind(wrong[0])}")
+        return None
+    topics = tuple(t for t in (clean_topic(x) for x in items) if t)
+    if len(topics) > MAX_TOPICS:
+        bad.append(f"topics lists {len(topics):,} topics (at most {MAX_TOPICS})")
+        return None
+    long = [t for t in topics if len(t) > LIMITS["topic"]]
+    if long:
+        bad.append(f"topic {long[0][:20]!r}... is {len(long[0]):,} characters long (at most {LIMITS['topic']})")
+        return None
     return topics or None
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, name: str, bad: list[str], *, whole_number: bool = False) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    if whole_number and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        bad.append(f"{name} must be text, not {_kind(value)}")
+        return None
+    text = value.strip()
+    if len(text) > LIMITS[name]:
+        bad.append(f"{name} is {len(text):,} characters long (at most {LIMITS[name]})")
+        return None
     return text or None
 
 
@@ -71,18 +125,24 @@ def norm_relative(value: str) -> str:
 
 
 def _entry(raw: dict[str, Any], where: str, sidecar: Path) -> SidecarEntry:
-    file = _text(raw.get("file") or raw.get("path"))
+    bad: list[str] = []
+    file = _text(raw.get("file") or raw.get("path"), "file", bad)
+    if bad:
+        raise SidecarError(f"{sidecar}: {where}: {bad[0]} (the clip's path relative to the folder); fix it or remove the entry")
     if not file:
         raise SidecarError(f"{sidecar}: {where} has no 'file' (the clip's path relative to the folder); add it or remove the entry")
-    creator = _text(raw.get("creator"))
-    return SidecarEntry(
+    creator = _text(raw.get("creator"), "creator", bad)
+    entry = SidecarEntry(
         file=norm_relative(file),
-        id=_text(raw.get("id")),
-        title=_text(raw.get("title")),
-        topics=_topics(raw.get("topics", raw.get("topic"))),
+        id=_text(raw.get("id"), "id", bad, whole_number=True),
+        title=_text(raw.get("title"), "title", bad),
+        topics=_topics(raw.get("topics", raw.get("topic")), bad),
         creator=clean_creator(creator) if creator else None,
-        created=_text(raw.get("created")),
+        created=_text(raw.get("created"), "created", bad),
     )
+    if bad:
+        return SidecarEntry(file=entry.file, problems=(f"{sidecar.name} {where}: " + "; ".join(bad),))
+    return entry
 
 
 def find_sidecar(folder: Path) -> Path | None:
@@ -110,6 +170,11 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise SidecarError(f"{path} is not valid JSON (line {e.lineno}: {e.msg}); fix it or remove the file") from None
+        except RecursionError:  # a sidecar is three levels deep: a list of clip objects with a list of topics
+            raise SidecarError(f"{path} is nested too deeply to be a sidecar (it is a list of clip objects); "
+                               "fix it or remove the file") from None
+        except ValueError:  # a number of more than 4,300 digits (sys.get_int_max_str_digits)
+            raise SidecarError(f"{path} holds a number with thousands of digits; fix it or remove the file") from None
         if isinstance(data, dict):
             data = data.get("clips")
         if not isinstance(data, list):
@@ -122,9 +187,12 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or not ({"file", "path"} & {f.strip().lower() for f in reader.fieldnames}):
             raise SidecarError(f"{path} needs a header row with a 'file' column (then title, topics, creator, created)")
-        for row in reader:
-            raw = {(k or "").strip().lower(): v for k, v in row.items()}
-            entries.append(_entry(raw, f"line {reader.line_num}", path))
+        try:
+            for row in reader:
+                raw = {(k or "").strip().lower(): v for k, v in row.items() if k is not None}  # None: extra cells
+                entries.append(_entry(raw, f"line {reader.line_num}", path))
+        except csv.Error as e:  # e.g. a field over csv.field_size_limit() (131,072 characters)
+            raise SidecarError(f"{path} line {reader.line_num + 1} cannot be read as CSV ({e}); fix it or remove the file") from None
     return {e.file: e for e in entries}
 
 

@@ -242,13 +242,30 @@ def attach_session(window, engine: FeedEngine, recorder: SessionRecorder, *,  # 
     return bridge
 
 
+def _check_autopilot(autopilot: str | Sequence[str] | None, speed: float) -> tuple[str, ...]:
+    """The autopilot's topics (() for none); UserError for an empty taste or a speed out of range."""
+    from feedapp.config import ConfigError, parse_taste
+    from feedapp.ranges import AUTOPILOT_SPEED
+
+    if not autopilot:
+        return ()
+    try:
+        taste = parse_taste(autopilot) if isinstance(autopilot, str) else parse_taste(",".join(autopilot))
+    except ConfigError as e:
+        raise UserError(str(e)) from e
+    bad = AUTOPILOT_SPEED.problem(speed)
+    if bad:
+        raise UserError(f"--autopilot-speed {bad}")
+    return taste
+
+
 def run_player(
     settings: Settings,
     folder: Path | None = None,
     demo_dir: Path | None = None,
     quit_after: float | None = None,
     screenshot: Path | None = None,
-    autopilot: str | None = None,
+    autopilot: str | Sequence[str] | None = None,
     autopilot_speed: float = 1.0,
 ) -> int:
     """Open the store, find clips (a folder, or the demo maker in the background) and run the window.
@@ -257,6 +274,7 @@ def run_player(
     unusable database raises UserError (exit code 2, one line on stderr).
     """
     t_start = time.monotonic_ns()
+    taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
     db = open_store(settings.db_path)
     _recover_crashed_sessions(db, settings.db_path)
     catalog = Catalog()
@@ -304,13 +322,9 @@ def run_player(
     # the taste panel is shown in demo mode (a workshop watches the profile form) and one P away otherwise
     session = attach_session(window, engine, recorder, panels_visible=folder is None, dev_tools=True)
     pilot = None
-    if autopilot:
-        from feedapp.ui.autopilot import Autopilot, parse_taste
+    if taste:
+        from feedapp.ui.autopilot import Autopilot
 
-        try:
-            taste = parse_taste(autopilot)
-        except ValueError as e:
-            raise UserError(str(e)) from e
         pilot = Autopilot(view, engine, taste, seed=settings.seed, speed=autopilot_speed)
     plugin_timer = None
     if hasattr(engine, "plugin_host"):

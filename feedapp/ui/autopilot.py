@@ -21,17 +21,10 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from feedapp.config import parse_taste  # noqa: F401 - Qt-free, so the CLI checks --autopilot before a session starts
 from feedapp.core.model import Clip
 
 END_MARGIN_MS = 250  # a liked clip is watched this long past its end, so the first play completes
-
-
-def parse_taste(text: str) -> tuple[str, ...]:
-    """'cats, art' -> ('cats', 'art'); empty parts dropped; ValueError when nothing is left."""
-    topics = tuple(dict.fromkeys(t.strip().lstrip("#") for t in text.split(",") if t.strip().lstrip("#")))
-    if not topics:
-        raise ValueError("give the autopilot's taste as comma-separated topics, e.g. --autopilot cats,art")
-    return topics
 
 
 class Autopilot(QObject):

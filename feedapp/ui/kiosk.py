@@ -22,6 +22,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from feedapp.ranges import shown
+
 CURSOR_IDLE_MS = 2500
 DEFAULT_HOTKEY = "Ctrl+Shift+O"
 #: keys the participant may use in kiosk mode (everything else without a modifier is swallowed too)
@@ -30,6 +32,35 @@ ALLOWED_KEYS = frozenset(k.value for k in (
     Qt.Key.Key_Question, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab,
 ))
 _MODS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier)
+
+
+_MODIFIER_KEYS = frozenset(k.value for k in (
+    Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr, Qt.Key.Key_CapsLock,
+    Qt.Key.Key_Super_L, Qt.Key.Key_Super_R, Qt.Key.Key_Hyper_L, Qt.Key.Key_Hyper_R,
+))
+
+
+def hotkey_problem(text: str) -> str | None:
+    """Why ``text`` cannot be the experimenter's hotkey, or None.
+
+    The hotkey is the only way out of kiosk mode, so it must be something the guard can match and the
+    participant never presses: exactly one key, known to Qt (``Ctrl+Bogus`` parses to nothing), not a
+    modifier on its own, held with Ctrl, Alt or Meta (kiosk mode swallows all of those for the
+    participant, and none of the participant's keys uses them).
+    """
+    seq = QKeySequence.fromString(text.strip(), QKeySequence.SequenceFormat.PortableText)
+    example = "e.g. --hotkey Ctrl+Shift+O"
+    if seq.isEmpty() or seq.count() != 1:
+        what = "no key" if seq.isEmpty() else f"{seq.count()} keys in a row"
+        return f"--hotkey {shown(text)} is {what}; give one key combination, {example}"
+    combo = seq[0]
+    if combo.key() == Qt.Key.Key_unknown or not seq.toString():
+        return f"--hotkey {shown(text)} names a key Qt does not know; use names like Ctrl, Shift, Alt, Meta, O, F9 ({example})"
+    if combo.key().value in _MODIFIER_KEYS:
+        return f"--hotkey {shown(text)} has no key besides the modifiers; add one, {example}"
+    if not combo.keyboardModifiers() & _MODS:
+        return (f"--hotkey {shown(text)} can be pressed by a participant; hold it with Ctrl, Alt or Meta, {example}")
+    return None
 
 
 def _matches(event: QKeyEvent, seq: QKeySequence) -> bool:

@@ -617,6 +617,15 @@ def run_lab(
     from feedapp.store.recover import recover_interrupted
     from feedapp.ui.app import open_event_log, open_store, start_qt
 
+    from feedapp.ui.kiosk import hotkey_problem
+
+    from feedapp.ranges import SEED
+
+    bad_hotkey = hotkey_problem(hotkey)  # the experimenter's only way out of kiosk mode: refuse before anything
+    if bad_hotkey:
+        raise UserError(bad_hotkey)
+    if seed is not None and SEED.problem(seed):
+        raise UserError(f"--seed {SEED.problem(seed)}")
     study_path = Path(study_path)
     code, result = validate(study_path, demo_dir=demo_dir)
     if code != 0:

@@ -182,13 +182,12 @@ class StartDialog(QDialog):
         text = self.seed_edit.text().strip()
         if not text:
             return None, None
+        from feedapp.ranges import SEED
+
         try:
-            value = int(text)
-        except ValueError:
-            return None, f"the seed must be a whole number, not {text!r}"
-        if value < 0:
-            return None, "the seed must not be negative"
-        return value, None
+            return int(SEED.parse(text)), None
+        except ValueError as e:  # not a whole number, negative, or more than SQLite's 64-bit INTEGER holds
+            return None, "the seed " + str(e).removeprefix(f"{SEED.name} ")
 
     def _refresh(self) -> None:
         pid = self.participant

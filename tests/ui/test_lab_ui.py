@@ -350,6 +350,24 @@ def test_time_limit_ends_the_session_as_finished(qtbot, ui_clips, tmp_path):
     assert exit_ == "finished"
 
 
+def test_the_longest_time_limit_a_study_may_give_starts_its_timer(qtbot, ui_clips, tmp_path):
+    """Issue 15 item 11: 35,792 minutes overflowed QTimer.start at Start; the range stops at 1,440 (a day),
+    and that largest value runs: the session starts, the timer counts it, nothing is lost."""
+    from feedapp.ranges import LIMIT_MINUTES
+
+    study = make_study(ui_clips, tmp_path, views=None, minutes=LIMIT_MINUTES.hi)
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    lab = lab_session(study, ui_clips, log)
+    start_feed(qtbot, lab)
+    wait_arrivals(qtbot, lab.main_run, 1)
+    limit = lab.main_run.time_limit
+    assert limit.timer.isActive() and limit.timer.interval() == 1440 * 60_000
+    lab.close(force=True)
+    assert log.close()
+    assert rows(db, "SELECT end_reason FROM sessions") == [("quit",)]
+
+
 # == practice ========================================================================================
 def test_practice_block_is_a_separate_flagged_session(qtbot, ui_clips, tmp_path):
     study = make_study(ui_clips, tmp_path, views=1, practice=2)

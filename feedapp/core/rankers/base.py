@@ -43,6 +43,9 @@ class Param:
     def check(self, ranker: str, value: object) -> float | int:
         try:
             v = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int too large for a float: out of every range
+            raise ParameterError(f"ranker {ranker!r}: parameter {self.name} must be between {self.min:g} and "
+                                 f"{self.max:g}, not a number that large") from None
         except (TypeError, ValueError):
             raise ParameterError(f"ranker {ranker!r}: parameter {self.name} must be a number, not {value!r}") from None
         if not math.isfinite(v) or not (self.min <= v <= self.max):
