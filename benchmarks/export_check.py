@@ -52,7 +52,7 @@ def naive_export(db_path: Path, session_id: str, out: Path) -> None:
         w.writeheader()
         s = next(db["sessions"].rows_where("id = ?", [session_id]))
         for imp in db["impressions"].rows_where("session_id = ?", [session_id], order_by="position"):
-            clip = next(db["clips"].rows_where("id = ?", [imp["clip_id"]]), {})
+            clip = next(db["clips"].rows_where("key = ?", [imp["clip_key"]]), {})  # the version it showed
             view = next(db["views"].rows_where("impression_id = ?", [imp["id"]]), {})
             row = {**{k: clip.get(k) for k in ("title", "creator", "topics", "duration_ms")}, **view, **imp,
                    "participant": s["participant"], "condition": s["condition"], "ranker": s["ranker"],
@@ -65,12 +65,12 @@ def naive_check(db_path: Path, tol: float = 5.0) -> int:
     conn = sqlite3.connect(db_path)
     conn.row_factory = sqlite3.Row
     sessions = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM sessions")}
-    clips = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM clips")}
+    clips = {r["key"]: dict(r) for r in conn.execute("SELECT * FROM clips")}  # clip versions (schema 4)
     imps = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM impressions")}
     bad = 0
     positions: dict[str, list[int]] = {}
     for i in imps.values():
-        bad += i["session_id"] not in sessions or i["clip_id"] not in clips
+        bad += i["session_id"] not in sessions or i["clip_key"] not in clips
         positions.setdefault(i["session_id"], []).append(i["position"])
     for sid, ps in positions.items():
         bad += sorted(ps) != list(range(len(ps)))
@@ -84,7 +84,7 @@ def naive_check(db_path: Path, tol: float = 5.0) -> int:
         buckets = v["play_ms"] + v["paused_ms"] + v["unfocused_ms"] + v["stalled_ms"]
         bad += abs(buckets - v["dwell_ms"]) > tol
         bad += min(v["dwell_ms"], v["play_ms"], v["paused_ms"], v["unfocused_ms"], v["stalled_ms"]) < 0
-        dur = max(1, clips[i["clip_id"]]["duration_ms"])
+        dur = max(1, clips[i["clip_key"]]["duration_ms"])
         bad += abs(v["watch_ratio"] * dur - v["play_ms"]) > tol
         bad += v["skipped"] != (v["play_ms"] < s["skip_threshold_ms"])
         dwell_sum[v["session_id"]] = dwell_sum.get(v["session_id"], 0.0) + v["dwell_ms"]

@@ -28,6 +28,8 @@ class SessionRecord:
     host: str = ""
     study: str = ""  # the lab study's name; "" outside lab sessions
     pid: int = 0  # the recording process (crash detection on the same host)
+    boot_id: str = ""  # this boot of the host (core/identity.py); "" when unknown
+    proc_start: int | None = None  # the recording process's start, clock ticks after boot; None when unknown
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from feedapp.core.identity import boot_id, process_start
 from feedapp.core.model import Clip
 from feedapp.core.records import (
     EventRecord,
@@ -154,6 +155,8 @@ class SessionRecorder:
             host=socket.gethostname(),
             study=study,
             pid=os.getpid(),
+            boot_id=boot_id(),
+            proc_start=process_start(os.getpid()),
         )
         self.started_ns = mono0
         self.ended: SessionEnd | None = None

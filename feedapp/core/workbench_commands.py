@@ -51,9 +51,17 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
     params = _loads(s[2], {})
     if not isinstance(params, dict):
         params = {}
+    # one Clip per id: the version this session showed (schema 4 keeps every version), else the newest
+    versioned = "key" in {r[1] for r in conn.execute("PRAGMA table_info(clips)")}
+    shown = {r[0] for r in conn.execute("SELECT DISTINCT clip_key FROM impressions WHERE session_id = ?", [sid])} \
+        if versioned else set()
+    by_id: dict[str, Any] = {}
+    for r in conn.execute("SELECT id, path, title, topics, creator, duration_ms, fps, width, height, rotation, created"
+                          + (", key" if versioned else ", NULL") + " FROM clips ORDER BY rowid"):
+        if r[0] not in by_id or r[11] in shown or by_id[r[0]][11] not in shown:
+            by_id[r[0]] = r
     clips = []
-    for r in conn.execute("SELECT id, path, title, topics, creator, duration_ms, fps, width, height, rotation, created "
-                          "FROM clips ORDER BY rowid"):
+    for r in by_id.values():
         topics = _loads(r[3], [])
         clips.append(Clip(
             id=r[0], path=r[1] or "", title=r[2] or "", topics=tuple(str(t) for t in topics) if isinstance(topics, list) else (),

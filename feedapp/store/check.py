@@ -227,8 +227,12 @@ RULES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], str]]] = {
 RULE_NAMES = list(RULES)
 
 
-def _scan_sql(scan: str) -> tuple[str, list[str]]:
+def _scan_sql(scan: str, versioned: bool = True) -> tuple[str, list[str]]:
     sql = _SCANS[scan]
+    if versioned:  # schema 4: an impression names the clip version it showed (impressions.clip_key)
+        sql = sql.replace("WHERE c.id = i.clip_id", "WHERE c.key = i.clip_key AND c.id = i.clip_id").replace(
+            "ON c.id = i.clip_id", "ON c.key = i.clip_key").replace(
+            "SELECT id, session_id, position, clip_id,", "SELECT id, session_id, position, clip_id, clip_key,")
     flags = [name for name in RULE_NAMES if f"AS f_{name}" in sql]
     return sql.replace("{any}", " OR ".join(f"f_{f}" for f in flags)), flags
 
@@ -239,8 +243,9 @@ def check(conn: sqlite3.Connection, tolerance_ms: float = TOLERANCE_MS) -> dict[
     t0 = time.perf_counter()
     violations: list[Violation] = []
     counts: dict[str, int] = {}
+    versioned = "clip_key" in {r[1] for r in conn.execute("PRAGMA table_info(impressions)")}
     for scan in _SCANS:
-        sql, flags = _scan_sql(scan)
+        sql, flags = _scan_sql(scan, versioned)
         for row in conn.execute(sql, {"tol": tolerance_ms}):
             keys = row.keys()
             for name in flags:

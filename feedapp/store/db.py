@@ -6,6 +6,8 @@ from a newer feedapp is refused instead of being damaged.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sqlite3
 import sys
@@ -152,7 +154,7 @@ def _m002_event_log(db: sqlite_utils.Database) -> None:
     # view_log is created by migration 3 (with sessions.study); migrations always run to the latest
     # version in one transaction, so no file ever stops at schema 2 without it
 
-VIEW_LOG_SQL = """
+_VIEW_LOG_SQL_V3 = """
 SELECT i.session_id, s.study, s.participant, s.condition, s.ranker, i.position, i.id AS impression_id,
        i.clip_id, c.title, c.creator, c.topics, c.duration_ms, i.reached_by, i.is_revisit,
        i.policy, i.score, i.propensity, i.exploration, i.settled_utc, i.first_frame_ms,
@@ -164,6 +166,9 @@ LEFT JOIN clips c ON c.id = i.clip_id
 LEFT JOIN views v ON v.impression_id = i.id
 ORDER BY i.session_id, i.position
 """
+
+# from schema 4: each impression joins the clip version it showed
+VIEW_LOG_SQL = _VIEW_LOG_SQL_V3.replace("c.id = i.clip_id", "c.key = i.clip_key")
 
 
 def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
@@ -177,10 +182,77 @@ def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
     )
     db["sessions"].create_index(["study", "condition"])
     db.execute("DROP VIEW IF EXISTS view_log")
+    db.create_view("view_log", _VIEW_LOG_SQL_V3)
+
+
+#: What a clip version is made of: a row of ``clips`` is never changed, a clip whose recorded facts
+#: differ gets a new row (another key).
+CLIP_FIELDS = ("id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
+               "created")
+_CLIP_TYPES = {"duration_ms": int, "width": int, "height": int, "rotation": int, "fps": float}
+
+
+def clip_key(*values: object) -> str:
+    """The key of one version of a clip, from its CLIP_FIELDS values in order (``topics`` as the JSON
+    text stored): ``<clip id>@<12 hex digits of a SHA-256 of the fields>``. The same facts give the same
+    key on any machine, so merged files share a version and differing ones never collide."""
+    norm = []
+    for name, v in zip(CLIP_FIELDS, values, strict=True):
+        if v is not None and name in _CLIP_TYPES:
+            try:
+                v = _CLIP_TYPES[name](v)
+            except (TypeError, ValueError):
+                v = str(v)
+        norm.append(v)
+    digest = hashlib.sha256(json.dumps(norm, ensure_ascii=False).encode("utf-8")).hexdigest()[:12]
+    return f"{values[0]}@{digest}"
+
+
+def _m004_boot_id_and_clip_versions(db: sqlite_utils.Database) -> None:
+    """sessions.boot_id and sessions.proc_start (a crashed session is told from a running one exactly,
+    across reboots and reused pids), and clip versions: ``clips`` is keyed by ``key`` (clip id + hash of
+    its facts) and ``impressions.clip_key`` names the version a view really saw, so a second folder
+    with the same sidecar ids never rewrites the clips of earlier sessions. Needs foreign keys off
+    (``migrate`` does that): the two tables are rebuilt, SQLite's way of changing a primary key."""
+    db.execute("ALTER TABLE sessions ADD COLUMN boot_id TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE sessions ADD COLUMN proc_start INTEGER")
+    db.conn.create_function("feedapp_clip_key", len(CLIP_FIELDS), clip_key, deterministic=True)
+    fields = ", ".join(CLIP_FIELDS)
+    db.execute("DROP VIEW IF EXISTS view_log")
+    db.execute(
+        'CREATE TABLE "clips_v4" ("key" TEXT PRIMARY KEY, "id" TEXT NOT NULL, "path" TEXT, "title" TEXT, '
+        '"topics" TEXT, "creator" TEXT, "duration_ms" INTEGER, "fps" REAL, "width" INTEGER, "height" INTEGER, '
+        '"rotation" INTEGER, "created" TEXT)'
+    )
+    db.execute(f"INSERT OR IGNORE INTO clips_v4 (key, {fields}) SELECT feedapp_clip_key({fields}), {fields} FROM clips")
+    imp_cols = ("id, session_id, position, clip_id, reached_by, is_revisit, policy, score, propensity, exploration, "
+                "input_mono_ns, settled_mono_ns, settled_utc, first_frame_ms")
+    db.execute(
+        'CREATE TABLE "impressions_v4" ("id" TEXT PRIMARY KEY, "session_id" TEXT NOT NULL REFERENCES "sessions"("id"), '
+        '"position" INTEGER NOT NULL, "clip_id" TEXT NOT NULL, "clip_key" TEXT REFERENCES "clips"("key"), '
+        '"reached_by" TEXT, "is_revisit" INTEGER, "policy" TEXT, "score" REAL, "propensity" REAL, '
+        '"exploration" INTEGER, "input_mono_ns" INTEGER, "settled_mono_ns" INTEGER NOT NULL, "settled_utc" TEXT, '
+        '"first_frame_ms" REAL)'
+    )
+    db.execute(
+        f"INSERT INTO impressions_v4 ({imp_cols}, clip_key) SELECT {', '.join('i.' + c for c in imp_cols.split(', '))}, "
+        f"(SELECT feedapp_clip_key({', '.join('c.' + f for f in CLIP_FIELDS)}) FROM clips c WHERE c.id = i.clip_id) "
+        "FROM impressions i"
+    )
+    db.execute("DROP TABLE impressions")
+    db.execute("DROP TABLE clips")
+    db.execute("ALTER TABLE clips_v4 RENAME TO clips")
+    db.execute("ALTER TABLE impressions_v4 RENAME TO impressions")
+    db.execute('CREATE INDEX "idx_clips_id" ON "clips" ("id")')
+    db.execute('CREATE UNIQUE INDEX "idx_impressions_session_id_position" ON "impressions" ("session_id", "position")')
+    db.execute('CREATE INDEX "idx_impressions_clip_id" ON "impressions" ("clip_id")')
+    db.execute('CREATE INDEX "idx_impressions_clip_key" ON "impressions" ("clip_key")')
     db.create_view("view_log", VIEW_LOG_SQL)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_probe_cache, _m002_event_log, _m003_study_and_pid]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_probe_cache, _m002_event_log, _m003_study_and_pid, _m004_boot_id_and_clip_versions,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -266,14 +338,21 @@ def migrate(db: sqlite_utils.Database) -> int:
         )
     if version == SCHEMA_VERSION:
         return version
-    db.execute("BEGIN IMMEDIATE")  # DDL and user_version are transactional in SQLite
+    # Rebuilding a table (migration 4) drops one that others point at: foreign keys are off while
+    # migrating (the pragma is ignored inside a transaction, so it is set before) and restored after.
+    fk = int(db.execute("PRAGMA foreign_keys").fetchone()[0])
+    db.execute("PRAGMA foreign_keys=OFF")
     try:
-        version = _schema_version(db)  # another process may have migrated while we waited
-        for number in range(version, SCHEMA_VERSION):
-            MIGRATIONS[number](db)
-            db.execute(f"PRAGMA user_version={number + 1}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+        db.execute("BEGIN IMMEDIATE")  # DDL and user_version are transactional in SQLite
+        try:
+            version = _schema_version(db)  # another process may have migrated while we waited
+            for number in range(version, SCHEMA_VERSION):
+                MIGRATIONS[number](db)
+                db.execute(f"PRAGMA user_version={number + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.execute(f"PRAGMA foreign_keys={'ON' if fk else 'OFF'}")
     return SCHEMA_VERSION

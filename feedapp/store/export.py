@@ -38,10 +38,11 @@ FORMATS = ("csv", "jsonl", "parquet")  # parquet needs the optional extra: pip i
 COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("id", "app_version", "mode", "ranker", "ranker_params", "seed", "catalog_fingerprint",
                  "catalog_size", "participant", "condition", "skip_threshold_ms", "started_utc",
-                 "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host", "study", "pid"),
-    "clips": ("id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
+                 "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host", "study", "pid", "boot_id",
+                 "proc_start"),
+    "clips": ("key", "id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
               "created"),
-    "impressions": ("id", "session_id", "position", "clip_id", "reached_by", "is_revisit", "policy", "score",
+    "impressions": ("id", "session_id", "position", "clip_id", "clip_key", "reached_by", "is_revisit", "policy", "score",
                     "propensity", "exploration", "input_mono_ns", "settled_mono_ns", "settled_utc",
                     "first_frame_ms"),
     "views": ("impression_id", "session_id", "dwell_ms", "play_ms", "paused_ms", "unfocused_ms", "stalled_ms",
@@ -67,7 +68,7 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
 # FROM/WHERE/ORDER of each file; {sel} is replaced by the session filter (or TRUE for --all).
 _QUERIES: dict[str, str] = {
     "sessions": "FROM sessions t WHERE {sel:t.id} ORDER BY t.started_utc, t.id",
-    "clips": "FROM clips t WHERE {clips} ORDER BY t.id",
+    "clips": "FROM clips t WHERE {clips} ORDER BY t.id, t.rowid",
     "impressions": "FROM impressions t WHERE {sel:t.session_id} ORDER BY t.session_id, t.position",
     "views": "FROM views t LEFT JOIN impressions i ON i.id = t.impression_id WHERE {sel:t.session_id} "
              "ORDER BY t.session_id, i.position, t.impression_id",
@@ -104,7 +105,9 @@ def _select(name: str, cols: list[str], session_ids: list[str] | None) -> tuple[
             cond = "IN (SELECT value FROM json_each(?))"
             value = json.dumps(session_ids)
         if "{clips}" in q:
-            q = q.replace("{clips}", f"t.id IN (SELECT clip_id FROM impressions WHERE session_id {cond})")
+            # the clip versions the sessions showed (schema 4), or the clips by id in older files
+            k, ik = ("t.key", "clip_key") if "key" in cols else ("t.id", "clip_id")
+            q = q.replace("{clips}", f"{k} IN (SELECT {ik} FROM impressions WHERE session_id {cond})")
             params.append(value)
         for col in ("t.id", "t.session_id"):
             if "{sel:" + col + "}" in q:

@@ -30,7 +30,7 @@ from feedapp.core.records import (
     SessionRecord,
     ViewRecord,
 )
-from feedapp.store.db import open_db
+from feedapp.store.db import CLIP_FIELDS, clip_key, open_db
 
 _STOP = object()
 
@@ -58,6 +58,7 @@ class EventLog:
         self._pragmas = dict(pragmas or {})
         self.on_status = on_status or (lambda kind, msg: None)
         self._q: queue.Queue[Any] = queue.Queue()
+        self._clip_keys: dict[str, str] = {}  # clip id -> key of the version last announced (writer thread)
         self._backlog: deque[tuple[str, tuple[Any, ...]]] = deque()
         self._idle = threading.Condition()
         self._unwritten = 0
@@ -206,13 +207,17 @@ class EventLog:
 
     # -- one function per record kind (each runs inside its own transaction) ----------------------
     def _w_clips(self, db: sqlite_utils.Database, clips: tuple[Any, ...]) -> None:
-        rows = [
-            {"id": c.id, "path": c.path, "title": c.title, "topics": json.dumps(list(c.topics)), "creator": c.creator,
-             "duration_ms": c.duration_ms, "fps": c.fps, "width": c.width, "height": c.height,
-             "rotation": c.rotation, "created": c.created}
-            for c in clips
-        ]
-        db["clips"].upsert_all(rows, pk="id")
+        """Each clip version once: a row is never changed, so earlier sessions keep the clip they saw
+        (the same sidecar id in another folder, with another title or duration, is another version)."""
+        rows = []
+        for c in clips:
+            row = {"id": c.id, "path": c.path, "title": c.title, "topics": json.dumps(list(c.topics)),
+                   "creator": c.creator, "duration_ms": c.duration_ms, "fps": c.fps, "width": c.width,
+                   "height": c.height, "rotation": c.rotation, "created": c.created}
+            row["key"] = clip_key(*(row[f] for f in CLIP_FIELDS))
+            rows.append(row)
+        db["clips"].insert_all(rows, pk="key", ignore=True)
+        self._clip_keys.update({r["id"]: r["key"] for r in rows})
 
     def _w_session(self, db: sqlite_utils.Database, rec: SessionRecord) -> None:
         row = asdict(rec)
@@ -223,6 +228,10 @@ class EventLog:
         row = asdict(rec)
         row["is_revisit"] = _b(rec.is_revisit)
         row["exploration"] = _b(rec.exploration)
+        row["clip_key"] = self._clip_keys.get(rec.clip_id)
+        if row["clip_key"] is None:  # not announced by clips_known: the newest version of that id, if any
+            found = db.execute("SELECT key FROM clips WHERE id = ? ORDER BY rowid DESC LIMIT 1", [rec.clip_id]).fetchone()
+            row["clip_key"] = found[0] if found else None
         db["impressions"].insert(row)
 
     def _w_first_frame(self, db: sqlite_utils.Database, impression_id: str, ms: float) -> None:

@@ -2,7 +2,9 @@
 
 Every row is copied with ``INSERT OR IGNORE`` keyed by the table's primary key: session, impression
 and event ids are UUIDs, so rows from different machines never collide, and merging the same file
-again adds nothing. Clips are keyed by their id; the first copy of a clip is kept.
+again adds nothing. Clips are keyed by their version key (clip id + hash of its facts, schema 4):
+the same clip from two machines is one row, a clip id with other facts is another version. A source
+of an older schema is upgraded in a temporary copy first.
 
 A row whose key is already in the study file with *different* content (or that another unique
 constraint refuses, e.g. a second impression at the same position of a session) is a **conflict**:
@@ -18,10 +20,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from feedapp.store.db import SCHEMA_VERSION, StoreError, open_db
+import sqlite_utils
+
+from feedapp.store.db import SCHEMA_VERSION, StoreError, migrate, open_db
 from feedapp.store.sessions import EVENT_LOG_TABLES, sqlite_uri
 
 # parents before children, so the study file's foreign keys point at rows that exist
@@ -94,15 +99,39 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
         # rows are copied as they are, orphans included (feedapp check reports them), so that a
         # merge never loses data; foreign keys would refuse e.g. a view whose impression was lost
         conn.execute("PRAGMA foreign_keys=OFF")
-        for src, version in zip(sources, versions):
-            conn.execute("ATTACH DATABASE ? AS src", [sqlite_uri(src, "ro")])
-            try:
-                reports.append(_merge_one(conn, src, version))
-            finally:
-                conn.execute("DETACH DATABASE src")
+        with tempfile.TemporaryDirectory(prefix=".feedapp-merge-", dir=out.parent) as tmp:
+            for k, (src, version) in enumerate(zip(sources, versions)):
+                readable = _upgraded_copy(src, version, Path(tmp) / f"source{k}.db")
+                conn.execute("ATTACH DATABASE ? AS src", [sqlite_uri(readable, "ro")])
+                try:
+                    reports.append(_merge_one(conn, src, version))
+                finally:
+                    conn.execute("DETACH DATABASE src")
     finally:
         conn.close()
     return reports
+
+
+def _upgraded_copy(src: Path, version: int, dest: Path) -> Path:
+    """``src`` itself when its event log has the current schema; otherwise a copy upgraded to it
+    (beside the output; the source is never changed), so that e.g. its clips get their version keys
+    (schema 4) exactly as the app computes them. A file without an event log is merged as it is."""
+    if version >= SCHEMA_VERSION:
+        return src
+    ro = sqlite3.connect(sqlite_uri(src, "ro"), uri=True)
+    try:
+        tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"clips", "impressions"} <= tables:
+            return src
+        copy = sqlite3.connect(dest, isolation_level=None)
+        try:
+            ro.backup(copy)
+            migrate(sqlite_utils.Database(copy))
+        finally:
+            copy.close()
+    finally:
+        ro.close()
+    return dest
 
 
 def _merge_one(conn: sqlite3.Connection, src: Path, version: int) -> dict[str, Any]:

@@ -133,8 +133,7 @@ def list_sessions(conn: sqlite3.Connection, *, now: datetime | None = None, quie
             from feedapp.store.recover import is_interrupted
 
             last = _parse_utc(r["last_utc"])
-            gone = is_interrupted(r.get("host"), r.get("pid"), r["started_mono_ns"],
-                                  last.isoformat() if last else None, quiet_s, now)
+            gone = is_interrupted(r, last.isoformat() if last else None, quiet_s, now)
             status = "interrupted" if gone else "running"
             end_ns = r["last_ns"]
         length_s = (end_ns - r["started_mono_ns"]) / 1e9 if end_ns is not None else None

@@ -18,7 +18,7 @@ import pytest
 
 from feedapp.store.check import RULE_NAMES, check
 from feedapp.store.commands import run_check_command
-from feedapp.store.db import open_db
+from feedapp.store.db import clip_key, open_db
 from feedapp.store.sessions import open_for_reading
 from tests.store.test_sessions import write_log
 
@@ -37,9 +37,10 @@ def bulk_log(path: Path, n_sessions: int, views_per_session: int, *, events_per_
     topics = ["cats", "cooking", "sport", "music", "travel", "news"]
     clips = [(f"clip-{k:04d}", f"/v/{topics[k % 6]}/{k}.mp4", f"Clip {k}", json.dumps([topics[k % 6]]),
               f"creator{k % 37}", durations[k], 30.0, 540, 960, 0, "") for k in range(n_clips)]
+    clips = [(clip_key(*c), *c) for c in clips]  # schema 4: keyed by version
     counts = {"sessions": 0, "impressions": 0, "views": 0, "events": 0, "profile_snapshots": 0}
     conn.execute("BEGIN")  # open_db's connection autocommits: one transaction for the whole bulk load
-    conn.executemany("INSERT INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?)", clips)
+    conn.executemany("INSERT INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", clips)
     for s in range(n_sessions):
         sid = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
         t0 = 10**12 + s * 10**9
@@ -50,7 +51,7 @@ def bulk_log(path: Path, n_sessions: int, views_per_session: int, *, events_per_
             k = rnd.randrange(n_clips)
             settled = t
             utc = f"2026-11-{1 + s % 28:02d}T10:00:00.000+00:00"
-            imps.append((iid, sid, p, clips[k][0], "start" if p == 0 else "swipe_next", 0, "simple",
+            imps.append((iid, sid, p, clips[k][1], clips[k][0], "start" if p == 0 else "swipe_next", 0, "simple",
                          rnd.random(), 0.1, 0, settled - 150 * MS if p else settled, settled, utc, 12.5))
             stalled = 12.5
             paused = float(rnd.choice((0, 0, 0, 350)))
@@ -72,7 +73,7 @@ def bulk_log(path: Path, n_sessions: int, views_per_session: int, *, events_per_
             (sid, "bench", "lab", "simple", "{}", s, "fp", n_clips, f"P{s:03d}", "AB"[s % 2], 3000,
              f"2026-11-{1 + s % 28:02d}T10:00:00.000+00:00", t0, f"2026-11-{1 + s % 28:02d}T11:00:00.000+00:00",
              t, "finished", "bench"))
-        conn.executemany("INSERT INTO impressions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", imps)
+        conn.executemany("INSERT INTO impressions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", imps)
         conn.executemany("INSERT INTO views VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", views)
         conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", events)
         conn.executemany("INSERT INTO profile_snapshots VALUES (?,?,?,?,?)", snaps)

@@ -1,0 +1,199 @@
+"""Is an open session still running? Exact across reboots and reused pids, whatever the clocks read.
+
+Sessions are recorded through the real write path (SessionRecorder + EventLog, tests.store.test_sessions)
+with made-up monotonic times; who recorded them (boot id, pid, process start) is then set to the
+case under test with plain SQL, as another process or an earlier boot would have left it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from feedapp.core.identity import boot_id, process_start
+from feedapp.store.db import open_db
+from feedapp.store.recover import interrupted_sessions, recover_interrupted
+from feedapp.store.sessions import list_sessions, open_for_reading
+from tests.store.test_sessions import write_log
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _set(path: Path, sid: str, **cols) -> None:
+    raw = sqlite3.connect(path)
+    raw.execute(f"UPDATE sessions SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?", [*cols.values(), sid])
+    raw.commit()
+    raw.close()
+
+
+def _status(path: Path, sid: str) -> str:
+    conn = open_for_reading(path)
+    try:
+        return {r["id"]: r["status"] for r in list_sessions(conn)}[sid]
+    finally:
+        conn.close()
+
+
+@pytest.fixture()
+def open_session(tmp_path):
+    """A log with one open session (a checkpointed in-flight view) recorded by this live process."""
+    path = tmp_path / "feed.db"
+    (rec,) = write_log(path, [dict(n_views=4, end=None)])
+    return path, rec.id
+
+
+@pytest.fixture()
+def other_process():
+    """A live process that is not the recorder (stands in for whatever got the pid after a crash)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_session_records_who_is_recording_it(open_session):
+    path, sid = open_session
+    raw = sqlite3.connect(path)
+    row = raw.execute("SELECT host, pid, boot_id, proc_start FROM sessions WHERE id = ?", [sid]).fetchone()
+    raw.close()
+    assert row[1] == os.getpid() and row[2] == boot_id() and row[3] == process_start(os.getpid())
+    if Path("/proc/self/stat").exists():
+        assert len(row[2]) == 36 and row[3] > 0
+
+
+def test_own_live_session_is_running_whatever_the_monotonic_clock_reads(open_session):
+    """The fixture's times are made up (t0 = 1,000 s): on a machine up for a minute they lie in the
+    'future'. That used to count as 'from before a reboot'; no clock decides it now."""
+    path, sid = open_session
+    assert _status(path, sid) == "running"
+    _set(path, sid, started_mono_ns=10**18)  # far beyond any uptime
+    assert _status(path, sid) == "running"
+    db = open_db(path)
+    assert interrupted_sessions(db, quiet_s=0) == [] and recover_interrupted(db, quiet_s=0) == []
+    db.conn.close()
+
+
+def test_another_boot_means_over_even_if_the_pid_is_alive_now(open_session):
+    path, sid = open_session
+    if not boot_id():
+        pytest.skip("no /proc/sys/kernel/random/boot_id here")
+    _set(path, sid, boot_id="00000000-0000-4000-8000-000000000000")  # pid: this live process
+    assert _status(path, sid) == "interrupted"
+    db = open_db(path)
+    (closed,) = recover_interrupted(db)
+    assert closed["id"] == sid and closed["views_completed"] == 1
+    db.conn.close()
+    assert _status(path, sid) == "recovered_after_crash"
+
+
+def test_a_reused_pid_does_not_keep_a_crashed_session_running(open_session, other_process):
+    path, sid = open_session
+    if process_start(other_process.pid) is None:
+        pytest.skip("no /proc/PID/stat here")
+    # the recorder died; its pid now belongs to another process, started at another time
+    _set(path, sid, pid=other_process.pid, proc_start=process_start(other_process.pid) - 1)
+    assert _status(path, sid) == "interrupted"
+    # ... whereas the process that did start then is still the recorder: running, however quiet
+    _set(path, sid, proc_start=process_start(other_process.pid))
+    assert _status(path, sid) == "running"
+    db = open_db(path)
+    assert recover_interrupted(db, quiet_s=0) == []
+    other_process.kill()
+    other_process.wait()
+    (closed,) = recover_interrupted(db)
+    assert closed["id"] == sid
+    db.conn.close()
+
+
+def test_sessions_that_cannot_say_fall_back_to_pid_and_quiet_time(tmp_path, other_process):
+    """Recorded before schema 4 (no boot id, no start time) or on another host: the pid when it is
+    known to be gone, otherwise nothing written for quiet_s seconds."""
+    path = tmp_path / "feed.db"
+    recent, old_quiet, other_host = write_log(path, [dict(n_views=2, end=None), dict(n_views=2, end=None, utc_shift_s=60),
+                                                     dict(n_views=2, end=None)])
+    for rec in (recent, old_quiet):
+        _set(path, rec.id, boot_id="", proc_start=None, pid=other_process.pid)
+    _set(path, other_host.id, host="another-machine")
+    statuses = {r["id"]: r["status"] for r in list_sessions(open_for_reading(path))}
+    assert statuses == {recent.id: "running", old_quiet.id: "interrupted", other_host.id: "running"}
+    other_process.kill()
+    other_process.wait()
+    assert _status(path, recent.id) == "interrupted"  # its process is gone
+    assert _status(path, other_host.id) == "running"  # another host's pids mean nothing here
+
+
+def test_recovering_one_session_is_one_transaction(open_session):
+    path, sid = open_session
+    _set(path, sid, boot_id="00000000-0000-4000-8000-000000000000")
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TRIGGER fail BEFORE UPDATE OF end_reason ON sessions BEGIN SELECT RAISE(ABORT, 'disk gone'); END")
+    raw.commit()
+    raw.close()
+    db = open_db(path)
+    with pytest.raises(sqlite3.IntegrityError, match="disk gone"):
+        recover_interrupted(db)
+    assert not db.conn.in_transaction
+    db.conn.close()
+    raw = sqlite3.connect(path)
+    # the in-flight view was not completed without the session being closed: both or neither
+    assert raw.execute("SELECT final, exit FROM views WHERE session_id = ? AND final = 0", [sid]).fetchall() != []
+    assert raw.execute("SELECT end_reason FROM sessions WHERE id = ?", [sid]).fetchone()[0] is None
+    raw.execute("DROP TRIGGER fail")
+    raw.commit()
+    raw.close()
+    db = open_db(path)
+    assert [c["id"] for c in recover_interrupted(db)] == [sid]
+    db.conn.close()
+
+
+def _can_unshare_time() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    r = subprocess.run(["unshare", "--time", "--fork", "--monotonic=-1", "--boottime=-1", "true"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def _uptime_s() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+def test_on_a_machine_up_for_a_minute_sessions_and_recovery_agree(tmp_path):
+    """The issue's reproduction: a time namespace whose monotonic and boot-time clocks read about a
+    minute (OFFSET = uptime - 60 s). A live session is running, a dead recorder's is recovered.
+    Already up for less than two minutes (or already inside such a namespace: scripts/test.sh runs
+    this file there too, and a nested namespace's offsets count from the host's clock): run as is."""
+    fresh = _uptime_s() < 120
+    if not fresh and not _can_unshare_time():
+        pytest.skip("unshare --time is not allowed here")
+    offset = int(_uptime_s()) - 60
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        from pathlib import Path
+        from feedapp.store.db import open_db
+        from feedapp.store.recover import recover_interrupted
+        from feedapp.store.sessions import list_sessions, open_for_reading
+        from tests.store.test_sessions import write_log
+        assert time.monotonic() < 120, time.monotonic()
+        path = Path({str(tmp_path / 'feed.db')!r})
+        live, dead = write_log(path, [dict(n_views=3, end=None), dict(n_views=5, end=None)])
+        gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True).stdout)
+        db = open_db(path)
+        db.execute("UPDATE sessions SET pid = ? WHERE id = ?", [gone, dead.id])
+        print({{r["id"]: r["status"] for r in list_sessions(open_for_reading(path))}} ==
+              {{live.id: "running", dead.id: "interrupted"}})
+        print([c["id"] for c in recover_interrupted(db)] == [dead.id])
+    """)
+    prefix = [] if fresh else ["unshare", "--time", "--fork", f"--monotonic=-{offset}", f"--boottime=-{offset}"]
+    r = subprocess.run([*prefix, sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"], r.stdout + r.stderr
