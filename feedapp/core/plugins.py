@@ -21,13 +21,13 @@ state by replaying the engine's views and rewards). The protocol itself is docum
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import itertools
 import os
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +36,20 @@ from typing import Any
 import numpy as np
 
 from feedapp.core.features import FeatureSpace
+from feedapp.core.isolation import (
+    DEFAULT_BUDGET_MS,
+    DEFAULT_LOAD_TIMEOUT_S,
+    PluginCrashed,
+    PluginOutput,
+    PluginRaised,
+    PluginTimeout,
+    PluginVersion,
+    RemoteRanker,
+)
 from feedapp.core.model import Clip
 from feedapp.core.rankers.base import BaseRanker, Param, ParameterError, World
 from feedapp.core.rankers.registry import RANKERS, UnknownRanker, make_ranker
-from feedapp.core.rankers.rng import Rng
+from feedapp.core.rankers.rng import Rng, SplitMix
 
 
 class PluginError(ValueError):
@@ -85,33 +95,30 @@ def check_protocol(cls: object, where: str = "") -> type:
         raise PluginError(f"{label}class {cls.__name__} needs a class attribute name = \"...\" (a short ranker name)")
     try:
         spec = cls.spec()  # type: ignore[attr-defined]
-    except Exception as e:  # noqa: BLE001 - plugin code
+    except BaseException as e:  # noqa: BLE001 - plugin code
         raise PluginError(f"{label}class {cls.__name__}: spec() raised {type(e).__name__}: {e}") from e
     if not all(isinstance(p, Param) for p in spec):
         raise PluginError(f"{label}class {cls.__name__}: own_params must hold feedapp.core.rankers.Param entries")
     return cls  # type: ignore[return-value]
 
 
-def load_plugin_class(path: str | Path, class_name: str) -> type:
-    """Import ``path`` as a fresh module (a new name per load, so edits are seen) and return the class."""
+def exec_plugin_source(path: str | Path, source: str, class_name: str) -> type:
+    """Run ``source`` (the text of plugin file ``path``) as a fresh module and return its class ``class_name``.
+
+    A new module name per load, so edits are seen. Anything the module's code raises, ``SystemExit``
+    and ``KeyboardInterrupt`` included, becomes a one-line ``PluginError``.
+    """
     path = Path(path)
-    if not path.exists():
-        raise PluginError(f"there is no plugin file {path}")
-    if path.is_dir():
-        raise PluginError(f"{path} is a folder; give the .py file that defines the ranker")
     module_name = f"feedapp_plugin_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(module_name, str(path))
-    if spec is None or spec.loader is None:
-        raise PluginError(f"cannot import {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
     sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
     try:
-        spec.loader.exec_module(module)
+        code = compile(source, str(path), "exec")
+        exec(code, module.__dict__)  # noqa: S102 - running the plugin is the point
     except SyntaxError as e:
-        sys.modules.pop(module_name, None)
         raise PluginError(f"{path}, line {e.lineno}: syntax error: {e.msg}") from e
-    except Exception as e:  # noqa: BLE001 - plugin code at import time
-        sys.modules.pop(module_name, None)
+    except BaseException as e:  # noqa: BLE001 - plugin code at import time, sys.exit included
         raise PluginError(f"{path}: importing it raised {type(e).__name__}: {e}") from e
     finally:
         # only the module object is kept (by the class); the name is not needed once loaded
@@ -123,6 +130,28 @@ def load_plugin_class(path: str | Path, class_name: str) -> type:
             f"{path} defines no class {class_name!r}" + (f" (it defines: {', '.join(found)})" if found else "")
         )
     return check_protocol(cls, str(path))
+
+
+def read_plugin_source(path: str | Path) -> str:
+    """The text of a plugin file; ``PluginError`` if it is missing, a folder or unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise PluginError(f"there is no plugin file {path}")
+    if path.is_dir():
+        raise PluginError(f"{path} is a folder; give the .py file that defines the ranker")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PluginError(f"cannot read the plugin file {path}: {e}") from e
+
+
+def load_plugin_class(path: str | Path, class_name: str) -> type:
+    """Import ``path`` as a fresh module in this process and return the class (see ``exec_plugin_source``).
+
+    The feed never calls this: it loads plugins in a worker process (``PluginHost``). Batch tools
+    (replay) and tests do.
+    """
+    return exec_plugin_source(path, read_plugin_source(path), class_name)
 
 
 def ranker_class(name_or_spec: str) -> type:
@@ -146,7 +175,7 @@ def make_any_ranker(name_or_spec: str, seed: int = 0, **params: object) -> BaseR
         return cls(seed=seed, **params)
     except ParameterError:
         raise
-    except Exception as e:  # noqa: BLE001
+    except BaseException as e:  # noqa: BLE001 - plugin code, sys.exit included
         raise PluginError(f"{name_or_spec}: creating the ranker raised {type(e).__name__}: {e}") from e
 
 
@@ -159,7 +188,13 @@ class RankerFailure(Exception):
 
 @dataclass(frozen=True)
 class Failure:
-    """One failure of plugin code, for the log and a panel."""
+    """One failure of plugin code, for the log and a panel.
+
+    ``cause``: ``timeout`` (over its time budget; its process was stopped), ``raised`` (any exception,
+    ``SystemExit`` and ``KeyboardInterrupt`` included), ``crashed`` (its process ended), ``invalid``
+    (NaN/inf, wrong type or shape), ``load`` (a reload that did not load). ``output``: the last
+    characters the plugin printed, if any.
+    """
 
     ranker: str
     method: str
@@ -167,10 +202,28 @@ class Failure:
     traceback: str
     version: int
     fallback: str
+    cause: str = "raised"
+    output: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {"ranker": self.ranker, "method": self.method, "message": self.message,
-                "traceback": self.traceback, "version": self.version, "fallback": self.fallback}
+                "traceback": self.traceback, "version": self.version, "fallback": self.fallback,
+                "cause": self.cause, "output": self.output}
+
+
+OUTPUT_IN_FAILURE = 2000  # characters of the plugin's latest output kept with a failure
+
+
+def describe(exc: BaseException) -> tuple[str, str, str]:
+    """(kind, one-line message, traceback text) for a failure of plugin code."""
+    if isinstance(exc, PluginTimeout):
+        return "timeout", str(exc), f"{exc}\n(the call was cut off at its time budget, so there is no traceback)\n"
+    if isinstance(exc, PluginCrashed):
+        return "crashed", str(exc), f"{exc}\n"
+    if isinstance(exc, PluginRaised):
+        return ("load" if exc.kind == "PluginError" else "raised"), str(exc), exc.remote_traceback
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return ("invalid" if isinstance(exc, RankerFailure) else "raised"), f"{type(exc).__name__}: {exc}", tb
 
 
 def _check_scores(s: object, n: int) -> np.ndarray:
@@ -188,39 +241,59 @@ def _check_scores(s: object, n: int) -> np.ndarray:
     return s
 
 
-def replay_into(ranker: BaseRanker, learned: Sequence[tuple[Clip, float]]) -> None:
-    """Rebuild a ranker's state: learn the same (clip, reward) pairs in the same order."""
+def replay_into(ranker: BaseRanker, learned: Sequence[tuple[Clip, float]], timeout_s: float | None = None) -> None:
+    """Rebuild a ranker's state: learn the same (clip, reward) pairs in the same order (one message to a worker)."""
+    if isinstance(ranker, RemoteRanker):
+        if learned:
+            ranker.learn_many(list(learned), timeout_s=timeout_s)
+        return
     for clip, reward in learned:
         ranker.learn_one(clip, reward)
+
+
+def _close(ranker: object) -> None:
+    close = getattr(ranker, "close", None)
+    if callable(close):
+        close()
 
 
 class GuardedRanker(BaseRanker):
     """A ranker that validates every output of the one it wraps and falls back instead of failing.
 
-    Serving: ``active`` (the plugin version in use). If plugin code raises, returns a NaN/inf score,
-    the wrong type or shape, the failure is recorded (``failures``, ``on_fail``) and the guard
-    switches to the last version that worked (or to the built-in ``fallback`` ranker if none has),
-    rebuilt from the (clip, reward) pairs learned so far; the failing call is answered by it.
-    Parameter values set through the guard are carried over to every version that has them.
+    Serving: ``active`` (the plugin version in use; a ``RemoteRanker`` when a ``PluginHost`` made it,
+    so each call has a time budget). If plugin code raises (any ``BaseException``), runs over its
+    budget, its process dies, or it returns a NaN/inf score, the wrong type or shape, the failure is
+    recorded (``failures``, ``on_fail``) and the guard switches to the last version that worked and
+    has not failed since (or to the built-in ``fallback`` ranker if there is none), rebuilt from the
+    (clip, reward) pairs learned so far; the failing call is answered by it. Rebuilding a version
+    while the feed serves must finish within ``rebuild_timeout_s`` (default: the call budget), else
+    the built-in serves. Parameter values set through the guard are carried over to every version
+    that has them.
     """
 
     def __init__(self, make: Callable[[], BaseRanker], *, label: str = "plugin", fallback: str = "foryou",
-                 on_fail: Callable[[Failure], None] | None = None, seed: int = 0) -> None:
+                 on_fail: Callable[[Failure], None] | None = None, seed: int = 0,
+                 rebuild_timeout_s: float = DEFAULT_BUDGET_MS / 1000.0,
+                 setup_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S) -> None:
         self.seed = int(seed)
         self.label = label
         self.fallback_name = fallback
         self.on_fail = on_fail
+        self.rebuild_timeout_s = rebuild_timeout_s
+        self.setup_timeout_s = setup_timeout_s
         self.failures: list[Failure] = []
         self.learned: list[tuple[Clip, float]] = []
         self.overrides: dict[str, object] = {}
         self.version = 1
         self._make = make
         self.good: list[tuple[int, Callable[[], BaseRanker]]] = []  # versions that produced valid scores
+        self._broken: set[int] = set()  # id() of makers whose version failed while serving
         self._rng = np.random.default_rng(seed)
         self.space: FeatureSpace | None = None
         self.world = World()
         self.active: BaseRanker = make()
         self.failed_over = False
+        self.on_builtin = False
         self.serving = f"{label} version 1"  # what serves now, for a panel
 
     # -- what the engine reads --------------------------------------------------------------------
@@ -249,86 +322,147 @@ class GuardedRanker(BaseRanker):
 
     # -- lifecycle --------------------------------------------------------------------------------
     def bind(self, space: FeatureSpace, world: World | None = None) -> GuardedRanker:
+        if space is self.space and (world is None or world is self.world):
+            return self  # already bound (a refresh rebinds the same space)
+        live = self.space is not None  # the first bind happens before anything is served
         self.space = space
         if world is not None:
             self.world = world
-        self._call("bind", lambda r: r.bind(space, self.world))
+        timeout = self.rebuild_timeout_s if live else self.setup_timeout_s
+
+        def run(r: BaseRanker) -> BaseRanker:
+            return r.bind(space, self.world, timeout_s=timeout) if isinstance(r, RemoteRanker) else r.bind(space, self.world)
+
+        self._call("bind", run)
         return self
 
-    def clone(self) -> BaseRanker:
-        return self.active.clone()
+    def clone(self) -> GuardedRanker:
+        """"Refresh my feed": this same guard, serving a fresh instance of the version now serving.
+
+        The guard stays the engine's ranker (and the ``PluginHost``'s), so a fresh feed stays guarded:
+        the views learned are forgotten, failures and the good versions are kept.
+        """
+        self.learned = []
+        old = self.active
+        try:
+            fresh = self._fresh(self._make, timeout_s=self.rebuild_timeout_s)
+        except ParameterError:
+            raise
+        except BaseException as e:  # noqa: BLE001 - plugin code
+            self.fail("refresh", e)
+            return self
+        self.active = fresh
+        _close(old)
+        return self
+
+    def close(self) -> None:
+        """End the serving version's worker process (if it has one)."""
+        _close(self.active)
 
     def set_param(self, name: str, value: object):
-        old, new = self.active.set_param(name, value)  # ParameterError is the caller's to handle
+        try:
+            old, new = self.active.set_param(name, value)  # ParameterError is the caller's to handle
+        except ParameterError:
+            raise
+        except BaseException as e:  # noqa: BLE001 - plugin code
+            self.fail("set_param", e)
+            old, new = self.active.set_param(name, value)
         self.overrides[name] = new
         return old, new
 
-    def _fresh(self, make: Callable[[], BaseRanker]) -> BaseRanker:
-        """A new instance from ``make``, with the current parameter values, bound, with the views replayed."""
+    def _fresh(self, make: Callable[[], BaseRanker], timeout_s: float | None = None, check: bool = False) -> BaseRanker:
+        """A new instance from ``make``, with the current parameter values, bound, with the views replayed.
+
+        ``check``: also score once and validate. A worker-backed version does all of it in one message
+        within ``timeout_s``.
+        """
         r = make()
-        names = {p.name for p in r.spec()}
-        for k, v in self.overrides.items():
-            if k in names:
-                try:
-                    r.set_param(k, v)
-                except ParameterError:  # same name, other range (e.g. the built-in fallback): keep its default
-                    pass
-        if self.space is not None:
-            r.bind(self.space, self.world)
-        replay_into(r, self.learned)
-        return r
+        try:
+            if isinstance(r, RemoteRanker):
+                space = self.space
+                learned = [(space.row_of[c.id], w) for c, w in self.learned] if space is not None else None
+                scores = r.prepare(overrides=self.overrides, strict=False, space=space, world=self.world,
+                                   learned=learned, check=np.random.default_rng(0) if check and space else None,
+                                   timeout_s=self.setup_timeout_s if timeout_s is None else timeout_s)
+                if check and space is not None:
+                    _check_scores(scores, space.n)
+                return r
+            names = {p.name for p in r.spec()}
+            for k, v in self.overrides.items():
+                if k in names:
+                    try:
+                        r.set_param(k, v)
+                    except ParameterError:  # same name, other range (e.g. the built-in fallback): keep its default
+                        pass
+            if self.space is not None:
+                r.bind(self.space, self.world)
+            replay_into(r, self.learned)
+            if check and self.space is not None:
+                _check_scores(r.scores(np.random.default_rng(0)), self.space.n)
+            return r
+        except BaseException:
+            _close(r)
+            raise
 
     def swap(self, make: Callable[[], BaseRanker], ranker: BaseRanker, version: int) -> None:
         """Serve ``ranker`` (built by ``make``, already bound and replayed) from now on."""
+        old = self.active
         self._make = make
         self.active = ranker
         self.version = version
         self.failed_over = False
+        self.on_builtin = False
+        if old is not ranker:
+            _close(old)
 
     # -- failure handling -------------------------------------------------------------------------
     def fail(self, method: str, exc: BaseException) -> None:
         """Record a failure of the active version and fall back to the last good one (or the built-in)."""
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        kind, message, tb = describe(exc)
         bad, bad_version = self.name, self.version
+        self._broken.add(id(self._make))
+        _close(self.active)
         builtin = (self.fallback_name, lambda: make_ranker(self.fallback_name, seed=self.seed))
-        candidates = [(f"{self.label} version {v}", mk) for v, mk in reversed(self.good) if mk is not self._make]
+        candidates = [(f"{self.label} version {v}", mk) for v, mk in reversed(self.good) if id(mk) not in self._broken]
         for fb, make in candidates:
             try:
-                ranker = self._fresh(make)
-                if self.space is not None:
-                    _check_scores(ranker.scores(np.random.default_rng(0)), self.space.n)
-            except Exception:  # noqa: BLE001 - that version breaks too now: try an older one, then the built-in
+                ranker = self._fresh(make, timeout_s=self.rebuild_timeout_s, check=True)
+            except BaseException:  # noqa: BLE001 - that version breaks too now: try an older one, then the built-in
+                self._broken.add(id(make))
                 continue
             self.active, self._make = ranker, make
+            self.on_builtin = False
             break
         else:  # the built-in ranker is tested code: it is the floor the feed stands on
             fb, make = builtin
             self.active, self._make = self._fresh(make), make
+            self.on_builtin = True
         self.failed_over = True
         self.serving = fb
-        f = Failure(bad, method, f"{type(exc).__name__}: {exc}", tb, bad_version, fb)
+        output = ""
+        out = getattr(self, "output", None)
+        if isinstance(out, PluginOutput):
+            output = out.text(OUTPUT_IN_FAILURE)
+        f = Failure(bad, method, message, tb, bad_version, fb, kind, output)
         self.failures.append(f)
         if self.on_fail is not None:
             self.on_fail(f)
 
     def _call(self, method: str, fn: Callable[[BaseRanker], Any]) -> Any:
-        try:
-            return fn(self.active)
-        except ParameterError:
-            raise
-        except Exception as e:  # noqa: BLE001 - plugin code
-            self.fail(method, e)
-            return fn(self.active)
+        while True:
+            try:
+                return fn(self.active)
+            except ParameterError:
+                raise
+            except BaseException as e:  # noqa: BLE001 - plugin code; the built-in's own errors are real bugs
+                if self.on_builtin:
+                    raise
+                self.fail(method, e)
 
     # -- the protocol, validated ------------------------------------------------------------------
     def scores(self, rng: Rng) -> np.ndarray:
         assert self.space is not None, "bind the ranker to a feature space first"
-        n = self.space.n
-        try:
-            s = _check_scores(self.active.scores(rng), n)
-        except Exception as e:  # noqa: BLE001
-            self.fail("scores", e)
-            return _check_scores(self.active.scores(rng), n)
+        s = self._call("scores", lambda r: _check_scores(r.scores(rng), self.space.n))  # type: ignore[union-attr]
         if not self.failed_over and (not self.good or self.good[-1][1] is not self._make):
             self.good.append((self.version, self._make))
         return s
@@ -347,7 +481,9 @@ class GuardedRanker(BaseRanker):
         self.learned.append((clip, float(reward)))
         try:
             self.active.learn_one(clip, reward)
-        except Exception as e:  # noqa: BLE001 - the fallback is rebuilt from ``learned``, this view included
+        except BaseException as e:  # noqa: BLE001 - the fallback is rebuilt from ``learned``, this view included
+            if self.on_builtin:
+                raise
             self.fail("learn_one", e)
 
     def explain(self, row: int) -> tuple[str, ...]:
@@ -388,47 +524,87 @@ class PluginWatcher:
         return False
 
 
+MAX_BUDGET_MS = 10_000.0
+
+
+def check_budget(budget_ms: object) -> float:
+    """The per-call time budget in ms; ``PluginError`` (one line) unless it is a number in (0, 10000]."""
+    try:
+        b = float(budget_ms)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise PluginError(f"the plugin time budget must be a number of milliseconds, not {budget_ms!r}") from None
+    if not (0 < b <= MAX_BUDGET_MS):
+        raise PluginError(f"the plugin time budget must be more than 0 and at most {MAX_BUDGET_MS:g} ms, not {budget_ms!r}")
+    return b
+
+
 class PluginHost:
-    """A plugin ranker serving a ``FeedEngine``, reloaded from its file while the feed runs.
+    """A plugin ranker serving a ``FeedEngine`` from a worker process, reloaded from its file while the feed runs.
 
     ``PluginHost.feed(catalog, "file.py:Class", seed=...)`` returns the engine (host at
     ``engine.plugin_host``). By hand: ``host = PluginHost(spec, seed)``, ``FeedEngine(catalog,
     host.guard, seed=seed, ...)``, ``host.connect(engine)``. The Qt shell calls ``host.poll()`` from a
-    timer (every 500 ms is plenty) and shows ``ranker_did_fail`` tracebacks in a panel.
+    timer (every 500 ms is plenty; it never blocks: a reload loads in its own process and is swapped
+    in by a later ``poll``) and shows ``ranker_did_fail`` tracebacks in a panel.
+
+    Every call into plugin code has ``budget_ms`` (default 50 ms); loading a version (import,
+    construction, binding, replaying the views, a first ``scores``) has ``load_timeout_s``. Every
+    failure is kept in ``failures`` (dicts as sent to ``ranker_did_fail``), also those before anything
+    listened (``record_ranker_events`` logs them). ``output`` holds what the plugin printed (bounded).
     """
 
     def __init__(self, spec: str, seed: int = 0, params: dict[str, object] | None = None,
-                 fallback: str = "foryou") -> None:
+                 fallback: str = "foryou", *, budget_ms: float = DEFAULT_BUDGET_MS,
+                 load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S) -> None:
         self.spec = spec
         self.path, self.class_name = parse_spec(spec)
         self.seed = seed
-        self.watcher = PluginWatcher(self.path)
-        cls = load_plugin_class(self.path, self.class_name)
-        make = self._maker(cls)
-        try:
-            first = make()
-        except ParameterError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            raise PluginError(f"{spec}: creating the ranker raised {type(e).__name__}: {e}") from e
-        self.guard = GuardedRanker(lambda: first, label=f"{self.class_name}", fallback=fallback, seed=seed,
-                                   on_fail=self._did_fail)
-        self.guard._make = make
-        for k, v in (params or {}).items():
-            self.guard.set_param(k, v)
+        self.budget_ms = check_budget(budget_ms)
+        self.load_timeout_s = float(load_timeout_s)
+        self.output = PluginOutput()
+        self.failures: list[dict[str, object]] = []
         self.engine: Any = None
         self.reloads = 0
+        self._pending: tuple[RemoteRanker, int, int, float] | None = None
+        self.watcher = PluginWatcher(self.path)
+        v1 = PluginVersion(str(self.path), self.class_name, read_plugin_source(self.path), 1)
+        first = self._maker(v1)()
+        try:
+            first.prepare(timeout_s=self.load_timeout_s)
+        except ParameterError:
+            first.close()
+            raise
+        except BaseException as e:  # noqa: BLE001 - plugin code: one clear line
+            first.close()
+            raise PluginError(self._load_error(e)) from e
+        self.guard = GuardedRanker(lambda: first, label=f"{self.class_name}", fallback=fallback, seed=seed,
+                                   on_fail=self._did_fail, rebuild_timeout_s=self.budget_ms / 1000.0,
+                                   setup_timeout_s=self.load_timeout_s)
+        self.guard.output = self.output  # type: ignore[attr-defined]
+        self.guard._make = self._maker(v1)
+        for k, v in (params or {}).items():
+            self.guard.set_param(k, v)
 
-    def _maker(self, cls: type) -> Callable[[], BaseRanker]:
-        return lambda: cls(seed=self.seed)
+    def _load_error(self, e: BaseException) -> str:
+        if isinstance(e, PluginRaised):
+            if e.kind == "PluginError":
+                return e.message
+            return f"{self.spec}: creating the ranker raised {e}"
+        if isinstance(e, PluginTimeout):
+            return (f"{self.path}: loading {self.class_name} did not finish within {self.load_timeout_s:g} s "
+                    "(does it loop when imported or created?)")
+        return f"{self.path}: {e}"
+
+    def _maker(self, version: PluginVersion) -> Callable[[], BaseRanker]:
+        return lambda: RemoteRanker(version, self.seed, budget_ms=self.budget_ms, output=self.output)
 
     @classmethod
     def feed(cls, catalog, spec: str, seed: int = 0, params: dict[str, object] | None = None,
-             fallback: str = "foryou", **engine_kwargs: Any):
+             fallback: str = "foryou", *, budget_ms: float = DEFAULT_BUDGET_MS, **engine_kwargs: Any):
         """A ``FeedEngine`` served by the plugin at ``spec``; the host is ``engine.plugin_host``."""
         from feedapp.core.engine import FeedEngine
 
-        host = cls(spec, seed=seed, params=params, fallback=fallback)
+        host = cls(spec, seed=seed, params=params, fallback=fallback, budget_ms=budget_ms)
         eng = FeedEngine(catalog, host.guard, seed=seed, **engine_kwargs)
         host.connect(eng)
         eng.plugin_host = host  # type: ignore[attr-defined]
@@ -438,6 +614,13 @@ class PluginHost:
         """Send failures and reloads to ``engine``'s hooks (``ranker_did_fail``, ``ranker_did_reload``)."""
         self.engine = engine
 
+    def close(self) -> None:
+        """End the plugin's worker processes (also done at exit)."""
+        if self._pending is not None:
+            self._pending[0].close()
+            self._pending = None
+        self.guard.close()
+
     def _emit(self, event: str, info: dict) -> None:
         if self.engine is not None:
             self.engine._emit(event, info)
@@ -445,65 +628,98 @@ class PluginHost:
     def _did_fail(self, f: Failure) -> None:
         info = f.as_dict()
         info["path"] = str(self.path)
+        self.failures.append(info)
         self._emit("ranker_did_fail", info)
 
-    def _history(self) -> list[tuple[Clip, float]]:
-        """The engine's views so far as (clip, reward) pairs, in order (what the ranker learned)."""
-        eng = self.engine
-        if eng is None:
-            return list(self.guard.learned)
-        space = eng.space
-        return [(space.clips[space.row_of[v.clip_id]], r) for v, r in zip(eng.views, eng.rewards)]
+    @property
+    def reloading(self) -> bool:
+        """True while a new version loads in the background."""
+        return self._pending is not None
 
-    def poll(self) -> bool | None:
-        """Reload if the file changed since the last poll: True reloaded, False failed, None unchanged."""
-        if not self.watcher.changed():
-            return None
-        return self.reload()
+    def poll(self, wait: bool = False) -> bool | None:
+        """From a timer: finish a reload whose worker is done, or start one if the file changed.
 
-    def reload(self) -> bool:
-        """Load the file again, rebuild the ranker by replaying the engine's views, serve it.
-
-        On any error (the file does not load, the class is gone, building or replaying raises, the
-        first scores are invalid) the current ranker keeps serving and ``ranker_did_fail`` says why.
+        True: a new version serves; False: a reload failed (the current version keeps serving);
+        None: nothing finished. ``wait=True`` waits for a reload it starts or finds running.
         """
-        t0 = time.perf_counter()
-        version = self.guard.version + 1
-        history = self._history()
-        try:
-            cls = load_plugin_class(self.path, self.class_name)
-            make = self._maker(cls)
-            r = make()
-            names = {p.name for p in r.spec()}
-            for k, v in self.guard.overrides.items():
-                if k in names:
-                    r.set_param(k, v)
-            if self.guard.space is not None:
-                r.bind(self.guard.space, self.guard.world)
-            replay_into(r, history)
-            if self.guard.space is not None:
-                from feedapp.core.rankers.rng import SplitMix
+        if self._pending is None:
+            if not self.watcher.changed():
+                return None
+            if not self._begin_reload():
+                return False
+        r = self._pending[0]  # type: ignore[index]
+        if wait or r.ready() or r.overdue():
+            return self._finish_reload()
+        return None
 
-                _check_scores(r.scores(SplitMix(self.seed, 0, len(history))), self.guard.space.n)
-        except Exception as e:  # noqa: BLE001 - any plugin error: keep serving what we have
-            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-            f = Failure(f"{self.class_name} version {version}", "reload", f"{type(e).__name__}: {e}", tb, version,
-                        self.guard.name)
-            self.guard.failures.append(f)
-            self._did_fail(f)
+    def reload(self, wait: bool = True) -> bool | None:
+        """Load the file again, rebuild the ranker by replaying its views, serve it.
+
+        On any error (the file does not load, the class is gone, building or replaying raises or runs
+        past ``load_timeout_s``, the first scores are invalid) the current ranker keeps serving and
+        ``ranker_did_fail`` says why. ``wait=False`` returns at once (None); ``poll()`` finishes it.
+        """
+        if self._pending is not None:
+            self._pending[0].close()
+            self._pending = None
+        if not self._begin_reload():
             return False
-        self.guard.learned = list(history)
-        self.guard.swap(make, r, version)
-        self.guard.good.append((version, make))
-        self.guard.serving = f"{self.class_name} version {version}"
+        return self._finish_reload() if wait else None
+
+    def _reload_failed(self, version: int, e: BaseException) -> bool:
+        kind, message, tb = describe(e)
+        if isinstance(e, PluginTimeout):
+            message = (f"loading version {version} did not finish within {self.load_timeout_s:g} s "
+                       "(does it loop when imported, created, bound or replayed?)")
+        f = Failure(f"{self.class_name} version {version}", "reload", message, tb, version,
+                    self.guard.serving if self.guard.failed_over else self.guard.name, "load" if kind == "raised" else kind,
+                    self.output.text(OUTPUT_IN_FAILURE))
+        self.guard.failures.append(f)
+        self._did_fail(f)
+        return False
+
+    def _begin_reload(self) -> bool:
+        version = self.guard.version + 1
+        try:
+            source = read_plugin_source(self.path)
+        except PluginError as e:
+            return self._reload_failed(version, e)
+        g = self.guard
+        r = self._maker(PluginVersion(str(self.path), self.class_name, source, version))()
+        space = g.space
+        learned = [(space.row_of[c.id], w) for c, w in g.learned] if space is not None else None
+        r.begin_prepare(overrides=g.overrides, strict=True, space=space, world=g.world, learned=learned,
+                        check=SplitMix(self.seed, 0, len(g.learned)) if space is not None else None,
+                        timeout_s=self.load_timeout_s)
+        self._pending = (r, version, len(g.learned), time.perf_counter())
+        return True
+
+    def _finish_reload(self) -> bool:
+        assert self._pending is not None
+        r, version, n_learned, t0 = self._pending
+        self._pending = None
+        g = self.guard
+        try:
+            scores = r.finish_prepare(f"loading version {version}")
+            if r.space is not None:
+                _check_scores(scores, r._sent_n)
+            extra = g.learned[n_learned:]  # views learned while it loaded
+            if extra:
+                r.learn_many(extra)
+        except BaseException as e:  # noqa: BLE001 - any plugin error: keep serving what we have
+            r.close()
+            return self._reload_failed(version, e)
+        make = self._maker(r.plugin)
+        g.swap(make, r, version)
+        g.good.append((version, make))
+        g.serving = f"{self.class_name} version {version}"
         self.reloads += 1
         ms = (time.perf_counter() - t0) * 1000.0
         if self.engine is not None:
             self.engine.redecide_next()
         self._emit("ranker_did_reload", {"path": str(self.path), "class": self.class_name, "version": version,
-                                         "ranker": r.name, "views_replayed": len(history), "ms": round(ms, 2)})
+                                         "ranker": r.name, "views_replayed": len(g.learned), "ms": round(ms, 2)})
         return True
-
 
 
 def record_ranker_events(engine: Any, recorder: Any) -> None:
@@ -511,10 +727,14 @@ def record_ranker_events(engine: Any, recorder: Any) -> None:
 
     ``ranker_param_did_change`` -> ``ranker_param_changed`` {name, old, new};
     ``ranker_did_reload`` -> ``ranker_reloaded`` {path, class, version, views_replayed, ms};
-    ``ranker_did_fail`` -> ``ranker_failed`` {method, message, traceback, version, fallback, path}.
-    ``recorder`` is a ``SessionRecorder`` (anything with ``event(kind, **data)``).
+    ``ranker_did_fail`` -> ``ranker_failed`` {method, message, traceback, version, fallback, cause, output, path}.
+    Plugin failures from before this call (a plugin that failed in ``bind`` while the engine was
+    built) are logged at once. ``recorder`` is a ``SessionRecorder`` (anything with ``event(kind, **data)``).
     """
     engine.on("ranker_param_did_change",
               lambda name, old, new: recorder.event("ranker_param_changed", name=name, old=old, new=new))
     engine.on("ranker_did_reload", lambda info: recorder.event("ranker_reloaded", **info))
     engine.on("ranker_did_fail", lambda info: recorder.event("ranker_failed", **info))
+    host = getattr(engine, "plugin_host", None)
+    for info in list(getattr(host, "failures", ())):
+        recorder.event("ranker_failed", **info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,7 @@ def test_edit_on_disk_and_reload_changes_what_is_served(tmp_path):
     assert all("cats" in t for t in before)
     assert host.poll() is None  # nothing changed yet
     write(p, GOOD, "ocean")
-    assert host.poll() is True
+    assert host.poll(wait=True) is True
     after = topics_served(eng, 6, viewer)
     assert all("ocean" in t for t in after)
     assert [k for k, _ in events] == ["reload"]
@@ -168,10 +169,13 @@ def test_reload_rebuilds_learned_state_by_replaying_the_views(tmp_path):
     eng = PluginHost.feed(demo_like_catalog(4), f"{p}:TopicAverage", seed=5)
     viewer = SimViewer.make(9, eng.space.topics, eng.space.creators)
     topics_served(eng, 25, viewer)
-    live = dict(eng.ranker.active.count), dict(eng.ranker.active.total)
+    active = eng.ranker.active  # in its worker process: its state is read through the pipe
+    live = active.remote_attr("count"), active.remote_attr("total")
+    assert sum(live[0].values()) == 25
     p.write_text(src.replace('"novelty", 0.3', '"novelty", 0.2'))
     assert eng.plugin_host.reload() is True
-    assert (dict(eng.ranker.active.count), dict(eng.ranker.active.total)) == live
+    active = eng.ranker.active
+    assert (active.remote_attr("count"), active.remote_attr("total")) == live
     assert eng.ranker.params["novelty"] == 0.2  # the new default
 
 
@@ -184,7 +188,7 @@ def test_parameter_set_through_the_guard_survives_a_reload_and_is_announced(tmp_
     eng.set_param("novelty", 1.5)
     assert changes == [("novelty", 0.3, 1.5)]
     os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10_000_000))
-    assert eng.plugin_host.poll() is True
+    assert eng.plugin_host.poll(wait=True) is True
     assert eng.ranker.params["novelty"] == 1.5
 
 
@@ -209,7 +213,7 @@ def test_broken_version_falls_back_to_the_last_good_one(tmp_path, kind):
     topics_served(eng, 3, viewer)
     # a version that fails at load time: the reload is refused, version 1 keeps serving
     write(p, BROKEN[kind])
-    assert eng.plugin_host.poll() is False
+    assert eng.plugin_host.poll(wait=True) is False
     assert len(fails) == 1 and fails[0]["method"] == "reload" and "Traceback" in fails[0]["traceback"]
     served = topics_served(eng, 5, viewer)
     assert all("cats" in t for t in served)
@@ -229,7 +233,7 @@ def test_version_that_breaks_later_falls_back_while_serving(tmp_path, kind):
     late = f"if len(self.__dict__.setdefault('_n', [])) < 2:\n            self._n.append(1)\n            " \
            f"return np.array([1.0 if 'ocean' in c.topics else 0.0 for c in self.space.clips])\n        {BROKEN[kind]}"
     write(p, late)
-    assert eng.plugin_host.poll() is True  # reload validates one call to scores, which works
+    assert eng.plugin_host.poll(wait=True) is True  # reload validates one call to scores, which works
     served = topics_served(eng, 8, viewer)
     assert len(served) == 8  # the feed never stopped
     assert len(fails) == 1 and fails[0]["method"] == "scores" and fails[0]["version"] == 2
@@ -310,9 +314,9 @@ def test_parameter_changes_reloads_and_failures_become_session_events(tmp_path):
     eng.set_param("epsilon", 0.25)
     assert eng.ranker.params["epsilon"] == 0.25  # applied...
     write(p, GOOD, "ocean")
-    eng.plugin_host.poll()
+    eng.plugin_host.poll(wait=True)
     write(p, BROKEN["nan"])
-    eng.plugin_host.poll()
+    eng.plugin_host.poll(wait=True)
     events = [(e.kind, e.data) for e in sink.of("event")]
     assert [k for k, _ in events] == ["ranker_param_changed", "ranker_reloaded", "ranker_failed"]
     assert events[0][1] == {"name": "epsilon", "old": 0.0, "new": 0.25}  # ...and logged with old and new
@@ -330,3 +334,272 @@ def test_fallback_ignores_plugin_parameter_values_outside_its_own_ranges(tmp_pat
     viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
     assert len(topics_served(eng, 5, viewer)) == 5
     assert eng.ranker.name == "foryou" and eng.ranker.params["decay"] == 0.99  # foryou's own default
+
+
+# -- isolation: plugin code runs in its own process, within a time budget (issue 15, items 7-9) ----------
+
+LOOP_S = 20  # "forever": long enough that a guard that does not cut it off fails the time checks below
+
+
+def hang(kind: str) -> str:
+    """Plugin code that does not return: a busy loop, one that swallows every exception, or a sleep."""
+    return {
+        "loop": f"import time\n        end = time.monotonic() + {LOOP_S}\n        while time.monotonic() < end:\n"
+                "            pass",
+        "stubborn": f"import time\n        end = time.monotonic() + {LOOP_S}\n        while time.monotonic() < end:\n"
+                    "            try:\n                sum(range(1000))\n            except BaseException:\n                pass",
+        "sleep": f"import time\n        time.sleep({LOOP_S})",
+    }[kind]
+
+
+def served_quickly(eng: FeedEngine, n: int, viewer: SimViewer) -> tuple[list[tuple[str, ...]], float]:
+    """Serve and watch ``n`` clips; the topics and the longest time one step took (seconds)."""
+    out, worst = [], 0.0
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c = eng.next()
+        eng.finish(viewer.watch(c))
+        worst = max(worst, time.perf_counter() - t0)
+        out.append(c.topics)
+    return out, worst
+
+
+@pytest.mark.parametrize("kind", ["loop", "stubborn", "sleep"])
+def test_scores_that_never_return_are_cut_off_at_the_budget_from_the_first_call(tmp_path, kind):
+    """Item 7: scores loops from the start; before isolation the window never appeared."""
+    p = tmp_path / "fav.py"
+    write(p, hang(kind))
+    t0 = time.perf_counter()
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    fails = []
+    eng.on("ranker_did_fail", fails.append)
+    host = eng.plugin_host
+    worker = eng.ranker.active.proc.process
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    served, worst = served_quickly(eng, 10, viewer)
+    assert len(served) == 10 and time.perf_counter() - t0 < 5
+    assert worst < 1.0  # 50 ms budget + stopping the worker; the stall itself is measured in tests/ui
+    assert [f["cause"] for f in fails] == ["timeout"] and fails[0]["method"] == "scores"
+    assert "did not return within 50 ms" in fails[0]["message"] and fails[0]["fallback"] == "foryou"
+    assert not worker.is_alive()  # stopped, not left running in the background
+    assert eng.ranker.name == "foryou" and {pk.ranker for pk in eng.picks} == {"foryou"}
+    host.close()
+
+
+def test_the_budget_is_configurable_and_checked(tmp_path):
+    p = tmp_path / "fav.py"
+    write(p, "import time\n        time.sleep(0.12)\n        " + GOOD.replace("TOPIC", "cats"))
+    slow_ok = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3, budget_ms=2000)
+    viewer = SimViewer.make(1, slow_ok.space.topics, slow_ok.space.creators)
+    assert all("cats" in t for t in topics_served(slow_ok, 3, viewer))  # 120 ms fits in 2 s
+    assert slow_ok.plugin_host.failures == []
+    slow_ok.plugin_host.close()
+    tight = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)  # the default, 50 ms
+    topics_served(tight, 2, viewer)
+    assert [f["cause"] for f in tight.plugin_host.failures] == ["timeout"]
+    tight.plugin_host.close()
+    for bad in (0, -5, "soon", 10_001):
+        with pytest.raises(PluginError, match="time budget"):
+            PluginHost(f"{p}:Fav", budget_ms=bad)
+
+
+def test_learn_one_that_sleeps_does_not_hold_up_the_swipes(tmp_path):
+    """Item 7: sleep(3) in learn_one made 8 swipes take 24 s (8 swipes -> 3 views in the window)."""
+    p = tmp_path / "fav.py"
+    p.write_text(PLUGIN.format(body=GOOD.replace("TOPIC", "cats")) +
+                 "\n    def learn_one(self, clip, reward):\n        import time\n        time.sleep(3)\n")
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    t0 = time.perf_counter()
+    served, worst = served_quickly(eng, 8, viewer)
+    assert len(eng.views) == 8 and time.perf_counter() - t0 < 2.0 and worst < 1.0
+    fails = eng.plugin_host.failures
+    assert [(f["method"], f["cause"]) for f in fails] == [("learn_one", "timeout")]
+    assert eng.ranker.active.views == 8  # the built-in fallback was rebuilt from every view, the cut-off one too
+    eng.plugin_host.close()
+
+
+def test_a_version_that_starts_looping_later_falls_back_to_the_last_good_version(tmp_path):
+    p = tmp_path / "fav.py"
+    write(p, GOOD, "cats")
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    topics_served(eng, 3, viewer)
+    late = ("if len(self.__dict__.setdefault('_n', [])) < 2:\n            self._n.append(1)\n            "
+            "return np.array([1.0 if 'ocean' in c.topics else 0.0 for c in self.space.clips])\n        " + hang("loop"))
+    write(p, late)
+    assert eng.plugin_host.poll(wait=True) is True
+    served, worst = served_quickly(eng, 8, viewer)
+    assert worst < 1.0
+    fails = eng.plugin_host.failures
+    assert [(f["method"], f["cause"], f["version"], f["fallback"]) for f in fails] == \
+        [("scores", "timeout", 2, "Fav version 1")]
+    assert served[0] == ("ocean",) and all("cats" in t for t in served[1:6])
+    assert eng.ranker.serving == "Fav version 1" and eng.ranker.active.proc.alive
+    eng.plugin_host.close()
+
+
+EXITS = {
+    "sys.exit": "import sys\n        sys.exit(3)",
+    "KeyboardInterrupt": "raise KeyboardInterrupt",
+    "SystemExit": "raise SystemExit('bye')",
+    "os._exit": "import os\n        os._exit(7)",
+}
+
+
+@pytest.mark.parametrize("how", sorted(EXITS))
+def test_exits_and_interrupts_in_plugin_code_are_contained_at_start(tmp_path, how):
+    """Item 8: sys.exit / KeyboardInterrupt in plugin code ended the app mid-session."""
+    p = tmp_path / "fav.py"
+    write(p, EXITS[how])
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    assert len(topics_served(eng, 6, viewer)) == 6  # this process is still here, and serving
+    f = eng.plugin_host.failures[0]
+    assert f["method"] == "scores" and f["fallback"] == "foryou"
+    if how == "os._exit":
+        assert f["cause"] == "crashed" and "exit code 7" in f["message"]
+    else:
+        assert f["cause"] == "raised" and f["message"].startswith(("SystemExit", "KeyboardInterrupt"))
+        assert "Traceback (most recent call last)" in f["traceback"]
+    eng.plugin_host.close()
+
+
+@pytest.mark.parametrize("how", ["sys.exit", "KeyboardInterrupt"])
+def test_exits_in_plugin_code_are_contained_on_live_reload(tmp_path, how):
+    p = tmp_path / "fav.py"
+    write(p, GOOD, "cats")
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    topics_served(eng, 2, viewer)
+    at_import = PLUGIN.format(body=GOOD.replace("TOPIC", "ocean")) + "\n" + EXITS[how].replace("        ", "") + "\n"
+    p.write_text(at_import)
+    assert eng.plugin_host.reload() is False
+    write(p, EXITS[how])  # a version that loads, then exits in its first scores
+    assert eng.plugin_host.reload() is False
+    assert [f["method"] for f in eng.plugin_host.failures] == ["reload", "reload"]
+    assert "importing it raised" in eng.plugin_host.failures[0]["message"]
+    assert all("cats" in t for t in topics_served(eng, 4, viewer))  # version 1 still serves
+    eng.plugin_host.close()
+
+
+def test_exits_at_import_before_the_feed_starts_are_one_clear_line(tmp_path):
+    p = tmp_path / "fav.py"
+    p.write_text("import sys\nsys.exit('not today')\n")
+    with pytest.raises(PluginError, match="importing it raised SystemExit: not today"):
+        PluginHost(f"{p}:Fav")
+    p.write_text(PLUGIN.format(body=GOOD) + "\n    def __init__(self, seed=0, **kw):\n        raise KeyboardInterrupt\n")
+    with pytest.raises(PluginError, match="creating the ranker raised KeyboardInterrupt"):
+        PluginHost(f"{p}:Fav")
+    p.write_text("while True:\n    pass\n")
+    t0 = time.perf_counter()
+    with pytest.raises(PluginError, match="did not finish within 0.3 s"):
+        PluginHost(f"{p}:Fav", load_timeout_s=0.3)
+    assert time.perf_counter() - t0 < 3
+    with pytest.raises(PluginError, match="importing it raised SystemExit"):  # in-process loading too (replay)
+        load_plugin_class(p.with_name("x.py") if p.with_name("x.py").write_text("raise SystemExit(2)\n") else p, "Fav")
+
+
+def test_a_plugin_that_raises_in_bind_is_logged_and_announced(tmp_path):
+    """Item 9: a failure while the engine is built happened before anything listened: it was lost."""
+    from feedapp.core.records import MemorySink
+    from feedapp.core.session import SessionRecorder
+    from feedapp.core.plugins import record_ranker_events
+
+    p = tmp_path / "fav.py"
+    p.write_text(PLUGIN.format(body=GOOD.replace("TOPIC", "cats")) +
+                 "\n    def bind(self, space, world=None):\n        raise RuntimeError('no binding today')\n")
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    sink = MemorySink()
+    rec = SessionRecorder(sink, app_version="t", mode="demo", ranker=eng.ranker.name, seed=3)
+    record_ranker_events(eng, rec)  # what the app wires, after the engine exists
+    logged = [e.data for e in sink.of("event") if e.kind == "ranker_failed"]
+    assert len(logged) == 1 and logged[0]["method"] == "bind" and logged[0]["fallback"] == "foryou"
+    assert "RuntimeError: no binding today" in logged[0]["message"] and "Traceback" in logged[0]["traceback"]
+    assert eng.next() is not None and eng.ranker.name == "foryou"
+    eng.plugin_host.close()
+
+
+PRINTER = '''
+import sys
+import numpy as np
+from feedapp.core.plugins import PluginHost
+from feedapp.core.simulate import SimViewer, demo_like_catalog
+
+if __name__ == "__main__":  # worker processes import this script again (multiprocessing's rule)
+    eng = PluginHost.feed(demo_like_catalog(2), sys.argv[1], seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    for _ in range(5):
+        eng.finish(viewer.watch(eng.next()))
+    host = eng.plugin_host
+    text = host.output.text()
+    sys.stderr.write(f"failures={len(host.failures)} kept={len(text)} dropped={'dropped' in text}\\n")
+'''
+
+
+def test_five_megabytes_of_plugin_output_into_a_pipe_nobody_reads_does_not_block(tmp_path):
+    """Item 7: a plugin printing 5 MB into an undrained pipe blocked the GUI thread for good."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "fav.py"
+    write(p, "print('x' * 5_000_000)\n        sys.stderr.write('y' * 100)\n        import os\n"
+             "        os.write(1, b'z' * 200_000)\n        " + GOOD.replace("TOPIC", "cats"))
+    p.write_text("import sys\n" + p.read_text())
+    script = tmp_path / "run.py"
+    script.write_text(PRINTER)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, str(script), f"{p}:Fav"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=tmp_path)
+    try:
+        proc.wait(timeout=60)  # nobody reads its stdout while it runs: a 64 KiB pipe buffer
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert out == b""  # nothing the plugin printed reached the app's own stdout
+    from feedapp.core.isolation import OUTPUT_LIMIT
+
+    line = err.decode().strip().splitlines()[-1]
+    kept = int(line.split("kept=")[1].split()[0])
+    assert "failures=0" in line and 0 < kept <= OUTPUT_LIMIT and "dropped=True" in line
+
+
+def test_a_refreshed_feed_is_still_guarded(tmp_path):
+    p = tmp_path / "fav.py"
+    flag = tmp_path / "loop.flag"
+    write(p, f"import os\n        if os.path.exists({str(flag)!r}):\n            {hang('loop').replace(chr(10) + '        ', chr(10) + '            ')}\n"
+             f"        " + GOOD.replace("TOPIC", "cats"))
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    topics_served(eng, 3, viewer)
+    guard = eng.ranker
+    eng.refresh()
+    assert eng.ranker is guard is eng.plugin_host.guard and guard.learned == []
+    flag.write_text("loop now")
+    served, worst = served_quickly(eng, 4, viewer)
+    assert worst < 1.0 and [f["cause"] for f in eng.plugin_host.failures] == ["timeout"]
+    eng.plugin_host.close()
+
+
+def test_the_workers_mirror_of_the_catalog_follows_growth_popularity_and_follows(tmp_path):
+    from feedapp.core.catalog import Catalog
+
+    cat = demo_like_catalog(2)
+    clips = list(cat.clips)
+    p = tmp_path / "mirror.py"
+    p.write_text(PLUGIN.format(body="return self.world.popularity.vector(self.space) + self.space.X.sum(axis=1)"
+                                    " + np.array([1.0 if c.creator in self.world.following else 0.0 for c in self.space.clips])"))
+    eng = PluginHost.feed(Catalog(clips[:20]), f"{p}:Fav", seed=3)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    topics_served(eng, 3, viewer)
+    eng.catalog.add(clips[20:])
+    eng.follow(clips[25].creator)
+    topics_served(eng, 2, viewer)
+    got = eng.ranker.active.scores(np.random.default_rng(0))
+    want = (eng.world.popularity.vector(eng.space) + eng.space.X.sum(axis=1)
+            + np.array([1.0 if c.creator in eng.world.following else 0.0 for c in eng.space.clips]))
+    assert eng.space.n == len(clips) and np.allclose(got, want)
+    assert eng.plugin_host.failures == []
+    eng.plugin_host.close()
