@@ -27,6 +27,7 @@ from feedapp.config import (  # noqa: E402
 )
 from feedapp.ranges import (  # noqa: E402
     AUTOPILOT_SPEED,
+    PLUGIN_BUDGET_MS,
     QUIT_AFTER,
     SEED,
     SIM_AT,
@@ -47,6 +48,11 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ranker", default="foryou", help="ranker that orders the feed, see `feedapp rankers` (default: foryou)")
     p.add_argument(
         "--param", action="append", metavar="NAME=VALUE", help="set a ranker parameter (repeatable), e.g. --param epsilon=0.1"
+    )
+    p.add_argument(
+        "--plugin-budget", type=PLUGIN_BUDGET_MS.arg, default=50.0, metavar="MS",
+        help="time each call into a plugin ranker (--ranker file.py:Class) may take; past it the plugin is "
+        "stopped and the feed goes on with its last good version (default: 50 ms)",
     )
     p.add_argument(
         "--skip-threshold", type=SKIP_THRESHOLD_MS.arg, default=3000, metavar="MS",
@@ -237,6 +243,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         skip_threshold_ms=getattr(args, "skip_threshold", 3000),
         ranker=getattr(args, "ranker", "foryou"),
         ranker_params=parse_params(getattr(args, "param", None)),
+        plugin_budget_ms=getattr(args, "plugin_budget", 50.0),
     ).validate()
 
 

@@ -56,12 +56,14 @@ class Settings:
     skip_threshold_ms: int = 3000
     ranker: str = "foryou"
     ranker_params: dict[str, float] = field(default_factory=dict)
+    plugin_budget_ms: float = 50.0  # each call into a plugin ranker; feedapp.core.isolation.DEFAULT_BUDGET_MS
 
     def validate(self) -> Settings:
         """The same ranges as the CLI's (feedapp.ranges), for settings built in code."""
-        from feedapp.ranges import SEED, SKIP_THRESHOLD_MS
+        from feedapp.ranges import PLUGIN_BUDGET_MS, SEED, SKIP_THRESHOLD_MS
 
-        for rng, value in ((SEED, self.seed), (SKIP_THRESHOLD_MS, self.skip_threshold_ms)):
+        for rng, value in ((SEED, self.seed), (SKIP_THRESHOLD_MS, self.skip_threshold_ms),
+                           (PLUGIN_BUDGET_MS, self.plugin_budget_ms)):
             bad = rng.problem(value)
             if bad:
                 raise ConfigError(f"{rng.name} {bad}")

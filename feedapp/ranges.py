@@ -105,6 +105,9 @@ SKIP_THRESHOLD_MS = Range("--skip-threshold", 0, 600_000, unit="ms", why="give i
 #: [limits] minutes: a lab session of at most a day (a Qt timer could not count past 35,791 minutes).
 LIMIT_MINUTES = Range("minutes", 0, 24 * 60, whole=False, lo_open=True, unit="minutes",
                       why="a session of at most 24 hours")
+#: each call into a plugin ranker (feedapp.core.isolation); above 10 s a hung plugin would hang the feed for good.
+PLUGIN_BUDGET_MS = Range("--plugin-budget", 0, 10_000, whole=False, lo_open=True, unit="ms",
+                         why="a call that takes longer freezes the feed; 50 ms is the default")
 LIMIT_VIEWS = Range("views", 1, 100_000, why="leave it out for no view limit")
 PRACTICE_CLIPS = Range("clips", 0, 1_000)
 AUTOPILOT_SPEED = Range("--autopilot-speed", 0.01, 100.0, whole=False,

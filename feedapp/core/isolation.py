@@ -192,7 +192,7 @@ class _Worker:
     def op_restrict(self, allowed: np.ndarray) -> Any:
         return self.ranker.restrict(allowed)
 
-    def op_learn(self, row: int, reward: float) -> None:
+    def op_learn_one(self, row: int, reward: float) -> None:
         self.ranker.learn_one(self.space.clips[row], reward)
 
     def op_learn_many(self, learned: list) -> None:
@@ -518,7 +518,7 @@ class RemoteRanker(BaseRanker):
         return self._call("restrict", allowed)
 
     def learn_one(self, clip: Clip, reward: float) -> None:
-        self._call("learn", self.space.row_of[clip.id], float(reward))
+        self._call("learn_one", self.space.row_of[clip.id], float(reward))
 
     def learn_many(self, learned: list[tuple[Clip, float]], timeout_s: float | None = None) -> None:
         rows = [(self.space.row_of[c.id], float(r)) for c, r in learned]

@@ -2,21 +2,24 @@
 
 Why here and Qt-free: loading, validating and swapping a ranker is the same for the app, the CLI and
 the tests. The Qt shell only calls ``PluginHost.poll()`` from a timer (``PluginWatcher`` compares the
-file's mtime and size, no file-system notifications needed) and shows what the engine hooks say:
+file's mtime and size, no file-system notifications needed; ``poll`` never blocks) and shows what the
+engine hooks say:
 
 - ``ranker_did_reload(info: dict)``: a new version of the file is serving (``info``: path, class,
   version, views replayed, milliseconds taken);
-- ``ranker_did_fail(info: dict)``: plugin code raised, returned NaN/inf or the wrong type/shape, or a
-  reload could not load; ``info["traceback"]`` is the full text for a panel, ``info["fallback"]``
-  names what serves now. The recorder logs both as events (``ranker_reloaded``, ``ranker_failed``).
+- ``ranker_did_fail(info: dict)``: plugin code raised (any ``BaseException``), ran past its time
+  budget, its process died, it returned NaN/inf or the wrong type/shape, or a reload could not load;
+  ``info["traceback"]`` is the full text for a panel, ``info["fallback"]`` names what serves now,
+  ``info["cause"]`` says which of these it was. The recorder logs both as events (``ranker_reloaded``,
+  ``ranker_failed``).
 
-Pieces: ``load_plugin_class`` (importlib from a file path, a unique module name per load, one-line
+Pieces: ``exec_plugin_source`` / ``load_plugin_class`` (a file's text run as a fresh module, one-line
 errors: missing file, syntax or import error, missing class, class not following the protocol),
 ``GuardedRanker`` (wraps the plugin, validates every output, falls back to the last good version, or
 to a built-in ranker if no version has worked yet, rebuilt by replaying the views learned so far)
-and ``PluginHost`` (attaches a guarded plugin to a ``FeedEngine`` and reloads it, rebuilding its
-state by replaying the engine's views and rewards). The protocol itself is documented in
-``docs/rankers.md``.
+and ``PluginHost`` (runs each version in its own worker process, ``feedapp.core.isolation``, with a
+time budget per call, attaches the guard to a ``FeedEngine`` and reloads it in the background). The
+protocol and the isolation are documented in ``docs/rankers.md``.
 """
 
 from __future__ import annotations
@@ -524,18 +527,14 @@ class PluginWatcher:
         return False
 
 
-MAX_BUDGET_MS = 10_000.0
-
-
 def check_budget(budget_ms: object) -> float:
-    """The per-call time budget in ms; ``PluginError`` (one line) unless it is a number in (0, 10000]."""
-    try:
-        b = float(budget_ms)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise PluginError(f"the plugin time budget must be a number of milliseconds, not {budget_ms!r}") from None
-    if not (0 < b <= MAX_BUDGET_MS):
-        raise PluginError(f"the plugin time budget must be more than 0 and at most {MAX_BUDGET_MS:g} ms, not {budget_ms!r}")
-    return b
+    """The per-call time budget in ms (``feedapp.ranges.PLUGIN_BUDGET_MS``); else one-line ``PluginError``."""
+    from feedapp.ranges import PLUGIN_BUDGET_MS
+
+    bad = PLUGIN_BUDGET_MS.problem(budget_ms)
+    if bad:
+        raise PluginError(f"the plugin time budget {bad}")
+    return float(budget_ms)  # type: ignore[arg-type]
 
 
 class PluginHost:

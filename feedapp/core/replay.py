@@ -26,6 +26,10 @@ ridge reward model on clip features (cross-fitted), each with a 95 % bootstrap p
 (2000 resamples, seed 0), plus the effective sample size ``(sum w)^2 / sum w^2``: a ranker that
 rarely agrees with the log has few effective samples and a wide interval.
 
+Plugins (``file.py:Class``) run in this process, without the app's time budget (batch tools do);
+anything they raise (``SystemExit`` included) is one ``ReplayError`` line, and decisions whose scores
+held NaN or inf are counted per ranker (``nonfinite_decisions``) and reported in ``warnings``.
+
 Known limits: visual features are not in the log, so replayed rankers see topics, creator and
 duration only; followed creators are not logged, so ``following`` replays as its popular fallback;
 popularity is counted within the session; the live engine may decide a slot before the previous view
@@ -39,6 +43,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -111,13 +116,19 @@ def replay_ranker(
     served: list[int] = []
     blocked = np.zeros(space.n, dtype=bool)
     learned = 0
+    nonfinite = 0  # decisions whose scores held NaN or inf
     steps = []
     for st, r in zip(session.steps, rewards):
         row = space.row_of[st.clip_id]
         if not st.is_revisit:
             if st.propensity is not None:
                 score_rng, rng = decision_streams(session.seed, len(served), learned)
-                scores = ranker.scores(score_rng)
+                scores = np.asarray(ranker.scores(score_rng), dtype=np.float64)
+                bad = ~np.isfinite(scores)
+                if bad.any():  # NaN/inf: counted and reported; the policy sees them as the lowest score
+                    nonfinite += 1
+                    ok = scores[~bad]
+                    scores = np.where(bad, float(ok.min()) if ok.size else 0.0, scores)
                 dec = decide(space, scores, served, blocked, ranker.params, rng, restrict=restrict)
                 top = int(np.argmax(dec.probs))
                 steps.append({
@@ -132,7 +143,22 @@ def replay_ranker(
             if st.view.not_interested:
                 blocked[row] = True
             learned += 1
-    return {"name": ranker.name, "steps": steps}
+    return {"name": ranker.name, "steps": steps, "nonfinite": nonfinite}
+
+
+def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
+    """Run plugin code in this process (batch tools do): anything it raises, ``SystemExit`` and
+    ``KeyboardInterrupt`` included, becomes one ``ReplayError`` line naming the plugin."""
+    from feedapp.core.plugins import PluginError, is_plugin_spec
+
+    if not is_plugin_spec(name):
+        return fn()
+    try:
+        return fn()
+    except (ReplayError, PluginError):
+        raise
+    except BaseException as e:  # noqa: BLE001 - plugin code: never a traceback, never an exit
+        raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e} while {what}; fix it and replay again") from e
 
 
 def replay(
@@ -153,7 +179,7 @@ def replay(
     if not rankers:
         raise ReplayError("name at least one ranker to replay the session with")
     for name in rankers:  # unknown names and bad plugin files fail before any work
-        make(name, 0, {})
+        _contained(name, "being created", lambda: make(name, 0, {}))
     if not session.clips:
         raise ReplayError(f"session {session.id} has no clips in the log")
     t0 = time.perf_counter()
@@ -190,10 +216,16 @@ def replay(
     q_logged = q_all[fold, rows_used] if len(used) else np.zeros(0)
 
     out_rankers = []
+    warnings: list[str] = []
     per_step: dict[int, dict[str, object]] = {}
     for name in rankers:
         params = session.params if name == session.ranker else {}
-        res = replay_ranker(session, lambda: make(name, session.seed, params), rewards, space)
+        res = _contained(name, "being replayed",
+                         lambda: replay_ranker(session, lambda: make(name, session.seed, params), rewards, space))
+        if res["nonfinite"]:
+            warnings.append(f"{name} returned NaN or infinite scores at {res['nonfinite']} of {len(res['steps'])} "
+                            "decisions (treated as its lowest score there): its estimates describe that repaired "
+                            "ranker, not the plugin as written")
         by_pos = {s["position"]: s for s in res["steps"]}
         target_p, dm = [], []
         for k, i in enumerate(used):
@@ -214,6 +246,7 @@ def replay(
             "effective_samples": round(ess, 1),
             "top_pick_agrees": round(float(np.mean(agree)), 4) if agree else None,
             "mean_target_p_of_logged": round(float(tp.mean()), 4) if tp.size else None,
+            "nonfinite_decisions": res["nonfinite"],
         })
         for s in res["steps"]:
             per_step.setdefault(s["position"], {})[name] = {"clip": s["top_clip"], "p": round(s["top_p"], 4),
@@ -239,6 +272,7 @@ def replay(
         "estimators": list(ESTIMATORS),
         "logged": _est(logged),
         "rankers": out_rankers,
+        "warnings": warnings,
         "steps": steps_out,
         "seconds": round(time.perf_counter() - t0, 3),
     }

@@ -109,6 +109,7 @@ def format_replay(rep: dict, steps: bool = True) -> str:
         f"intervals: {rep['ci']}",
     ]
     lines += [f"note: {n}" for n in s["notes"]]
+    lines += [f"WARNING: {w}" for w in rep.get("warnings", ())]
     lines.append("")
     w = max([len("ranker")] + [len(r["ranker"]) for r in rep["rankers"]] + [len("(logged)")])
     head = f"{'ranker':<{w}}  {'IPS':>26}  {'SNIPS':>26}  {'DR':>26}  {'eff. n':>7}  {'top=logged':>10}"
@@ -161,6 +162,8 @@ def run_replay_command(
     except (ValueError, RuntimeError) as e:  # ReplayError, UnknownRanker, PluginError, the store's StoreError
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
+    for w in rep.get("warnings", ()):  # on stderr too, so --json output does not hide them
+        print(f"feedapp: warning: {w}", file=sys.stderr)
     if as_json:
         print(json.dumps(rep, indent=2, default=_json_default))
     else:

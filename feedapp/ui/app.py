@@ -131,18 +131,57 @@ def open_store(db_path: Path):  # noqa: ANN201 - sqlite_utils.Database
 
 
 def make_engine(catalog: Catalog, ranker: str, seed: int, params: dict | None = None, *,
-                warmup: Sequence[Clip] = ()) -> FeedEngine:
+                warmup: Sequence[Clip] = (), plugin_budget_ms: float | None = None) -> FeedEngine:
     """The feed engine for a registered ranker name or a plugin (``path/to/file.py:ClassName``).
 
-    Built before any window: a bad --ranker/--param is one clear line, not a traceback.
+    Built before any window: a bad --ranker/--param is one clear line, not a traceback. A plugin
+    runs in its own process; each call into it has ``plugin_budget_ms`` (default 50 ms).
     """
     from feedapp.core.plugins import PluginHost, is_plugin_spec
 
     if is_plugin_spec(ranker):  # path/to/file.py:ClassName, watched and reloaded on save
         if warmup:
             raise UserError("warm-up clips need a registered ranker, not a plugin")
-        return PluginHost.feed(catalog, ranker, seed=seed, params=params or {})
+        budget = {} if plugin_budget_ms is None else {"budget_ms": plugin_budget_ms}
+        return PluginHost.feed(catalog, ranker, seed=seed, params=params or {}, **budget)
     return FeedEngine(catalog, ranker, seed, params or {}, warmup=warmup)
+
+
+def plugin_failure_notice(info: dict) -> str:
+    """The one-line notice in the window when a plugin ranker fails (details: terminal, log, panel D)."""
+    what = {"timeout": "took too long", "crashed": "stopped working", "invalid": "returned unusable scores"}.get(
+        str(info.get("cause")), "raised an error")
+    return (f"The ranker plugin {what} in {info.get('method', '?')}(); the feed goes on with "
+            f"{info.get('fallback', 'the fallback')} (details in the terminal and the developer panel, D).")
+
+
+def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView -> QTimer | None
+    """For a plugin ranker: poll its file (reload on save, never blocking) and announce each failure
+    in the window (a notice), on the terminal (the traceback), including failures from before the
+    window existed. Returns the poll timer (None without a plugin); stop it and ``plugin_host.close()``."""
+    host = getattr(engine, "plugin_host", None)
+    if host is None:
+        return None
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(interval=250)
+    timer.timeout.connect(host.poll)  # never blocks: a reload loads in its own process
+    timer.start()
+
+    def plugin_failed(info) -> None:  # noqa: ANN001 - dict from the plugin host
+        _say(f"the ranker plugin failed in {info.get('method')}(): {info.get('message')}; "
+             f"the feed goes on with {info.get('fallback')}:\n{info.get('traceback', '')}")
+        view.show_toast(plugin_failure_notice(info), 5000)
+
+    def plugin_reloaded(info) -> None:  # noqa: ANN001
+        _say(f"ranker plugin reloaded: {info}")
+        view.show_toast("Ranker plugin reloaded.", 2500)
+
+    engine.on("ranker_did_fail", plugin_failed)
+    engine.on("ranker_did_reload", plugin_reloaded)
+    for info in list(host.failures):  # failed while the engine was built (in bind), before anyone listened
+        plugin_failed(info)
+    return timer
 
 
 def start_qt():  # noqa: ANN201 - QApplication
@@ -278,7 +317,8 @@ def run_player(
     db = open_store(settings.db_path)
     _recover_crashed_sessions(db, settings.db_path)
     catalog = Catalog()
-    engine = make_engine(catalog, settings.ranker, settings.seed, settings.ranker_params)
+    engine = make_engine(catalog, settings.ranker, settings.seed, settings.ranker_params,
+                         plugin_budget_ms=settings.plugin_budget_ms)
 
     scan: ScanResult | None = None
     if folder is not None:
@@ -326,22 +366,7 @@ def run_player(
         from feedapp.ui.autopilot import Autopilot
 
         pilot = Autopilot(view, engine, taste, seed=settings.seed, speed=autopilot_speed)
-    plugin_timer = None
-    if hasattr(engine, "plugin_host"):
-        plugin_timer = QTimer(interval=500)
-        plugin_timer.timeout.connect(engine.plugin_host.poll)
-        plugin_timer.start()
-
-        def plugin_failed(info) -> None:  # noqa: ANN001 - dict from the plugin host
-            _say(f"the ranker plugin failed; the feed goes on with the last good version:\n{info.get('traceback', info)}")
-            view.show_toast("The ranker plugin failed; using the last good version (details in the terminal).", 5000)
-
-        def plugin_reloaded(info) -> None:  # noqa: ANN001
-            _say(f"ranker plugin reloaded: {info}")
-            view.show_toast("Ranker plugin reloaded.", 2500)
-
-        engine.on("ranker_did_fail", plugin_failed)
-        engine.on("ranker_did_reload", plugin_reloaded)
+    plugin_timer = watch_plugin(engine, view)  # a plugin ranker: reload on save, failures shown
 
     def on_log_status(kind: str, message: str) -> None:
         _say(message)
@@ -467,6 +492,9 @@ def run_player(
         worker.start()
     app.exec()
     tick.stop()
+    if plugin_timer is not None:
+        plugin_timer.stop()
+        engine.plugin_host.close()
     session.end("quit")
     view.shutdown()
     if not log.close(timeout=5.0):

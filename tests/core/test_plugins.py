@@ -399,7 +399,7 @@ def test_the_budget_is_configurable_and_checked(tmp_path):
     assert [f["cause"] for f in tight.plugin_host.failures] == ["timeout"]
     tight.plugin_host.close()
     for bad in (0, -5, "soon", 10_001):
-        with pytest.raises(PluginError, match="time budget"):
+        with pytest.raises(PluginError, match="plugin time budget must be"):
             PluginHost(f"{p}:Fav", budget_ms=bad)
 
 
@@ -603,3 +603,18 @@ def test_the_workers_mirror_of_the_catalog_follows_growth_popularity_and_follows
     assert eng.space.n == len(clips) and np.allclose(got, want)
     assert eng.plugin_host.failures == []
     eng.plugin_host.close()
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "20000", "soon"])
+def test_the_cli_refuses_a_budget_out_of_range_before_anything_starts(tmp_path, capsys, bad):
+    from feedapp.cli import main
+    from feedapp.config import ConfigError, Settings
+
+    with pytest.raises(SystemExit) as stop:  # argparse's refusal: one line, exit code 2
+        main(["play", str(tmp_path), "--db", str(tmp_path / "f.db"), "--plugin-budget", bad])
+    assert stop.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("feedapp")]
+    assert len(err) == 1 and "--plugin-budget" in err[0] and ("above 0 and at most 10,000 ms" in err[0] or "number" in err[0])
+    assert not (tmp_path / "f.db").exists()
+    with pytest.raises(ConfigError, match="--plugin-budget must be above 0"):
+        Settings(db_path=tmp_path / "f.db", plugin_budget_ms=0).validate()

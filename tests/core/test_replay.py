@@ -189,3 +189,58 @@ def test_probabilities_outside_the_shortlist_are_exact_and_sum_to_one():
         eng.finish(View(c.id, 4000, 4000))
     rep = replay(session_from_engine(eng), ["foryou"], n_boot=100)
     assert rep["counts"]["used"] == 30 and rep["rankers"][0]["effective_samples"] > 0
+
+
+# -- plugins in replay: in-process, contained, NaN reported (issue 15, item 18) ------------------------
+
+SOMETIMES_NAN = '''
+import numpy as np
+from feedapp.core.rankers import BaseRanker
+
+class Patchy(BaseRanker):
+    name = "patchy"
+
+    def scores(self, rng):
+        s = np.array([1.0 if "cats" in c.topics else 0.0 for c in self.space.clips])
+        s[::3] = np.nan
+        {extra}
+        return s
+'''
+
+
+def test_a_plugin_returning_nan_gets_a_warning_in_the_report_the_text_and_on_stderr(tmp_path, capsys):
+    """Item 18: replay printed estimates for a NaN-returning plugin without a word."""
+    plugin = tmp_path / "patchy.py"
+    plugin.write_text(SOMETIMES_NAN.format(extra="s[1] = np.inf"))
+    path = tmp_path / "feed.db"
+    sid = record(path, n=20)
+    rep = replay(session_from_engine(drive(n=20)), ["foryou", f"{plugin}:Patchy"], n_boot=100)
+    by = {r["ranker"]: r for r in rep["rankers"]}
+    assert by["foryou"]["nonfinite_decisions"] == 0 and by[f"{plugin}:Patchy"]["nonfinite_decisions"] == 20
+    assert len(rep["warnings"]) == 1 and "NaN or infinite scores at 20 of 20 decisions" in rep["warnings"][0]
+    assert all(r["estimates"]["ips"]["value"] is not None for r in rep["rankers"])  # still estimated, flagged
+    assert run_replay_command(open_for_reading, path, sid[:8], ["foryou", f"{plugin}:Patchy"], steps=False) == 0
+    out = capsys.readouterr()
+    assert "WARNING:" in out.out and "NaN or infinite" in out.out
+    assert "feedapp: warning:" in out.err and "Patchy" in out.err
+    assert run_replay_command(open_for_reading, path, sid[:8], ["foryou"], steps=False) == 0
+    out = capsys.readouterr()
+    assert "WARNING" not in out.out and out.err == ""
+
+
+@pytest.mark.parametrize("extra, says", [
+    ("import sys; sys.exit(4)", "raised SystemExit: 4 while being replayed"),
+    ("raise KeyboardInterrupt('plugin, not you')", "raised KeyboardInterrupt: plugin, not you while being replayed"),
+    ("return [0.0] * 3", "while being replayed"),
+])
+def test_plugin_exits_and_errors_in_replay_are_one_line_and_exit_code_2(tmp_path, capsys, extra, says):
+    plugin = tmp_path / "patchy.py"
+    plugin.write_text(SOMETIMES_NAN.format(extra=extra))
+    path = tmp_path / "feed.db"
+    sid = record(path, n=5)
+    assert run_replay_command(open_for_reading, path, sid[:8], [f"{plugin}:Patchy"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and err.startswith("feedapp: plugin ")
+    plugin.write_text("import sys\nsys.exit('at import')\n")
+    assert run_replay_command(open_for_reading, path, sid[:8], [f"{plugin}:Patchy"]) == 2
+    assert "importing it raised SystemExit: at import" in capsys.readouterr().err

@@ -298,7 +298,8 @@ def test_a_broken_plugin_shows_its_traceback_and_the_feed_keeps_serving(qtbot, t
     assert events(sink, "ranker_failed")[0].data["method"] == "scores"
 
     path.write_text(FIXED)
-    qtbot.mouseClick(panel.reload_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.reload_button, Qt.MouseButton.LeftButton)  # loads in its own process, then swaps
+    qtbot.waitUntil(lambda: "version 2" in panel.plugin_status.text(), timeout=10000)
     assert "version 2" in panel.plugin_status.text() and "1 reload" in panel.plugin_status.text()
     assert "Earlier failure (version 1); version 2 is serving now." in panel.failure_title.text()
     qtbot.waitUntil(lambda: "boost" in panel.rows, timeout=2000)
@@ -315,9 +316,24 @@ def test_a_reload_that_does_not_load_is_shown_and_the_plugin_keeps_serving(qtbot
     panel = shown(qtbot, DevPanel(eng))
     assert not panel.traceback_view.isVisible()
     path.write_text(FIXED + "\n    def broken(:\n")
-    assert panel.reload_plugin() is False
+    assert panel.reload_plugin(wait=True) is False
     assert panel.traceback_view.isVisible() and "syntax error" in panel.traceback_view.toPlainText()
     assert eng.ranker.name == "shaky" and eng.next() is not None
+
+
+def test_a_plugin_that_failed_while_the_engine_was_built_is_shown_when_the_panel_opens(qtbot, tmp_path):
+    """Item 9 of issue 15: a plugin raising in bind fell back silently (no event, no message)."""
+    path = tmp_path / "shaky.py"
+    path.write_text(FIXED + "\n    def bind(self, space, world=None):\n        raise ValueError('cannot bind')\n")
+    eng = PluginHost.feed(demo_like_catalog(0), f"{path}:Shaky", seed=2)
+    rec, sink = make_recorder(eng)
+    panel = shown(qtbot, DevPanel(eng, rec))
+    assert panel.traceback_view.isVisible() and "ValueError: cannot bind" in panel.traceback_view.toPlainText()
+    assert "failed in bind(): ValueError: cannot bind" in panel.failure_title.text()
+    assert "falling back" in panel.plugin_status.text() and "budget 50 ms per call" in panel.plugin_status.text()
+    assert [e.data["method"] for e in events(sink, "ranker_failed")] == ["bind"]
+    assert eng.next() is not None
+    eng.plugin_host.close()
 
 
 def test_install_dev_tools_docks_both_panels_toggled_by_d_and_g(qtbot, ui_clips):

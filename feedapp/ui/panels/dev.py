@@ -478,8 +478,12 @@ class DevPanel(QWidget):
         hook(engine, "ranker_param_did_change", self._param_did_change)
         hook(engine, "ranker_did_reload", self._did_reload)
         hook(engine, "ranker_did_fail", self._did_fail)
+        self._reload_timer = QTimer(self, interval=50)  # finishes a reload started by the button
+        self._reload_timer.timeout.connect(self._poll_reload)
         self.rebuild()
         self._show_plugin_status()
+        if self.host is not None and self.host.failures:  # failed before this panel existed (e.g. in bind)
+            self._did_fail(self.host.failures[-1])
         self.refresh_queue()
 
     def sizeHint(self) -> QSize:
@@ -688,16 +692,30 @@ class DevPanel(QWidget):
         guard = self.host.guard
         self.plugin_path.setText(f"<b>{html.escape(self.host.class_name)}</b> from <code>{html.escape(str(self.host.path))}</code>")
         state = "falling back" if guard.failed_over else "serving"
+        loading = " \u00b7 loading a new version\u2026" if self.host.reloading else ""
         self.plugin_status.setText(f"version {guard.version} \u00b7 {self.host.reloads} reload(s) \u00b7 "
-                                   f"{state}: {guard.serving}")
+                                   f"{state}: {guard.serving} \u00b7 budget {self.host.budget_ms:g} ms per call{loading}")
 
-    def reload_plugin(self) -> bool | None:
-        """Load the plugin file again now (as on save); the feed keeps serving whatever happens."""
+    def reload_plugin(self, wait: bool = False) -> bool | None:
+        """Load the plugin file again now (as on save); the feed keeps serving whatever happens.
+
+        The new version loads in its own process: this returns at once (None) and a timer swaps it in
+        when it is ready (``wait=True``: wait for it; True/False as ``PluginHost.reload``).
+        """
         if self.host is None:
             return None
-        ok = self.host.reload()
+        ok = self.host.reload(wait=wait)
+        if ok is None:
+            self._reload_timer.start()
         self._show_plugin_status()
         return ok
+
+    def _poll_reload(self) -> None:
+        if self.host is None or not _alive(self):
+            return
+        if self.host.poll() is not None or not self.host.reloading:
+            self._reload_timer.stop()
+        self._show_plugin_status()
 
     def _did_fail(self, info: dict) -> None:
         self.failures.append(dict(info))
@@ -706,7 +724,10 @@ class DevPanel(QWidget):
                  f"The feed goes on with {info.get('fallback', 'the fallback')}.")
         self.failure_title.setText(title)
         self.failure_title.show()
-        self.traceback_view.setPlainText(str(info.get("traceback", "")))
+        text = str(info.get("traceback", ""))
+        if info.get("output"):
+            text += f"\n--- what the plugin printed last ---\n{info['output']}"
+        self.traceback_view.setPlainText(text)
         self.traceback_view.show()
         self.traceback_view.verticalScrollBar().setValue(self.traceback_view.verticalScrollBar().maximum())
         self.plugin_box.show()
