@@ -94,7 +94,7 @@ def record_session(db: Path, **kwargs) -> tuple:
 
 
 # -- CLI numbers ---------------------------------------------------------------------------------------------------
-PLAYER_OPTIONS = ["--seed", "--skip-threshold", "--autopilot-speed", "--quit-after", "--param"]
+PLAYER_OPTIONS = ["--seed", "--skip-threshold", "--autopilot-speed", "--quit-after", "--param", "--plugin-budget"]
 
 
 @FUZZ
