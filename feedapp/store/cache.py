@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import sqlite_utils
@@ -34,8 +35,14 @@ class ProbeCache:
             {"path": p, "size": s, "mtime_ns": m, "ok": int(ok), "info": json.dumps(info), "poster": poster}
             for p, s, m, ok, info, poster in entries
         ]
-        with self.db.conn:
-            self.db["probe_cache"].upsert_all(rows, pk="path")
+        try:
+            with self.db.conn:
+                self.db["probe_cache"].upsert_all(rows, pk="path")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e).lower() and "busy" not in str(e).lower():
+                raise
+            # another program holds the write lock: the results are kept for this run only (a cache
+            # miss costs a probe next time, nothing else)
         cache = self._load()
         for p, s, m, ok, info, poster in entries:
             cache[p] = (s, m, int(ok), json.dumps(info), poster)

@@ -273,6 +273,9 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_u
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise StoreError(f"{path} is locked by another program ({e}); close it (or wait until it "
+                                 "finishes writing) and start again") from e
             if "readonly" in str(e) or "read-only" in str(e):
                 raise StoreError(f"{path} cannot be written ({e}); make it writable or choose another file with --db") from e
             raise StoreError(
@@ -286,7 +289,13 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_u
     if path is not None and not memory and 0 < version < SCHEMA_VERSION:
         backup = backup_copy(db, Path(path), version)
         print(f"feedapp: upgrading {path} from schema {version} to {SCHEMA_VERSION}; backup kept at {backup}", file=sys.stderr)
-    migrate(db)
+    try:
+        migrate(db)
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        raise StoreError(f"{path} must be upgraded to schema {SCHEMA_VERSION} before use, but another program holds "
+                         f"its write lock ({e}); close that program and start again (the file is unchanged)") from e
     return db
 
 

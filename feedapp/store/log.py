@@ -41,7 +41,7 @@ def _b(v: bool) -> int:
 
 class EventLog:
     """Thread-backed SQLite sink. ``on_status(kind, message)`` is called from the writer thread with
-    kind in {"ok", "waiting", "fatal"}; a Qt shell forwards it to the GUI thread with a signal."""
+    kind in {"ok", "waiting", "fatal", "recovered"}; a Qt shell forwards it to the GUI thread with a signal."""
 
     RETRY_S = 0.25
 
@@ -101,6 +101,13 @@ class EventLog:
 
     def session_ended(self, rec: SessionEnd) -> None:
         self._put("end", rec)
+
+    def recover_sessions(self, session_ids: list[str]) -> None:
+        """Close these interrupted sessions (store/recover.py) as the next records: used when the
+        database was locked at start, so it happens as soon as the lock is gone, each in its own
+        transaction; reported as ``on_status("recovered", message)``."""
+        if session_ids:
+            self._put("recover", tuple(session_ids))
 
     # -- control ----------------------------------------------------------------------------------
     @property
@@ -218,6 +225,15 @@ class EventLog:
             rows.append(row)
         db["clips"].insert_all(rows, pk="key", ignore=True)
         self._clip_keys.update({r["id"]: r["key"] for r in rows})
+
+    def _w_recover(self, db: sqlite_utils.Database, session_ids: tuple[str, ...]) -> None:
+        from feedapp.store.recover import recover_session
+
+        for sid in session_ids:  # a lock raises: the op is retried; a session closed already is skipped
+            done = recover_session(db, sid)
+            if done is not None:
+                self.on_status("recovered", f"session {sid[:8]} in {self.path} was interrupted at {done['last_utc']}; "
+                               "closed it as recovered_after_crash now that the database is free")
 
     def _w_session(self, db: sqlite_utils.Database, rec: SessionRecord) -> None:
         row = asdict(rec)

@@ -110,13 +110,30 @@ def _scan_folder(folder: Path, db) -> ScanResult:  # noqa: ANN001 - sqlite_utils
         raise UserError(str(e)) from e
 
 
-def _recover_crashed_sessions(db, db_path: Path) -> None:  # noqa: ANN001 - sqlite_utils.Database
-    """Close sessions a crash or kill left open (their last view completed from its checkpoint)."""
-    from feedapp.store.recover import recover_interrupted
+def _recover_crashed_sessions(db, db_path: Path) -> list[str]:  # noqa: ANN001 - sqlite_utils.Database
+    """Close sessions a crash or kill left open (their last view completed from its checkpoint).
 
-    for s in recover_interrupted(db):
+    When another program holds the database's write lock (longer than the 5 s busy timeout), say so
+    and return the ids left open: the caller starts anyway and hands them to the event log
+    (``EventLog.recover_sessions``), which closes them as soon as the lock is gone, before the new
+    session's first record. Nothing is lost either way; if the app ends first, the next start does it.
+    """
+    from feedapp.store.recover import RecoveryLocked, recover_interrupted
+
+    try:
+        closed, pending = recover_interrupted(db), []
+    except RecoveryLocked as e:
+        closed, pending = e.closed, [s["id"] for s in e.pending]
+    for s in closed:
         _say(f"session {s['id'][:8]} in {db_path} was interrupted (crash or power cut) at {s['last_utc']}; "
              f"closed it as recovered_after_crash, its last view completed from the checkpoint")
+    if pending:
+        shown = ", ".join(sid[:8] for sid in pending)
+        _say(f"{len(pending)} interrupted session(s) in {db_path} ({shown}) cannot be closed yet: another program "
+             "holds the database's write lock. Starting anyway: what is recorded waits in memory, and the "
+             "interrupted session(s) are closed as recovered_after_crash as soon as the lock is released "
+             "(or at the next start); nothing is lost")
+    return pending
 
 
 # -- the shared way of building a session (run_player and the lab use these) -------------------------
@@ -315,7 +332,7 @@ def run_player(
     t_start = time.monotonic_ns()
     taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
     db = open_store(settings.db_path)
-    _recover_crashed_sessions(db, settings.db_path)
+    still_open = _recover_crashed_sessions(db, settings.db_path)
     catalog = Catalog()
     engine = make_engine(catalog, settings.ranker, settings.seed, settings.ranker_params,
                          plugin_budget_ms=settings.plugin_budget_ms)
@@ -340,6 +357,7 @@ def run_player(
     _say(f"recording to {Path(settings.db_path).resolve()}")
     # -- the research log: every view and event is committed as it happens (docs/data.md) ----------
     log = open_event_log(settings.db_path, lambda kind, message: on_log_status(kind, message))
+    log.recover_sessions(still_open)  # closed by the writer when the lock is gone, before the new session
     # Clips reach the log before the view hears of them: the first impression is recorded as soon as
     # the view starts (inside catalog_grew), and it refers to its clip (foreign key).
     catalog.on_grow(log.clips_known)

@@ -92,21 +92,25 @@ def interrupted_lab_session(db, study: Study) -> dict[str, Any] | None:  # noqa:
 
 
 def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation:
-    """What a new session needs to continue ``session_id`` (read after it was closed as recovered)."""
+    """What a new session needs to continue ``session_id``: read after it was closed as recovered, or
+    before (its database was locked at start, so the event log closes it later); its checkpointed
+    in-flight view counts as recovery completes it, with exit ``crash``."""
     s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns FROM sessions WHERE id = ?",
                      [session_id]).fetchone()
     if s is None:
         raise UserError(f"there is no session {session_id} to continue")
     rows = conn.execute(
         "SELECT i.clip_id, i.is_revisit, v.dwell_ms, v.play_ms, v.loops, v.skipped, v.liked, v.not_interested, "
-        "v.exit, v.paused_ms, v.unfocused_ms FROM views v JOIN impressions i ON i.id = v.impression_id "
-        "WHERE v.session_id = ? AND v.final = 1 ORDER BY i.position", [session_id]).fetchall()
+        "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, v.ended_mono_ns "
+        "FROM views v JOIN impressions i ON i.id = v.impression_id "
+        "WHERE v.session_id = ? ORDER BY i.position", [session_id]).fetchall()
     shown = [r[0] for r in conn.execute("SELECT clip_id FROM impressions WHERE session_id = ? ORDER BY position",
                                         [session_id])]
     replay = tuple(View(clip_id=r[0], revisit=bool(r[1]), dwell_ms=r[2] or 0.0, play_ms=r[3] or 0.0, loops=r[4] or 0,
                         skipped=bool(r[5]), liked=bool(r[6]), not_interested=bool(r[7]), exit=r[8] or "",
                         paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0) for r in rows)
-    elapsed = ((s[3] or s[2]) - s[2]) / 1e6 if s[2] is not None else 0.0
+    ended = s[3] or max([s[2] or 0] + [r[11] for r in rows if r[11] is not None])
+    elapsed = (ended - s[2]) / 1e6 if s[2] is not None else 0.0
     return Continuation(session_id, s[0] or "", s[1] or "", len(rows), max(0.0, elapsed), tuple(shown), replay)
 
 
@@ -614,8 +618,7 @@ def run_lab(
     from feedapp.lab.commands import validate
     from feedapp.lab.data import next_block
     from feedapp.lab.study import StudyError, load_study
-    from feedapp.store.recover import recover_interrupted
-    from feedapp.ui.app import open_event_log, open_store, start_qt
+    from feedapp.ui.app import _recover_crashed_sessions, open_event_log, open_store, start_qt
 
     from feedapp.ui.kiosk import hotkey_problem
 
@@ -661,8 +664,7 @@ def run_lab(
         dialog = RecoveryDialog(crashed)
         if dialog.exec() and dialog.chosen == "continue":
             choice = "continue"
-    for s in recover_interrupted(db):
-        _say(f"session {s['id'][:8]} in {db_path} was interrupted at {s['last_utc']}; closed it as recovered_after_crash")
+    still_open = _recover_crashed_sessions(db, db_path)  # a locked database: closed later by the event log
     if choice == "continue" and crashed is not None:
         continuation = load_continuation(db.conn, crashed["id"])
         participant = continuation.participant
@@ -711,6 +713,7 @@ def run_lab(
         assignment, seed_given = dialog.assignment, dialog.seed_given
 
     log = open_event_log(db_path, lambda kind, message: _say(message))
+    log.recover_sessions(still_open)
     LabSession = lab_classes()[2]  # noqa: N806
     lab = LabSession(study, assignment, clips, log, folder=folder, kiosk=kiosk, pin=pin, muted=muted,
                      seed_given=seed_given, continuation=continuation, hotkey=hotkey)

@@ -122,3 +122,30 @@ def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
 
 def _schema_version_of(path):
     return open_db(path).execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_a_file_locked_by_another_program_is_one_clear_error_and_the_cache_is_kept_in_memory(tmp_path):
+    """A write lock that outlasts the 5 s busy timeout: a new file cannot be set up (one clear line);
+    an existing, current one opens, and probe results that cannot be cached are kept for this run."""
+    import subprocess
+    import sys
+
+    hold = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE');"
+            "print('locked', flush=True); sys.stdin.readline()")
+    fresh = tmp_path / "fresh.db"
+    sqlite3.connect(fresh).close()
+    current = tmp_path / "feed.db"
+    open_db(current).conn.close()
+    holders = [subprocess.Popen([sys.executable, "-c", hold, str(p)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for p in (fresh, current)]
+    try:
+        assert [h.stdout.readline().strip() for h in holders] == ["locked", "locked"]
+        with pytest.raises(StoreError, match="is locked by another program .*start again"):
+            open_db(fresh)
+        cache = ProbeCache(open_db(current))
+        cache.put_many([("/v/a.mp4", 10, 20, True, {"fps": 30.0}, b"")])
+        assert cache.get("/v/a.mp4", 10, 20) == (True, {"fps": 30.0}, b"")
+    finally:
+        for h in holders:
+            h.communicate("release\n", timeout=10)
+    assert ProbeCache(open_db(current)).get("/v/a.mp4", 10, 20) is None  # not written: a probe next time

@@ -197,3 +197,22 @@ def test_on_a_machine_up_for_a_minute_sessions_and_recovery_agree(tmp_path):
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "True"], r.stdout + r.stderr
+
+
+def test_a_continuation_read_before_recovery_equals_one_read_after(open_session):
+    """The lab's "continue" choice when the database was locked at start: the crashed session is read
+    before recovery could close it; its checkpointed view counts as recovery will complete it."""
+    from feedapp.ui.lab import load_continuation
+
+    path, sid = open_session
+    _set(path, sid, boot_id="00000000-0000-4000-8000-000000000000")
+    conn = sqlite3.connect(path)
+    early = load_continuation(conn, sid)
+    conn.close()
+    db = open_db(path)
+    assert [c["id"] for c in recover_interrupted(db)] == [sid]
+    db.conn.close()
+    conn = sqlite3.connect(path)
+    late = load_continuation(conn, sid)
+    conn.close()
+    assert early == late and early.views == 4 and early.replay[-1].exit == "crash"
