@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from feedapp.lab.study import Problem, StudyError, check_catalog, load_study, ranker_specs
-from feedapp.ranges import LAB_BLOCK, SEED
+from feedapp.ranges import LAB_BLOCK, QUIT_AFTER, SEED
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -276,7 +276,7 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     run.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
     run.add_argument("--clips", type=Path, default=None, help='where the demo clips live, for catalog = "demo"')
     run.add_argument("--mute", action="store_true", help="start with sound off")
-    run.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    run.add_argument("--quit-after", type=QUIT_AFTER.arg, default=None, help=argparse.SUPPRESS)
     run.add_argument("--screenshot", type=Path, default=None, help=argparse.SUPPRESS)
     v = labsub.add_parser(
         "validate", help="check a study file and its catalog before a participant sits down",

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from feedapp.config import parse_taste  # noqa: F401 - Qt-free, so the CLI checks --autopilot before a session starts
 from feedapp.core.model import Clip
+from feedapp.ranges import QT_TIMER_MS_MAX
 
 END_MARGIN_MS = 250  # a liked clip is watched this long past its end, so the first play completes
 
@@ -74,7 +75,7 @@ class Autopilot(QObject):
         ms, liked = self.dwell_ms(clip)
         self.plan.append((clip.id, ms, liked))
         self.decided.emit(clip, ms, liked)
-        self._timer.start(max(1, int(round(ms))))
+        self._timer.start(max(1, min(QT_TIMER_MS_MAX, int(round(ms)))))  # a clip of hours at speed 0.01 stays countable
 
     def _on_arrived(self, arrival) -> None:  # noqa: ANN001 - Arrival
         if not self.running:

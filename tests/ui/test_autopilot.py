@@ -41,6 +41,26 @@ def test_dwell_rules_are_seeded(qtbot, ui_clips):
     window.view.shutdown()
 
 
+def test_the_slowest_speed_on_a_clip_of_hours_stays_within_a_qt_timer(qtbot, ui_clips):
+    """--autopilot-speed 0.01 (its floor) on a 10-hour clip: 2.9e9 ms would overflow QTimer.start's
+    32-bit count; the wait is capped at the longest a Qt timer counts (24.8 days) instead."""
+    import dataclasses
+
+    from feedapp.ranges import AUTOPILOT_SPEED, QT_TIMER_MS_MAX
+
+    window = PlayerWindow(FeedEngine(Catalog(ui_clips), "random", seed=0), muted=True)
+    qtbot.addWidget(window)
+    pilot = Autopilot(window.view, window.view.feed, ["cats"], seed=0, speed=AUTOPILOT_SPEED.lo)
+    long_clip = dataclasses.replace(ui_clips[0], topics=("cats",), duration_ms=10 * 3_600_000)
+    decided = []
+    pilot.decided.connect(lambda clip, ms, liked: decided.append(ms))
+    pilot._plan(long_clip)  # what an arrival of that clip does
+    assert decided[0] > QT_TIMER_MS_MAX  # this seed's draw needs the cap
+    assert pilot._timer.isActive() and pilot._timer.interval() == QT_TIMER_MS_MAX
+    pilot.stop()
+    window.view.shutdown()
+
+
 def test_autopilot_drives_the_window_and_the_engine_learns(qtbot, ui_clips):
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
     engine = FeedEngine(Catalog(ui_clips), "foryou", seed=2)

@@ -179,6 +179,11 @@ def test_start_dialog_seed_given_by_hand(qtbot, ui_clips, tmp_path):
     dialog.show()
     qtbot.keyClicks(dialog.seed_edit, "x")
     assert not dialog.start_button.isEnabled() and "whole number" in dialog.seed_note.text()
+    for typed in ("-1", "9223372036854775808"):  # issue 15 item 2: what sessions.seed (64-bit) cannot hold
+        dialog.seed_edit.clear()
+        qtbot.keyClicks(dialog.seed_edit, typed)
+        assert not dialog.start_button.isEnabled()
+        assert "the seed must be between 0 and 9,223,372,036,854,775,807" in dialog.seed_note.text()
     dialog.seed_edit.clear()
     qtbot.keyClicks(dialog.seed_edit, "77")
     with qtbot.waitSignal(dialog.accepted, timeout=3000):
