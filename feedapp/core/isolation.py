@@ -32,6 +32,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -250,7 +251,8 @@ def _context() -> Any:
     if _CONTEXT is None:
         if "forkserver" in mp.get_all_start_methods():
             _CONTEXT = mp.get_context("forkserver")
-            _CONTEXT.set_forkserver_preload(["numpy", "feedapp.core.isolation", "feedapp.core.plugins"])
+            # "__main__": the app's main module is imported once, by the server, not again by every worker
+            _CONTEXT.set_forkserver_preload(["__main__", "numpy", "feedapp.core.isolation", "feedapp.core.plugins"])
         else:
             _CONTEXT = mp.get_context("spawn")
     return _CONTEXT
@@ -297,6 +299,7 @@ class PluginProcess:
         child.close()
         self.output = output if output is not None else PluginOutput()
         self.pending: str | None = None
+        self._sender: threading.Thread | None = None
         self._deadline = 0.0
         self._timeout_s = 0.0
 
@@ -304,20 +307,40 @@ class PluginProcess:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def send(self, op: str, args: tuple = (), sync: dict | None = None, timeout_s: float = 1.0) -> None:
-        """Start ``op`` in the worker (returns at once); ``wait`` or ``ready`` then ``wait`` for the reply."""
+    def send(self, op: str, args: tuple = (), sync: dict | None = None, timeout_s: float = 1.0,
+             background: bool = False) -> None:
+        """Start ``op`` in the worker; ``wait`` (or ``ready`` then ``wait``) for the reply.
+
+        ``background``: pickle and write the message from a helper thread, so a large one (a whole
+        catalog, to a worker still starting) never holds up the caller; the deadline covers it.
+        """
         if self.pending is not None:
             raise RuntimeError(f"the plugin process is still busy with {self.pending}()")
-        try:
-            self._conn.send((op, args, sync))
-        except (OSError, ValueError) as e:
-            raise PluginCrashed(f"the plugin's process is gone ({self._exit_text()}); {e}") from e
         self.pending = op
         self._timeout_s = timeout_s
         self._deadline = time.perf_counter() + timeout_s
+        msg = (op, args, sync)
+        if background:
+            self._sender = threading.Thread(target=self._send_quietly, args=(msg,), name="feedapp-plugin-send",
+                                            daemon=True)
+            self._sender.start()
+            return
+        try:
+            self._conn.send(msg)
+        except (OSError, ValueError) as e:
+            self.pending = None
+            raise PluginCrashed(f"the plugin's process is gone ({self._exit_text()}); {e}") from e
+
+    def _send_quietly(self, msg: tuple) -> None:
+        try:
+            self._conn.send(msg)
+        except (OSError, ValueError):
+            pass  # the worker was stopped (deadline) or died: ``wait`` reports it
 
     def ready(self) -> bool:
         """True once the pending operation has a reply (or the worker ended): ``wait`` will not block."""
+        if self._sender is not None and self._sender.is_alive():
+            return False
         try:
             return self.pending is not None and self._conn.poll(0)
         except (OSError, ValueError):
@@ -328,6 +351,13 @@ class PluginProcess:
 
     def wait(self, what: str) -> Any:
         """The pending operation's result; ``PluginTimeout`` (worker killed), ``PluginCrashed`` or ``PluginRaised``."""
+        if self._sender is not None:
+            self._sender.join(max(0.0, self._deadline - time.perf_counter()))
+            if self._sender.is_alive():  # still writing at the deadline: the worker never read it
+                self.kill()
+                raise PluginTimeout(f"{what} did not start within {self._timeout_s * 1000:.0f} ms; "
+                                    "the plugin's process was stopped")
+            self._sender = None
         try:
             got = self._conn.poll(max(0.0, self._deadline - time.perf_counter()))
         except (OSError, ValueError):
@@ -424,7 +454,8 @@ class RemoteRanker(BaseRanker):
     # -- starting ----------------------------------------------------------------------------------
     def begin_prepare(self, *, overrides: dict | None = None, strict: bool = True, space: FeatureSpace | None = None,
                       world: World | None = None, learned: list[tuple[int, float]] | None = None,
-                      check: Rng | None = None, timeout_s: float = DEFAULT_LOAD_TIMEOUT_S) -> None:
+                      check: Rng | None = None, timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
+                      background: bool = False) -> None:
         v = self.plugin
         load = None if self._loaded else (v.path, v.class_name, v.source, self.seed, dict(overrides or {}), strict)
         bind = None
@@ -435,7 +466,7 @@ class RemoteRanker(BaseRanker):
             self._sent_pop = self.world.popularity.version
             self._sent_following = frozenset(self.world.following)
             bind = (list(space.clips), space.creator_slots, dict(self.world.popularity.counts), sorted(self.world.following))
-        self.proc.send("prepare", (load, bind, learned, check), timeout_s=timeout_s)
+        self.proc.send("prepare", (load, bind, learned, check), timeout_s=timeout_s, background=background)
 
     def finish_prepare(self, what: str = "loading the plugin") -> np.ndarray | None:
         meta, scores = self.proc.wait(what)

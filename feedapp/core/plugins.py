@@ -196,7 +196,8 @@ class Failure:
     ``cause``: ``timeout`` (over its time budget; its process was stopped), ``raised`` (any exception,
     ``SystemExit`` and ``KeyboardInterrupt`` included), ``crashed`` (its process ended), ``invalid``
     (NaN/inf, wrong type or shape), ``load`` (a reload that did not load). ``output``: the last
-    characters the plugin printed, if any.
+    characters the plugin printed, if any. ``restoring``: the last good version, restarting in the
+    background while ``fallback`` serves (empty when there is none).
     """
 
     ranker: str
@@ -207,11 +208,12 @@ class Failure:
     fallback: str
     cause: str = "raised"
     output: str = ""
+    restoring: str = ""  # the good version being restarted in the background, if any
 
     def as_dict(self) -> dict[str, object]:
         return {"ranker": self.ranker, "method": self.method, "message": self.message,
                 "traceback": self.traceback, "version": self.version, "fallback": self.fallback,
-                "cause": self.cause, "output": self.output}
+                "cause": self.cause, "output": self.output, "restoring": self.restoring}
 
 
 OUTPUT_IN_FAILURE = 2000  # characters of the plugin's latest output kept with a failure
@@ -298,6 +300,7 @@ class GuardedRanker(BaseRanker):
         self.failed_over = False
         self.on_builtin = False
         self.serving = f"{label} version 1"  # what serves now, for a panel
+        self.restore: Callable[[int, Callable[[], BaseRanker]], None] | None = None
 
     # -- what the engine reads --------------------------------------------------------------------
     @property  # type: ignore[override]
@@ -420,36 +423,71 @@ class GuardedRanker(BaseRanker):
 
     # -- failure handling -------------------------------------------------------------------------
     def fail(self, method: str, exc: BaseException) -> None:
-        """Record a failure of the active version and fall back to the last good one (or the built-in)."""
+        """Record a failure of the active version and fall back to the last good one (or the built-in).
+
+        With a ``restore`` hook (a ``PluginHost`` sets one: its versions run in worker processes) the
+        built-in serves at once and the last good version is handed to the hook, which restarts it in
+        the background (the window never waits for a process to start). Without one, the last good
+        version is rebuilt here, in this call.
+        """
         kind, message, tb = describe(exc)
         bad, bad_version = self.name, self.version
         self._broken.add(id(self._make))
         _close(self.active)
-        builtin = (self.fallback_name, lambda: make_ranker(self.fallback_name, seed=self.seed))
-        candidates = [(f"{self.label} version {v}", mk) for v, mk in reversed(self.good) if id(mk) not in self._broken]
-        for fb, make in candidates:
-            try:
-                ranker = self._fresh(make, timeout_s=self.rebuild_timeout_s, check=True)
-            except BaseException:  # noqa: BLE001 - that version breaks too now: try an older one, then the built-in
-                self._broken.add(id(make))
-                continue
-            self.active, self._make = ranker, make
-            self.on_builtin = False
-            break
-        else:  # the built-in ranker is tested code: it is the floor the feed stands on
-            fb, make = builtin
-            self.active, self._make = self._fresh(make), make
-            self.on_builtin = True
+        candidates = self.restorable()
+        restoring = ""
+        if self.restore is not None:
+            fb = self._serve_builtin()
+            if candidates:
+                v, make = candidates[0]
+                restoring = f"{self.label} version {v}"
+                self.restore(v, make)
+        else:
+            for v, make in candidates:
+                try:
+                    ranker = self._fresh(make, timeout_s=self.rebuild_timeout_s, check=True)
+                except BaseException:  # noqa: BLE001 - that version breaks too now: try an older one, then the built-in
+                    self._broken.add(id(make))
+                    continue
+                self.active, self._make = ranker, make
+                self.on_builtin = False
+                fb = f"{self.label} version {v}"
+                break
+            else:  # the built-in ranker is tested code: it is the floor the feed stands on
+                fb = self._serve_builtin()
         self.failed_over = True
         self.serving = fb
         output = ""
         out = getattr(self, "output", None)
         if isinstance(out, PluginOutput):
             output = out.text(OUTPUT_IN_FAILURE)
-        f = Failure(bad, method, message, tb, bad_version, fb, kind, output)
+        f = Failure(bad, method, message, tb, bad_version, fb, kind, output, restoring)
         self.failures.append(f)
         if self.on_fail is not None:
             self.on_fail(f)
+
+    def restorable(self) -> list[tuple[int, Callable[[], BaseRanker]]]:
+        """Versions that worked and have not failed since, newest first."""
+        return [(v, mk) for v, mk in reversed(self.good) if id(mk) not in self._broken]
+
+    def _serve_builtin(self) -> str:
+        make = lambda: make_ranker(self.fallback_name, seed=self.seed)  # noqa: E731
+        self.active, self._make = self._fresh(make), make
+        self.on_builtin = True
+        self.failed_over = True
+        self.serving = self.fallback_name
+        return self.fallback_name
+
+    def restored(self, make: Callable[[], BaseRanker], ranker: BaseRanker, version: int) -> None:
+        """A good version, rebuilt in the background after a failure, serves again (still "falling back")."""
+        old = self.active
+        self.active, self._make = ranker, make
+        self.version = version
+        self.on_builtin = False
+        self.failed_over = True
+        self.serving = f"{self.label} version {version}"
+        if old is not ranker:
+            _close(old)
 
     def _call(self, method: str, fn: Callable[[BaseRanker], Any]) -> Any:
         while True:
@@ -564,7 +602,8 @@ class PluginHost:
         self.failures: list[dict[str, object]] = []
         self.engine: Any = None
         self.reloads = 0
-        self._pending: tuple[RemoteRanker, int, int, float] | None = None
+        self._pending: _Pending | None = None
+        self._latest = 1  # the newest version number that served
         self.watcher = PluginWatcher(self.path)
         v1 = PluginVersion(str(self.path), self.class_name, read_plugin_source(self.path), 1)
         first = self._maker(v1)()
@@ -581,6 +620,7 @@ class PluginHost:
                                    setup_timeout_s=self.load_timeout_s)
         self.guard.output = self.output  # type: ignore[attr-defined]
         self.guard._make = self._maker(v1)
+        self.guard.restore = self._restore  # after a failure the built-in serves while a good version restarts
         for k, v in (params or {}).items():
             self.guard.set_param(k, v)
 
@@ -615,9 +655,7 @@ class PluginHost:
 
     def close(self) -> None:
         """End the plugin's worker processes (also done at exit)."""
-        if self._pending is not None:
-            self._pending[0].close()
-            self._pending = None
+        self._cancel()
         self.guard.close()
 
     def _emit(self, event: str, info: dict) -> None:
@@ -632,23 +670,24 @@ class PluginHost:
 
     @property
     def reloading(self) -> bool:
-        """True while a new version loads in the background."""
+        """True while a version loads in the background (a reload, or a good version restarting)."""
         return self._pending is not None
 
     def poll(self, wait: bool = False) -> bool | None:
-        """From a timer: finish a reload whose worker is done, or start one if the file changed.
+        """From a timer: finish a reload (or restart) whose worker is done, or start a reload if the file changed.
 
-        True: a new version serves; False: a reload failed (the current version keeps serving);
-        None: nothing finished. ``wait=True`` waits for a reload it starts or finds running.
+        True: a new (or restarted) version serves; False: it failed (what served keeps serving);
+        None: nothing finished. ``wait=True`` waits for a load it starts or finds running.
         """
         if self._pending is None:
             if not self.watcher.changed():
                 return None
             if not self._begin_reload():
                 return False
-        r = self._pending[0]  # type: ignore[index]
-        if wait or r.ready() or r.overdue():
-            return self._finish_reload()
+        p = self._pending
+        assert p is not None
+        if wait or p.ranker.ready() or p.ranker.overdue():
+            return self._finish()
         return None
 
     def reload(self, wait: bool = True) -> bool | None:
@@ -658,74 +697,110 @@ class PluginHost:
         past ``load_timeout_s``, the first scores are invalid) the current ranker keeps serving and
         ``ranker_did_fail`` says why. ``wait=False`` returns at once (None); ``poll()`` finishes it.
         """
-        if self._pending is not None:
-            self._pending[0].close()
-            self._pending = None
+        self._cancel()
         if not self._begin_reload():
             return False
-        return self._finish_reload() if wait else None
+        return self._finish() if wait else None
 
-    def _reload_failed(self, version: int, e: BaseException) -> bool:
+    def _cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.ranker.close()
+            self._pending = None
+
+    def _load_failed(self, p: _Pending | None, version: int, e: BaseException) -> bool:
         kind, message, tb = describe(e)
+        what = "restarting" if p is not None and p.restore else "loading"
         if isinstance(e, PluginTimeout):
-            message = (f"loading version {version} did not finish within {self.load_timeout_s:g} s "
+            message = (f"{what} version {version} did not finish within {self.load_timeout_s:g} s "
                        "(does it loop when imported, created, bound or replayed?)")
-        f = Failure(f"{self.class_name} version {version}", "reload", message, tb, version,
-                    self.guard.serving if self.guard.failed_over else self.guard.name, "load" if kind == "raised" else kind,
+        g = self.guard
+        f = Failure(f"{self.class_name} version {version}", "restore" if p is not None and p.restore else "reload",
+                    message, tb, version, g.serving if g.failed_over else g.name, "load" if kind == "raised" else kind,
                     self.output.text(OUTPUT_IN_FAILURE))
-        self.guard.failures.append(f)
+        g.failures.append(f)
         self._did_fail(f)
+        if p is not None and p.restore:
+            g._broken.add(id(p.make))
+        if g.on_builtin and self._pending is None:  # the built-in serves: restart the next good version, if any
+            nxt = g.restorable()
+            if nxt:
+                self._restore(*nxt[0])
         return False
 
+    def _begin(self, make: Callable[[], BaseRanker], version: int, restore: bool) -> None:
+        g = self.guard
+        r = make()
+        assert isinstance(r, RemoteRanker)
+        space = g.space
+        learned = [(space.row_of[c.id], w) for c, w in g.learned] if space is not None else None
+        r.begin_prepare(overrides=g.overrides, strict=not restore, space=space, world=g.world, learned=learned,
+                        check=SplitMix(self.seed, 0, len(g.learned)) if space is not None else None,
+                        timeout_s=self.load_timeout_s, background=True)
+        self._pending = _Pending(r, version, len(g.learned), time.perf_counter(), make, restore)
+
     def _begin_reload(self) -> bool:
-        version = self.guard.version + 1
+        version = self._latest + 1
         try:
             source = read_plugin_source(self.path)
         except PluginError as e:
-            return self._reload_failed(version, e)
-        g = self.guard
-        r = self._maker(PluginVersion(str(self.path), self.class_name, source, version))()
-        space = g.space
-        learned = [(space.row_of[c.id], w) for c, w in g.learned] if space is not None else None
-        r.begin_prepare(overrides=g.overrides, strict=True, space=space, world=g.world, learned=learned,
-                        check=SplitMix(self.seed, 0, len(g.learned)) if space is not None else None,
-                        timeout_s=self.load_timeout_s)
-        self._pending = (r, version, len(g.learned), time.perf_counter())
+            return self._load_failed(None, version, e)
+        self._begin(self._maker(PluginVersion(str(self.path), self.class_name, source, version)), version, False)
         return True
 
-    def _finish_reload(self) -> bool:
-        assert self._pending is not None
-        r, version, n_learned, t0 = self._pending
+    def _restore(self, version: int, make: Callable[[], BaseRanker]) -> None:
+        """``GuardedRanker.restore``: restart a good version in the background (a reload under way wins)."""
+        if self._pending is None:
+            self._begin(make, version, True)
+
+    def _finish(self) -> bool:
+        p = self._pending
+        assert p is not None
         self._pending = None
-        g = self.guard
+        r, g = p.ranker, self.guard
         try:
-            scores = r.finish_prepare(f"loading version {version}")
+            scores = r.finish_prepare(f"{'restarting' if p.restore else 'loading'} version {p.version}")
             if r.space is not None:
                 _check_scores(scores, r._sent_n)
-            extra = g.learned[n_learned:]  # views learned while it loaded
+            extra = g.learned[p.learned:]  # views learned while it loaded
             if extra:
                 r.learn_many(extra)
         except BaseException as e:  # noqa: BLE001 - any plugin error: keep serving what we have
             r.close()
-            return self._reload_failed(version, e)
-        make = self._maker(r.plugin)
-        g.swap(make, r, version)
-        g.good.append((version, make))
-        g.serving = f"{self.class_name} version {version}"
-        self.reloads += 1
-        ms = (time.perf_counter() - t0) * 1000.0
+            return self._load_failed(p, p.version, e)
+        if p.restore:
+            g.restored(p.make, r, p.version)
+        else:
+            g.swap(p.make, r, p.version)
+            g.good.append((p.version, p.make))
+            g.serving = f"{self.class_name} version {p.version}"
+            self._latest = max(self._latest, p.version)
+            self.reloads += 1
+        ms = (time.perf_counter() - p.t0) * 1000.0
         if self.engine is not None:
             self.engine.redecide_next()
-        self._emit("ranker_did_reload", {"path": str(self.path), "class": self.class_name, "version": version,
-                                         "ranker": r.name, "views_replayed": len(g.learned), "ms": round(ms, 2)})
+        self._emit("ranker_did_reload", {"path": str(self.path), "class": self.class_name, "version": p.version,
+                                         "ranker": r.name, "views_replayed": len(g.learned), "ms": round(ms, 2),
+                                         "restored": p.restore})
         return True
+
+
+@dataclass
+class _Pending:
+    """A version loading in its worker while the feed serves: a reload, or a good version restarting."""
+
+    ranker: RemoteRanker
+    version: int
+    learned: int  # views it was sent; later ones follow when it is swapped in
+    t0: float
+    make: Callable[[], BaseRanker]
+    restore: bool
 
 
 def record_ranker_events(engine: Any, recorder: Any) -> None:
     """Log the engine's ranker hooks as session events (what the app's composition root wires):
 
     ``ranker_param_did_change`` -> ``ranker_param_changed`` {name, old, new};
-    ``ranker_did_reload`` -> ``ranker_reloaded`` {path, class, version, views_replayed, ms};
+    ``ranker_did_reload`` -> ``ranker_reloaded`` {path, class, version, views_replayed, ms, restored};
     ``ranker_did_fail`` -> ``ranker_failed`` {method, message, traceback, version, fallback, cause, output, path}.
     Plugin failures from before this call (a plugin that failed in ``bind`` while the engine was
     built) are logged at once. ``recorder`` is a ``SessionRecorder`` (anything with ``event(kind, **data)``).

@@ -168,8 +168,9 @@ def plugin_failure_notice(info: dict) -> str:
     """The one-line notice in the window when a plugin ranker fails (details: terminal, log, panel D)."""
     what = {"timeout": "took too long", "crashed": "stopped working", "invalid": "returned unusable scores"}.get(
         str(info.get("cause")), "raised an error")
+    back = f" while {info['restoring']} restarts" if info.get("restoring") else ""
     return (f"The ranker plugin {what} in {info.get('method', '?')}(); the feed goes on with "
-            f"{info.get('fallback', 'the fallback')} (details in the terminal and the developer panel, D).")
+            f"{info.get('fallback', 'the fallback')}{back} (details in the terminal and the developer panel, D).")
 
 
 def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView -> QTimer | None
@@ -191,8 +192,9 @@ def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView 
         view.show_toast(plugin_failure_notice(info), 5000)
 
     def plugin_reloaded(info) -> None:  # noqa: ANN001
-        _say(f"ranker plugin reloaded: {info}")
-        view.show_toast("Ranker plugin reloaded.", 2500)
+        _say(f"ranker plugin {'restarted' if info.get('restored') else 'reloaded'}: {info}")
+        view.show_toast(f"Ranker plugin version {info.get('version')} serves again." if info.get("restored")
+                        else "Ranker plugin reloaded.", 2500)
 
     engine.on("ranker_did_fail", plugin_failed)
     engine.on("ranker_did_reload", plugin_reloaded)

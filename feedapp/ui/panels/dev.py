@@ -720,8 +720,9 @@ class DevPanel(QWidget):
     def _did_fail(self, info: dict) -> None:
         self.failures.append(dict(info))
         method = info.get("method", "?")
+        back = f" while {info['restoring']} restarts" if info.get("restoring") else ""
         title = (f"{info.get('ranker', 'the plugin')} failed in {method}(): {info.get('message', '')}\n"
-                 f"The feed goes on with {info.get('fallback', 'the fallback')}.")
+                 f"The feed goes on with {info.get('fallback', 'the fallback')}{back}.")
         self.failure_title.setText(title)
         self.failure_title.show()
         text = str(info.get("traceback", ""))
@@ -741,7 +742,8 @@ class DevPanel(QWidget):
         if self.failures:
             self.failure_title.setText(f"Earlier failure (version {self.failures[-1].get('version', '?')}); "
                                        f"version {info.get('version')} is serving now.")
-        self.show_message(f"Reloaded version {info.get('version')}: {info.get('views_replayed', 0)} view(s) replayed "
+        verb = "Restarted" if info.get("restored") else "Reloaded"
+        self.show_message(f"{verb} version {info.get('version')}: {info.get('views_replayed', 0)} view(s) replayed "
                           f"in {info.get('ms', 0)} ms", error=False)
         QTimer.singleShot(0, self._after_ranker_swap)
 
