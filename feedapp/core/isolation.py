@@ -30,11 +30,13 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +170,8 @@ class _Worker:
                             raise
             meta = self.meta()
         if bind is not None:
-            clips, creator_slots, counts, following = bind
+            chunks, creator_slots, counts, following = bind
+            clips = [c for chunk in chunks for c in pickle.loads(chunk)]
             self.space = FeatureSpace(clips, creator_slots=creator_slots)
             self.world = World(Popularity(counts), set(following))
             self.ranker.bind(self.space, self.world)
@@ -414,6 +417,20 @@ class PluginProcess:
             pass
 
 
+_PICKLED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def pickled_clips(space: FeatureSpace) -> list[bytes]:
+    """The space's clips as pickled chunks, made once per growth and kept: sending the catalog to a new
+    worker (a reload, a restart after a failure) copies bytes instead of pickling every clip again,
+    which would hold the GIL for tens of ms on a large catalog while the window wants to draw."""
+    chunks, n = _PICKLED.get(space, ([], 0))
+    if space.n > n:
+        chunks = [*chunks, pickle.dumps(space.clips[n:], protocol=pickle.HIGHEST_PROTOCOL)]
+        _PICKLED[space] = (chunks, space.n)
+    return chunks
+
+
 def _sync_rng(mine: Any, theirs: Any) -> None:
     """Make the app's generator continue where the plugin's copy of it stopped (exact propensities)."""
     if hasattr(mine, "_state") and hasattr(theirs, "_state"):
@@ -465,7 +482,8 @@ class RemoteRanker(BaseRanker):
             self._sent_n = space.n
             self._sent_pop = self.world.popularity.version
             self._sent_following = frozenset(self.world.following)
-            bind = (list(space.clips), space.creator_slots, dict(self.world.popularity.counts), sorted(self.world.following))
+            bind = (pickled_clips(space), space.creator_slots, dict(self.world.popularity.counts),
+                    sorted(self.world.following))
         self.proc.send("prepare", (load, bind, learned, check), timeout_s=timeout_s, background=background)
 
     def finish_prepare(self, what: str = "loading the plugin") -> np.ndarray | None:
