@@ -192,3 +192,17 @@ def test_a_plugin_that_sleeps_in_learn_one_does_not_eat_swipes(qtbot, ui_clips, 
         assert [e.data["method"] for e in events(sink, "ranker_failed")] == [where]
     finally:
         close(window, session, timer, engine)
+
+
+def test_a_failure_in_bind_before_the_window_existed_is_announced_in_it(qtbot, ui_clips, tmp_path):
+    """Item 9: a plugin raising in bind fell back silently (no event, no message)."""
+    path = tmp_path / "binder.py"
+    path.write_text(PLUGIN.format(flag=str(tmp_path / "never"), loop_s=1)
+                    + "\n    def bind(self, space, world=None):\n        raise RuntimeError('no bind')\n")
+    engine = PluginHost.feed(Catalog(ui_clips), f"{path}:Looper", seed=1)  # fails here, nobody listens yet
+    window, session, sink, timer, arrivals = open_window(qtbot, engine)
+    try:
+        assert "raised an error in bind()" in window.view.toast_text and "foryou" in window.view.toast_text
+        assert [e.data["method"] for e in events(sink, "ranker_failed")] == ["bind"]
+    finally:
+        close(window, session, timer, engine)
