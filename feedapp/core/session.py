@@ -31,7 +31,7 @@ from feedapp.core.records import (
     ViewRecord,
 )
 
-END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error")
+END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error", "terminal_closed", "terminated")
 
 
 class ViewClock:

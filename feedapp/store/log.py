@@ -3,8 +3,12 @@
 Writes happen on a writer thread with its own connection, so the UI thread only puts a record on a
 queue (microseconds) and never waits for the disk or for a lock held by another program. Each
 record is its own transaction. When the file is locked (an analyst's tool, a second instance) the
-writer keeps unwritten records in memory, retries, and reports it through ``on_status``; when the
-disk is full it reports a fatal status and keeps what it could not write in memory.
+writer keeps unwritten records in memory, retries, and reports it through ``on_status``; when
+writing fails (a full disk, a read-only file system, an I/O error) it reports a fatal status, keeps
+what it could not write in memory, in order, and tries again every ``RETRY_FAILED_S``: if space is
+freed (or the disk comes back) everything held is written and the status is "ok" again. The Qt
+shell decides what the person in front of the screen sees (feedapp.ui.app, feedapp.ui.lab), and
+:func:`written_counts` reads back what really is in the file for the final summary.
 """
 
 from __future__ import annotations
@@ -41,9 +45,15 @@ def _b(v: bool) -> int:
 
 class EventLog:
     """Thread-backed SQLite sink. ``on_status(kind, message)`` is called from the writer thread with
-    kind in {"ok", "waiting", "fatal", "recovered"}; a Qt shell forwards it to the GUI thread with a signal."""
+    kind in {"ok", "waiting", "fatal", "recovered"}; a Qt shell forwards it to the GUI thread with a signal.
+
+    "waiting": the file is locked, records are held and retried every ``RETRY_S``. "fatal": writing
+    failed (``fatal`` holds the message; a new message is reported again), records are held and
+    retried every ``RETRY_FAILED_S``. "ok": everything held so far has been written. "recovered": an
+    interrupted session was closed (``recover_sessions``)."""
 
     RETRY_S = 0.25
+    RETRY_FAILED_S = 2.0
 
     def __init__(
         self,
@@ -62,8 +72,11 @@ class EventLog:
         self._backlog: deque[tuple[str, tuple[Any, ...]]] = deque()
         self._idle = threading.Condition()
         self._unwritten = 0
-        self.fatal: str | None = None
+        self.fatal: str | None = None  # the message while writing fails; None once a retry succeeded
         self.status = "ok"
+        self._status_message = ""
+        self.written = 0  # records committed so far
+        self.failed_ever = False  # a write failed at some point (even if a retry later succeeded)
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="feedapp-log-writer", daemon=True)
@@ -127,10 +140,11 @@ class EventLog:
         return self._unwritten == 0
 
     def close(self, timeout: float = 5.0) -> bool:
-        ok = self.flush(timeout)
+        """Write what is left (one last attempt even while failing) and stop; True if nothing is left unwritten."""
+        self.flush(timeout)
         self._q.put(_STOP)
         self._thread.join(timeout)
-        return ok
+        return self._unwritten == 0
 
     # -- writer thread ----------------------------------------------------------------------------
     def _run(self) -> None:
@@ -144,10 +158,12 @@ class EventLog:
             self._ready.set()
             return
         self._ready.set()
+        next_try = 0.0  # while failing: when to try again
         while True:
-            if self._backlog and self.fatal is None:
+            if self._backlog:
+                wait = self.RETRY_S if self.fatal is None else max(0.01, next_try - time.monotonic())
                 try:
-                    item = self._q.get(timeout=self.RETRY_S)
+                    item = self._q.get(timeout=wait)
                 except queue.Empty:
                     item = None
             else:
@@ -161,18 +177,23 @@ class EventLog:
                         break
                     if rest is not _STOP:
                         self._backlog.append(rest)
-                if self.fatal is None:
-                    self._drain(db)
+                self._drain(db)
                 break
             if item is not None:
                 self._backlog.append(item)
-            if self.fatal is None:
+            if self.fatal is None or time.monotonic() >= next_try:
                 self._drain(db)
-        db.conn.close()
+                if self.fatal is not None:  # failing: held in order, tried again in RETRY_FAILED_S
+                    next_try = time.monotonic() + self.RETRY_FAILED_S
+        try:
+            db.conn.close()
+        except sqlite3.Error:  # pragma: no cover - a broken disk may fail even this
+            pass
 
     def _drain(self, db: sqlite_utils.Database) -> None:
-        """Write the backlog in order. A lock keeps it for a retry; anything else stops recording with
-        a fatal status (never a silently dead writer): the records stay in memory, counted as unwritten."""
+        """Write the backlog in order. A lock keeps it for a retry; any other failure is reported with a
+        fatal status (never a silently dead writer): the records stay in memory, counted as unwritten,
+        and are tried again every RETRY_FAILED_S."""
         while self._backlog:
             op, args = self._backlog[0]
             try:
@@ -185,31 +206,39 @@ class EventLog:
                                      f"{len(self._backlog)} records are kept in memory and will be written when it is free")
                     return
                 if "full" in msg:
-                    self._stop_recording(f"the disk holding {self.path} is full; the session cannot be recorded any more")
+                    self._stop_recording(f"the disk holding {self.path} is full")
                 elif "readonly" in msg or "read-only" in msg:
-                    self._stop_recording(f"{self.path} became read-only ({e}); the session cannot be recorded any more")
+                    self._stop_recording(f"{self.path} became read-only ({e})")
+                elif "i/o" in msg:
+                    self._stop_recording(f"writing to {self.path} failed ({e}: the drive failed or was removed, "
+                                         "or the system made it read-only)")
                 else:
-                    self._stop_recording(f"writing to {self.path} failed ({e}); recording stopped")
+                    self._stop_recording(f"writing to {self.path} failed ({e})")
                 return
             except Exception as e:  # noqa: BLE001 - whatever it is, say so; never die silently
-                self._stop_recording(f"writing to {self.path} failed ({type(e).__name__}: {e}); recording stopped")
+                self._stop_recording(f"writing to {self.path} failed ({type(e).__name__}: {e})")
                 return
             self._backlog.popleft()
             with self._idle:
                 self._unwritten -= 1
+                self.written += 1
                 self._idle.notify_all()
-        if self.status != "ok" and self.fatal is None:
+        if self.status != "ok":
+            self.fatal = None
             self._set_status("ok", f"the database {self.path} is writable again; everything held in memory is saved")
 
     def _stop_recording(self, message: str) -> None:
+        """Writing failed: say so (once per message); the backlog is kept and retried."""
         self.fatal = message
+        self.failed_ever = True
         self._set_status("fatal", message)
         with self._idle:
             self._idle.notify_all()
 
     def _set_status(self, kind: str, message: str) -> None:
-        if kind != self.status or kind == "fatal":
+        if kind != self.status or (kind == "fatal" and message != self._status_message):
             self.status = kind
+            self._status_message = message
             self.on_status(kind, message)
 
     # -- one function per record kind (each runs inside its own transaction) ----------------------
@@ -277,3 +306,25 @@ class EventLog:
             [rec.end_reason, rec.ended_mono_ns, rec.ended_utc, rec.catalog_fingerprint, rec.catalog_size,
              rec.session_id],
         )
+
+
+def written_counts(path: str | Path, session_id: str) -> dict[str, int] | None:
+    """What really is in the file for one session, read back through a separate read-only connection:
+    {"views": closed views, "impressions", "events", "ended": 1 if its end is recorded}; None when the
+    file cannot be read (then nothing may be claimed as written)."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve().as_posix()}?mode=ro", uri=True, timeout=2.0)
+    except sqlite3.Error:
+        return None
+    try:
+        one = lambda sql: conn.execute(sql, [session_id]).fetchone()[0]  # noqa: E731
+        return {
+            "views": one("SELECT COUNT(*) FROM views WHERE session_id = ? AND final = 1"),
+            "impressions": one("SELECT COUNT(*) FROM impressions WHERE session_id = ?"),
+            "events": one("SELECT COUNT(*) FROM events WHERE session_id = ?"),
+            "ended": one("SELECT COUNT(*) FROM sessions WHERE id = ? AND end_reason IS NOT NULL"),
+        }
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()

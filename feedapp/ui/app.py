@@ -45,6 +45,57 @@ def _say(text: str) -> None:
     print(f"feedapp: {text}", file=sys.stderr, flush=True)
 
 
+def _plain_failure(message: str) -> str:
+    """A writer message in a few words for a viewer's notice."""
+    m = message.lower()
+    if "full" in m:
+        return "the disk is full"
+    if "read-only" in m or "readonly" in m:
+        return "the disk is read-only"
+    return "the disk cannot be written"
+
+
+# Signals that end a session cleanly, with the end reason each is recorded with (docs/data.md).
+STOP_SIGNALS = (("SIGINT", "quit"), ("SIGHUP", "terminal_closed"), ("SIGTERM", "terminated"))
+
+
+def _detach_from_terminal() -> None:
+    """The terminal is gone (SIGHUP): writing to it would fail with EIO, so the standard streams that were
+    that terminal go to /dev/null (pipes and files stay as they are)."""
+    try:
+        ttys = [fd for fd in (1, 2) if os.isatty(fd)]
+        if ttys:
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in ttys:
+                os.dup2(null, fd)
+            os.close(null)
+    except OSError:  # pragma: no cover - nothing better to do without a terminal
+        pass
+
+
+def install_stop_signals(stop: Callable[[str], None]):  # noqa: ANN201 - QTimer
+    """Ctrl+C, a closed terminal (SIGHUP) and a polite kill (SIGTERM) call ``stop(end_reason)`` on the
+    GUI thread: the session is closed cleanly with that reason instead of being left for crash recovery.
+    Returns the 250 ms tick that lets Python's handlers run while Qt's loop is in C (keep it alive)."""
+    from PySide6.QtCore import QTimer
+
+    for name, reason in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None:  # pragma: no cover - SIGHUP does not exist on Windows
+            continue
+
+        def handler(signum, frame, reason=reason) -> None:  # noqa: ANN001, ARG001
+            if reason == "terminal_closed":
+                _detach_from_terminal()
+            stop(reason)
+
+        signal.signal(sig, handler)
+    tick = QTimer(interval=250)
+    tick.timeout.connect(lambda: None)
+    tick.start()
+    return tick
+
+
 def _prepare_qt() -> None:
     """Environment and attributes that must be in place before the QApplication is created."""
     rules = os.environ.get("QT_LOGGING_RULES", "")
@@ -233,6 +284,26 @@ def open_event_log(db_path: Path, on_status: Callable[[str, str], None] | None =
     return log
 
 
+def written_summary(log, recorder: SessionRecorder, db_path: Path, reason: str | None = None) -> tuple[bool, str]:  # noqa: ANN001 - EventLog
+    """(everything written?, one line): what really is in the file for this session, counted from the
+    file after the log was closed, never from what was queued. Says "written" only when it was."""
+    from feedapp.store.log import written_counts
+
+    n = recorder.views_closed
+    head = f"session {recorder.id[:8]}" + (f" ended ({reason})" if reason else "") + f" after {n} view{'s' * (n != 1)}"
+    counts = written_counts(db_path, recorder.id)
+    unwritten = log.unwritten
+    why = log.fatal or "the database stayed locked"
+    if counts is None:
+        return False, (f"{head}; {db_path} cannot be read back, so what it holds of this session is not known"
+                       + (f"; {unwritten} record(s) were not written: {why}" if unwritten else ""))
+    if unwritten == 0 and counts["views"] == n and counts["ended"]:
+        return True, f"{head}; all {n} are written to {db_path}"
+    lost = f"; {unwritten} record(s) could not be written: {why}" if unwritten else ""
+    ended = "" if counts["ended"] else " and the session's end is not recorded"
+    return False, f"{head}, but {db_path} holds only {counts['views']} of them{ended}{lost}"
+
+
 def _report_rejections(scan: ScanResult, recorder: SessionRecorder, view) -> None:  # noqa: ANN001 - SwipeView
     """Each file that will not be played: a line on stderr, an event in the log, a notice in the window."""
     for r in scan.rejected:
@@ -389,19 +460,20 @@ def run_player(
     plugin_timer = watch_plugin(engine, view)  # a plugin ranker: reload on save, failures shown
 
     def on_log_status(kind: str, message: str) -> None:
+        """The writer's health. A lock delays saving (a toast); a failed write (full disk, read-only, I/O
+        error) puts a lasting notice on screen while the writer holds the records and retries; the
+        final summary says what reached the file."""
         _say(message)
         if kind == "waiting":
             view.show_toast("Saving is delayed: the database is busy. Nothing is lost; it will be saved.", 5000)
         elif kind == "ok":
+            view.set_notice("")
             view.show_toast("Saving works again; everything is saved.", 3000)
         elif kind == "fatal":
-            session.end("error")
-            view.shutdown()
-            view.set_message(
-                "Recording stopped",
-                f"{message[0].upper()}{message[1:]}.\n\nEverything recorded before this moment is saved. "
-                "Free some space (or choose another file with --db) and start feedapp again.",
-            )
+            _say(f"{log.unwritten} record(s) are held in memory and written as soon as that works again "
+                 f"(tried every {log.RETRY_FAILED_S:g} s); whatever is still held when feedapp closes is lost")
+            view.set_notice(f"Not saving: {_plain_failure(message)}. What you watch is kept and saved when it "
+                            "works again; quitting now loses it.")
 
 
     def on_arrival(arrival) -> None:  # noqa: ANN001 - Arrival
@@ -497,12 +569,13 @@ def run_player(
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), finish)
 
-    # Ctrl+C in the terminal: let Python's handler run now and then while Qt's loop is in C.
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
-    signal.signal(signal.SIGTERM, lambda *_: app.quit())  # a polite kill ends the session as `quit`
-    tick = QTimer(interval=250)
-    tick.timeout.connect(lambda: None)
-    tick.start()
+    end_reason = ["quit"]
+
+    def stop_on_signal(reason: str) -> None:  # Ctrl+C, the terminal closed, a polite kill
+        end_reason[0] = reason
+        app.quit()
+
+    tick = install_stop_signals(stop_on_signal)
 
     window.show()
     if settings.fullscreen:
@@ -515,10 +588,13 @@ def run_player(
     if plugin_timer is not None:
         plugin_timer.stop()
         engine.plugin_host.close()
-    session.end("quit")
+    session.end(end_reason[0])
     view.shutdown()
-    if not log.close(timeout=5.0):
-        _say(f"{log.unwritten} record(s) could not be written to {settings.db_path}: {log.fatal or 'the database stayed locked'}")
+    if not log.close(timeout=5.0) or log.failed_ever:
+        complete, line = written_summary(log, recorder, settings.db_path, end_reason[0])
+        _say(line)
+        if not complete:
+            exit_code = 1
     stop.set()
     if worker is not None:
         worker.join(timeout=5.0)  # the maker stops after the clip in progress and terminates its workers

@@ -21,6 +21,13 @@ What is logged, beyond what every session logs (docs/researchers.md, "Running th
   has paused the session;
 - the experimenter: ``operator_pin_refused``, ``operator_pause``, ``operator_resume``,
   ``operator_abort`` (the session then ends with ``quit``);
+- a write failure (full disk, read-only disk, I/O error; ``EventLog`` status "fatal"): a
+  ``recording_failed`` {message, phase} event, then the session ends with end reason ``error``; the
+  participant sees "Please call the experimenter" (no technical words), the experimenter gets what
+  failed, what is safe in the file (read back) and what to do, in the terminal and on top of the
+  experimenter menu; records held in memory are written if the disk recovers before the app closes;
+- the end: SIGINT (Ctrl+C) ends the session as ``quit``, SIGHUP (the terminal closed) as
+  ``terminal_closed``, SIGTERM as ``terminated``; the last line counts what is in the file;
 - a session continuing one that crashed: ``continues_session`` {session_id, views, elapsed_ms};
   the ranker first learns the crashed session's closed views, warm-up clips already shown are not
   shown again, and the limits count what the crashed session used.
@@ -338,6 +345,7 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             if kiosk and not self.pin:
                 raise UserError("kiosk mode needs the experimenter's PIN: give --pin (or set FEEDAPP_LAB_PIN)")
             self.window = LabWindow()
+            self.hotkey = hotkey
             self.guard = KioskGuard(self.window, hotkey, enabled=kiosk)
             self.window.guard = self.guard if kiosk else None
             self.window.on_close = self._window_closing
@@ -348,6 +356,9 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             self.operator_dialog: OperatorDialog | None = None
             self.exit_code = 0
             self.phase = "instructions"
+            self.write_failure: str | None = None  # the writer's message while writing fails
+            self.write_failed_ever = False
+            self.call_page: ScreenPage | None = None
             instructions = study.instructions.strip() or "Swipe up (or press Down) for the next clip, down (Up) to go back."
             if continuation is not None:
                 instructions = "The session continues where it stopped.\n\n" + instructions
@@ -487,6 +498,74 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
                     return panels.end_card(engine, parent)
             return TopicsCard(profile, parent)
 
+        # -- the research log's health -------------------------------------------------------------
+        def on_log_status(self, kind: str, message: str) -> None:
+            """The writer's status (GUI thread). A lock only delays writing: the session goes on. A failed
+            write (full disk, read-only, I/O error) stops the session at once: the participant sees a screen
+            without technical words, the experimenter the details (terminal and operator menu)."""
+            if kind == "fatal":
+                first = self.write_failure is None and not self.write_failed_ever
+                self.write_failure = message
+                self.write_failed_ever = True
+                if first:
+                    self._stop_for_write_failure(message)
+                _say(self.operator_report())
+            elif kind == "ok" and self.write_failed_ever:
+                self.write_failure = None
+                _say(self.operator_report())
+            else:
+                _say(message)
+
+        def _stop_for_write_failure(self, message: str) -> None:
+            run = self.current_run
+            if run is not None:
+                run.recorder.event("recording_failed", message=message, phase=self.phase)
+                run.end("error")
+            self.phase = "write_failure"
+            for dialog in (self.pin_dialog, self.operator_dialog):
+                if dialog is not None and dialog.isVisible():
+                    dialog.reject()
+            page = ScreenPage("Please call the experimenter",
+                              "The session has stopped.\nPlease call the experimenter.\n\nThank you for waiting.", None)
+            page.setObjectName("call_experimenter_page")
+            self.call_page = page
+            self.window.show_page(page)
+
+        def operator_report(self) -> str:
+            """For the experimenter: what failed, what is safe in the file (read back), what to do."""
+            from feedapp.store.log import written_counts
+
+            path = self.log.path
+            lines = [f"RECORDING FAILED: {self.write_failure}." if self.write_failure else
+                     f"Writing to {path} works again after the failure."]
+            for label, run in (("practice session", self.practice_run), ("session", self.main_run)):
+                if run is None:
+                    continue
+                r = run.recorder
+                c = written_counts(path, r.id)
+                if c is None:
+                    lines.append(f"The {label} {r.id[:8]}: {path} cannot be read back; what it holds is not known.")
+                else:
+                    end = "its end is recorded" if c["ended"] else "its end is not recorded yet"
+                    lines.append(f"Safe in {path}: {label} {r.id[:8]} with {c['views']} of its {r.views_closed} "
+                                 f"closed views ({c['impressions']} impressions, {c['events']} events); {end}.")
+            held = self.log.unwritten
+            if held:
+                lines.append(f"Held in memory, not written: {held} record(s). The app tries again every "
+                             f"{self.log.RETRY_FAILED_S:g} s and writes them as soon as it can; closing the app "
+                             "loses what is still held.")
+            else:
+                lines.append("Nothing is held in memory: everything recorded is in the file.")
+            if self.write_failure:
+                lines.append("What to do: make the disk writable again (free space, remount it read-write, or fix "
+                             "the drive); wait until this says everything is in the file; then open the "
+                             f"experimenter menu ({self.hotkey}) and exit, run `feedapp check --db {path}`, "
+                             "and start a new session for this participant.")
+            else:
+                lines.append(f"What to do: open the experimenter menu ({self.hotkey}) and exit, run "
+                             f"`feedapp check --db {path}`, and start a new session for this participant.")
+            return "\n".join(lines)
+
         # -- the experimenter -----------------------------------------------------------------------
         def request_operator(self) -> None:
             """The hotkey: ask the PIN (when there is one), then show what the experimenter can do."""
@@ -509,8 +588,9 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
 
         def _open_operator_menu(self) -> None:
             run = self.current_run
-            self.operator_dialog = OperatorDialog(running=run is not None,
-                                                  paused=bool(run and run.paused_by_operator), parent=self.window)
+            self.operator_dialog = OperatorDialog(running=run is not None, paused=bool(run and run.paused_by_operator),
+                                                  notice=self.operator_report() if self.write_failed_ever else "",
+                                                  parent=self.window)
             self.operator_dialog.accepted.connect(lambda: self.operator_action(self.operator_dialog.chosen or ""))
             self.operator_dialog.open()
 
@@ -534,6 +614,13 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             """Q in a lab session without kiosk mode: end the session as ``quit`` and close."""
             if not self.kiosk:
                 self.close(force=True)
+
+        def stop(self, reason: str) -> None:
+            """End the running session (if any) with ``reason`` and close: a signal (Ctrl+C, SIGHUP, SIGTERM)."""
+            run = self.current_run
+            if run is not None:
+                run.end(reason)
+            self.close(force=True)
 
         def close(self, force: bool = False) -> None:
             if force or not self.kiosk:
@@ -712,11 +799,13 @@ def run_lab(
             return 1
         assignment, seed_given = dialog.assignment, dialog.seed_given
 
-    log = open_event_log(db_path, lambda kind, message: _say(message))
+    status_to = [lambda kind, message: _say(message)]  # the lab session takes over once it exists
+    log = open_event_log(db_path, lambda kind, message: status_to[0](kind, message))
     log.recover_sessions(still_open)
     LabSession = lab_classes()[2]  # noqa: N806
     lab = LabSession(study, assignment, clips, log, folder=folder, kiosk=kiosk, pin=pin, muted=muted,
                      seed_given=seed_given, continuation=continuation, hotkey=hotkey)
+    status_to[0] = lab.on_log_status
     _say(f"lab session of {study.name}: participant {assignment.participant}, condition {assignment.condition.name}"
          f"{' (chosen by hand)' if assignment.overridden else ''}, seed {assignment.seed}"
          f"{', kiosk mode (experimenter: ' + hotkey + ')' if kiosk else ''}")
@@ -731,13 +820,9 @@ def run_lab(
 
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), finish)
-    import signal
+    from feedapp.ui.app import install_stop_signals
 
-    signal.signal(signal.SIGINT, lambda *_: lab.close(force=True))
-    signal.signal(signal.SIGTERM, lambda *_: lab.close(force=True))
-    tick = QTimer(interval=250)
-    tick.timeout.connect(lambda: None)
-    tick.start()
+    tick = install_stop_signals(lab.stop)  # Ctrl+C: quit; a closed terminal, a polite kill: their own end reason
     lab.show()
     app.exec()
     tick.stop()
@@ -747,11 +832,18 @@ def run_lab(
     for r in (lab.practice_run, lab.main_run):
         if r is not None:
             r.view.shutdown()
-    if not log.close(timeout=5.0):
-        _say(f"{log.unwritten} record(s) could not be written to {db_path}: {log.fatal or 'the database stayed locked'}")
-    if lab.main_run is not None:
-        r = lab.main_run.recorder
-        _say(f"session {r.id[:8]} ended ({lab.main_run.reason}) after {r.views_closed} views; written to {db_path}")
+    log.close(timeout=5.0)
+    from feedapp.ui.app import written_summary
+
+    complete = True  # the final summary: what really is in the file, counted from it
+    for r in (lab.practice_run, lab.main_run):
+        if r is not None:
+            ok, line = written_summary(log, r.recorder, db_path, r.reason)
+            complete = complete and ok
+            if r is lab.main_run or not ok:  # the practice session only when something of it is missing
+                _say(("practice " if r is lab.practice_run else "") + line)
+    if not complete or lab.write_failed_ever:
+        return max(lab.exit_code, 1)
     return lab.exit_code
 
 

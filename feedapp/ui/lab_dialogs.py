@@ -464,7 +464,8 @@ class PinDialog(QDialog):
 class OperatorDialog(QDialog):
     """What the experimenter can do: pause / resume, abort the session, exit. ``chosen`` is set on close."""
 
-    def __init__(self, *, running: bool, paused: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, *, running: bool, paused: bool, notice: str = "", parent: QWidget | None = None) -> None:
+        """``notice``: what the experimenter must know first (a failed write: what failed, what is safe, what to do)."""
         super().__init__(parent)
         self.setObjectName("operator_dialog")
         self.setWindowTitle("Experimenter")
@@ -472,6 +473,14 @@ class OperatorDialog(QDialog):
         self.setMinimumWidth(300)
         self.chosen: str | None = None
         layout = QVBoxLayout(self)
+        self.notice: QLabel | None = None
+        if notice:
+            self.notice = QLabel(notice)
+            self.notice.setObjectName("operator_notice")
+            self.notice.setWordWrap(True)
+            self.notice.setMinimumWidth(460)
+            self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(self.notice)
         state = ("The session is paused." if paused else "The session is running.") if running else "The session has ended."
         layout.addWidget(QLabel(state))
         self.action_buttons: dict[str, QPushButton] = {}

@@ -155,6 +155,7 @@ class SwipeView(QWidget):
         self._toast_timer = QTimer(self, singleShot=True, interval=3000)
         self._toast_timer.timeout.connect(self._hide_toast)
         self._status = ""
+        self._notice = ""  # a lasting notice in the toast's place (e.g. saving fails), under any toast
         self._message: tuple[str, str] | None = None
         self._icon_opacity = 0.0
         self._icon_anim = QVariantAnimation(self)
@@ -296,6 +297,15 @@ class SwipeView(QWidget):
     @property
     def toast_text(self) -> str:
         return self._toast
+
+    def set_notice(self, text: str) -> None:
+        """A notice that stays at the top until cleared with ``""`` (a toast shows over it meanwhile)."""
+        self._notice = text
+        self.update()
+
+    @property
+    def notice(self) -> str:
+        return self._notice
 
     def set_status(self, text: str) -> None:
         """A small line at the top, e.g. 'Making demo clips 5/64'; empty hides it."""
@@ -648,7 +658,7 @@ class SwipeView(QWidget):
             overlays.play_pause_icon(p, r, self.is_paused, self._icon_opacity)
         # the status line sits below the top fifth, where clips often carry their own title (the demo's band)
         overlays.pill(p, r, self._status, top=max(18.0, h * 0.22))
-        overlays.pill(p, r, self._toast, top=18, accent=True)
+        overlays.pill(p, r, self._toast or self._notice, top=18, accent=True)
         if self._help:
             overlays.help_overlay(p, r)
         if not self.started and self._message is None and not self._status:

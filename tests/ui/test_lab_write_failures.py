@@ -1,0 +1,221 @@
+"""A lab session whose database stops being writable mid-session, for real: a full disk (a 4 MB tmpfs
+filled up), a disk the kernel turns read-only (an ext4 image mounted with errors=remount-ro, then an
+error triggered through /sys/fs/ext4), and an I/O error (the WAL file made immutable with chattr +i).
+
+Before: the failure went only to the terminal, the participant kept swiping, and the last line said
+"written to ..." while the file held 8 of 81 views. Now the session stops at once with a screen the
+participant can read (no technical words), the experimenter gets what failed, what is safe in the file
+(read back from it) and what to do, and the final summary counts what really is in the file.
+
+Needs root (mount, losetup, chattr); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from feedapp.store.check import check
+from feedapp.store.log import written_counts
+from tests.ui.test_lab_ui import events, lab_session, make_study, rows, start_feed, wait_arrivals
+
+TECHNICAL = ("disk", "database", "error", "sqlite", "full", "write", "file", "i/o", "read-only", "failed")
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def _root_tools(*tools: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small disk")
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+
+
+class FullDisk:
+    """A 4 MB tmpfs; inject fills it with a file, release deletes that file."""
+
+    name, words, recoverable = "full", "is full", True
+
+    def __init__(self, root: Path) -> None:
+        _root_tools("mount", "umount")
+        self.dir = root / "disk"
+        self.dir.mkdir()
+        r = _run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(self.dir))
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+        self.filler = self.dir / "filler"
+
+    def inject(self) -> None:
+        try:
+            with open(self.filler, "wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+
+    def release(self) -> None:
+        self.filler.unlink()
+
+    def cleanup(self) -> None:
+        _run("umount", "-l", str(self.dir))
+
+
+class ReadOnlyDisk:
+    """An ext4 image mounted with errors=remount-ro; inject triggers a file-system error, after which the
+    kernel refuses every write (as when a failing drive is remounted read-only). Not recoverable."""
+
+    name, words, recoverable = "read-only", "disk i/o error", False
+
+    def __init__(self, root: Path) -> None:
+        _root_tools("mount", "umount", "mkfs.ext4")
+        img, self.dir = root / "disk.img", root / "disk"
+        self.dir.mkdir()
+        with open(img, "wb") as f:
+            f.truncate(16 * 1024 * 1024)
+        if _run("mkfs.ext4", "-q", str(img)).returncode != 0:
+            pytest.skip("mkfs.ext4 failed")
+        r = _run("mount", "-o", "loop,errors=remount-ro", str(img), str(self.dir))
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a loop device: {r.stderr.strip()}")
+        dev = _run("findmnt", "-n", "-o", "SOURCE", str(self.dir)).stdout.strip()
+        self.trigger = Path("/sys/fs/ext4") / Path(dev).name / "trigger_fs_error"
+        if not self.trigger.exists():
+            self.cleanup()
+            pytest.skip("this kernel has no /sys/fs/ext4/*/trigger_fs_error")
+
+    def inject(self) -> None:
+        self.trigger.write_text("feedapp test: the drive fails\n")
+
+    def cleanup(self) -> None:
+        _run("umount", "-l", str(self.dir))
+
+
+class IOError_:
+    """The WAL file made immutable (chattr +i): the next write fails with an I/O error; chattr -i heals it."""
+
+    name, words, recoverable = "I/O error", "disk i/o error", True
+
+    def __init__(self, root: Path) -> None:
+        _root_tools("chattr")
+        self.dir = root / "disk"
+        self.dir.mkdir()
+
+    def inject(self) -> None:
+        wal = self.dir / "feed.db-wal"
+        assert wal.exists()
+        r = _run("chattr", "+i", str(wal))
+        if r.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {r.stderr.strip()}")
+
+    def release(self) -> None:
+        _run("chattr", "-i", str(self.dir / "feed.db-wal"))
+
+    def cleanup(self) -> None:
+        self.release()
+
+
+@pytest.fixture(params=[FullDisk, ReadOnlyDisk, IOError_], ids=["full", "read-only", "io-error"])
+def fault(request, tmp_path):
+    f = request.param(tmp_path)
+    yield f
+    f.cleanup()
+
+
+def start_lab(qtbot, ui_clips, tmp_path, db: Path):
+    from feedapp.ui.app import open_event_log, start_qt
+
+    start_qt()
+    holder: list = []
+    log = open_event_log(db, lambda kind, message: holder[0].on_log_status(kind, message))
+    lab = lab_session(make_study(ui_clips, tmp_path, views=50), ui_clips, log, participant="P02")
+    holder.append(lab)
+    start_feed(qtbot, lab)
+    return lab, log
+
+
+def test_a_write_failure_stops_the_lab_session_with_a_participant_safe_screen(qtbot, ui_clips, tmp_path, fault, capfd):
+    db = fault.dir / "feed.db"
+    lab, log = start_lab(qtbot, ui_clips, tmp_path, db)
+    run = lab.main_run
+    for n in (1, 2, 3):
+        wait_arrivals(qtbot, run, n)
+        qtbot.wait(150)
+        if n < 3:
+            qtbot.keyClick(run.view, Qt.Key.Key_Down)
+    assert log.flush(timeout=5)
+    fault.inject()
+    qtbot.keyClick(run.view, Qt.Key.Key_Down)  # closes the third view: its record cannot be written
+    qtbot.waitUntil(lambda: lab.call_page is not None and lab.call_page.isVisible(), timeout=8000)
+
+    # the participant: the session has stopped, a screen without technical words, swiping does nothing
+    page = lab.call_page
+    assert lab.window.stack.currentWidget() is page and page.button is None
+    text = (page.title.text() + " " + page.body.text()).lower()
+    assert "call the experimenter" in text
+    assert not [w for w in TECHNICAL if w in text], text
+    assert not run.running and run.reason == "error"
+    position, closed = run.recorder.position, run.recorder.views_closed
+    for _ in range(3):
+        qtbot.keyClick(run.view, Qt.Key.Key_Down)
+        qtbot.wait(100)
+    assert (run.recorder.position, run.recorder.views_closed) == (position, closed)
+    # two views closed before the fault, the third by the Down press, a fourth if the session's end came
+    # after the next clip had settled (the end closes the open view)
+    assert closed in (3, 4)
+
+    # the experimenter: what failed, what is safe in the file (as read back from it), what to do
+    report = lab.operator_report()
+    err = capfd.readouterr().err
+    assert "RECORDING FAILED" in err and "RECORDING FAILED" in report
+    assert fault.words in report.splitlines()[0].lower()  # what failed, in SQLite's and the system's words
+    safe = re.search(r"session \w{8} with (\d+) of its (\d+) closed views", report)
+    assert safe, report
+    in_file = written_counts(db, run.recorder.id)
+    assert in_file is not None and int(safe.group(1)) == in_file["views"] == 2 and int(safe.group(2)) == closed
+    held = re.search(r"Held in memory, not written: (\d+) record", report)
+    assert held and int(held.group(1)) == log.unwritten > 0
+    assert "What to do" in report and "feedapp check" in report
+    lab.request_operator()  # no PIN in this study: the menu opens, the same report on top
+    assert lab.operator_dialog.notice is not None and "RECORDING FAILED" in lab.operator_dialog.notice.text()
+    assert "abort" not in lab.operator_dialog.action_buttons  # the session has already ended
+    lab.operator_dialog.reject()
+
+    if fault.recoverable:  # the disk comes back before the app closes: everything held is written
+        fault.release()
+        qtbot.waitUntil(lambda: log.unwritten == 0, timeout=4 * log.RETRY_FAILED_S * 1000)
+        report = lab.operator_report()
+        assert "works again" in report and "Nothing is held in memory" in report
+        assert f"with {closed} of its {closed} closed views" in report and "its end is recorded" in report
+        lab.close(force=True)
+        assert log.close()
+        (reason,), = rows(db, "SELECT end_reason FROM sessions")
+        assert reason == "error"
+        assert rows(db, "SELECT COUNT(*) FROM views WHERE final = 1")[0][0] == closed
+        (failed,) = events(db, run.recorder.id)["recording_failed"]
+        assert fault.words in failed["message"].lower()
+        conn = sqlite3.connect(db)
+        assert check(conn)["ok"], check(conn)["violations"]
+        conn.close()
+    else:  # it never comes back: the summary says exactly what is in the file, and not "written"
+        from feedapp.ui.app import written_summary
+
+        lab.close(force=True)
+        assert not log.close(timeout=1)
+        complete, line = written_summary(log, run.recorder, db, run.reason)
+        assert not complete
+        assert "written to" not in line and f"all {closed}" not in line
+        assert f"holds only {written_counts(db, run.recorder.id)['views']} of them" in line, line
+        assert "holds only 2 of them and the session's end is not recorded" in line
+        assert f"{log.unwritten} record(s) could not be written" in line
