@@ -194,7 +194,7 @@ def test_a_write_failure_stops_the_lab_session_with_a_participant_safe_screen(qt
 
     if fault.recoverable:  # the disk comes back before the app closes: everything held is written
         fault.release()
-        qtbot.waitUntil(lambda: log.unwritten == 0, timeout=4 * log.RETRY_FAILED_S * 1000)
+        qtbot.waitUntil(lambda: log.unwritten == 0 and lab.write_failure is None, timeout=4 * log.RETRY_FAILED_S * 1000)
         report = lab.operator_report()
         assert "works again" in report and "Nothing is held in memory" in report
         assert f"with {closed} of its {closed} closed views" in report and "its end is recorded" in report
