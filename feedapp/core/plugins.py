@@ -301,6 +301,7 @@ class GuardedRanker(BaseRanker):
         self.on_builtin = False
         self.serving = f"{label} version 1"  # what serves now, for a panel
         self.restore: Callable[[int, Callable[[], BaseRanker]], None] | None = None
+        self._after_refresh: bool | None = None  # failed_over to restore once a refreshed version is back
 
     # -- what the engine reads --------------------------------------------------------------------
     @property  # type: ignore[override]
@@ -346,9 +347,20 @@ class GuardedRanker(BaseRanker):
         """"Refresh my feed": this same guard, serving a fresh instance of the version now serving.
 
         The guard stays the engine's ranker (and the ``PluginHost``'s), so a fresh feed stays guarded:
-        the views learned are forgotten, failures and the good versions are kept.
+        the views learned are forgotten, failures and the good versions are kept. With a ``restore``
+        hook the fresh instance starts in the background (the built-in, fresh too, serves meanwhile),
+        so a refresh never waits for a process to start.
         """
         self.learned = []
+        if self.restore is not None and not self.on_builtin:
+            old, version, make, was = self.active, self.version, self._make, self.failed_over
+            label = self.serving
+            self._serve_builtin()
+            self.failed_over, self._after_refresh = was, was
+            self.serving = f"{self.fallback_name} while {label} restarts"
+            _close(old)
+            self.restore(version, make)
+            return self
         old = self.active
         try:
             fresh = self._fresh(self._make, timeout_s=self.rebuild_timeout_s)
@@ -479,12 +491,13 @@ class GuardedRanker(BaseRanker):
         return self.fallback_name
 
     def restored(self, make: Callable[[], BaseRanker], ranker: BaseRanker, version: int) -> None:
-        """A good version, rebuilt in the background after a failure, serves again (still "falling back")."""
+        """A good version, rebuilt in the background after a failure (still "falling back") or a refresh, serves again."""
         old = self.active
         self.active, self._make = ranker, make
         self.version = version
         self.on_builtin = False
-        self.failed_over = True
+        self.failed_over = True if self._after_refresh is None else self._after_refresh
+        self._after_refresh = None
         self.serving = f"{self.label} version {version}"
         if old is not ranker:
             _close(old)

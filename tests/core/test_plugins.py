@@ -586,8 +586,16 @@ def test_a_refreshed_feed_is_still_guarded(tmp_path):
     viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
     topics_served(eng, 3, viewer)
     guard = eng.ranker
+    reloads = []
+    eng.on("ranker_did_reload", reloads.append)
+    t0 = time.perf_counter()
     eng.refresh()
+    assert time.perf_counter() - t0 < 1.0  # the fresh instance starts in the background
     assert eng.ranker is guard is eng.plugin_host.guard and guard.learned == []
+    assert eng.plugin_host.poll(wait=True) is True
+    assert reloads[-1]["views_replayed"] == 0 and reloads[-1]["version"] == 1
+    assert guard.serving == "Fav version 1" and not guard.failed_over and eng.plugin_host.failures == []
+    assert all("cats" in t for t in topics_served(eng, 2, viewer))
     flag.write_text("loop now")
     served, worst = served_quickly(eng, 4, viewer)
     assert worst < 1.0 and [f["cause"] for f in eng.plugin_host.failures] == ["timeout"]
