@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,9 +96,12 @@ def _validate(ranker: str, raw: dict[str, object], spec: dict[str, Param], where
     return out
 
 
-def loads_preset(text: str, where: str = "the preset", ranker: str | None = None) -> Preset:
+def loads_preset(text: str, where: str = "the preset", ranker: str | None = None,
+                 spec_of: Callable[[str], tuple[Param, ...] | None] | None = None) -> Preset:
     """Parse and validate preset text. ``ranker`` (if given) must match the file's ranker, or be
-    the ranker the values are checked against when the file names none."""
+    the ranker the values are checked against when the file names none. ``spec_of(name)``, if it
+    returns a spec, is used instead of loading the ranker's class (the app passes the running
+    plugin's spec, so its file is not imported again in the app's process)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -116,13 +119,15 @@ def loads_preset(text: str, where: str = "the preset", ranker: str | None = None
     if ranker is not None and ranker != name:
         raise PresetError(f"{where} is a preset for ranker {name!r}, not {ranker!r}")
     try:
-        spec = {p.name: p for p in _spec_of(name)}
+        known = spec_of(name) if spec_of is not None else None
+        spec = {p.name: p for p in (known if known is not None else _spec_of(name))}
     except ValueError as e:  # UnknownRanker, PluginError
         raise PresetError(f"{where}: {e}") from None
     return Preset(name, _validate(name, data, spec, where))
 
 
-def load_preset(path: str | Path, ranker: str | None = None) -> Preset:
+def load_preset(path: str | Path, ranker: str | None = None,
+                spec_of: Callable[[str], tuple[Param, ...] | None] | None = None) -> Preset:
     """Read a preset file (see the module docstring); ``PresetError`` with the file's name otherwise."""
     path = Path(path)
     try:
@@ -131,7 +136,7 @@ def load_preset(path: str | Path, ranker: str | None = None) -> Preset:
         raise PresetError(f"there is no preset file {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise PresetError(f"cannot read the preset {path}: {e}") from None
-    return loads_preset(text, str(path), ranker)
+    return loads_preset(text, str(path), ranker, spec_of)
 
 
 def apply_preset(engine, preset: Preset) -> list[tuple[str, object, object]]:

@@ -375,7 +375,7 @@ def test_install_dev_tools_docks_both_panels_toggled_by_d_and_g(qtbot, ui_clips)
     assert proc is None or not proc.is_alive()
 
 
-def test_a_plugins_own_parameters_get_controls_too(qtbot, tmp_path):
+def test_a_plugins_own_parameters_get_controls_too(qtbot, tmp_path, monkeypatch):
     eng = PluginHost.feed(demo_like_catalog(0), "examples/plugins/topic_average.py:TopicAverage", seed=1)
     panel = shown(qtbot, DevPanel(eng))
     assert list(panel.rows)[:2] == ["prior_weight", "novelty"]
@@ -389,5 +389,11 @@ def test_a_plugins_own_parameters_get_controls_too(qtbot, tmp_path):
     assert load_preset(path).ranker == "examples/plugins/topic_average.py:TopicAverage"
     panel.reset_all()
     assert eng.ranker.params["novelty"] == 0.3
+    import feedapp.core.plugins as plugins
+
+    def no_import(*a, **k):  # the plugin runs in its worker; loading its preset must not import it here
+        raise AssertionError("the plugin file was imported into the app's process")
+
+    monkeypatch.setattr(plugins, "load_plugin_class", no_import)
     assert [n for n, _, _ in panel.load_preset_from(path)] == ["novelty"]
     assert eng.ranker.params["novelty"] == 1.5

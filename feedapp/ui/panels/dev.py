@@ -640,7 +640,9 @@ class DevPanel(QWidget):
     def load_preset_from(self, path: str | Path) -> list[tuple[str, object, object]] | None:
         """Read a preset and apply it (each change logged); the changes, or None with a message."""
         try:
-            preset = load_preset(path)
+            # the running ranker's spec: a plugin's file is not imported into this process again
+            preset = load_preset(path, spec_of=lambda name: tuple(self.engine.ranker.spec())
+                                 if self._same_ranker(name) else None)
         except PresetError as e:
             self.show_message(str(e), error=True)
             return None
