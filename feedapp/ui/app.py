@@ -399,7 +399,7 @@ def run_player(
 ) -> int:
     """Open the store, find clips (a folder, or the demo maker in the background) and run the window.
 
-    Returns the exit code: 0 after playing, 1 when there was nothing playable; a missing folder or an
+    Returns the exit code: 0 after playing, 1 when there was nothing playable or records could not be written; a missing folder or an
     unusable database raises UserError (exit code 2, one line on stderr).
     """
     t_start = time.monotonic_ns()

@@ -697,8 +697,8 @@ def run_lab(
 ) -> int:
     """Run one lab session (see the module docstring). Returns the exit code.
 
-    0: the session ran (finished, or ended by the experimenter); 1: the study file has problems or the
-    start dialog was cancelled; 2 (UserError): bad arguments, unusable database or catalog.
+    0: the session ran (finished, or ended by the experimenter); 1: the study file has problems, the
+    start dialog was cancelled, or writing to the database failed during the session; 2 (UserError): bad arguments, unusable database or catalog.
     """
     import os
 
