@@ -232,9 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     db = args.db if getattr(args, "db", None) else default_data_dir() / "feed.db"
-    if getattr(args, "db", None) and not Path(args.db).parent.exists():
+    if getattr(args, "db", None):
         # only the default data/ folder is made on demand: a mistyped --db must not create folders
-        raise UserError(f"the folder {Path(args.db).parent} for --db does not exist; create it or choose another path")
+        from feedapp.store.db import StoreError, check_parent_exists
+
+        try:
+            check_parent_exists(args.db, "--db")
+        except StoreError as e:
+            raise UserError(str(e)) from e
     return Settings(
         db_path=db,
         seed=getattr(args, "seed", 0),

@@ -147,12 +147,21 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
 
 def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = False, study: str | None = None,
                          ask: Callable[[str], str] = input) -> int:
-    from feedapp.lab.withdraw import WithdrawError, inspect, withdraw
+    from feedapp.lab.withdraw import WithdrawError, finish_pending, inspect, withdraw
 
+    wal = Path(f"{db_path}-wal")
+    had_wal = wal.exists() and wal.stat().st_size > 0  # e.g. a withdrawal a reader kept from finishing
     try:
         planned = inspect(db_path, participant, study)
     except WithdrawError as e:
-        return _fail(str(e), 1 if "no session of participant" in str(e) else 2)
+        nothing = "no session of participant" in str(e)
+        pending = finish_pending(db_path) if nothing and had_wal else None
+        if pending:
+            return _fail(f"{e}; {pending}")
+        if nothing and had_wal:  # checkpointed now (or by the last reader closing): say so
+            return _fail(f"{e}; its write-ahead log is now checkpointed, so rows deleted earlier (by an unfinished "
+                         "withdrawal) are overwritten in the file itself", 1)
+        return _fail(str(e), 1 if nothing else 2)
     print(planned.describe())
     if not yes:
         if not sys.stdin.isatty() and ask is input:
@@ -169,6 +178,8 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     except WithdrawError as e:
         return _fail(str(e))
     print(done.describe())
+    if done.pending:
+        return _fail(f"not finished: {done.pending}")
     print("note: copies of this file (backups *.bak, merged study files, exports) still hold the rows; "
           "run the withdrawal on each of them")
     return 0
@@ -340,6 +351,13 @@ def run_lab_command(args, run_session: Callable[[argparse.Namespace], int] | Non
 
         db = default_data_dir() / "feed.db"
     if args.lab_command == "run":
+        if db is not None:  # like demo, play and merge -o: a mistyped --db never makes folders
+            from feedapp.store.db import StoreError, check_parent_exists
+
+            try:
+                check_parent_exists(db, "--db")
+            except StoreError as e:
+                return _fail(str(e))
         if run_session is None:
             return _fail("`feedapp lab run` needs the player; start it with the feedapp command")
         return run_session(args)

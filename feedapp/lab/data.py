@@ -6,8 +6,14 @@ Where the study name is read from, first found wins:
    "Storing the study name"); used as soon as it exists and is not empty;
 2. the session's ``study`` event (``events.kind = 'study'``, ``data.study``), which the lab start
    writes right after the session starts (``Assignment.study_event``): the interim place;
-3. ``sessions.ranker_params`` JSON key ``"study"`` (tolerated for hand-made files; not written by feedapp,
+3. the ``practice`` event of a practice session (``data.study``): practice sessions recorded before
+   they carried ``sessions.study`` are tied to their study by it;
+4. ``sessions.ranker_params`` JSON key ``"study"`` (tolerated for hand-made files; not written by feedapp,
    because ranker parameters are handed to the ranker).
+
+Practice sessions (mode ``practice``) belong to their study (a withdrawal deletes them with it) but
+are not part of it for analysis: ``session_ids`` and ``studies`` leave them out unless
+``practice=True``.
 
 ``session_ids(conn, study=..., condition=..., participant=...)`` is the filter the exports use:
 ``feedapp.store.export.export(conn, out, session_ids(conn, study="x", condition="A"))``.
@@ -19,7 +25,7 @@ import json
 import sqlite3
 from typing import Any
 
-from feedapp.lab.study import STUDY_EVENT
+from feedapp.lab.study import PRACTICE_EVENT, PRACTICE_MODE, STUDY_EVENT
 
 
 def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
@@ -40,17 +46,25 @@ def session_studies(conn: sqlite3.Connection) -> dict[str, str]:
             params = {}
         name = params.get("study") if isinstance(params, dict) else None
         from_params[row[0]] = name if isinstance(name, str) else ""
-    from_event: dict[str, str] = {}
+    from_event = _names_from_events(conn, STUDY_EVENT)
+    from_practice = _names_from_events(conn, PRACTICE_EVENT)
+    return {sid: from_column[sid] or from_event.get(sid, "") or from_practice.get(sid, "") or from_params[sid]
+            for sid in from_column}
+
+
+def _names_from_events(conn: sqlite3.Connection, kind: str) -> dict[str, str]:
+    """{session id: data.study of its earliest event of this kind}."""
+    out: dict[str, str] = {}
     for sid, data in conn.execute(
-        "SELECT session_id, data FROM events WHERE kind = ? ORDER BY mono_ns DESC", [STUDY_EVENT]
-    ):  # newest first, so the earliest study event of a session wins
+        "SELECT session_id, data FROM events WHERE kind = ? ORDER BY mono_ns DESC", [kind]
+    ):  # newest first, so the earliest event of a session wins
         try:
             d = json.loads(data or "{}")
         except ValueError:
             continue
         if isinstance(d, dict) and isinstance(d.get("study"), str) and d["study"]:
-            from_event[sid] = d["study"]
-    return {sid: from_column[sid] or from_event.get(sid, "") or from_params[sid] for sid in from_column}
+            out[sid] = d["study"]
+    return out
 
 
 def study_event(conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
@@ -68,10 +82,11 @@ def study_event(conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
 
 
 def studies(conn: sqlite3.Connection) -> dict[str, int]:
-    """{study name: number of sessions}, studies only."""
+    """{study name: number of sessions}, studies only (practice sessions are not counted)."""
+    practice = {r[0] for r in conn.execute("SELECT id FROM sessions WHERE mode = ?", [PRACTICE_MODE])}
     out: dict[str, int] = {}
-    for name in session_studies(conn).values():
-        if name:
+    for sid, name in session_studies(conn).items():
+        if name and sid not in practice:
             out[name] = out.get(name, 0) + 1
     return dict(sorted(out.items()))
 
@@ -82,12 +97,16 @@ def session_ids(
     study: str | None = None,
     condition: str | None = None,
     participant: str | None = None,
+    practice: bool = False,
 ) -> list[str]:
-    """Ids of the sessions matching every filter given (None: any), oldest first."""
+    """Ids of the sessions matching every filter given (None: any), oldest first. Practice sessions
+    (mode ``practice``) only with ``practice=True`` (a withdrawal): they are never part of an analysis."""
     names = session_studies(conn) if study is not None else {}
-    sql = "SELECT id, condition, participant FROM sessions ORDER BY started_utc, id"
+    sql = "SELECT id, condition, participant, mode FROM sessions ORDER BY started_utc, id"
     out = []
-    for sid, cond, part in conn.execute(sql):
+    for sid, cond, part, mode in conn.execute(sql):
+        if mode == PRACTICE_MODE and not practice:
+            continue
         if study is not None and names.get(sid, "") != study:
             continue
         if condition is not None and (cond or "") != condition:

@@ -224,6 +224,21 @@ class Assignment:
             "study": self.study,
         }
 
+    def practice_kwargs(self, skip_threshold_ms: int, ranker: str) -> dict[str, Any]:
+        """Keyword arguments for the recorder of the practice block: its own session (mode ``practice``)
+        of the same participant, condition and study, so a withdrawal finds it with the study's sessions;
+        ``feedapp.lab.data.session_ids`` leaves practice sessions out of reports and study exports."""
+        return {
+            "mode": PRACTICE_MODE,
+            "ranker": ranker,
+            "ranker_params": {},
+            "seed": self.seed,
+            "participant": self.participant,
+            "condition": self.condition.name,
+            "skip_threshold_ms": skip_threshold_ms,
+            "study": self.study,
+        }
+
     def study_event(self, study_sha256: str = "") -> dict[str, Any]:
         """The data of the ``study`` event written at the start of the session (see ``STUDY_EVENT``).
 
@@ -245,6 +260,9 @@ class Assignment:
 
 #: Event kind that names a session's study (interim place until sessions.study exists).
 STUDY_EVENT = "study"
+#: Event kind that opens a practice session (mode "practice"); its data names the study too.
+PRACTICE_EVENT = "practice"
+PRACTICE_MODE = "practice"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """Withdraw a participant: delete every row of their sessions, keep the clips, leave the log consistent.
 
-Deleted, in one transaction: the participant's sessions and, for those sessions, their views,
-events, profile snapshots and impressions (children first, so foreign keys hold at every step).
-Clips and the probe cache stay: they describe the catalog, not a person. ``PRAGMA secure_delete``
-overwrites the deleted content in the file, and a WAL checkpoint moves the overwritten pages into
-the main file, so the rows are not recoverable from this file. Copies are another matter: backups
+Deleted, in one transaction: the participant's sessions (their practice sessions included: with
+``--study``, those of that study's practice block, see feedapp.lab.data) and, for those sessions,
+their views, events, profile snapshots and impressions (children first, so foreign keys hold at
+every step). Clips and the probe cache stay: they describe the catalog, not a person. ``PRAGMA
+secure_delete`` overwrites the deleted content, and a WAL checkpoint (TRUNCATE) moves the
+overwritten pages into the main file and empties the ``-wal`` file, so the rows are not
+recoverable from this file. The checkpoint's result is checked: while another program holds a read
+snapshot of the file it cannot complete; it is retried for ``wait_s`` seconds, then the withdrawal
+reports that the rows are deleted but their old pages are still in the file (``Withdrawal.pending``),
+and running it again once the other program is closed finishes it (``finish_pending``). Copies are another matter: backups
 made before a migration (``feed.db.schemaN.bak``), merged study files and exports hold their own
 copies; ``feedapp lab withdraw`` must be run on each database file (docs/researchers.md).
 
@@ -15,6 +20,7 @@ would keep writing rows for it.
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +30,10 @@ from feedapp.store.sessions import list_sessions, open_for_reading, sqlite_uri
 
 #: Tables with rows per session, children first (the order of deletion).
 CHILD_TABLES = ("views", "events", "profile_snapshots", "impressions")
+
+
+#: How long a withdrawal retries the WAL checkpoint while another program holds a read snapshot.
+CHECKPOINT_WAIT_S = 3.0
 
 
 class WithdrawError(RuntimeError):
@@ -37,6 +47,7 @@ class Withdrawal:
     sessions: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # table -> rows (to be) deleted
     done: bool = False
+    pending: str = ""  # when the checkpoint could not complete: what is still where, and what to do
 
     def describe(self) -> str:
         scope = f" in study {self.study!r}" if self.study else ""
@@ -57,7 +68,7 @@ def _similar(conn: sqlite3.Connection, participant: str) -> list[str]:
 def plan(conn: sqlite3.Connection, participant: str, study: str | None = None) -> Withdrawal:
     """What a withdrawal would delete (nothing is changed)."""
     w = Withdrawal(participant, study)
-    w.sessions = session_ids(conn, participant=participant, study=study)
+    w.sessions = session_ids(conn, participant=participant, study=study, practice=True)
     counts: dict[str, int] = {}
     if w.sessions:
         marks = ",".join("?" * len(w.sessions))
@@ -96,10 +107,14 @@ def inspect(db_path: str | Path, participant: str, study: str | None = None) -> 
         conn.close()
 
 
-def withdraw(db_path: str | Path, participant: str, study: str | None = None) -> Withdrawal:
-    """Delete every row of ``participant`` (optionally only in ``study``); returns what was deleted."""
-    w = inspect(db_path, participant, study)
+def withdraw(db_path: str | Path, participant: str, study: str | None = None, *,
+             wait_s: float | None = None) -> Withdrawal:
+    """Delete every row of ``participant`` (optionally only in ``study``); returns what was deleted.
+
+    ``pending`` is set on the result when the WAL checkpoint did not complete within ``wait_s``."""
+    inspect(db_path, participant, study)
     conn = sqlite3.connect(sqlite_uri(db_path, "rw"), uri=True, timeout=5.0, isolation_level=None)
+    again: Withdrawal | None = None
     try:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA secure_delete=ON")
@@ -118,13 +133,66 @@ def withdraw(db_path: str | Path, participant: str, study: str | None = None) ->
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.OperationalError:
-            pass  # another connection holds the file open; its next checkpoint moves the pages
+        again.done = True
+        if not checkpoint(conn, Path(db_path), CHECKPOINT_WAIT_S if wait_s is None else wait_s):
+            again.pending = pending_message(Path(db_path), f"the rows of {participant!r} are deleted")
     except sqlite3.OperationalError as e:
+        if again is not None and again.done:
+            raise WithdrawError(f"the rows were deleted, but checkpointing {db_path} failed: {e}; run the "
+                                "withdrawal again to finish") from e
         raise WithdrawError(f"cannot change {db_path}: {e}; nothing was deleted") from e
     finally:
         conn.close()
-    again.done = True
     return again
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+def checkpoint(conn: sqlite3.Connection, path: Path, wait_s: float) -> bool:
+    """``PRAGMA wal_checkpoint(TRUNCATE)`` until it reports every frame copied and the -wal file is
+    empty (True), or ``wait_s`` has passed (False: another connection holds an older snapshot)."""
+    conn.execute("PRAGMA busy_timeout=200")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            busy, _log, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            busy = 1
+        wal = _wal(path)
+        if not busy and (not wal.exists() or wal.stat().st_size == 0):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def pending_message(path: Path, what: str) -> str:
+    wal = _wal(path)
+    size = wal.stat().st_size if wal.exists() else 0
+    return (f"{what} (every program that reads {path} from now on sees them gone), but another program holds "
+            f"an older read snapshot of the file, so the old pages holding the rows are still in {path} itself, "
+            f"and the change waits in {wal.name} ({size} bytes). Close every program that has the file open "
+            "(feedapp, a database browser, datasette, a notebook) and run the same withdrawal again: it checkpoints "
+            "the file and says so")
+
+
+def finish_pending(db_path: str | Path, *, wait_s: float | None = None) -> str | None:
+    """After a withdrawal that left its pages in the write-ahead log: checkpoint now.
+
+    None when the -wal file is absent or empty (nothing pending); "" when the checkpoint completed;
+    else the pending message (still held open by another program)."""
+    path = Path(db_path)
+    wal = _wal(path)
+    if not wal.exists() or wal.stat().st_size == 0:
+        return None
+    conn = sqlite3.connect(sqlite_uri(path, "rw"), uri=True, timeout=5.0, isolation_level=None)
+    try:
+        if checkpoint(conn, path, CHECKPOINT_WAIT_S if wait_s is None else wait_s):
+            return ""
+        return pending_message(path, "earlier changes are committed")
+    except sqlite3.DatabaseError as e:
+        return f"cannot checkpoint {path}: {e}"
+    finally:
+        conn.close()

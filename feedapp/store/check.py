@@ -20,6 +20,8 @@ Rules (``RULES`` lists them in this order):
   between its start and end;
 - watch_ratio == play_ms / clip duration (within the tolerance, in ms of play);
 - skipped == (play_ms < the session's skip threshold);
+- SQLite's own ``PRAGMA integrity_check`` runs first: a damaged file raises ``DamagedError`` (the
+  rules are not run on it, their results would mean nothing);
 - checkpoints: at most one open view (final = 0) per session, only at its last position, and none in
   an ended session; every impression of a cleanly ended session has a view.
 """
@@ -32,7 +34,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from feedapp.store.db import damaged
+
 TOLERANCE_MS = 5.0
+#: How many of SQLite's integrity problems are reported (the first ones are enough to know).
+INTEGRITY_LIMIT = 10
+
+
+def integrity_problems(conn: sqlite3.Connection, limit: int = INTEGRITY_LIMIT) -> list[str]:
+    """SQLite's ``PRAGMA integrity_check``: [] when the file is sound, else its first ``limit`` findings."""
+    rows = [str(r[0]) for r in conn.execute(f"PRAGMA integrity_check({int(limit)})")]
+    return [] if rows == ["ok"] else rows
 
 
 @dataclass(frozen=True)
@@ -237,10 +249,15 @@ def _scan_sql(scan: str, versioned: bool = True) -> tuple[str, list[str]]:
     return sql.replace("{any}", " OR ".join(f"f_{f}" for f in flags)), flags
 
 
-def check(conn: sqlite3.Connection, tolerance_ms: float = TOLERANCE_MS) -> dict[str, Any]:
-    """Run every rule; return ``{"ok", "violations": [Violation], "counts", "checked", "tolerance_ms", "seconds"}``."""
+def check(conn: sqlite3.Connection, tolerance_ms: float = TOLERANCE_MS, *, source: str = "the database") -> dict[str, Any]:
+    """SQLite's integrity check, then every rule; return ``{"ok", "violations": [Violation], "counts",
+    "checked", "integrity", "tolerance_ms", "seconds"}``. A damaged file raises DamagedError (naming ``source``)."""
     conn.row_factory = sqlite3.Row
     t0 = time.perf_counter()
+    problems = integrity_problems(conn)
+    if problems:
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise damaged(source, f"SQLite's integrity check fails: {problems[0]!r}{more}; the invariants were not checked")
     violations: list[Violation] = []
     counts: dict[str, int] = {}
     versioned = "clip_key" in {r[1] for r in conn.execute("PRAGMA table_info(impressions)")}
@@ -272,6 +289,7 @@ def check(conn: sqlite3.Connection, tolerance_ms: float = TOLERANCE_MS) -> dict[
         "violations": violations,
         "counts": counts,
         "checked": checked,
+        "integrity": "ok",
         "tolerance_ms": tolerance_ms,
         "seconds": round(time.perf_counter() - t0, 4),
     }
@@ -282,7 +300,7 @@ def report_text(result: dict[str, Any]) -> str:
     head = (f"checked {c['sessions']} sessions, {c['impressions']} impressions, {c['views']} views, "
             f"{c['events']} events (tolerance {result['tolerance_ms']:g} ms)")
     if result["ok"]:
-        return f"{head}: every invariant holds"
+        return f"{head}: SQLite's integrity check passes and every invariant holds"
     lines = [v.describe() for v in result["violations"]]
     summary = ", ".join(f"{n} {rule}" for rule, n in result["counts"].items())
     lines.append(f"{head}: {len(result['violations'])} violations ({summary})")

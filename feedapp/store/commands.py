@@ -1,18 +1,20 @@
 """The data commands of the CLI: ``sessions``, ``export``, ``merge`` and ``check``.
 
 Each ``run_*_command`` prints its result on stdout, problems as one ``feedapp: ...`` line on stderr,
-and returns the exit code: 0 done, 1 ``check`` found violations, 2 the command could not run.
+and returns the exit code: 0 done, 1 ``check`` found violations, 2 the command could not run
+(including a damaged file: SQLite errors are reported in words by ``explain_sqlite_error``).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 from feedapp.store.check import check, report_json, report_text
-from feedapp.store.db import StoreError
+from feedapp.store.db import StoreError, explain_sqlite_error
 from feedapp.store.export import FORMATS, ExportError, export
 from feedapp.store.merge import MERGE_TABLES, merge
 from feedapp.store.sessions import format_table, list_sessions, open_for_reading, resolve_session
@@ -32,6 +34,8 @@ def run_sessions_command(db_path: str | Path, as_json: bool = False) -> int:
             conn.close()
     except StoreError as e:
         return _fail(str(e))
+    except sqlite3.DatabaseError as e:
+        return _fail(str(explain_sqlite_error(db_path, e)))
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif not rows:
@@ -64,6 +68,8 @@ def run_export_command(
             conn.close()
     except (StoreError, ExportError) as e:
         return _fail(str(e))
+    except sqlite3.DatabaseError as e:
+        return _fail(f"{explain_sqlite_error(db_path, e)}; nothing was exported")
     n = len(manifest["sessions"])
     what = f"session {manifest['sessions'][0]}" if session_id else f"{n} session{'s' if n != 1 else ''}"
     print(f"exported {what} to {out_dir} ({fmt}) in {time.perf_counter() - t0:.2f} s:")
@@ -101,11 +107,13 @@ def run_check_command(db_path: str | Path, as_json: bool = False) -> int:
     try:
         conn = open_for_reading(db_path)
         try:
-            result = check(conn)
+            result = check(conn, source=str(db_path))
         finally:
             conn.close()
     except StoreError as e:
         return _fail(str(e))
+    except sqlite3.DatabaseError as e:
+        return _fail(str(explain_sqlite_error(db_path, e)))
     if as_json:
         print(json.dumps(report_json(result), indent=2, ensure_ascii=False))
     else:

@@ -256,8 +256,13 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate the database; raise StoreError with advice on failure."""
+def open_db(path: str | Path | None = None, *, memory: bool = False, backup: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database; raise StoreError with advice on failure.
+
+    A file that is neither empty nor a feedapp database (another program's SQLite file, or not SQLite
+    at all) is refused before anything is written to it (``check_ownership``). ``backup=False``: no
+    ``.schemaN.bak`` copy before a migration (the caller keeps its own, e.g. merge's temporary file).
+    """
     if memory or path is None:
         db = sqlite_utils.Database(memory=True)
     else:
@@ -268,6 +273,7 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_u
             except OSError as e:
                 raise StoreError(f"cannot create the folder for the database {path.parent}: {e.strerror}") from e
         check_writable(path)
+        check_ownership(path)
         try:
             conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None, check_same_thread=False)
             db = sqlite_utils.Database(conn)
@@ -286,7 +292,7 @@ def open_db(path: str | Path | None = None, *, memory: bool = False) -> sqlite_u
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")
     version = _schema_version(db)
-    if path is not None and not memory and 0 < version < SCHEMA_VERSION:
+    if backup and path is not None and not memory and 0 < version < SCHEMA_VERSION:
         backup = backup_copy(db, Path(path), version)
         print(f"feedapp: upgrading {path} from schema {version} to {SCHEMA_VERSION}; backup kept at {backup}", file=sys.stderr)
     try:
@@ -305,16 +311,22 @@ def _schema_version(db: sqlite_utils.Database) -> int:
 
 def backup_copy(db: sqlite_utils.Database, path: Path, version: int) -> Path:
     """Copy the whole database (consistently, with SQLite's backup API) beside it before a migration."""
-    target = path.with_name(f"{path.name}.schema{version}.bak")
-    n = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.schema{version}.{n}.bak")
-        n += 1
+    target = backup_path(path, version)
     dest = sqlite3.connect(str(target))
     try:
         db.conn.backup(dest)
     finally:
         dest.close()
+    return target
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """A free name beside ``path`` for its copy before a migration from ``version``."""
+    target = path.with_name(f"{path.name}.schema{version}.bak")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.schema{version}.{n}.bak")
+        n += 1
     return target
 
 
@@ -335,6 +347,115 @@ def check_writable(path: Path) -> None:
             f"the folder {path.parent} is read-only; SQLite must create {path.name} and its journal files "
             "(-wal, -shm) there, so choose a writable folder with --db"
         )
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: The tables each migration creates (the views it creates are not needed to recognise a file).
+_MIGRATION_TABLES: dict[int, tuple[str, ...]] = {
+    1: ("probe_cache",),
+    2: ("sessions", "clips", "impressions", "views", "events", "profile_snapshots"),
+}
+
+
+def file_owner(path: Path) -> tuple[str, str]:
+    """Whose file ``path`` is, without changing a byte of it: ``("absent" | "empty" | "feedapp" |
+    "foreign" | "not_sqlite", detail)``. ``detail`` names what was found, for messages.
+
+    Empty: no bytes, or an SQLite file with no schema and ``user_version`` 0. A feedapp file has a
+    ``user_version`` of 1 or more and every table the migrations up to it create (or a
+    ``user_version`` above this feedapp's: refused later as written by a newer feedapp). Read with a
+    read-only connection (``mode=ro``), so the file itself is never written.
+    """
+    if not path.exists():
+        return "absent", ""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from e
+    if not head:
+        return "empty", ""
+    if head != SQLITE_MAGIC:
+        shown = head.decode("ascii", "replace").strip()
+        return "not_sqlite", f"it starts with {shown[:16]!r}" if shown.isprintable() and shown else "binary content"
+    from urllib.parse import quote
+
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5.0)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise explain_sqlite_error(path, e) from e
+    if version == 0 and not names:
+        return "empty", ""
+    expected = [t for n, tables in _MIGRATION_TABLES.items() if n <= version for t in tables]
+    missing = [t for t in expected if t not in names]
+    if (version >= 1 and not missing) or version > SCHEMA_VERSION:
+        return "feedapp", f"schema {version}"  # a newer feedapp's file is refused later, with its own message
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    if version == 0:
+        return "foreign", f"tables {shown}" if names else "no tables"
+    return "foreign", f"user_version {version}, tables {shown or 'none'}"
+
+
+def check_ownership(path: Path, advice: str = "choose another file with --db (a new name creates a new log)") -> None:
+    """Refuse a file that is neither empty nor a feedapp database, leaving it unchanged."""
+    owner, detail = file_owner(path)
+    if owner == "foreign":
+        raise StoreError(
+            f"{path} is another program's SQLite database ({detail}), not a feedapp log; feedapp leaves it "
+            f"unchanged: {advice}"
+        )
+    if owner == "not_sqlite":
+        raise StoreError(
+            f"{path} is not a usable SQLite database (not SQLite at all: {detail}); feedapp leaves it unchanged: "
+            f"{advice}"
+        )
+
+
+def check_parent_exists(path: str | Path, option: str) -> None:
+    """A path given on the command line must be in an existing folder: a mistyped path never makes folders."""
+    parent = Path(path).parent
+    if not parent.is_dir():
+        what = "is a file, not a folder" if parent.exists() else "does not exist"
+        raise StoreError(f"the folder {parent} for {option} {what}; create it first or choose another path")
+
+
+class DamagedError(StoreError):
+    """The file is corrupt (SQLite's integrity check fails or SQLite reports a malformed file)."""
+
+
+def damaged(path: str | Path, detail: str) -> DamagedError:
+    return DamagedError(
+        f"{path} is damaged ({detail}); it was not changed. Use a copy made before the damage (the lab "
+        f"machine's own file, a *.bak backup), or salvage what is readable with `sqlite3 {path} .recover`"
+    )
+
+
+def explain_sqlite_error(path: str | Path, e: BaseException, doing: str = "read") -> StoreError:
+    """An SQLite error while using ``path``, in words: damaged file, full disk, locked, read-only."""
+    text = str(e)
+    low = text.lower()
+    if any(k in low for k in ("malformed", "not a database", "corrupt", "file is encrypted")):
+        return damaged(path, f"SQLite: {text}")
+    if "disk is full" in low or "database or disk is full" in low:
+        return StoreError(f"cannot {doing} {path}: the disk is full (SQLite: {text}); free some space and try again")
+    if "disk i/o error" in low:
+        return StoreError(
+            f"cannot {doing} {path}: the disk reported an input/output error (SQLite: {text}); "
+            "check the disk (and free space) and try again"
+        )
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{path} is locked by another program (SQLite: {text}); close it and try again")
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"cannot {doing} {path}: it is read-only (SQLite: {text}); make it writable or use a copy")
+    return StoreError(f"cannot {doing} {path} (SQLite: {text})")
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -359,7 +480,8 @@ def migrate(db: sqlite_utils.Database) -> int:
                 MIGRATIONS[number](db)
                 db.execute(f"PRAGMA user_version={number + 1}")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.conn.in_transaction:  # SQLite has already rolled back after e.g. a full disk
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
     finally:

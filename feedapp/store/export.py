@@ -252,6 +252,9 @@ def export(
             except OSError as e:
                 tmp.unlink(missing_ok=True)
                 raise ExportError(f"cannot write {final}: {e.strerror or e}") from e
+            except BaseException:  # e.g. a damaged database: no half-written .part file stays behind
+                tmp.unlink(missing_ok=True)
+                raise
             written.append((tmp, final))
             files[name] = {"file": final.name, "rows": n, "columns": cols}
     except BaseException:

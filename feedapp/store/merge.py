@@ -13,20 +13,43 @@ a feed.db taken while a session was still running, then a later copy of the same
 newest copy first (or only the newest).
 
 The probe cache (machine-specific file paths) is not merged. Sources are opened read-only and are
-never changed; each source is merged in one transaction (all its rows or none).
+never changed; each must be a feedapp log that passes SQLite's ``quick_check``.
+
+The study file is never written in place: the merge goes into a temporary file beside it
+(``.NAME.merging-PID``: a copy of the study file when it exists, taken under an exclusive lock that
+is held until the end, so nobody writes to it meanwhile), which is renamed over the study file only
+when every source went in. Any failure (full disk, I/O error, a damaged source, Ctrl+C) removes the
+temporary file and leaves the study file as it was, or absent. The result is a single file in
+rollback-journal mode (no ``-wal``/``-shm`` beside it), ready to be copied; feedapp switches it to
+WAL when it next writes to it. A study file that another program has open is refused.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from feedapp.store.db import SCHEMA_VERSION, StoreError, migrate, open_db
+from feedapp.store.db import (
+    SCHEMA_VERSION,
+    DamagedError,
+    StoreError,
+    backup_path,
+    check_ownership,
+    check_parent_exists,
+    check_writable,
+    damaged,
+    explain_sqlite_error,
+    file_owner,
+    migrate,
+    open_db,
+)
 from feedapp.store.sessions import EVENT_LOG_TABLES, sqlite_uri
 
 # parents before children, so the study file's foreign keys point at rows that exist
@@ -48,15 +71,18 @@ def _source_version(path: Path) -> int:
         raise StoreError(f"there is no database at {path}")
     if path.is_dir():
         raise StoreError(f"{path} is a folder, not a database file")
+    check_ownership(path, "merge only files that feedapp wrote")
     try:
         conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
-        raise StoreError(f"{path} is not a usable SQLite database ({e})") from e
+        raise explain_sqlite_error(path, e) from e
+    if problems != ["ok"]:
+        raise damaged(path, f"SQLite's quick check fails: {problems[0]!r}; nothing was merged")
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer feedapp (schema {version}, this one knows {SCHEMA_VERSION}); "
@@ -75,11 +101,12 @@ def _cols(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
 
 
 def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
-    """Merge ``inputs`` into ``out`` (created and migrated if needed), in order.
+    """Merge ``inputs`` into ``out`` (created and migrated if needed), in order, all or nothing.
 
     Returns one report per source: ``{"source", "schema_version", "added": {table: n},
-    "conflicts": {table: n}, "skipped_tables": [...]}``. Raises StoreError (nothing merged) when a
-    source is the output file, is missing, is not a database or has a newer schema.
+    "conflicts": {table: n}, "skipped_tables": [...]}``. Raises StoreError (nothing merged, ``out``
+    as it was) when a source is the output file, is missing, is not a feedapp log, is damaged or has
+    a newer schema, when ``out``'s folder does not exist, and when writing fails (e.g. a full disk).
     """
     out = Path(out)
     sources = [Path(p) for p in inputs]
@@ -90,26 +117,129 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
         if _same_file(src, out):
             raise StoreError(f"refusing to merge {src} into itself; choose another output file with -o")
         versions.append(_source_version(src))
-
-    open_db(out).conn.close()  # create or migrate the study file (with a backup when it is upgraded)
-    conn = sqlite3.connect(sqlite_uri(out, "rw"), uri=True, isolation_level=None, timeout=5.0)
-    reports = []
+    check_parent_exists(out, "-o")
+    check_writable(out)
+    check_ownership(out, "choose another output file with -o")
+    existed = file_owner(out)[0] == "feedapp"
+    if not out.exists():
+        for leftover in (_side(out, "-wal"), _side(out, "-journal")):
+            if leftover.exists() and leftover.stat().st_size > 0:
+                raise StoreError(f"{leftover} is left over from a database that is gone; SQLite would apply it to a "
+                                 f"new {out.name}: move it aside, or choose another output file with -o")
+    tmp = out.with_name(f".{out.name}.merging-{os.getpid()}")
+    _remove(tmp)
+    lock = _lock_for_merge(out) if existed else None
+    reports: list[dict[str, Any]] = []
+    replaced = False
     try:
-        conn.execute("PRAGMA busy_timeout=5000")
-        # rows are copied as they are, orphans included (feedapp check reports them), so that a
-        # merge never loses data; foreign keys would refuse e.g. a view whose impression was lost
-        conn.execute("PRAGMA foreign_keys=OFF")
-        with tempfile.TemporaryDirectory(prefix=".feedapp-merge-", dir=out.parent) as tmp:
-            for k, (src, version) in enumerate(zip(sources, versions)):
-                readable = _upgraded_copy(src, version, Path(tmp) / f"source{k}.db")
-                conn.execute("ATTACH DATABASE ? AS src", [sqlite_uri(readable, "ro")])
-                try:
-                    reports.append(_merge_one(conn, src, version))
-                finally:
-                    conn.execute("DETACH DATABASE src")
+        if lock is not None:
+            shutil.copyfile(out, tmp)  # under the exclusive lock: out is one consistent file (rollback mode)
+            version = int(lock.execute("PRAGMA user_version").fetchone()[0])
+            if version < SCHEMA_VERSION:
+                backup = backup_path(out, version)
+                shutil.copyfile(out, backup)
+                print(f"feedapp: upgrading {out} from schema {version} to {SCHEMA_VERSION}; backup kept at {backup}",
+                      file=sys.stderr)
+        open_db(tmp, backup=False).conn.close()  # create or migrate the copy
+        conn = sqlite3.connect(sqlite_uri(tmp, "rw"), uri=True, isolation_level=None, timeout=5.0)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            # rows are copied as they are, orphans included (feedapp check reports them), so that a
+            # merge never loses data; foreign keys would refuse e.g. a view whose impression was lost
+            conn.execute("PRAGMA foreign_keys=OFF")
+            with tempfile.TemporaryDirectory(prefix=".feedapp-merge-", dir=out.parent) as upgraded:
+                for k, (src, version) in enumerate(zip(sources, versions)):
+                    readable = _upgraded_copy(src, version, Path(upgraded) / f"source{k}.db")
+                    conn.execute("ATTACH DATABASE ? AS src", [sqlite_uri(readable, "ro")])
+                    try:
+                        reports.append(_merge_one(conn, src, version))
+                    except sqlite3.DatabaseError as e:
+                        if isinstance(explain_sqlite_error(src, e), DamagedError):
+                            raise damaged(src, f"SQLite: {e}") from e
+                        raise
+                    finally:
+                        conn.execute("DETACH DATABASE src")
+            conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            conn.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+        replaced = True
+        _fsync_dir(out.parent)
+    except BaseException as e:
+        _remove(tmp)
+        state = f"{out} was left as it was" if existed else f"{out} was not created"
+        if isinstance(e, StoreError):
+            raise StoreError(f"{e}; {state}") from e
+        if isinstance(e, sqlite3.DatabaseError):
+            raise StoreError(f"{explain_sqlite_error(out, e, 'write')}; nothing was merged and {state}") from e
+        if isinstance(e, OSError):
+            why = "the disk is full" if e.errno == 28 else (e.strerror or str(e))
+            raise StoreError(f"cannot write {out}: {why}; nothing was merged and {state}") from e
+        raise
     finally:
-        conn.close()
+        if lock is not None:
+            _release(lock, back_to_wal=not replaced)
     return reports
+
+
+def _side(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _remove(path: Path) -> None:
+    for p in (path, _side(path, "-wal"), _side(path, "-shm"), _side(path, "-journal")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:  # pragma: no cover - nothing more can be done about a leftover here
+            pass
+
+
+def _lock_for_merge(out: Path) -> sqlite3.Connection:
+    """A connection holding an EXCLUSIVE lock on ``out`` in rollback mode: no other program has it open
+    (leaving WAL mode needs that), nobody can write to it until the merged file replaces it, and the
+    file alone holds the whole database (no -wal), so a plain copy of it is consistent."""
+    conn = sqlite3.connect(sqlite_uri(out, "rw"), uri=True, isolation_level=None, timeout=2.0)
+    try:
+        conn.execute("PRAGMA busy_timeout=2000")
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        if str(mode).lower() != "delete":
+            raise sqlite3.OperationalError("database is locked")
+        conn.execute("BEGIN EXCLUSIVE")
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        if "locked" in str(e).lower() or "busy" in str(e).lower():
+            raise StoreError(f"{out} is open in another program (feedapp recording into it, a database browser, ...); "
+                             "close it and merge again, or merge into another file with -o") from e
+        raise explain_sqlite_error(out, e, "write") from e
+    return conn
+
+
+def _release(conn: sqlite3.Connection, back_to_wal: bool) -> None:
+    """End the lock; when the merge failed, put the study file back into WAL mode as feedapp keeps it."""
+    try:
+        conn.execute("ROLLBACK")
+        if back_to_wal:
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
+        pass  # e.g. a full disk: the file is still whole, feedapp switches it to WAL when it next opens it
+    conn.close()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - not every platform opens folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
 
 
 def _upgraded_copy(src: Path, version: int, dest: Path) -> Path:
@@ -166,7 +296,8 @@ def _merge_one(conn: sqlite3.Connection, src: Path, version: int) -> dict[str, A
             conflicts[table] = total - identical
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite has already rolled back after e.g. a full disk
+            conn.execute("ROLLBACK")
         raise
     return {
         "source": str(src),

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from feedapp.store.db import SCHEMA_VERSION, StoreError
+from feedapp.store.db import SCHEMA_VERSION, StoreError, check_ownership, explain_sqlite_error
 
 EVENT_LOG_TABLES = ("sessions", "clips", "impressions", "views", "events", "profile_snapshots")
 
@@ -32,6 +32,7 @@ def open_for_reading(path: str | Path) -> sqlite3.Connection:
         raise StoreError(f"there is no database at {path}; pass the file the app wrote with --db (default: data/feed.db)")
     if path.is_dir():
         raise StoreError(f"{path} is a folder, not a database file")
+    check_ownership(path, "pass the file feedapp wrote with --db")
     try:
         conn = sqlite3.connect(sqlite_uri(path, "rw"), uri=True, timeout=5.0, isolation_level=None)
         conn.execute("PRAGMA query_only=ON")
@@ -46,11 +47,11 @@ def open_for_reading(path: str | Path) -> sqlite3.Connection:
                 version = int(conn.execute("PRAGMA user_version").fetchone()[0])
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
             except sqlite3.DatabaseError as e2:
-                raise StoreError(f"cannot read {path}: {e2}") from e2
+                raise explain_sqlite_error(path, e2) from e2
         else:
-            raise StoreError(f"cannot read {path}: {e}") from e
+            raise explain_sqlite_error(path, e) from e
     except sqlite3.DatabaseError as e:
-        raise StoreError(f"{path} is not a usable SQLite database ({e})") from e
+        raise explain_sqlite_error(path, e) from e
     if version > SCHEMA_VERSION:
         conn.close()
         raise StoreError(

@@ -12,10 +12,11 @@ What is logged, beyond what every session logs (docs/researchers.md, "Running th
   (``Assignment.session_kwargs``); first the ``study`` event (``Assignment.study_event``: study
   name, file sha256, method, design, participant number, block, order, overridden), then a
   ``lab_session`` event (kiosk, seed_given, practice_session id, warm-up clip ids, limits);
-- the practice block is its OWN session with ``mode = "practice"`` (same participant and
-  condition; ranker ``random`` over the practice clips, which are served first as warm-ups): it
-  has a ``practice`` event naming the study but no ``study`` event, so reports and study exports
-  never count it; the main session's ``lab_session`` event links it;
+- the practice block is its OWN session with ``mode = "practice"`` (same participant, condition
+  and ``sessions.study``; ranker ``random`` over the practice clips, which are served first as
+  warm-ups): it has a ``practice`` event naming the study but no ``study`` event; reports and
+  study exports never count it (``feedapp.lab.data.session_ids`` leaves mode ``practice`` out),
+  a withdrawal deletes it with the study's sessions; the main session's ``lab_session`` event links it;
 - limits: ``limit_reached`` {limit: "views" | "minutes", value, views, elapsed_ms}, then the
   session ends with end reason ``finished``; the time limit does not run while the experimenter
   has paused the session;
@@ -47,7 +48,7 @@ from typing import Any
 from feedapp.cli import UserError
 from feedapp.core.catalog import Catalog
 from feedapp.core.model import Clip, View
-from feedapp.lab.study import STUDY_EVENT, Assignment, Study, resolve_clip_names
+from feedapp.lab.study import PRACTICE_EVENT, STUDY_EVENT, Assignment, Study, resolve_clip_names
 
 PRACTICE_RANKER = "random"
 DEFAULT_HOTKEY = "Ctrl+Shift+O"
@@ -421,10 +422,8 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             a = self.assignment
             run = FeedRun(self, catalog=Catalog(self.practice_clips), ranker=PRACTICE_RANKER, params={}, seed=a.seed,
                           warmup=self.practice_clips, views_limit=len(self.practice_clips), seconds_limit=None,
-                          recorder_kwargs={"mode": "practice", "ranker": PRACTICE_RANKER, "ranker_params": {},
-                                           "seed": a.seed, "participant": a.participant, "condition": a.condition.name,
-                                           "skip_threshold_ms": self.study.skip_threshold_ms})
-            run.recorder.event("practice", study=self.study.name, study_sha256=self.study.sha256,
+                          recorder_kwargs=a.practice_kwargs(self.study.skip_threshold_ms, PRACTICE_RANKER))
+            run.recorder.event(PRACTICE_EVENT, study=self.study.name, study_sha256=self.study.sha256,
                                clips=[c.id for c in self.practice_clips])
             self.practice_run = run
             run.ended.connect(self._practice_ended)

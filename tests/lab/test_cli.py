@@ -61,3 +61,25 @@ def test_report_of_a_session_without_views(tmp_path):
     assert fig["exploration"]["share"] is None and fig["preferred_topics"] == []
     res = write_report(conn, tmp_path / "out", session_id=rec.id)
     assert "no data" in res["index"].read_text()
+
+
+def test_missing_db_folder_is_refused_alike_by_lab_run_merge_and_demo(tmp_path, study, capsys):
+    """Issue 15 item 18: a mistyped --db / -o never creates folders; lab run, merge and demo say the same."""
+    from feedapp.cli import main
+
+    f = tmp_path / "study.toml"
+    f.write_text(STUDY_TEXT)
+    source = tmp_path / "feed.db"
+    write_study_log(source, study, ["P01"])
+    missing = tmp_path / "typo" / "feed.db"
+    parser = argparse.ArgumentParser(prog="feedapp")
+    add_lab_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["lab", "run", str(f), "--db", str(missing), "--participant", "P09", "--yes"])
+    assert run_lab_command(args, run_session=lambda a: pytest.fail("the session must not start")) == 2
+    assert main(["merge", str(source), "-o", str(missing)]) == 2
+    assert main(["demo", "--db", str(missing)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3
+    for line, option in zip(lines, ("--db", "-o", "--db")):
+        assert line == f"feedapp: the folder {missing.parent} for {option} does not exist; create it first or choose another path"
+    assert not missing.parent.exists()

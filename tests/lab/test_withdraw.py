@@ -113,3 +113,123 @@ def test_export_filtered_by_study_and_condition(tmp_path, study, capsys):
     assert manifest["sessions"] == [r.id for r in recs if r.record.condition == "random"]
     assert manifest["files"]["views"]["rows"] == 60
     assert run_export_command(path, tmp_path / "out2", study="nope") == 1
+
+
+# == issue 15 item 3: the practice session goes with the participant's study ==========================
+def record_practice_session(log, study, participant, *, t0, with_study_column=True, n_views=3):
+    """A practice block as feedapp.ui.lab records it: its own session (mode "practice") with a `practice`
+    event naming the study; files written before the fix have an empty sessions.study."""
+    from feedapp.core.session import SessionRecorder
+    from feedapp.lab.study import PRACTICE_EVENT
+
+    a = study.assign(participant)
+    kwargs = a.practice_kwargs(study.skip_threshold_ms, "random")
+    if not with_study_column:
+        kwargs["study"] = ""
+    now = [t0]
+    rec = SessionRecorder(log, app_version="test", clock=lambda: now[0], catalog_size=n_views, **kwargs)
+    log.clips_known(CLIPS)
+    rec.event(PRACTICE_EVENT, t0, study=study.name, study_sha256=study.sha256, clips=[c.id for c in CLIPS[:n_views]])
+    t = t0 + 10 * 10**6
+    for i, clip in enumerate(CLIPS[:n_views]):
+        rec.arrive(clip, reached_by="start" if i == 0 else "swipe_next", is_revisit=False, settled_ns=t, input_ns=t,
+                   policy="random", score=0.5, propensity=0.1, exploration=False)
+        t += 2_000 * 10**6
+        rec.leave("swipe_next", t)
+    rec.end("finished", t)
+    now[0] = t
+    return rec
+
+
+@pytest.mark.parametrize("with_study_column", [True, False], ids=["recorded-now", "older-file"])
+def test_withdraw_with_study_takes_the_practice_session_too(tmp_path, study, capsys, with_study_column):
+    from feedapp.lab.data import session_ids, studies
+    from feedapp.lab.study import parse_study
+
+    other = parse_study(STUDY_TEXT_OTHER)
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    practice = record_practice_session(log, study, "P02", t0=900 * 10**15, with_study_column=with_study_column)
+    main = record_lab_session(log, study, "P02", t0=1000 * 10**15)
+    keep = record_lab_session(log, study, "P03", t0=2000 * 10**15)
+    other_practice = record_practice_session(log, other, "P02", t0=3000 * 10**15, with_study_column=with_study_column)
+    assert log.close()
+    conn = sqlite3.connect(path)
+    stored = conn.execute("SELECT study FROM sessions WHERE id = ?", [practice.id]).fetchone()[0]
+    assert stored == (study.name if with_study_column else "")
+    # practice sessions belong to the study but are never part of its analysis
+    assert set(session_ids(conn, study=study.name)) == {main.id, keep.id}
+    assert set(session_ids(conn, study=study.name, participant="P02", practice=True)) == {practice.id, main.id}
+    assert studies(conn) == {study.name: 2}
+    conn.close()
+
+    assert run_withdraw_command(path, "P02", yes=True, study=study.name) == 0
+    assert "deleted 2 sessions" in capsys.readouterr().out
+    conn = sqlite3.connect(path)
+    left = {r[0] for r in conn.execute("SELECT id FROM sessions")}
+    assert left == {keep.id, other_practice.id}  # the other study's practice block is not this study's
+    assert conn.execute("SELECT COUNT(*) FROM events WHERE session_id = ?", [practice.id]).fetchone()[0] == 0
+    result = check(conn)
+    assert result["ok"], result["violations"]
+    conn.close()
+    data = path.read_bytes()
+    assert practice.id.encode() not in data and main.id.encode() not in data and keep.id.encode() in data
+    # without --study every session of the participant goes, the other study's practice block included
+    assert run_withdraw_command(path, "P02", yes=True) == 0
+    assert other_practice.id.encode() not in path.read_bytes()
+
+
+STUDY_TEXT_OTHER = """\
+[study]
+name = "second-study"
+catalog = "demo"
+
+[conditions.only]
+ranker = "random"
+"""
+
+
+# == issue 15 item 6: a reader's snapshot keeps the checkpoint from completing ===========================
+def test_withdraw_while_another_program_reads_reports_what_is_still_where(db, capsys, monkeypatch):
+    import feedapp.lab.withdraw as wd
+
+    monkeypatch.setattr(wd, "CHECKPOINT_WAIT_S", 0.5)
+    path, recs = db
+    gone = [r.id for r in recs if r.record.participant == "P02"]
+    # a read-only program (a database browser, `datasette`): it cannot checkpoint the file itself
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 4  # holds a read snapshot
+    assert run_withdraw_command(path, "P02", yes=True) == 2
+    cap = capsys.readouterr()
+    assert "deleted 2 sessions" in cap.out
+    err = cap.err.strip()
+    assert err.count("\n") == 0 and "not finished" in err and "still in" in err and "run the same withdrawal again" in err
+    assert "written" not in err
+    # the deletion is committed, but the main file still holds the rows: exactly what was reported
+    fresh = sqlite3.connect(path)
+    assert fresh.execute("SELECT COUNT(*) FROM sessions WHERE participant = 'P02'").fetchone()[0] == 0
+    fresh.close()
+    assert all(sid.encode() in path.read_bytes() for sid in gone)
+    assert reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 4  # the reader's snapshot
+    reader.execute("COMMIT")
+    reader.close()
+    # the other program is closed: the same command finishes the job
+    assert run_withdraw_command(path, "P02", yes=True) == 1  # nothing of P02 left to delete ...
+    err = capsys.readouterr().err
+    assert "no session of participant 'P02'" in err and "now checkpointed" in err  # ... and the file is clean now
+    data = path.read_bytes()
+    assert not any(sid.encode() in data for sid in gone)
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    # nothing pending any more: a second run is the usual "no session" answer
+    assert run_withdraw_command(path, "P02", yes=True) == 1
+    assert "checkpointed" not in capsys.readouterr().err
+
+
+def test_withdraw_checks_the_checkpoint_completed(db):
+    path, recs = db
+    w = withdraw(path, "P01")
+    assert w.done and not w.pending
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0

@@ -42,6 +42,10 @@ def test_merge_copies_everything_and_twice_adds_nothing(machines, tmp_path, caps
     out = tmp_path / "study" / "study.db"
     ca, cb = _counts(a), _counts(b)
     a_before, b_before = a.read_bytes(), b.read_bytes()
+    assert run_merge_command([a, b], out) == 2  # a mistyped -o folder is never created
+    assert f"the folder {out.parent} for -o does not exist" in capsys.readouterr().err
+    assert not out.parent.exists()
+    out.parent.mkdir()
     assert run_merge_command([a, b], out) == 0
     text = capsys.readouterr().out
     assert f"{a}: added 2 sessions, 4 clips" in text and f"{b}: added 1 sessions, 0 clips" in text
@@ -182,3 +186,47 @@ def test_a_row_refused_by_another_unique_constraint_is_a_conflict(machines, tmp_
     merge([a], out)
     (report,) = merge([other], out)
     assert report["added"]["impressions"] == 0 and report["conflicts"] == {"impressions": 1}
+
+
+def test_merge_into_an_older_study_file_keeps_a_backup_and_leaves_one_file(machines, tmp_path, capsys):
+    import sqlite_utils
+
+    from feedapp.store.db import MIGRATIONS
+
+    a, _ = machines
+    out = tmp_path / "study.db"
+    old = sqlite_utils.Database(out)
+    MIGRATIONS[0](old)
+    old.execute("PRAGMA user_version=1")
+    old["probe_cache"].insert({"path": "/a", "size": 1, "mtime_ns": 2, "ok": 1, "info": "{}", "poster": b""})
+    old.conn.close()
+    before = out.read_bytes()
+    assert run_merge_command([a], out) == 0
+    assert "backup kept at" in capsys.readouterr().err
+    assert (tmp_path / "study.db.schema1.bak").read_bytes() == before
+    assert _counts(out) == _counts(a)
+    conn = sqlite3.connect(out)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT COUNT(*) FROM probe_cache").fetchone()[0] == 1  # its own rows kept
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one self-contained file
+    conn.close()
+    assert sorted(p.name for p in tmp_path.glob("study.db*")) == ["study.db", "study.db.schema1.bak"]
+    assert not list(tmp_path.glob(".study.db*"))
+
+
+def test_merge_into_a_file_another_program_has_open_is_refused(machines, tmp_path, capsys):
+    a, b = machines
+    out = tmp_path / "study.db"
+    assert run_merge_command([a], out) == 0
+    rows = _dump(out, "sessions")
+    other = open_db(out)  # e.g. feedapp recording into it
+    try:
+        assert run_merge_command([b], out) == 2
+        err = capsys.readouterr().err
+        assert "is open in another program" in err and "Traceback" not in err
+        assert [tuple(r) for r in other.execute("SELECT * FROM sessions ORDER BY id").fetchall()] == \
+            sorted(rows, key=lambda r: r[0])
+    finally:
+        other.conn.close()
+    assert _dump(out, "sessions") == rows
+    assert run_merge_command([b], out) == 0  # closed: the merge goes through

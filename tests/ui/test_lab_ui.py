@@ -22,7 +22,7 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.engine import WARMUP_POLICY, FeedEngine
 from feedapp.core.model import Clip, View
 from feedapp.core.session import SessionRecorder
-from feedapp.lab.data import session_studies
+from feedapp.lab.data import session_ids, session_studies
 from feedapp.lab.study import STUDY_EVENT, Study, parse_study
 from feedapp.store.check import check
 from feedapp.store.log import EventLog
@@ -407,7 +407,12 @@ def test_practice_block_is_a_separate_flagged_session(qtbot, ui_clips, tmp_path)
     assert mev["lab_session"][0]["practice_session"] == psid
     conn = sqlite3.connect(db)
     studies = session_studies(conn)
-    assert studies[msid] == "lab-ui" and studies[psid] == ""  # reports never count the practice block
+    # the practice block belongs to its study (a withdrawal with --study deletes it: issue 15 item 3) ...
+    assert studies[msid] == studies[psid] == "lab-ui"
+    assert rows(db, "SELECT study FROM sessions WHERE id = ?", psid) == [("lab-ui",)]
+    # ... but reports and study exports never count it
+    assert session_ids(conn, study="lab-ui") == [msid]
+    assert set(session_ids(conn, study="lab-ui", practice=True)) == {psid, msid}
     assert check(conn)["ok"]
     conn.close()
 
