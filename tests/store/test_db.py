@@ -39,17 +39,26 @@ def test_corrupt_file_gets_advice_and_is_not_overwritten(tmp_path):
     assert path.read_bytes() == junk
 
 
-def test_older_schema_is_backed_up_then_migrated(tmp_path):
-    from feedapp.store.db import MIGRATIONS, _schema_version
-
-    path = tmp_path / "feed.db"
+def make_schema1_file(path) -> None:
+    """A database as feedapp left it at schema 1 (only the probe cache), with one cached probe."""
     import sqlite_utils
+
+    from feedapp.store.db import MIGRATIONS
 
     old = sqlite_utils.Database(path)
     MIGRATIONS[0](old)
     old.execute("PRAGMA user_version=1")
     old["probe_cache"].insert({"path": "/a", "size": 1, "mtime_ns": 2, "ok": 1, "info": "{}", "poster": b""})
     old.conn.close()
+
+
+def test_older_schema_is_backed_up_then_migrated(tmp_path):
+    import sqlite_utils
+
+    from feedapp.store.db import _schema_version
+
+    path = tmp_path / "feed.db"
+    make_schema1_file(path)
     db = open_db(path)
     assert _schema_version(db) == SCHEMA_VERSION and "sessions" in db.table_names()
     backup = tmp_path / "feed.db.schema1.bak"

@@ -189,17 +189,11 @@ def test_a_row_refused_by_another_unique_constraint_is_a_conflict(machines, tmp_
 
 
 def test_merge_into_an_older_study_file_keeps_a_backup_and_leaves_one_file(machines, tmp_path, capsys):
-    import sqlite_utils
-
-    from feedapp.store.db import MIGRATIONS
+    from tests.store.test_db import make_schema1_file
 
     a, _ = machines
     out = tmp_path / "study.db"
-    old = sqlite_utils.Database(out)
-    MIGRATIONS[0](old)
-    old.execute("PRAGMA user_version=1")
-    old["probe_cache"].insert({"path": "/a", "size": 1, "mtime_ns": 2, "ok": 1, "info": "{}", "poster": b""})
-    old.conn.close()
+    make_schema1_file(out)
     before = out.read_bytes()
     assert run_merge_command([a], out) == 0
     assert "backup kept at" in capsys.readouterr().err
