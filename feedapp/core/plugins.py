@@ -616,6 +616,7 @@ class PluginHost:
         self.engine: Any = None
         self.reloads = 0
         self._pending: _Pending | None = None
+        self._wanted: tuple[int, Callable[[], BaseRanker]] | None = None  # a good version to restart
         self._latest = 1  # the newest version number that served
         self.watcher = PluginWatcher(self.path)
         v1 = PluginVersion(str(self.path), self.class_name, read_plugin_source(self.path), 1)
@@ -683,8 +684,8 @@ class PluginHost:
 
     @property
     def reloading(self) -> bool:
-        """True while a version loads in the background (a reload, or a good version restarting)."""
-        return self._pending is not None
+        """True while a version loads in the background (a reload, or a good version restarting) or waits to."""
+        return self._pending is not None or self._wanted is not None
 
     def poll(self, wait: bool = False) -> bool | None:
         """From a timer: finish a reload (or restart) whose worker is done, or start a reload if the file changed.
@@ -693,10 +694,18 @@ class PluginHost:
         None: nothing finished. ``wait=True`` waits for a load it starts or finds running.
         """
         if self._pending is None:
-            if not self.watcher.changed():
+            if self.watcher.changed():  # a saved file wins over a restart
+                self._wanted = None
+                if not self._begin_reload():
+                    return False
+            elif self._wanted is not None:
+                version, make = self._wanted
+                self._wanted = None
+                if id(make) in self.guard._broken or not self.guard.on_builtin:  # something else serves by now
+                    return None
+                self._begin(make, version, True)
+            else:
                 return None
-            if not self._begin_reload():
-                return False
         p = self._pending
         assert p is not None
         if wait or p.ranker.ready() or p.ranker.overdue():
@@ -716,6 +725,7 @@ class PluginHost:
         return self._finish() if wait else None
 
     def _cancel(self) -> None:
+        self._wanted = None
         if self._pending is not None:
             self._pending.ranker.close()
             self._pending = None
@@ -737,7 +747,7 @@ class PluginHost:
         if g.on_builtin and self._pending is None:  # the built-in serves: restart the next good version, if any
             nxt = g.restorable()
             if nxt:
-                self._restore(*nxt[0])
+                self._restore(*nxt[0])  # at the next poll
         return False
 
     def _begin(self, make: Callable[[], BaseRanker], version: int, restore: bool) -> None:
@@ -761,9 +771,9 @@ class PluginHost:
         return True
 
     def _restore(self, version: int, make: Callable[[], BaseRanker]) -> None:
-        """``GuardedRanker.restore``: restart a good version in the background (a reload under way wins)."""
-        if self._pending is None:
-            self._begin(make, version, True)
+        """``GuardedRanker.restore``: restart a good version in the background, starting at the next
+        ``poll`` (not inside the failing call: even starting a process takes milliseconds)."""
+        self._wanted = (version, make)
 
     def _finish(self) -> bool:
         p = self._pending
