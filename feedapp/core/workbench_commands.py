@@ -44,7 +44,7 @@ def resolve_session_id(conn: Any, prefix: str) -> str:
 
 
 def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
-    """Read one session's impressions, closed views and the clips from a feedapp log (schema 2)."""
+    """Read one session's impressions, closed views and the clips (the versions it showed) from a feedapp log."""
     sid = resolve_session_id(conn, prefix)
     s = conn.execute("SELECT id, ranker, ranker_params, seed, catalog_size, catalog_fingerprint FROM sessions WHERE id = ?",
                      [sid]).fetchone()

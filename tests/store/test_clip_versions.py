@@ -93,6 +93,15 @@ def test_same_sidecar_id_in_two_folders_keeps_what_each_session_saw(tmp_path):
         by_session.setdefault(row["session_id"], set()).add(row["title"])
     assert sorted(map(tuple, by_session.values())) == [("Alpha version",), ("Beta version",)]
 
+    # the replay workbench: one clip per id, the version the session showed
+    from feedapp.core.workbench_commands import read_logged_session
+
+    conn = sqlite3.connect(db)
+    sids = [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY started_utc")]
+    titles = [[c.title for c in read_logged_session(conn, sid).clips] for sid in sids]
+    conn.close()
+    assert titles == [["Alpha version"], ["Beta version"]]
+
     # merge into a study file (twice: nothing more) and again from a second copy: same versions, same joins
     study = tmp_path / "study.db"
     merge([db], study)
