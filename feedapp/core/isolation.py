@@ -291,6 +291,19 @@ class PluginOutput:
         return t if last is None else t[-last:]
 
 
+def _end_worker(process: Any, conn: Any) -> None:
+    try:
+        if process.is_alive():
+            process.kill()
+        process.join(1.0)
+    except (OSError, ValueError, AssertionError):
+        pass
+    try:
+        conn.close()
+    except OSError:
+        pass
+
+
 class PluginProcess:
     """One worker process; ``call`` = send one operation and wait for its reply at most ``timeout_s``."""
 
@@ -300,6 +313,8 @@ class PluginProcess:
         self.process = ctx.Process(target=_worker_main, args=(child,), name="feedapp-plugin", daemon=True)
         self.process.start()
         child.close()
+        # a worker whose ranker is dropped without close() (a test, a script) ends with it
+        self._finalizer = weakref.finalize(self, _end_worker, self.process, self._conn)
         self.output = output if output is not None else PluginOutput()
         self.pending: str | None = None
         self._sender: threading.Thread | None = None
@@ -405,16 +420,7 @@ class PluginProcess:
     def kill(self) -> None:
         """End the worker now (SIGKILL: nothing in it needs saving) and reap it."""
         self.pending = None
-        try:
-            if self.process.is_alive():
-                self.process.kill()
-            self.process.join(1.0)
-        except (OSError, ValueError, AssertionError):
-            pass
-        try:
-            self._conn.close()
-        except OSError:
-            pass
+        self._finalizer()
 
 
 _PICKLED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
