@@ -26,6 +26,7 @@ WAL when it next writes to it. A study file that another program has open is ref
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sqlite3
@@ -175,7 +176,7 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
         if isinstance(e, sqlite3.DatabaseError):
             raise StoreError(f"{explain_sqlite_error(out, e, 'write')}; nothing was merged and {state}") from e
         if isinstance(e, OSError):
-            why = "the disk is full" if e.errno == 28 else (e.strerror or str(e))
+            why = "the disk is full; free some space and try again" if e.errno == errno.ENOSPC else (e.strerror or str(e))
             raise StoreError(f"cannot write {out}: {why}; nothing was merged and {state}") from e
         raise
     finally:

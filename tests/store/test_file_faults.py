@@ -186,17 +186,15 @@ def test_an_empty_file_or_empty_sqlite_database_is_taken(tmp_path):
 
 # == item 14: merge into a full disk =================================================================
 @pytest.fixture()
-def small_disk(tmp_path):
-    """A 512 KiB tmpfs mounted at tmp_path/disk (needs root; skipped otherwise)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip() or 'not root'})")
+def full_disk(tmp_path):
+    """tests/disk_faults.FullDisk: a 4 MB tmpfs (root only; skipped otherwise)."""
+    from tests.disk_faults import FullDisk
+
+    disk = FullDisk(tmp_path)
     try:
-        yield mnt
+        yield disk
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        disk.cleanup()
 
 
 def _rows(path: Path) -> dict[str, list]:
@@ -206,27 +204,37 @@ def _rows(path: Path) -> dict[str, list]:
     return out
 
 
-def test_merge_into_a_full_disk_leaves_the_study_file_as_it_was(tmp_path, small_disk, capsys):
+def _leave_free(disk, free: int) -> None:
+    """Fill the disk, then give back ``free`` bytes: a write of more than that fails half-way."""
+    disk.inject()
+    size = disk.filler.stat().st_size
+    with open(disk.filler, "r+b") as f:
+        f.truncate(max(0, size - free))
+
+
+@pytest.mark.parametrize("free_kib", [0, 320], ids=["no-space-at-all", "space-runs-out-mid-merge"])
+def test_merge_into_a_full_disk_leaves_the_study_file_as_it_was(tmp_path, full_disk, capsys, free_kib):
     small = real_log(tmp_path / "small.db", sessions=1, n_views=4)
     big = real_log(tmp_path / "big.db", sessions=6, n_views=120)
-    assert big.stat().st_size > 512 * 1024
-    # a new study file: not created, nothing left behind
-    target = small_disk / "study.db"
-    assert run_merge_command([big], target) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "disk is full" in err and f"{target} was not created" in err
-    assert "Traceback" not in err
-    assert list(small_disk.iterdir()) == []
-    # an existing study file: the failed merge leaves every row as it was, and the file readable
+    assert big.stat().st_size > 3 * free_kib * 1024
+    target = full_disk.dir / "study.db"
     assert run_merge_command([small], target) == 0
     capsys.readouterr()
     rows = _rows(target)
+    _leave_free(full_disk, free_kib * 1024)
+    # an existing study file: the failed merge leaves every row as it was, and the file readable
     assert run_merge_command([big], target) == 2
     err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
     assert "disk is full" in err and f"{target} was left as it was" in err
     assert _rows(target) == rows
     assert run_check_command(target) == 0
-    assert sorted(p.name for p in small_disk.iterdir()) == ["study.db"]
+    # a new study file: not created, nothing left behind
+    fresh = full_disk.dir / "new.db"
+    assert run_merge_command([big], fresh) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "disk is full" in err and f"{fresh} was not created" in err
+    assert sorted(p.name for p in full_disk.dir.iterdir()) == ["filler", "study.db"]
 
 
 def test_merge_hitting_a_file_size_limit_reports_it_and_leaves_nothing(tmp_path):
