@@ -129,7 +129,7 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
                                  f"new {out.name}: move it aside, or choose another output file with -o")
     tmp = out.with_name(f".{out.name}.merging-{os.getpid()}")
     _remove(tmp)
-    lock = _lock_for_merge(out) if existed else None
+    lock, was_wal = _lock_for_merge(out) if existed else (None, False)
     reports: list[dict[str, Any]] = []
     replaced = False
     try:
@@ -181,7 +181,7 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
         raise
     finally:
         if lock is not None:
-            _release(lock, back_to_wal=not replaced)
+            _release(lock, back_to_wal=was_wal and not replaced)
     return reports
 
 
@@ -199,13 +199,15 @@ def _remove(path: Path) -> None:
             pass
 
 
-def _lock_for_merge(out: Path) -> sqlite3.Connection:
+def _lock_for_merge(out: Path) -> tuple[sqlite3.Connection, bool]:
     """A connection holding an EXCLUSIVE lock on ``out`` in rollback mode: no other program has it open
     (leaving WAL mode needs that), nobody can write to it until the merged file replaces it, and the
-    file alone holds the whole database (no -wal), so a plain copy of it is consistent."""
+    file alone holds the whole database (no -wal), so a plain copy of it is consistent. Also returns
+    whether it was in WAL mode (to put it back if the merge fails)."""
     conn = sqlite3.connect(sqlite_uri(out, "rw"), uri=True, isolation_level=None, timeout=2.0)
     try:
         conn.execute("PRAGMA busy_timeout=2000")
+        was_wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
         mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
         if str(mode).lower() != "delete":
             raise sqlite3.OperationalError("database is locked")
@@ -216,11 +218,11 @@ def _lock_for_merge(out: Path) -> sqlite3.Connection:
             raise StoreError(f"{out} is open in another program (feedapp recording into it, a database browser, ...); "
                              "close it and merge again, or merge into another file with -o") from e
         raise explain_sqlite_error(out, e, "write") from e
-    return conn
+    return conn, was_wal
 
 
 def _release(conn: sqlite3.Connection, back_to_wal: bool) -> None:
-    """End the lock; when the merge failed, put the study file back into WAL mode as feedapp keeps it."""
+    """End the lock; when the merge failed, put the study file back into WAL mode if it was in it."""
     try:
         conn.execute("ROLLBACK")
         if back_to_wal:

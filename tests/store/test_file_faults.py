@@ -221,13 +221,14 @@ def test_merge_into_a_full_disk_leaves_the_study_file_as_it_was(tmp_path, full_d
     assert run_merge_command([small], target) == 0
     capsys.readouterr()
     rows = _rows(target)
+    before = target.read_bytes()
     _leave_free(full_disk, free_kib * 1024)
     # an existing study file: the failed merge leaves every row as it was, and the file readable
     assert run_merge_command([big], target) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err, err
     assert "disk is full" in err and f"{target} was left as it was" in err
-    assert _rows(target) == rows
+    assert _rows(target) == rows and target.read_bytes() == before  # byte for byte
     assert run_check_command(target) == 0
     # a new study file: not created, nothing left behind
     fresh = full_disk.dir / "new.db"
@@ -255,4 +256,5 @@ def test_merge_hitting_a_file_size_limit_reports_it_and_leaves_nothing(tmp_path)
     assert r.returncode == 2, r.stderr
     err = r.stderr.strip()
     assert err.count("\n") == 0 and "Traceback" not in err and f"{target} was not created" in err, err
+    assert "input/output error" in err
     assert list(target.parent.iterdir()) == []
