@@ -361,14 +361,21 @@ class SwipeView(QWidget):
             slot.rewind()  # the clip we just left: shown again from its start
         return clip
 
-    def _begin_swipe(self, step: int) -> None:
-        """The swipe starts: the clip being swiped to starts playing now, not when the swipe settles."""
+    def _begin_swipe(self, step: int, committed: bool = True) -> None:
+        """The swipe starts: the clip being swiped to starts playing now, not when the swipe settles.
+
+        ``committed=False`` for a drag, which may still spring back: the current clip is left (its
+        arrival closed without a first frame) only when the drag is released into a snap."""
         self.animating_since_ns = _now()
+        if committed:
+            self._leave_current()
+        if self._neighbour_clip_ok(step) is not None and self.preload:
+            self._slots[step].play()
+
+    def _leave_current(self) -> None:
         self._awaiting_frame = None
         if self._pending is not None:  # left before its first frame was painted: still an arrival
             self._finish_pending(None)
-        if self._neighbour_clip_ok(step) is not None and self.preload:
-            self._slots[step].play()
 
     def _cancel_swipe(self, steps: set[int]) -> None:
         for step in steps:
@@ -734,7 +741,7 @@ class SwipeView(QWidget):
             self._offset = max(-h, min(h, shown))
             if step not in d.started:
                 d.started.add(step)
-                self._begin_swipe(step)
+                self._begin_swipe(step, committed=False)
         self.update()
 
     def _release(self, y: float, ns: int) -> None:
@@ -751,6 +758,7 @@ class SwipeView(QWidget):
         elif action == "snap" and self.feed.peek(step) is not None:
             how = "touch" if d.touch else ("swipe_next" if step == 1 else "swipe_prev")
             remaining = abs(-step * h - self._offset) / max(1, h)
+            self._leave_current()
             self.leaving.emit(how, ns)
             self._animate_to(-step * h, int(SNAP_MS * max(0.55, remaining)), lambda: self._settle(step, how, ns), step=step)
         else:

@@ -182,3 +182,30 @@ def test_a_disabled_view_drops_its_queued_moves(qtbot, session):
     view.setEnabled(False)
     settle(qtbot, view)
     assert view.feed.position == 1
+
+
+def test_a_grabbed_page_dragged_a_little_and_let_go_settles_with_its_first_frame_logged(qtbot, session):
+    """The clip reached by a grab and shown at rest after a short drag gets its first frame, so its view
+    counts play time (not one long stall)."""
+    view = session["view"]
+    h = view.height()
+    QTest.keyClick(view, Qt.Key.Key_Down)
+    spin(70)
+    left = Qt.MouseButton.LeftButton
+    _mouse(view, QEvent.Type.MouseButtonPress, h * 0.5, left, left)
+    for i in range(1, 5):  # 4% of the height, slowly: no fling, springs back
+        spin(40)
+        _mouse(view, QEvent.Type.MouseMove, h * (0.5 - 0.01 * i), left, Qt.MouseButton.NoButton)
+    spin(200)
+    release(view, h * 0.46)
+    settle(qtbot, view)
+    spin(1200)  # watch it
+    assert view.feed.position == 1
+    session["bridge"].end("quit")
+    assert session["log"].flush()
+    conn = sqlite3.connect(session["db"])
+    (ff, play, stalled), = conn.execute(
+        "SELECT i.first_frame_ms, v.play_ms, v.stalled_ms FROM impressions i JOIN views v ON v.impression_id = i.id "
+        "WHERE i.position = 1").fetchall()
+    conn.close()
+    assert ff is not None and play > 800 and stalled < play, (ff, play, stalled)
