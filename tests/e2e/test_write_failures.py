@@ -98,9 +98,9 @@ echo "rc=$?"
 class App:
     """``feedapp play`` on the tmpfs, its stderr read line by line on a thread."""
 
-    def __init__(self, folder: Path, db: Path) -> None:
+    def __init__(self, folder: Path, db: Path, *extra: str) -> None:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FEEDAPP_TRACE="1")
-        self.proc = subprocess.Popen([PY, "-m", "feedapp", "play", str(folder), "--db", str(db), "--mute"],
+        self.proc = subprocess.Popen([PY, "-m", "feedapp", "play", str(folder), "--db", str(db), "--mute", *extra],
                                      cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stderr.readline, "")), daemon=True).start()
@@ -150,18 +150,28 @@ def test_play_holds_the_records_while_the_disk_is_full_and_saves_them_when_space
     assert c.returncode == 0, c.stdout + c.stderr
 
 
-def test_play_on_a_disk_that_stays_full_says_exactly_what_the_file_holds(disk, clips):
-    db = disk.dir / "feed.db"
-    app = App(clips, db)
+def test_play_on_a_disk_that_stays_full_says_exactly_what_the_file_holds(disk, clips, tmp_path):
+    db, shot = disk.dir / "feed.db", tmp_path / "notice.png"
+    app = App(clips, db, "--quit-after", "10", "--screenshot", str(shot))
     app.wait_for("arrived at #0")
     time.sleep(0.5)
     disk.inject()
     app.wait_for("record(s) are held in memory")
-    rc, stderr = app.stop()
+    rc = app.proc.wait(timeout=30)  # --quit-after: the window is grabbed, then it closes
+    time.sleep(0.2)
+    stderr = "".join(app.lines)
     assert rc == 1, stderr
     views, reason = in_file(db)
     last = stderr.strip().splitlines()[-1]
     assert reason is None and views == 0
-    assert f"ended (terminated) after 1 view, but {db} holds only 0 of them and the session's end is not recorded" in last
+    assert f"ended (quit) after 1 view, but {db} holds only 0 of them and the session's end is not recorded" in last
     assert re.search(r"; \d+ record\(s\) could not be written: the disk holding .* is full$", last), last
     no_false_claims(stderr)
+    # the viewer saw it: the notice's dark box over the clip's solid colour at the top of the window
+    from PySide6.QtGui import QColor, QImage
+
+    img = QImage(str(shot))
+    assert not img.isNull()
+    cx = img.width() // 2
+    dark = sum(1 for y in range(20, 60) for x in range(cx - 60, cx + 60) if QColor(img.pixel(x, y)).lightness() < 40)
+    assert dark > 1000, dark
