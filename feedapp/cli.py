@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -314,6 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except (UserError, ConfigError, ValueError) as e:
         print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as e:  # a damaged or unusable file met mid-command: in words, not a traceback
+        from feedapp.store.db import explain_sqlite_error
+
+        print(f"feedapp: {explain_sqlite_error(getattr(args, 'db', None) or 'the database', e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -119,7 +120,7 @@ def run_assign_command(path: str | Path, participants: list[str], override: str 
 def run_report_command(db_path: str | Path, session: str | None, study: str | None, out_dir: str | Path) -> int:
     from feedapp.lab.data import studies
     from feedapp.lab.report import ReportError, write_report
-    from feedapp.store.db import StoreError
+    from feedapp.store.db import StoreError, explain_sqlite_error
     from feedapp.store.sessions import open_for_reading, resolve_session
 
     if (session is None) == (study is None):
@@ -139,6 +140,8 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
             conn.close()
     except (StoreError, ReportError) as e:
         return _fail(str(e))
+    except sqlite3.DatabaseError as e:
+        return _fail(f"{explain_sqlite_error(db_path, e)}; no report was written")
     except OSError as e:
         return _fail(f"cannot write the report to {out_dir}: {e.strerror or e}")
     print(f"report written: {result['index']} ({len(result['files'])} files in {out_dir})")
@@ -189,7 +192,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
                        condition: str | None = None, fmt: str = "csv") -> int:
     """``feedapp.store.export.export`` restricted to the sessions of a study and/or condition."""
     from feedapp.lab.data import session_ids
-    from feedapp.store.db import StoreError
+    from feedapp.store.db import StoreError, explain_sqlite_error
     from feedapp.store.export import ExportError, export
     from feedapp.store.sessions import open_for_reading
 
@@ -204,6 +207,8 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
             conn.close()
     except (StoreError, ExportError) as e:
         return _fail(str(e))
+    except sqlite3.DatabaseError as e:
+        return _fail(f"{explain_sqlite_error(db_path, e)}; nothing was exported")
     print(f"exported {len(ids)} sessions (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
     for f in manifest["files"].values():
         print(f"  {f['file']:<24} {f['rows']:>9} rows")

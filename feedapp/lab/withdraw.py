@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedapp.lab.data import session_ids
-from feedapp.store.db import StoreError
+from feedapp.store.db import StoreError, explain_sqlite_error
 from feedapp.store.sessions import list_sessions, open_for_reading, sqlite_uri
 
 #: Tables with rows per session, children first (the order of deletion).
@@ -103,6 +103,8 @@ def inspect(db_path: str | Path, participant: str, study: str | None = None) -> 
                 f"session {', '.join(running)} of {participant!r} is still running; end it (quit the app) and try again"
             )
         return w
+    except sqlite3.DatabaseError as e:  # e.g. a damaged file
+        raise WithdrawError(f"{explain_sqlite_error(db_path, e)}; nothing was deleted") from e
     finally:
         conn.close()
 
@@ -136,11 +138,11 @@ def withdraw(db_path: str | Path, participant: str, study: str | None = None, *,
         again.done = True
         if not checkpoint(conn, Path(db_path), CHECKPOINT_WAIT_S if wait_s is None else wait_s):
             again.pending = pending_message(Path(db_path), f"the rows of {participant!r} are deleted")
-    except sqlite3.OperationalError as e:
+    except sqlite3.DatabaseError as e:
         if again is not None and again.done:
             raise WithdrawError(f"the rows were deleted, but checkpointing {db_path} failed: {e}; run the "
                                 "withdrawal again to finish") from e
-        raise WithdrawError(f"cannot change {db_path}: {e}; nothing was deleted") from e
+        raise WithdrawError(f"{explain_sqlite_error(db_path, e, 'change')}; nothing was deleted") from e
     finally:
         conn.close()
     return again

@@ -258,3 +258,25 @@ def test_merge_hitting_a_file_size_limit_reports_it_and_leaves_nothing(tmp_path)
     assert err.count("\n") == 0 and "Traceback" not in err and f"{target} was not created" in err, err
     assert "input/output error" in err
     assert list(target.parent.iterdir()) == []
+
+
+def test_lab_commands_and_replay_report_a_damaged_file_in_one_line(tmp_path, capsys):
+    from feedapp.cli import main
+
+    path = real_log(tmp_path / "feed.db")
+    conn = sqlite3.connect(path)
+    sid = conn.execute("SELECT id FROM sessions ORDER BY id LIMIT 1").fetchone()[0]
+    conn.close()
+    damage(path, "views_root")
+    before = path.read_bytes()
+    runs = [
+        ["lab", "export", "--db", str(path), "--out", str(tmp_path / "x")],
+        ["lab", "withdraw", "P00", "--db", str(path), "--yes"],
+        ["lab", "report", "--db", str(path), "--session", sid[:8], "--out", str(tmp_path / "r")],
+        ["replay", "--db", str(path), "--session", sid[:8], "--ranker", "random"],
+    ]
+    for argv in runs:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "is damaged" in err and "Traceback" not in err, (argv, err)
+    assert path.read_bytes() == before
