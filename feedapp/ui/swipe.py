@@ -238,6 +238,8 @@ class SwipeView(QWidget):
             return False
         if self.is_animating() or self._drag is not None or self._queued:
             self._queued.append((step, how, input_ns))  # behind the moves asked for before it
+            if not self.is_animating() and self._drag is None and self._pending is None:
+                self._run_queued()  # nothing is in the way (e.g. a tap ended the drag they waited for)
             return True
         return self._go_now(step, how, input_ns)
 
@@ -755,6 +757,8 @@ class SwipeView(QWidget):
             action = "spring"  # a tap on a moving page holds it; it then settles where it was going
         if action == "tap":
             self.toggle_pause(ns)
+            if self._queued:  # moves asked for while the button was down: no animation will start them
+                QTimer.singleShot(0, self._run_queued)
         elif action == "snap" and self.feed.peek(step) is not None:
             how = "touch" if d.touch else ("swipe_next" if step == 1 else "swipe_prev")
             remaining = abs(-step * h - self._offset) / max(1, h)

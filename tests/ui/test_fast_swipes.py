@@ -209,3 +209,23 @@ def test_a_grabbed_page_dragged_a_little_and_let_go_settles_with_its_first_frame
         "WHERE i.position = 1").fetchall()
     conn.close()
     assert ff is not None and play > 800 and stalled < play, (ff, play, stalled)
+
+
+def test_a_move_asked_for_during_a_tap_is_made_after_it(qtbot, session):
+    """A wheel gesture while the button is down, then a tap (no drag): the queued move is made, and the
+    feed does not stop taking moves."""
+    from tests.ui.helpers import wheel
+
+    view = session["view"]
+    h = view.height()
+    left = Qt.MouseButton.LeftButton
+    _mouse(view, QEvent.Type.MouseButtonPress, h / 2, left, left)
+    wheel(view, angle_y=-120)  # asked for while the press may still become a drag: queued
+    assert view.queued_moves == 1
+    _mouse(view, QEvent.Type.MouseButtonRelease, h / 2, Qt.MouseButton.NoButton, left)  # a tap: pause
+    settle(qtbot, view)
+    assert view.feed.position == 1
+    spin(300)  # the wheel gesture ends
+    QTest.keyClick(view, Qt.Key.Key_Down)
+    settle(qtbot, view)
+    assert view.feed.position == 2
