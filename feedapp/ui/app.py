@@ -284,7 +284,8 @@ def open_event_log(db_path: Path, on_status: Callable[[str, str], None] | None =
     return log
 
 
-def written_summary(log, recorder: SessionRecorder, db_path: Path, reason: str | None = None) -> tuple[bool, str]:  # noqa: ANN001 - EventLog
+def written_summary(log, recorder: SessionRecorder, db_path: Path,  # noqa: ANN001 - EventLog
+                    reason: str | None = None) -> tuple[bool, str]:
     """(everything written?, one line): what really is in the file for this session, counted from the
     file after the log was closed, never from what was queued. Says "written" only when it was."""
     from feedapp.store.log import written_counts
@@ -399,8 +400,8 @@ def run_player(
 ) -> int:
     """Open the store, find clips (a folder, or the demo maker in the background) and run the window.
 
-    Returns the exit code: 0 after playing, 1 when there was nothing playable or records could not be written; a missing folder or an
-    unusable database raises UserError (exit code 2, one line on stderr).
+    Returns the exit code: 0 after playing, 1 when there was nothing playable or records could not be
+    written; a missing folder or an unusable database raises UserError (exit code 2, one line on stderr).
     """
     t_start = time.monotonic_ns()
     taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
