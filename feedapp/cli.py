@@ -222,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--session", required=True, metavar="ID", help="the session (a unique id prefix is enough)")
     rep.add_argument("--ranker", nargs="+", required=True, metavar="NAME",
                      help="rankers to compare: names from `feedapp rankers` or path/to/file.py:ClassName")
+    rep.add_argument("--param", action="append", metavar="NAME=VALUE",
+                     help="replay the rankers with this parameter value instead (repeatable), e.g. --param epsilon=0.2; "
+                     "without it the serving ranker replays with the session's own, live-changed parameters")
     rep.add_argument("--json", action="store_true", help="print JSON instead of tables")
     rep.add_argument("--no-steps", action="store_true", help="only the comparison table, not every step")
 
@@ -300,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from feedapp.store.sessions import open_for_reading
 
             return run_replay_command(open_for_reading, args.db or default_data_dir() / "feed.db", args.session,
-                                      args.ranker, as_json=args.json, steps=not args.no_steps)
+                                      args.ranker, as_json=args.json, steps=not args.no_steps,
+                                      params=parse_params(args.param))
         if args.command in ("demo", "play"):
             from feedapp.ui.app import run_player
 

@@ -14,10 +14,12 @@ an independent one for the policy's draw), never from a shared stream. So the se
 on catalog, ranker, parameters, seed, the views reported and how many had been reported when each
 slot was decided (``Pick.views``), not on how often the UI peeked or re-decided in between.
 
-From the UI (the player preloads the next clip): when a clip settles, close the previous view and
-call ``finish(view)`` *before* peeking the next neighbour, so the pick after the current clip
-already knows that view; log the impression with ``pick_at(position)`` (policy, score, propensity,
-exploration) unless it is a revisit; store ``profile()`` snapshots from ``profile_did_update``.
+From the UI: ``feedapp.core.feed_session.FeedSession`` drives the engine (learn the closed view
+when the next clip settles, log the impression with its ``Pick``, decide the slot after it).
+
+Live changes (``LIVE_EVENTS``: parameter change, follow/unfollow, refresh, plugin reload, catalog
+growth) are counted (``live``, ``params_version``) and recorded in ``live_log``; every ``Pick``
+carries the counts it was decided with, so replay can rebuild the state of each decision.
 
 Warm-up clips (``warmup=[clip, ...]``, a lab study's fixed opening): served at positions 0..n-1 in
 that order, each logged as a ``Pick`` with ranker ``"warmup"``, propensity 1.0 and no exploration
@@ -50,6 +52,31 @@ from feedapp.core.rankers.rng import decision_streams
 from feedapp.core.reward import DurationQuantiles, Reward, RewardConfig, ViewError, compute_reward
 
 WARMUP_POLICY = "warmup"  # Pick.ranker (impressions.policy) of a fixed warm-up slot
+
+# Hooks that change what the next decision sees; each is a "live change", counted (``engine.live``)
+# and recorded in ``engine.live_log`` so replay can apply it at the same point of the feed.
+LIVE_EVENTS = {
+    "ranker_param_did_change": "param",
+    "following_did_change": "following",
+    "feed_did_refresh": "refresh",
+    "ranker_did_reload": "reload",
+    "catalog_did_grow": "catalog",
+}
+
+
+def ranker_version(ranker: BaseRanker) -> str:
+    """The ranker's code version: ``builtin:NAME``, ``plugin:<sha256 of the serving version's source,
+    16 hex>`` (a plugin served by ``PluginHost``), or ``class:module.Class`` for other classes."""
+    active = getattr(ranker, "active", ranker)  # a GuardedRanker serves ``active``
+    source = getattr(getattr(active, "plugin", None), "source", None)  # a RemoteRanker's PluginVersion
+    if isinstance(source, str):
+        import hashlib
+
+        return "plugin:" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    module = type(active).__module__
+    if module.startswith("feedapp.core.rankers"):
+        return f"builtin:{active.name}"
+    return f"class:{module}.{type(active).__qualname__}"
 
 
 def view_from_record(record: ViewRecord, clip_id: str, revisit: bool = False) -> View:
@@ -124,6 +151,10 @@ class FeedEngine(Feed):
         self.refreshed_at: list[int] = []  # view counts at which the viewer asked for a fresh feed
         self.rewards: list[float] = []
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self.live = 0  # live changes applied so far (see LIVE_EVENTS)
+        self.params_version = 0  # parameter changes among them
+        self.live_log: list[dict[str, Any]] = []  # one entry per live change, in order (what replay applies)
+        self.ranker_version = ranker_version(ranker)
         self.warmup: tuple[Clip, ...] = tuple(warmup)
         missing = [c.id for c in self.warmup if c.id not in self.space.row_of]
         if missing:
@@ -135,13 +166,37 @@ class FeedEngine(Feed):
         self._listeners.setdefault(event, []).append(callback)
 
     def _emit(self, event: str, *args: Any) -> None:
+        change = LIVE_EVENTS.get(event)
+        if change is not None:
+            self._record_live(change, *args)
         for cb in list(self._listeners.get(event, ())):
             cb(*args)
 
+    def _record_live(self, change: str, *args: Any) -> None:
+        """Count a live change and record what replay needs to apply it again (plain data)."""
+        entry: dict[str, Any] = {"seq": self.live, "change": change, "views": len(self.views),
+                                 "slots": len(self._history)}
+        if change == "param":
+            name, old, new = args
+            self.params_version += 1
+            entry.update(name=name, old=old, new=new, params_version=self.params_version)
+        elif change == "following":
+            entry["creators"] = sorted(args[0])
+        elif change == "reload":
+            self.ranker_version = ranker_version(self.ranker)
+            entry.update(ranker_version=self.ranker_version, info=dict(args[0]))
+        elif change == "catalog":
+            entry["clips"] = [c.id for c in args[0]]
+        self.live += 1
+        self.live_log.append(entry)
+
     def _catalog_did_grow(self, clips: tuple[Clip, ...]) -> None:
+        before = self.space.n
         self.space.add(clips)
         if self._blocked.size < self.space.n:
             self._blocked = np.concatenate([self._blocked, np.zeros(self.space.n - self._blocked.size, dtype=bool)])
+        if self.space.n > before:  # rows the decisions can now reach, in the order the space holds them
+            self._emit("catalog_did_grow", tuple(self.space.clips[before:]))
 
     # -- choosing ---------------------------------------------------------------------------------
     def _decide(self, position: int) -> Decision:
@@ -155,7 +210,9 @@ class FeedEngine(Feed):
         clip = self.warmup[position]
         n = len(self.warmup)
         pick = Pick(clip_id=clip.id, position=position, ranker=WARMUP_POLICY, score=0.0, propensity=1.0,
-                    explore=False, reasons=(f"warm-up clip {position + 1} of {n}",), views=len(self.views))
+                    explore=False, reasons=(f"warm-up clip {position + 1} of {n}",), views=len(self.views),
+                    live=self.live, params_version=self.params_version, ranker_version=self.ranker_version,
+                    scripted=True)
         self._picks.append(pick)
         self._rows.append(self.space.row_of[clip.id])
         self._emit("pick_did_decide", pick)
@@ -178,10 +235,29 @@ class FeedEngine(Feed):
             explore=dec.explore,
             reasons=(self.ranker.explain(dec.row) + dec.why) if self._explain else dec.why,
             views=len(self.views),
+            live=self.live,
+            params_version=self.params_version,
+            ranker_version=self.ranker_version,
         )
         self._picks.append(pick)
         self._rows.append(dec.row)
         self._emit("pick_did_decide", pick)
+        return clip
+
+    def decision(self) -> Decision:
+        """The distribution the next undecided slot would be drawn from now (no side effect)."""
+        return self._decide(len(self._history))
+
+    def serve_logged(self, pick: Pick) -> Clip:
+        """Replay: the next slot was served with ``pick`` (from the log); it becomes the current clip."""
+        if len(self._history) != self._cursor + 1:
+            raise RuntimeError("serve_logged needs the engine at the end of its history")
+        row = self.space.row_of[pick.clip_id]
+        clip = self.space.clips[row]
+        self._history.append(clip)
+        self._picks.append(pick)
+        self._rows.append(row)
+        self.move(1)
         return clip
 
     def redecide_next(self) -> None:

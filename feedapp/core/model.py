@@ -83,9 +83,13 @@ class Pick:
 
     ``propensity`` is the exact probability that the policy would have put this clip in this slot
     given everything it knew; it is what makes off-policy evaluation (IPS, SNIPS, DR) possible.
+    What the decision saw, so that replay can put the engine in the same state (docs/data.md):
     ``views`` is how many views the engine had learned from when it decided (with the preloading
-    UI, the clip after the current one is decided before the current view ends); with the seed, the
-    catalog and the views it makes the decision reproducible from the log.
+    UI, the clip after the current one is decided before the current view ends); ``live`` how many
+    live changes (parameter changes, follows, refreshes, plugin reloads, catalog growth) had been
+    applied; ``params_version`` how many of those were parameter changes; ``ranker_version`` the
+    ranker's code version (``builtin:NAME`` or a plugin's source hash); ``scripted`` is True for a
+    slot fixed in advance (warm-up, practice): not a ranker pick, left out of OPE and exploration.
     """
 
     clip_id: str
@@ -96,6 +100,10 @@ class Pick:
     explore: bool
     reasons: tuple[str, ...] = ()
     views: int = 0
+    live: int = 0
+    params_version: int = 0
+    ranker_version: str = ""
+    scripted: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -107,6 +115,10 @@ class Pick:
             "explore": self.explore,
             "reasons": list(self.reasons),
             "views": self.views,
+            "live": self.live,
+            "params_version": self.params_version,
+            "ranker_version": self.ranker_version,
+            "scripted": self.scripted,
         }
 
 

@@ -48,6 +48,12 @@ class ImpressionRecord:
     settled_mono_ns: int
     settled_utc: str
     first_frame_ms: float | None = None
+    # what the decision that served this slot saw (NULL for revisits and slots without a ranker):
+    views_learned: int | None = None  # views the engine had learned from when it decided
+    live_seq: int | None = None  # live changes applied by then (events of kind live_change)
+    params_version: int | None = None  # parameter changes among them (0 = the session's start parameters)
+    ranker_version: str | None = None  # builtin:NAME or plugin:<source sha256, 16 hex>
+    scripted: bool = False  # a slot fixed in advance (warm-up, practice), not a ranker pick
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,25 @@ Why: the log holds, for every served slot, the clip, the logging policy's exact 
 the clip was watched (Open Bandit Pipeline's (action, propensity, reward)). That is enough to ask,
 without a new study, "what would ranker B have served here, and what reward would it have earned?"
 
-How one ranker is replayed (``replay``): it starts fresh (seeded with the session's seed; the
-session's own parameters if it is the ranker that served the session) on a feature space of the
-logged clips, and walks the log in order. At each logged slot it decides exactly as ``FeedEngine``
-would, given the same served history and the views learned so far (same randomness keys, same
-policy, ``rankers/policy.py``), which gives its probability of every clip for that slot; then it
-"sees" what really happened: the logged clip joins the served history and the logged view is
-learned. The target's probability of the *logged* clip against the logged propensity is the
-importance weight of that step.
+How one ranker is replayed (``replay``): the same transaction as the live feed, run over the log.
+A ``FeedEngine`` (the engine code that served the session, not a copy) starts from the session's
+own state, logged when it started (``session_catalog``: the catalog's rows in order, parameters,
+seed), with a fresh ranker. It then walks the log: before each logged decision it learns exactly
+the views the live engine had learned (``impressions.views_learned``) and applies exactly the live
+changes it had seen (``impressions.live_seq``; the ``live_change`` events: parameter changes,
+plugin reloads, refreshes, follows and unfollows, catalog growth, each at its logged position).
+Then it decides the slot as the engine would (same randomness keys, same policy), which gives its
+probability of every clip of the catalog (``Decision.full_probs``), and "sees" what really
+happened: the logged clip is served in that slot (``FeedEngine.serve_logged``). The target's
+probability of the *logged* clip against the logged propensity is the importance weight.
+
+Replaying the ranker that served the session with its own parameters reproduces every logged
+propensity (to 1e-9) and the served sequence (the replayed draw is the logged clip), so on-policy
+IPS equals the logged mean reward; the report says so (``reproduced``). Other targets (another
+ranker, or ``params`` overrides: ``feedapp replay --param NAME=VALUE``) keep their parameters for
+the whole session (the viewer's live parameter changes were changes of the serving ranker); they
+see the same follows, refreshes and catalog growth. Scripted slots (warm-up, practice: propensity
+1, not a ranker pick) are served as logged and left out of the estimates.
 
 The reward is recomputed from the logged view figures (``play_ms``, ``loops``, ``skipped``, like,
 not interested, revisit) with ``feedapp.core.reward.compute_reward`` and per-session duration
@@ -30,11 +41,11 @@ Plugins (``file.py:Class``) run in this process, without the app's time budget (
 anything they raise (``SystemExit`` included) is one ``ReplayError`` line, and decisions whose scores
 held NaN or inf are counted per ranker (``nonfinite_decisions``) and reported in ``warnings``.
 
-Known limits: visual features are not in the log, so replayed rankers see topics, creator and
-duration only; followed creators are not logged, so ``following`` replays as its popular fallback;
-popularity is counted within the session; the live engine may decide a slot before the previous view
-closes (preloading), the replay always decides it after, so replaying the logging ranker reproduces
-logged propensities exactly only where no decision was taken early.
+Known limits: popularity is counted within the session; a plugin that failed live (the guard
+served a fallback) is not failed again in replay; a lab session continued after a crash starts
+from views learned in another session. Logs written before the decision context was recorded
+(``views_learned`` NULL) are replayed as before: every decision after all earlier views, the
+catalog = every clip in the file; the report's notes say so, and exactness is not claimed.
 """
 
 from __future__ import annotations
@@ -47,12 +58,12 @@ from typing import Any
 
 import numpy as np
 
+from feedapp.core.catalog import Catalog
+from feedapp.core.engine import FeedEngine
 from feedapp.core.features import FeatureSpace
-from feedapp.core.model import Clip, View
+from feedapp.core.model import Clip, Pick, View
 from feedapp.core.ope import ESTIMATORS, Estimate, cross_fit, estimate, mean_ci
-from feedapp.core.rankers.base import BaseRanker, World
-from feedapp.core.rankers.policy import decide
-from feedapp.core.rankers.rng import decision_streams
+from feedapp.core.rankers.base import BaseRanker
 from feedapp.core.reward import DurationQuantiles, RewardConfig, compute_reward
 
 
@@ -69,6 +80,11 @@ class LoggedStep:
     policy: str
     propensity: float | None
     view: View | None  # None when the impression has no closed view
+    views_learned: int | None = None  # what the decision saw (None in logs older than that column)
+    live_seq: int | None = None
+    params_version: int | None = None
+    ranker_version: str | None = None
+    scripted: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,19 +93,37 @@ class LoggedSession:
     ranker: str
     params: dict[str, object]
     seed: int
-    clips: tuple[Clip, ...]
+    clips: tuple[Clip, ...]  # the session's catalog when it started, in the engine's row order
     steps: tuple[LoggedStep, ...]
     notes: tuple[str, ...] = field(default=())
+    live: tuple[dict, ...] = field(default=())  # live changes in order (``FeedEngine.live_log`` entries)
+    start: dict = field(default_factory=dict)  # ``FeedSession.start_state()`` (views, live, versions)
+    known: tuple[Clip, ...] = field(default=())  # clips that joined later (catalog growth), by id
+
+    @property
+    def exact(self) -> bool:
+        """True when every ranker decision has its decision context logged."""
+        return all(st.views_learned is not None for st in self.steps if not st.is_revisit and not st.scripted
+                   and st.propensity is not None)
 
 
 def session_from_engine(engine, session_id: str = "engine") -> LoggedSession:
-    """A ``LoggedSession`` from a ``FeedEngine`` driven in-process (tests, simulations, benchmarks)."""
+    """A ``LoggedSession`` from a ``FeedEngine`` driven in-process (``next``; ``finish``): what the log
+    would hold, live changes included. The engine must have been built before any live change."""
     steps = []
     for i, p in enumerate(engine.picks[: len(engine.views)]):
         v = engine.views[i] if i < len(engine.views) else None
-        steps.append(LoggedStep(i, p.clip_id, False, p.ranker, p.propensity, v))
-    return LoggedSession(session_id, engine.ranker.name, dict(engine.ranker.params), engine.seed,
-                         tuple(engine.space.clips), tuple(steps))
+        steps.append(LoggedStep(i, p.clip_id, False, p.ranker, p.propensity, v, p.views, p.live, p.params_version,
+                                p.ranker_version, p.scripted))
+    grown = {c for e in engine.live_log if e["change"] == "catalog" for c in e["clips"]}
+    clips = tuple(c for c in engine.space.clips if c.id not in grown)
+    params = dict(engine.ranker.params)
+    for e in reversed(engine.live_log):  # the parameters the session started with
+        if e["change"] == "param":
+            params[e["name"]] = e["old"]
+    start = {"views": 0, "live": 0, "params_version": 0, "warmup": [c.id for c in engine.warmup]}
+    return LoggedSession(session_id, engine.ranker.name, params, engine.seed, clips, tuple(steps),
+                         live=tuple(engine.live_log), start=start, known=tuple(engine.space.clips))
 
 
 def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: RewardConfig) -> list[float | None]:
@@ -105,45 +139,136 @@ def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: Rewa
     return out
 
 
-def replay_ranker(
-    session: LoggedSession, make: Callable[[], BaseRanker], rewards: Sequence[float | None], space: FeatureSpace,
-) -> dict:
-    """Walk the log with one ranker; per step: target probability of the logged clip, top pick, DM input."""
-    ranker = make()
-    world = World()
-    ranker.bind(space, world)
-    restrict = ranker.restrict if type(ranker).restrict is not BaseRanker.restrict else None
-    served: list[int] = []
-    blocked = np.zeros(space.n, dtype=bool)
-    learned = 0
-    nonfinite = 0  # decisions whose scores held NaN or inf
+class _Replayer:
+    """One ranker walked over the log by a ``FeedEngine`` in the state each logged decision saw."""
+
+    def __init__(self, session: LoggedSession, make: Callable[[], BaseRanker], *, serving: bool,
+                 reward_config: RewardConfig) -> None:
+        self.session = session
+        self.make = make
+        self.serving = serving  # the ranker that served the session, with its own parameters
+        self.by_id = {c.id: c for c in (*session.clips, *session.known)}
+        self.nonfinite = 0  # decisions whose scores held NaN or inf
+        self.engine = FeedEngine(Catalog(session.clips), self._watched(make()), seed=session.seed,
+                                 reward_config=reward_config, record_profile=False, explain=False)
+        self.views0 = int(session.start.get("views", 0) or 0)
+        self.live = list(session.live)
+        self.next_live = 0
+        self.learned = 0  # logged views learned so far (the k-th learned view is the k-th impression's)
+
+    def _watched(self, ranker: BaseRanker) -> BaseRanker:
+        """Count decisions whose scores hold NaN or inf; the policy sees those as the lowest score."""
+        scores = ranker.scores
+
+        def checked(rng):  # noqa: ANN001, ANN202
+            s = np.asarray(scores(rng), dtype=np.float64)
+            bad = ~np.isfinite(s)
+            if bad.any():
+                self.nonfinite += 1
+                ok = s[~bad]
+                s = np.where(bad, float(ok.min()) if ok.size else 0.0, s)
+            return s
+
+        ranker.scores = checked  # type: ignore[method-assign]
+        return ranker
+
+    def _apply(self, e: dict) -> None:
+        eng, change = self.engine, e.get("change")
+        if change == "param":
+            if self.serving:
+                eng.set_param(e["name"], e["new"])
+        elif change == "following":
+            eng.world.following.clear()
+            eng.world.following.update(c for c in e.get("creators", ()) if c in eng.space.creator_index)
+            eng.redecide_next()
+        elif change == "refresh":
+            eng.refresh()
+            self._watched(eng.ranker)
+        elif change == "reload":
+            if self.serving:  # a new version of the plugin: rebuilt from the views learned, as the host does
+                from feedapp.core.plugins import replay_into
+
+                r = self.make()
+                names = {p.name for p in r.spec()}
+                for k, v in eng.ranker.params.items():
+                    if k in names and r.params.get(k) != v:
+                        r.set_param(k, v)
+                r.bind(eng.space, eng.world)
+                since = eng.refreshed_at[-1] if eng.refreshed_at else 0  # the host replays what the guard learned
+                replay_into(r, [(eng.space.clips[eng.space.row_of[v.clip_id]], w)
+                                for v, w in zip(eng.views[since:], eng.rewards[since:])])
+                eng.ranker = eng.order = self._watched(r)
+        elif change == "catalog":
+            missing = [c for c in e.get("clips", ()) if c not in self.by_id]
+            if missing:
+                raise ReplayError(f"session {self.session.id}: clip {missing[0]!r} joined the catalog, "
+                                  "but it is not in the log's clips table")
+            eng.catalog.add([self.by_id[c] for c in e["clips"]])
+
+    def _learn_next(self) -> bool:
+        steps = self.session.steps
+        if self.learned >= len(steps) or steps[self.learned].view is None:
+            return False
+        self.engine.finish(steps[self.learned].view)
+        self.learned += 1
+        return True
+
+    def advance(self, views: int, live: int | None) -> None:
+        """Learn and apply live changes, in their logged order, until ``views`` views and ``live`` changes."""
+        k = views - self.views0
+        while True:
+            if self.next_live < len(self.live) and (live is None or self.live[self.next_live]["seq"] < live):
+                e = self.live[self.next_live]
+                if int(e.get("views", 0)) - self.views0 <= self.learned:
+                    self._apply(e)
+                    self.next_live += 1
+                    continue
+            if self.learned < k:
+                if not self._learn_next():
+                    raise ReplayError(f"session {self.session.id}: a decision saw {views} views, "
+                                      f"but the log has only {self.learned} closed views before it")
+                continue
+            return
+
+    def serve(self, st: LoggedStep, position: int) -> Pick:
+        return Pick(st.clip_id, position, st.policy, 0.0, 1.0 if st.propensity is None else float(st.propensity),
+                    False, (), st.views_learned or 0, st.live_seq or 0, st.params_version or 0,
+                    st.ranker_version or "", st.scripted)
+
+
+def replay_ranker(session: LoggedSession, make: Callable[[], BaseRanker], *, serving: bool = False,
+                  reward_config: RewardConfig = RewardConfig()) -> dict:
+    """Walk the log with one ranker; per decided slot: target probability of the logged clip, the
+    replayed draw, the top pick and the whole distribution (for the direct method)."""
+    rp = _Replayer(session, make, serving=serving, reward_config=reward_config)
+    eng = rp.engine
     steps = []
-    for st, r in zip(session.steps, rewards):
-        row = space.row_of[st.clip_id]
+    exact = session.exact
+    closed_before = 0
+    for st in session.steps:
         if not st.is_revisit:
-            if st.propensity is not None:
-                score_rng, rng = decision_streams(session.seed, len(served), learned)
-                scores = np.asarray(ranker.scores(score_rng), dtype=np.float64)
-                bad = ~np.isfinite(scores)
-                if bad.any():  # NaN/inf: counted and reported; the policy sees them as the lowest score
-                    nonfinite += 1
-                    ok = scores[~bad]
-                    scores = np.where(bad, float(ok.min()) if ok.size else 0.0, scores)
-                dec = decide(space, scores, served, blocked, ranker.params, rng, restrict=restrict)
+            position = len(eng.history)
+            if exact and st.views_learned is not None:
+                rp.advance(st.views_learned, st.live_seq)
+            else:  # an old log: decided after every earlier view
+                rp.advance(rp.views0 + closed_before, None)
+            if st.clip_id not in eng.space.row_of:
+                raise ReplayError(f"session {session.id} served clip {st.clip_id!r} at position {st.position}, "
+                                  "which was not in the session's catalog at that moment")
+            if not st.scripted and st.propensity is not None:
+                dec = eng.decision()
+                row = eng.space.row_of[st.clip_id]
                 top = int(np.argmax(dec.probs))
                 steps.append({
                     "position": st.position, "row": row, "target_p": dec.prob_of(row),
-                    "top_clip": space.clips[int(dec.allowed[top])].id, "top_p": float(dec.probs[top]),
+                    "drawn_clip": eng.space.clips[dec.row].id, "drawn_p": dec.propensity,
+                    "top_clip": eng.space.clips[int(dec.allowed[top])].id, "top_p": float(dec.probs[top]),
                     "probs": dec.full_probs(),
                 })
-            served.append(row)
-        if st.view is not None and r is not None:
-            ranker.learn_one(space.clips[row], r)
-            world.popularity.add(st.clip_id)
-            if st.view.not_interested:
-                blocked[row] = True
-            learned += 1
-    return {"name": ranker.name, "steps": steps, "nonfinite": nonfinite}
+            eng.serve_logged(rp.serve(st, position))
+        if st.view is not None:
+            closed_before += 1
+    return {"name": eng.ranker.name, "steps": steps, "clips": eng.space.clips, "nonfinite": rp.nonfinite}
 
 
 def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
@@ -161,48 +286,71 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
         raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e} while {what}; fix it and replay again") from e
 
 
+def _all_clips(session: LoggedSession) -> tuple[Clip, ...]:
+    """The session's clips in the engine's row order: the starting catalog, then each growth."""
+    by_id = {c.id: c for c in (*session.clips, *session.known)}
+    out = list(session.clips)
+    seen = {c.id for c in out}
+    for e in session.live:
+        if e.get("change") == "catalog":
+            for cid in e.get("clips", ()):
+                if cid in by_id and cid not in seen:
+                    out.append(by_id[cid])
+                    seen.add(cid)
+    return tuple(out)
+
+
 def replay(
     session: LoggedSession,
     rankers: Sequence[str],
     *,
     make: Callable[[str, int, Mapping[str, object]], BaseRanker] | None = None,
+    params: Mapping[str, object] | None = None,
     ci: str = "bootstrap",
     n_boot: int = 2000,
     ci_seed: int = 0,
     reward_config: RewardConfig = RewardConfig(),
     keep_steps: bool = True,
 ) -> dict:
-    """Replay ``session`` under each of ``rankers`` (registry names or ``file.py:Class``); plain data."""
+    """Replay ``session`` under each of ``rankers`` (registry names or ``file.py:Class``); plain data.
+
+    ``params`` (``feedapp replay --param NAME=VALUE``) override the parameters of every target; a
+    target replayed with overrides keeps them for the whole session.
+    """
     from feedapp.core.plugins import make_any_ranker
 
     make = make or (lambda name, seed, params: make_any_ranker(name, seed=seed, **dict(params)))
+    overrides = dict(params or {})
     if not rankers:
         raise ReplayError("name at least one ranker to replay the session with")
-    for name in rankers:  # unknown names and bad plugin files fail before any work
-        _contained(name, "being created", lambda: make(name, 0, {}))
-    if not session.clips:
+    names = {}
+    for name in rankers:  # unknown names, bad plugin files and bad --param values fail before any work
+        names[name] = _contained(name, "being created", lambda: make(name, 0, overrides)).name
+    if not session.clips and not session.live:
         raise ReplayError(f"session {session.id} has no clips in the log")
     t0 = time.perf_counter()
-    space = FeatureSpace(session.clips)
+    space = FeatureSpace(_all_clips(session))
     missing = sorted({st.clip_id for st in session.steps} - set(space.row_of))
     if missing:
         raise ReplayError(f"session {session.id} served clip {missing[0]!r}, which is not in the log's clips table")
     rewards = _recompute_rewards(session, space, reward_config)
-    counts = {"impressions": len(session.steps), "revisit": 0, "no_propensity": 0, "no_view": 0}
+    counts = {"impressions": len(session.steps), "revisit": 0, "scripted": 0, "no_propensity": 0, "no_view": 0}
     used = []
     for i, st in enumerate(session.steps):
         if st.is_revisit:
             counts["revisit"] += 1
+        elif st.scripted:
+            counts["scripted"] += 1
         elif st.propensity is None or not (st.propensity > 0):
             counts["no_propensity"] += 1
         elif rewards[i] is None:
             counts["no_view"] += 1
         else:
             used.append(i)
-    if not any(st.propensity is not None for st in session.steps):
+    if not any(st.propensity is not None and not st.scripted for st in session.steps):
         raise ReplayError(
-            f"session {session.id} has no logged propensities (it was not served by a ranker that logs them), "
-            "so no ranker can be evaluated on it"
+            f"session {session.id} has no logged propensities of ranker picks (it was not served by a ranker "
+            "that logs them), so no ranker can be evaluated on it"
         )
     counts["used"] = len(used)
     idx_used = set(used)
@@ -219,9 +367,11 @@ def replay(
     warnings: list[str] = []
     per_step: dict[int, dict[str, object]] = {}
     for name in rankers:
-        params = session.params if name == session.ranker else {}
+        serving = names[name] == session.ranker and not overrides
+        target_params = {**(session.params if names[name] == session.ranker else {}), **overrides}
         res = _contained(name, "being replayed",
-                         lambda: replay_ranker(session, lambda: make(name, session.seed, params), rewards, space))
+                         lambda: replay_ranker(session, lambda: make(name, session.seed, target_params),
+                                               serving=serving, reward_config=reward_config))
         if res["nonfinite"]:
             warnings.append(f"{name} returned NaN or infinite scores at {res['nonfinite']} of {len(res['steps'])} "
                             "decisions (treated as its lowest score there): its estimates describe that repaired "
@@ -232,14 +382,14 @@ def replay(
             s = by_pos[session.steps[i].position]
             target_p.append(s["target_p"])
             q = q_all[fold[k]]
-            dm.append(float(s["probs"] @ q))  # the target's whole distribution over the catalog
+            dm.append(float(s["probs"] @ q[: s["probs"].size]))  # the target's whole distribution over the catalog
         tp = np.array(target_p)
         ests = estimate(r, logged_p, tp, dm=np.array(dm), q_logged=q_logged, ci=ci, n_boot=n_boot, seed=ci_seed)
         w = tp / logged_p if len(used) else np.zeros(0)
         ess = float(w.sum() ** 2 / (w * w).sum()) if len(used) and (w * w).sum() > 0 else 0.0
         agree = [s["top_clip"] == session.steps[i].clip_id for i, s in
                  ((j, by_pos[session.steps[j].position]) for j in used)]
-        out_rankers.append({
+        entry = {
             "ranker": name,
             "policy": res["name"],
             "estimates": {k: _est(v) for k, v in ests.items()},
@@ -247,23 +397,36 @@ def replay(
             "top_pick_agrees": round(float(np.mean(agree)), 4) if agree else None,
             "mean_target_p_of_logged": round(float(tp.mean()), 4) if tp.size else None,
             "nonfinite_decisions": res["nonfinite"],
-        })
+        }
+        if serving:  # the logger replayed: does the log come back?
+            decided = [(session.steps[i], by_pos.get(session.steps[i].position)) for i in range(len(session.steps))]
+            decided = [(st, s) for st, s in decided if s is not None]
+            err = max((abs(s["target_p"] - float(st.propensity)) for st, s in decided), default=0.0)
+            entry["reproduced"] = {
+                "exact_log": session.exact,
+                "max_propensity_error": float(err),
+                "served_agrees": round(float(np.mean([s["drawn_clip"] == st.clip_id for st, s in decided])), 4)
+                if decided else None,
+            }
+        out_rankers.append(entry)
         for s in res["steps"]:
             per_step.setdefault(s["position"], {})[name] = {"clip": s["top_clip"], "p": round(s["top_p"], 4),
-                                                            "p_logged_clip": round(s["target_p"], 4)}
+                                                            "p_logged_clip": s["target_p"],
+                                                            "drawn": s["drawn_clip"]}
     logged = mean_ci(r, ci=ci, n_boot=n_boot, seed=ci_seed)
     steps_out = []
     if keep_steps:
         for i, st in enumerate(session.steps):
             steps_out.append({
                 "position": st.position, "clip": st.clip_id, "policy": st.policy,
-                "propensity": None if st.propensity is None else round(float(st.propensity), 4),
-                "revisit": st.is_revisit, "reward": None if rewards[i] is None else round(float(rewards[i]), 4),
+                "propensity": None if st.propensity is None else float(st.propensity),
+                "revisit": st.is_revisit, "scripted": st.scripted, "reward": None if rewards[i] is None else round(float(rewards[i]), 4),
                 "used": i in idx_used, "rankers": per_step.get(st.position, {}),
             })
     return {
         "session": {"id": session.id, "ranker": session.ranker, "params": dict(session.params), "seed": session.seed,
-                    "clips": len(session.clips), "notes": list(session.notes)},
+                    "clips": space.n, "live_changes": len(session.live), "notes": list(session.notes)},
+        "target_params": overrides,
         "counts": counts,
         "reward": "recomputed from the logged view figures with feedapp.core.reward.compute_reward "
                   "(default RewardConfig, per-session duration quantiles, in log order)",

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from feedapp.core.identity import boot_id, process_start
-from feedapp.core.model import Clip
+from feedapp.core.model import Clip, Pick
 from feedapp.core.records import (
     EventRecord,
     EventSink,
@@ -195,8 +195,13 @@ class SessionRecorder:
         score: float | None = None,
         propensity: float | None = None,
         exploration: bool = False,
+        pick: Pick | None = None,
     ) -> str:
-        """A clip became the active clip (the snap settled). Closes a still-open view first."""
+        """A clip became the active clip (the snap settled). Closes a still-open view first.
+
+        ``pick`` (the engine's decision for this slot; None for a revisit) fills the policy, score,
+        propensity, exploration and decision-context columns; without it they come from the
+        keyword arguments (a feed without a ranker)."""
         if self.ended is not None:
             raise RuntimeError("this session has ended")
         if self._view is not None:
@@ -210,13 +215,18 @@ class SessionRecorder:
             clip_id=clip.id,
             reached_by=reached_by,
             is_revisit=is_revisit,
-            policy=policy,
-            score=score,
-            propensity=propensity,
-            exploration=exploration,
+            policy=pick.ranker if pick else policy,
+            score=pick.score if pick else score,
+            propensity=pick.propensity if pick else propensity,
+            exploration=bool(pick.explore) if pick else exploration,
             input_mono_ns=settled_ns if input_ns is None else input_ns,
             settled_mono_ns=settled_ns,
             settled_utc=self.utc(settled_ns),
+            views_learned=pick.views if pick else None,
+            live_seq=pick.live if pick else None,
+            params_version=pick.params_version if pick else None,
+            ranker_version=pick.ranker_version if pick else None,
+            scripted=bool(pick.scripted) if pick else False,
         )
         self._view = ViewClock(settled_ns, focused=self.focused)
         self._liked = self._not_interested = False

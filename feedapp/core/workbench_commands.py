@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG
 from feedapp.core.model import Clip, View
 from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError, replay
 
@@ -43,35 +44,73 @@ def resolve_session_id(conn: Any, prefix: str) -> str:
     return rows[0]
 
 
+def _columns(conn: Any, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _clip(r: Any, features: Any) -> Clip:
+    topics = _loads(r[3], [])
+    feats = _loads(features, [])
+    return Clip(
+        id=r[0], path=r[1] or "", title=r[2] or "", topics=tuple(str(t) for t in topics) if isinstance(topics, list) else (),
+        creator=r[4] or "", duration_ms=int(r[5] or 0), fps=float(r[6] or 0.0), width=int(r[7] or 0),
+        height=int(r[8] or 0), rotation=int(r[9] or 0), created=r[10] or "",
+        features=tuple(float(f) for f in feats) if isinstance(feats, list) else (),
+    )
+
+
 def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
-    """Read one session's impressions, closed views and the clips (the versions it showed) from a feedapp log."""
+    """Read one session from a feedapp log: its impressions with the decision context, closed views,
+    live changes, and its own catalog (the ``session_catalog`` event; every clip in the file in logs
+    written before it existed)."""
     sid = resolve_session_id(conn, prefix)
     s = conn.execute("SELECT id, ranker, ranker_params, seed, catalog_size, catalog_fingerprint FROM sessions WHERE id = ?",
                      [sid]).fetchone()
     params = _loads(s[2], {})
     if not isinstance(params, dict):
         params = {}
+    clip_cols = _columns(conn, "clips")
+    feat_col = "features" if "features" in clip_cols else "NULL"
     # one Clip per id: the version this session showed (schema 4 keeps every version), else the newest
-    versioned = "key" in {r[1] for r in conn.execute("PRAGMA table_info(clips)")}
+    versioned = "key" in clip_cols
     shown = {r[0] for r in conn.execute("SELECT DISTINCT clip_key FROM impressions WHERE session_id = ?", [sid])} \
         if versioned else set()
-    by_id: dict[str, Any] = {}
-    for r in conn.execute("SELECT id, path, title, topics, creator, duration_ms, fps, width, height, rotation, created"
-                          + (", key" if versioned else ", NULL") + " FROM clips ORDER BY rowid"):
-        if r[0] not in by_id or r[11] in shown or by_id[r[0]][11] not in shown:
-            by_id[r[0]] = r
-    clips = []
-    for r in by_id.values():
-        topics = _loads(r[3], [])
-        clips.append(Clip(
-            id=r[0], path=r[1] or "", title=r[2] or "", topics=tuple(str(t) for t in topics) if isinstance(topics, list) else (),
-            creator=r[4] or "", duration_ms=int(r[5] or 0), fps=float(r[6] or 0.0), width=int(r[7] or 0),
-            height=int(r[8] or 0), rotation=int(r[9] or 0), created=r[10] or "",
-        ))
+    rows: dict[str, Any] = {}
+    for r in conn.execute("SELECT id, path, title, topics, creator, duration_ms, fps, width, height, rotation, created, "
+                          f"{feat_col}, {'key' if versioned else 'NULL'} FROM clips ORDER BY rowid"):
+        if r[0] not in rows or r[12] in shown or rows[r[0]][12] not in shown:
+            rows[r[0]] = r
+    by_id = {cid: _clip(r, r[11]) for cid, r in rows.items()}
+    start: dict = {}
+    live: list[dict] = []
+    for kind, data in conn.execute("SELECT kind, data FROM events WHERE session_id = ? AND kind IN (?, ?) "
+                                   "ORDER BY mono_ns, rowid", [sid, SESSION_CATALOG, LIVE_CHANGE]):
+        d = _loads(data, {})
+        if kind == SESSION_CATALOG and not start and isinstance(d, dict):
+            start = d
+        elif kind == LIVE_CHANGE and isinstance(d, dict):
+            live.append(d)
+    live.sort(key=lambda e: int(e.get("seq", 0)))
+    notes = []
+    if start:
+        missing = [c for c in start.get("clips", ()) if c not in by_id]
+        if missing:
+            raise ReplayError(f"session {sid}'s catalog names clip {missing[0]!r}, which is not in the log's clips table")
+        clips = [by_id[c] for c in start.get("clips", ())]
+        if isinstance(start.get("params"), dict):
+            params = start["params"]
+    else:
+        clips = list(by_id.values())
+        if s[4] is not None and int(s[4]) != len(clips):
+            notes.append(f"the session's catalog had {s[4]} clips; the log's clips table holds {len(clips)} "
+                         "(clips of every session in this file); the replay uses all of them")
+    imp_cols = _columns(conn, "impressions")
+    ctx = ("views_learned", "live_seq", "params_version", "ranker_version", "scripted")
+    ctx_sql = ", ".join(f"i.{c}" if c in imp_cols else "NULL" for c in ctx)
     steps = []
     for r in conn.execute(
         "SELECT i.position, i.clip_id, i.is_revisit, i.policy, i.propensity, v.dwell_ms, v.play_ms, v.loops, v.skipped, "
-        "v.liked, v.not_interested, v.exit, v.paused_ms, v.unfocused_ms, v.final "
+        f"v.liked, v.not_interested, v.exit, v.paused_ms, v.unfocused_ms, v.final, {ctx_sql} "
         "FROM impressions i LEFT JOIN views v ON v.impression_id = i.id WHERE i.session_id = ? ORDER BY i.position", [sid]
     ):
         view = None
@@ -80,14 +119,21 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
                         skipped=bool(r[8]), liked=bool(r[9]), not_interested=bool(r[10]), revisit=bool(r[2]),
                         exit=r[11] or "", paused_ms=float(r[12] or 0.0), unfocused_ms=float(r[13] or 0.0))
         p = r[4]
-        steps.append(LoggedStep(int(r[0]), r[1], bool(r[2]), r[3] or "", None if p is None else float(p), view))
+        scripted = bool(r[19]) if r[19] is not None else (r[3] == "warmup")
+        steps.append(LoggedStep(int(r[0]), r[1], bool(r[2]), r[3] or "", None if p is None else float(p), view,
+                                None if r[15] is None else int(r[15]), None if r[16] is None else int(r[16]),
+                                None if r[17] is None else int(r[17]), r[18], scripted))
     if not steps:
         raise ReplayError(f"session {sid} has no impressions to replay")
-    notes = []
-    if s[4] is not None and int(s[4]) != len(clips):
-        notes.append(f"the session's catalog had {s[4]} clips; the log's clips table holds {len(clips)} "
-                     "(clips of every session in this file); the replay uses all of them")
-    return LoggedSession(sid, s[1] or "", params, int(s[3] or 0), tuple(clips), tuple(steps), tuple(notes))
+    if any(st.views_learned is None for st in steps if not st.is_revisit and not st.scripted and st.propensity is not None):
+        notes.append("this log does not record what each decision saw (views learned, live changes): every slot is "
+                     "replayed as decided after all earlier views, so the logged propensities are not reproduced exactly")
+    if int(start.get("views", 0) or 0):
+        notes.append(f"the session started from {start['views']} views learned in an earlier session (a continued "
+                     "lab session); replay starts without them")
+    known = tuple(by_id[c] for e in live if e.get("change") == "catalog" for c in e.get("clips", ()) if c in by_id)
+    return LoggedSession(sid, s[1] or "", params, int(s[3] or 0), tuple(clips), tuple(steps), tuple(notes),
+                         live=tuple(live), start=start, known=known)
 
 
 def _ci(e: dict) -> str:
@@ -104,12 +150,23 @@ def format_replay(rep: dict, steps: bool = True) -> str:
         f"session {s['id']}: served by {s['ranker']} (seed {s['seed']}), {c['impressions']} impressions, "
         f"{s['clips']} clips",
         f"used for the estimates: {c['used']}; excluded: {c['revisit']} revisits (no propensity), "
+        f"{c.get('scripted', 0)} scripted slots (warm-up, practice), "
         f"{c['no_propensity']} other slots without a propensity, {c['no_view']} without a closed view",
         f"reward: {rep['reward']}",
         f"intervals: {rep['ci']}",
     ]
     lines += [f"note: {n}" for n in s["notes"]]
     lines += [f"WARNING: {w}" for w in rep.get("warnings", ())]
+    if rep.get("target_params"):
+        lines.append("targets replayed with " + ", ".join(f"{k}={v:g}" for k, v in rep["target_params"].items())
+                     + " for the whole session")
+    for r in rep["rankers"]:
+        x = r.get("reproduced")
+        if x is not None:
+            agree = "-" if x["served_agrees"] is None else f"{x['served_agrees']:.0%}"
+            lines.append(f"{r['ranker']} served this session: replay reproduces its logged propensities to "
+                         f"{x['max_propensity_error']:.1e} and its served clip at {agree} of the slots"
+                         + ("" if x["exact_log"] else " (an older log: decisions' context not recorded)"))
     lines.append("")
     w = max([len("ranker")] + [len(r["ranker"]) for r in rep["rankers"]] + [len("(logged)")])
     head = f"{'ranker':<{w}}  {'IPS':>26}  {'SNIPS':>26}  {'DR':>26}  {'eff. n':>7}  {'top=logged':>10}"
@@ -146,19 +203,20 @@ def run_replay_command(
     as_json: bool = False,
     ci: str = "bootstrap",
     steps: bool = True,
+    params: dict[str, float] | None = None,
 ) -> int:
     """``feedapp replay``: what each ranker would have served at each step, and its estimated reward."""
     try:
         from feedapp.core.plugins import make_any_ranker
 
-        for name in rankers:  # an unknown ranker is an error before the log is even opened
-            make_any_ranker(name)
+        for name in rankers:  # an unknown ranker or parameter is an error before the log is even opened
+            make_any_ranker(name, **dict(params or {}))
         conn = open_for_reading(db_path)
         try:
             logged = read_logged_session(conn, session)
         finally:
             conn.close()
-        rep = replay(logged, list(rankers), ci=ci)
+        rep = replay(logged, list(rankers), ci=ci, params=params)
     except (ValueError, RuntimeError) as e:  # ReplayError, UnknownRanker, PluginError, the store's StoreError
         print(f"feedapp: {e}", file=sys.stderr)
         return 2

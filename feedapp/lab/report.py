@@ -22,7 +22,8 @@ What is computed (closed views only: ``views.final = 1``; meanings: docs/data.md
   ratio, skip rate. Preferred topics = the 3 with the highest mean watch ratio (ties: more views,
   then name). ``preferred_share`` = share of impressions showing a preferred topic, in the first
   and in the second half of the session: a feed that learns serves more of them later;
-- exploration share: exploration picks / impressions chosen by a ranker (revisits excluded);
+- exploration share: exploration picks / impressions chosen by a ranker (revisits and scripted
+  slots, i.e. warm-up and practice clips, excluded);
 - per condition (study): the session is the unit. Each session gives one mean watch ratio, one skip
   rate, one mean dwell; the condition's figure is the mean of its sessions with a Student-t 95 %
   confidence interval over sessions (none with fewer than two sessions), clipped to the possible
@@ -119,7 +120,7 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
         "dwell_ms": mean_ci(dwell, bounds=BOUNDS["dwell_ms"]),
         "likes": sum(1 for r in views if r["liked"]),
     }
-    picked = [r for r in rows if not r["is_revisit"]]
+    picked = [r for r in rows if not r["is_revisit"] and not r.get("scripted")]  # ranker picks only
     exploration = {
         "picks": len(picked),
         "exploration_picks": sum(1 for r in picked if r["exploration"]),

@@ -159,7 +159,7 @@ SELECT i.session_id, s.study, s.participant, s.condition, s.ranker, i.position, 
        i.clip_id, c.title, c.creator, c.topics, c.duration_ms, i.reached_by, i.is_revisit,
        i.policy, i.score, i.propensity, i.exploration, i.settled_utc, i.first_frame_ms,
        v.dwell_ms, v.play_ms, v.paused_ms, v.unfocused_ms, v.stalled_ms, v.watch_ratio, v.loops,
-       v.skipped, v.exit, v.liked, v.not_interested, v.final
+       v.skipped, v.exit, v.liked, v.not_interested, v.final{extra}
 FROM impressions i
 JOIN sessions s ON s.id = i.session_id
 LEFT JOIN clips c ON c.id = i.clip_id
@@ -168,7 +168,8 @@ ORDER BY i.session_id, i.position
 """
 
 # from schema 4: each impression joins the clip version it showed
-VIEW_LOG_SQL = _VIEW_LOG_SQL_V3.replace("c.id = i.clip_id", "c.key = i.clip_key")
+_VIEW_LOG_SQL_V4 = _VIEW_LOG_SQL_V3.replace("c.id = i.clip_id", "c.key = i.clip_key")
+VIEW_LOG_SQL = _VIEW_LOG_SQL_V4.format(extra=", i.scripted")  # the view as the latest migration leaves it
 
 
 def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
@@ -182,7 +183,7 @@ def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
     )
     db["sessions"].create_index(["study", "condition"])
     db.execute("DROP VIEW IF EXISTS view_log")
-    db.create_view("view_log", _VIEW_LOG_SQL_V3)
+    db.create_view("view_log", _VIEW_LOG_SQL_V3.format(extra=""))
 
 
 #: What a clip version is made of: a row of ``clips`` is never changed, a clip whose recorded facts
@@ -247,11 +248,28 @@ def _m004_boot_id_and_clip_versions(db: sqlite_utils.Database) -> None:
     db.execute('CREATE UNIQUE INDEX "idx_impressions_session_id_position" ON "impressions" ("session_id", "position")')
     db.execute('CREATE INDEX "idx_impressions_clip_id" ON "impressions" ("clip_id")')
     db.execute('CREATE INDEX "idx_impressions_clip_key" ON "impressions" ("clip_key")')
+    db.create_view("view_log", _VIEW_LOG_SQL_V4.format(extra=""))
+
+
+def _m005_decision_context(db: sqlite_utils.Database) -> None:
+    """What replay needs to put the engine where each decision was (docs/data.md, issue 10):
+    per impression the views learned when it was decided, the live changes applied by then, the
+    parameter-set version, the ranker's version and whether the slot was scripted; per clip the
+    features a ranker sees (visual ones included). Older rows keep NULL: replay says it cannot
+    reproduce them exactly."""
+    for col, typ in (("views_learned", "INTEGER"), ("live_seq", "INTEGER"), ("params_version", "INTEGER"),
+                     ("ranker_version", "TEXT")):
+        db.execute(f"ALTER TABLE impressions ADD COLUMN {col} {typ}")
+    db.execute("ALTER TABLE impressions ADD COLUMN scripted INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE impressions SET scripted = 1 WHERE policy = 'warmup'")
+    db.execute("ALTER TABLE clips ADD COLUMN features TEXT")
+    db.execute("DROP VIEW IF EXISTS view_log")  # + scripted, so exploration figures can leave those slots out
     db.create_view("view_log", VIEW_LOG_SQL)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_probe_cache, _m002_event_log, _m003_study_and_pid, _m004_boot_id_and_clip_versions,
+    _m005_decision_context,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -11,7 +11,7 @@ column order). Conventions (docs/data.md, "Exported files"):
 - Times: ``*_utc`` are ISO 8601 UTC strings (``2026-11-28T08:10:30.123+00:00``); ``*_mono_ns`` are
   integers on the recording machine's monotonic clock (only differences within a session mean
   something); durations are milliseconds.
-- Booleans (is_revisit, exploration, skipped, liked, not_interested, final) are 0/1.
+- Booleans (is_revisit, exploration, scripted, skipped, liked, not_interested, final) are 0/1.
 - NULL is an empty field in CSV and ``null`` in JSONL.
 - JSON columns (``JSON_COLUMNS``) stay JSON text in CSV and are objects/arrays in JSONL.
 
@@ -41,10 +41,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host", "study", "pid", "boot_id",
                  "proc_start"),
     "clips": ("key", "id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
-              "created"),
+              "created", "features"),
     "impressions": ("id", "session_id", "position", "clip_id", "clip_key", "reached_by", "is_revisit", "policy", "score",
                     "propensity", "exploration", "input_mono_ns", "settled_mono_ns", "settled_utc",
-                    "first_frame_ms"),
+                    "first_frame_ms", "views_learned", "live_seq", "params_version", "ranker_version", "scripted"),
     "views": ("impression_id", "session_id", "dwell_ms", "play_ms", "paused_ms", "unfocused_ms", "stalled_ms",
               "watch_ratio", "loops", "skipped", "exit", "liked", "not_interested", "ended_mono_ns", "ended_utc",
               "final"),
@@ -54,12 +54,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "title", "creator", "topics", "duration_ms", "reached_by", "is_revisit", "policy", "score",
                  "propensity", "exploration", "settled_utc", "first_frame_ms", "dwell_ms", "play_ms", "paused_ms",
                  "unfocused_ms", "stalled_ms", "watch_ratio", "loops", "skipped", "exit", "liked",
-                 "not_interested", "final"),
+                 "not_interested", "final", "scripted"),
 }
 
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("ranker_params",),
-    "clips": ("topics",),
+    "clips": ("topics", "features"),
     "events": ("data",),
     "profile_snapshots": ("profile",),
     "view_log": ("topics",),

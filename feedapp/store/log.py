@@ -244,15 +244,20 @@ class EventLog:
     # -- one function per record kind (each runs inside its own transaction) ----------------------
     def _w_clips(self, db: sqlite_utils.Database, clips: tuple[Any, ...]) -> None:
         """Each clip version once: a row is never changed, so earlier sessions keep the clip they saw
-        (the same sidecar id in another folder, with another title or duration, is another version)."""
+        (the same sidecar id in another folder, with another title or duration, is another version).
+        The visual features are stored with the version (JSON of repr floats: an exact round trip);
+        a version written before they were recorded gets them the first time they are known."""
         rows = []
         for c in clips:
             row = {"id": c.id, "path": c.path, "title": c.title, "topics": json.dumps(list(c.topics)),
                    "creator": c.creator, "duration_ms": c.duration_ms, "fps": c.fps, "width": c.width,
                    "height": c.height, "rotation": c.rotation, "created": c.created}
             row["key"] = clip_key(*(row[f] for f in CLIP_FIELDS))
+            row["features"] = json.dumps([float(f) for f in c.features])
             rows.append(row)
         db["clips"].insert_all(rows, pk="key", ignore=True)
+        db.conn.executemany("UPDATE clips SET features = ? WHERE key = ? AND features IS NULL",
+                            [(r["features"], r["key"]) for r in rows])
         self._clip_keys.update({r["id"]: r["key"] for r in rows})
 
     def _w_recover(self, db: sqlite_utils.Database, session_ids: tuple[str, ...]) -> None:
@@ -273,6 +278,7 @@ class EventLog:
         row = asdict(rec)
         row["is_revisit"] = _b(rec.is_revisit)
         row["exploration"] = _b(rec.exploration)
+        row["scripted"] = _b(rec.scripted)
         row["clip_key"] = self._clip_keys.get(rec.clip_id)
         if row["clip_key"] is None:  # not announced by clips_known: the newest version of that id, if any
             found = db.execute("SELECT key FROM clips WHERE id = ? ORDER BY rowid DESC LIMIT 1", [rec.clip_id]).fetchone()

@@ -34,7 +34,9 @@ def test_replaying_the_logging_ranker_reproduces_its_propensities():
     eng = drive(params={"temperature": 0.2, "epsilon": 0.2})
     rep = replay(session_from_engine(eng), ["foryou"], n_boot=300)
     steps = rep["steps"]
-    assert [s["rankers"]["foryou"]["p_logged_clip"] for s in steps] == [round(p.propensity, 4) for p in eng.picks]
+    assert [s["rankers"]["foryou"]["p_logged_clip"] for s in steps] == [p.propensity for p in eng.picks]
+    assert [s["rankers"]["foryou"]["drawn"] for s in steps] == [p.clip_id for p in eng.picks]
+    assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
     r = rep["rankers"][0]
     # all weights are 1: IPS = SNIPS = the logged mean reward, and the effective sample size is n
     assert r["estimates"]["ips"]["value"] == r["estimates"]["snips"]["value"] == rep["logged"]["value"]
@@ -81,7 +83,7 @@ def test_revisits_and_missing_views_are_excluded_and_counted():
     steps.append(LoggedStep(100, steps[5].clip_id, False, "foryou", 0.2, None))
     sess = LoggedSession("s", base.ranker, base.params, base.seed, base.clips, tuple(steps))
     rep = replay(sess, ["foryou"], n_boot=100)
-    assert rep["counts"] == {"impressions": 22, "revisit": 1, "no_propensity": 0, "no_view": 1, "used": 20}
+    assert rep["counts"] == {"impressions": 22, "revisit": 1, "scripted": 0, "no_propensity": 0, "no_view": 1, "used": 20}
 
 
 def test_clear_errors():

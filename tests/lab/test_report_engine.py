@@ -37,15 +37,16 @@ def run_viewer(log: EventLog, study, participant: str, t0: int) -> SessionRecord
                           **a.session_kwargs(study.skip_threshold_ms))
     log.clips_known(CLIPS)
     rec.event(STUDY_EVENT, t0, **a.study_event(study.sha256))
-    engine = FeedEngine(Catalog(CLIPS), ranker=a.condition.ranker, seed=a.seed, params=a.condition.params)
+    # three warm-up clips open the feed (scripted slots: logged, but not ranker picks)
+    engine = FeedEngine(Catalog(CLIPS), ranker=a.condition.ranker, seed=a.seed, params=a.condition.params,
+                        warmup=CLIPS[:3])
     engine.on("profile_did_update", lambda snap: rec.profile_snapshot(dict(snap), now[0]))
     rng = random.Random(a.seed)
     t = t0 + 10 * MS
     for _ in range(N_VIEWS):
         clip = engine.next()
         pick = engine.pick_at(engine.position)
-        rec.arrive(clip, reached_by="key", is_revisit=False, settled_ns=t, input_ns=t, policy=pick.ranker,
-                   score=pick.score, propensity=pick.propensity, exploration=pick.explore)
+        rec.arrive(clip, reached_by="key", is_revisit=False, settled_ns=t, input_ns=t, pick=pick)
         rec.first_frame(t + 5 * MS)
         liked = bool(set(clip.topics) & LIKED)
         watch_ms = clip.duration_ms * rng.uniform(0.9, 1.6) if liked else rng.uniform(600, 1800)
@@ -92,7 +93,7 @@ def test_study_report_from_engine_driven_sessions_matches_the_rows(engine_study)
             assert half == pytest.approx(t_quantile(0.975, len(xs) - 1) * xs.std(ddof=1) / math.sqrt(len(xs)), rel=1e-6)
         explo = raw.execute(
             "SELECT AVG(i.exploration) FROM impressions i JOIN sessions s ON s.id = i.session_id "
-            "WHERE s.condition = ? AND i.policy != 'history'", [cond]).fetchone()[0]
+            "WHERE s.condition = ? AND i.policy != 'history' AND i.scripted = 0", [cond]).fetchone()[0]
         assert c["exploration_share"] == pytest.approx(explo, abs=1e-6)
     # the learner serves the liked topics more than random does: the report shows the difference
     rankers = {cond: fig["conditions"][cond]["rankers"][0] for cond in conditions}
@@ -113,5 +114,8 @@ def test_session_report_profile_comes_from_the_engine_snapshots(engine_study):
     assert fig["summary"]["views"] == N_VIEWS
     skip_rate = raw.execute("SELECT AVG(skipped) FROM views WHERE session_id = ? AND final = 1", [learner.id]).fetchone()[0]
     assert fig["summary"]["skip_rate"]["mean"] == pytest.approx(skip_rate)
-    explo = raw.execute("SELECT AVG(exploration) FROM impressions WHERE session_id = ?", [learner.id]).fetchone()[0]
+    assert raw.execute("SELECT COUNT(*) FROM impressions WHERE session_id = ? AND scripted = 1",
+                       [learner.id]).fetchone()[0] == 3
+    explo = raw.execute("SELECT AVG(exploration) FROM impressions WHERE session_id = ? AND scripted = 0",
+                        [learner.id]).fetchone()[0]
     assert fig["exploration"]["share"] == pytest.approx(explo)

@@ -40,7 +40,8 @@ def bulk_log(path: Path, n_sessions: int, views_per_session: int, *, events_per_
     clips = [(clip_key(*c), *c) for c in clips]  # schema 4: keyed by version
     counts = {"sessions": 0, "impressions": 0, "views": 0, "events": 0, "profile_snapshots": 0}
     conn.execute("BEGIN")  # open_db's connection autocommits: one transaction for the whole bulk load
-    conn.executemany("INSERT INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", clips)
+    conn.executemany("INSERT INTO clips (key, id, path, title, topics, creator, duration_ms, fps, width, height, "
+                     "rotation, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", clips)
     for s in range(n_sessions):
         sid = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
         t0 = 10**12 + s * 10**9
@@ -73,7 +74,9 @@ def bulk_log(path: Path, n_sessions: int, views_per_session: int, *, events_per_
             (sid, "bench", "lab", "simple", "{}", s, "fp", n_clips, f"P{s:03d}", "AB"[s % 2], 3000,
              f"2026-11-{1 + s % 28:02d}T10:00:00.000+00:00", t0, f"2026-11-{1 + s % 28:02d}T11:00:00.000+00:00",
              t, "finished", "bench"))
-        conn.executemany("INSERT INTO impressions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", imps)
+        conn.executemany("INSERT INTO impressions (id, session_id, position, clip_id, clip_key, reached_by, is_revisit, "
+                         "policy, score, propensity, exploration, input_mono_ns, settled_mono_ns, settled_utc, "
+                         "first_frame_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", imps)
         conn.executemany("INSERT INTO views VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", views)
         conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", events)
         conn.executemany("INSERT INTO profile_snapshots VALUES (?,?,?,?,?)", snaps)

@@ -1,0 +1,131 @@
+"""One feed transaction: the Qt-free object every consumer of the feed drives.
+
+The widget (through ``feedapp.ui.recording.SessionBridge``), the lab runner and the autopilot (both
+through the widget), the simulator's engine path and tests drive a ``FeedSession``; replay runs the
+same engine over the log (``feedapp.core.replay``). One step, in this order:
+
+```
+leave(how, input_ns)      input leaves clip p: view p closed, its record handed to the log
+arrive(clip, ...)         clip p+1 settles: the engine learns view p, the impression of p+1 is
+                          logged with the decision that served it (views learned, live changes,
+                          parameter version, ranker version, scripted or picked), then slot p+2 is
+                          decided (``decide_next``): the one moment a slot is decided
+next_clip()               what the widget should preload: a query, no side effect
+```
+
+Live changes (parameter change, plugin reload, refresh, follow/unfollow, catalog growth) enter
+the engine (``engine.set_param``, ``engine.follow``, ``engine.refresh``, the plugin host,
+``catalog.add``); the engine counts them and records what replay needs (``engine.live_log``), and
+this object logs each one as a ``live_change`` event carrying its position (views learned, slots
+served, its sequence number). The session's starting state (catalog rows, parameters, ranker
+version) is logged once as ``session_catalog``. With these, replay puts an engine in exactly the
+state each logged decision saw (docs/architecture.md, "One feed transaction").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedapp.core.engine import LIVE_EVENTS, FeedEngine, view_from_record
+from feedapp.core.model import Clip
+from feedapp.core.records import ViewRecord
+from feedapp.core.session import SessionRecorder
+
+SESSION_CATALOG = "session_catalog"  # event kind: the engine's state when the session started
+LIVE_CHANGE = "live_change"  # event kind: one live change, with its position
+
+
+class FeedSession:
+    """The engine and the session's log, stepped together (see the module docstring)."""
+
+    def __init__(self, engine: FeedEngine, recorder: SessionRecorder | None = None) -> None:
+        self.engine = engine
+        self.recorder = recorder
+        self._to_learn: tuple[ViewRecord, str, bool] | None = None  # closed view not learned yet
+        self._current: tuple[Clip, int, bool] | None = None  # (clip, feed position, revisit) on screen
+        if recorder is not None:
+            recorder.event(SESSION_CATALOG, **self.start_state())
+            for hook in LIVE_EVENTS:
+                engine.on(hook, self._live_did_change)
+            engine.on("profile_did_update", lambda snap: recorder.profile_snapshot(dict(snap)))
+
+    def start_state(self) -> dict[str, Any]:
+        """What replay starts from: the catalog's rows in order, parameters, counters, versions."""
+        eng = self.engine
+        return {"clips": [c.id for c in eng.space.clips], "views": len(eng.views), "live": eng.live,
+                "params": dict(eng.ranker.params), "params_version": eng.params_version,
+                "ranker_version": eng.ranker_version, "seed": eng.seed, "warmup": [c.id for c in eng.warmup]}
+
+    @property
+    def current_position(self) -> int | None:
+        """The feed position of the clip whose view is open, or None between a leave and an arrive."""
+        return None if self._current is None else self._current[1]
+
+    def _live_did_change(self, *_: Any) -> None:
+        if self.recorder is not None and self.recorder.ended is None:
+            self.recorder.event(LIVE_CHANGE, **self.engine.live_log[-1])
+
+    # -- the step ---------------------------------------------------------------------------------
+    def start(self) -> Clip | None:
+        """Serve slot 0 (the widget calls ``engine.start()`` itself; this is for drivers without one)."""
+        return self.engine.start()
+
+    def leave(self, how: str, input_ns: int | None = None) -> ViewRecord | None:
+        """The input that leaves the current clip: its view closes and goes to the log now; the
+        engine learns it when the next clip settles (``arrive``), so what is on screen during the
+        swipe is never re-decided."""
+        cur, self._current = self._current, None
+        rec = self.recorder.leave(how, input_ns) if self.recorder is not None else None
+        if rec is not None and cur is not None:
+            self._to_learn = (rec, cur[0].id, cur[2])
+        return rec
+
+    def learn_pending(self) -> None:
+        """Learn the closed view that waits for it (called by ``arrive`` and ``end``)."""
+        if self._to_learn is not None:
+            rec, clip_id, revisit = self._to_learn
+            self._to_learn = None
+            self.engine.finish(view_from_record(rec, clip_id, revisit))
+
+    def arrive(self, clip: Clip, *, position: int, how: str, is_revisit: bool, settled_ns: int,
+               input_ns: int | None = None, decide_next: bool = True) -> str | None:
+        """Clip at feed ``position`` settled: learn the previous view, log this impression, decide the next slot."""
+        if self.recorder is not None and self.recorder.ended is not None:
+            return None
+        if self._current is not None:  # no leave came (should not happen): close it now
+            self.leave(how, input_ns if input_ns is not None else settled_ns)
+        self.learn_pending()
+        pick = None
+        if not is_revisit and 0 <= position < len(self.engine.picks):
+            pick = self.engine.pick_at(position)
+        impression_id = None
+        if self.recorder is not None:
+            impression_id = self.recorder.arrive(
+                clip, reached_by=how, is_revisit=is_revisit, settled_ns=settled_ns, input_ns=input_ns, pick=pick,
+                policy="history",  # when no ranker decided the slot (a revisit)
+            )
+        self._current = (clip, position, is_revisit)
+        if decide_next:
+            self.decide_next()
+        return impression_id
+
+    def decide_next(self) -> Clip | None:
+        """Decide the slot after the current one, if it is not decided yet (the decision moment)."""
+        return self.engine.peek(1)
+
+    def next_clip(self) -> Clip | None:
+        """The clip the widget should preload next: the decided one, or None (no side effect)."""
+        eng = self.engine
+        pos = eng.position + 1
+        return eng.history[pos] if 0 <= pos < len(eng.history) else None
+
+    def end(self, reason: str, ns: int | None = None) -> None:
+        """Close the open view (learning from it) and the session."""
+        if self.recorder is None or self.recorder.ended is not None:
+            self.learn_pending()
+            return
+        if self._current is not None:
+            self.leave("quit" if reason == "quit" else reason, ns)
+        self.learn_pending()
+        catalog = self.engine.catalog
+        self.recorder.end(reason, ns, catalog_fingerprint=catalog.fingerprint(), catalog_size=len(catalog))

@@ -1,0 +1,289 @@
+"""The feed transaction: what the app decides, learns and logs is exactly what replay reproduces.
+
+A driver does what the widget does (``SwipeView`` + ``SessionBridge``): the first clip starts, each
+swipe closes the view at the input, moves the feed, and the next clip settles; the slot after it
+is decided then (preloading), so each decision sees one view fewer than the slot number. Along the
+way the viewer swipes back, changes parameters, follows and unfollows, refreshes the feed, the
+catalog grows and a plugin reloads. The session goes through the real SQLite writer, is read back
+with ``read_logged_session`` and replayed: every logged propensity comes back to 1e-9, the replayed
+draws are the served clips, and on-policy IPS equals the logged mean reward.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feedapp.core.catalog import Catalog
+from feedapp.core.engine import FeedEngine
+from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG, FeedSession
+from feedapp.core.plugins import PluginHost
+from feedapp.core.records import MemorySink
+from feedapp.core.replay import replay
+from feedapp.core.session import SessionRecorder
+from feedapp.core.simulate import SimViewer, demo_like_catalog
+from feedapp.core.workbench_commands import read_logged_session
+from feedapp.store.log import EventLog
+from feedapp.store.sessions import open_for_reading
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "topic_average.py"
+SEC = 1_000_000_000
+
+
+class WidgetDriver:
+    """What SwipeView and SessionBridge do, without Qt: start, leave at the input, move, settle."""
+
+    def __init__(self, engine: FeedEngine, sink, seed: int = 0) -> None:
+        self.engine = engine
+        self.t = SEC
+        self.recorder = SessionRecorder(sink, app_version="test", mode="demo", ranker=engine.ranker.name,
+                                        ranker_params=dict(engine.ranker.params), seed=engine.seed,
+                                        catalog_fingerprint=engine.catalog.fingerprint(),
+                                        catalog_size=len(engine.catalog), clock=lambda: self.t)
+        self.session = FeedSession(engine, self.recorder)
+        self.viewer = SimViewer.make(seed, engine.space.topics or ("cats",), engine.space.creators or ("x",))
+        self.max_shown = -1
+
+    def start(self) -> None:
+        clip = self.engine.start()
+        self._settled(clip, "start")
+
+    def _settled(self, clip, how: str) -> None:
+        pos = self.engine.position
+        revisit = self.engine.is_revisit() or pos <= self.max_shown
+        self.max_shown = max(self.max_shown, pos)
+        self.session.arrive(clip, position=pos, how=how, is_revisit=revisit, settled_ns=self.t, input_ns=self.t)
+        self.recorder.first_frame(self.t + 20_000_000)
+
+    def watch_and_swipe(self, step: int = 1) -> None:
+        clip = self.engine.current
+        v = self.viewer.watch(clip)
+        self.t += int(max(v.play_ms, 50.0) * 1e6) + 20_000_000
+        for _ in range(v.loops):
+            self.recorder.loop_completed(self.t)
+        if v.liked:
+            self.recorder.like(self.t)
+        if self.engine.peek(step) is None:
+            return
+        how = "swipe_next" if step > 0 else "swipe_prev"
+        self.session.leave(how, self.t)
+        self.t += 250_000_000  # the snap animation
+        clip = self.engine.move(step)
+        self._settled(clip, how)
+
+    def live(self) -> None:
+        """After a live change the widget preloads what the feed says now (SwipeView.reload_next)."""
+        self.session.decide_next()
+
+    def end(self) -> None:
+        self.session.end("quit", self.t)
+
+
+def run_session(engine: FeedEngine, sink, *, views: int = 60, seed: int = 0, growth=(), follow=None,
+                reload_host=None) -> WidgetDriver:
+    d = WidgetDriver(engine, sink, seed)
+    rnd = random.Random(seed)
+    d.start()
+    for i in range(views):
+        if i == 8:
+            engine.set_param("epsilon", 0.3)
+            d.live()
+        if i == 15 and follow is not None:
+            engine.follow(follow)
+            d.live()
+        if i == 22:
+            engine.refresh()
+            d.live()
+        if i == 27 and growth:
+            engine.catalog.add(growth)
+            d.live()
+        if i == 31 and follow is not None:
+            engine.unfollow(follow)
+            d.live()
+        if i == 35:
+            engine.set_param("temperature", 0.4)
+            d.live()
+        if i == 40 and reload_host is not None:
+            assert reload_host.reload()
+            d.live()
+        step = -1 if (i % 9 == 5 and rnd.random() < 0.8) else 1
+        d.watch_and_swipe(step)
+    d.end()
+    return d
+
+
+def record_sqlite(tmp_path: Path, engine: FeedEngine, **run) -> tuple[Path, WidgetDriver]:
+    """Run a session into a real SQLite log, with clips logged as the app logs them."""
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    log.clips_known(engine.catalog.clips)
+    engine.catalog.on_grow(log.clips_known)  # as the app wires it
+    d = run_session(engine, log, **run)
+    assert log.close()
+    return path, d
+
+
+def read_back(path: Path, sid: str):
+    conn = open_for_reading(path)
+    try:
+        return read_logged_session(conn, sid)
+    finally:
+        conn.close()
+
+
+def _split_catalog(seed: int = 1):
+    clips = demo_like_catalog(seed, n_clips=72, visual_dims=6).clips
+    return Catalog(clips[:60]), clips[60:]
+
+
+def _assert_reproduced(rep: dict, name: str, picks) -> None:
+    """Every logged propensity to 1e-9, every draw the served clip, on-policy IPS = logged mean."""
+    decided = [s for s in rep["steps"] if name in s["rankers"]]
+    assert decided and all(not s["scripted"] and not s["revisit"] for s in decided)
+    for s in decided:
+        assert s["rankers"][name]["p_logged_clip"] == pytest.approx(s["propensity"], abs=1e-9), s["position"]
+        assert s["rankers"][name]["drawn"] == s["clip"], s["position"]
+    r = next(x for x in rep["rankers"] if x["ranker"] == name)
+    assert r["reproduced"]["exact_log"] is True and r["reproduced"]["served_agrees"] == 1.0
+    assert r["reproduced"]["max_propensity_error"] <= 1e-9
+    assert r["estimates"]["ips"]["value"] == rep["logged"]["value"]
+    assert r["estimates"]["snips"]["value"] == rep["logged"]["value"]
+    assert r["effective_samples"] == rep["counts"]["used"]
+    served = [p.clip_id for p in picks if not p.scripted]
+    shown = [s["clip"] for s in rep["steps"] if not s["revisit"] and not s["scripted"]]
+    assert shown == served[: len(shown)] and len(served) - len(shown) <= 1  # + the preloaded, never shown
+
+
+@pytest.mark.parametrize("ranker, params", [
+    ("foryou", {"temperature": 0.2}),
+    ("random", {"epsilon": 0.5, "temperature": 0.3, "new_creator_floor": 0.2, "creator_fatigue": 0.3}),
+    ("popular", {"temperature": 0.2}),
+    ("following", {"temperature": 0.1}),
+    ("chronological", {"temperature": 0.05, "epsilon": 0.1}),
+])
+def test_a_live_session_replays_exactly_from_the_sqlite_log(tmp_path, ranker, params):
+    catalog, later = _split_catalog()
+    engine = FeedEngine(catalog, ranker, seed=5, params=params)
+    path, d = record_sqlite(tmp_path, engine, views=60, seed=3, growth=later, follow=engine.space.creators[1])
+    logged = read_back(path, d.recorder.id[:8])
+    changes = [e["change"] for e in logged.live]
+    assert changes == ["param", "following", "refresh", "catalog", "following", "param"]
+    assert logged.exact and logged.notes == () and len(logged.clips) == 60
+    assert any(st.is_revisit for st in logged.steps)
+    # with preloading, the slot after the current one was decided before the current view closed
+    assert any(st.views_learned is not None and st.views_learned < st.position for st in logged.steps)
+    rep = replay(logged, [ranker, "foryou" if ranker != "foryou" else "random"], n_boot=50)
+    _assert_reproduced(rep, ranker, engine.picks)
+    assert rep["session"]["clips"] == 72
+
+
+def test_visual_features_are_stored_with_the_clip_and_replayed(tmp_path):
+    catalog, _ = _split_catalog(2)
+    assert all(len(c.features) == 6 for c in catalog.clips)
+    engine = FeedEngine(catalog, "foryou", seed=1, params={"temperature": 0.3})
+    path, d = record_sqlite(tmp_path, engine, views=30, seed=1)
+    logged = read_back(path, d.recorder.id)
+    assert [c.features for c in logged.clips] == [c.features for c in catalog.clips]  # exact floats
+    _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)
+
+
+def test_a_plugin_session_with_a_reload_replays_exactly():
+    catalog, _ = _split_catalog(3)
+    spec = f"{EXAMPLE}:TopicAverage"
+    engine = PluginHost.feed(catalog, spec, seed=2, params={"temperature": 0.3})
+    assert engine.ranker_version.startswith("plugin:")
+    sink = MemorySink()
+    sink.clips_known(tuple(catalog.clips))
+    run_session(engine, sink, views=50, seed=2, reload_host=engine.plugin_host)
+    engine.plugin_host.close()
+    logged = _memory_session(sink)
+    assert [e["change"] for e in logged.live] == ["param", "refresh", "param", "reload"]
+    rep = replay(logged, [spec], n_boot=20)
+    _assert_reproduced(rep, spec, engine.picks)
+
+
+def _memory_session(sink: MemorySink):
+    """The LoggedSession the SQLite reader would build, from a MemorySink's records."""
+    from feedapp.core.engine import view_from_record
+    from feedapp.core.replay import LoggedSession, LoggedStep
+
+    sess = sink.of("session")[0]
+    events = sink.of("event")
+    start = next(e.data for e in events if e.kind == SESSION_CATALOG)
+    live = tuple(e.data for e in events if e.kind == LIVE_CHANGE)
+    views = {v.impression_id: v for v in sink.of("view") if v.final}
+    clips = {c.id: c for batch in sink.of("clips") for c in batch}
+    steps = []
+    for imp in sink.of("impression"):
+        v = views.get(imp.id)
+        steps.append(LoggedStep(imp.position, imp.clip_id, imp.is_revisit, imp.policy, imp.propensity,
+                                None if v is None else view_from_record(v, imp.clip_id, imp.is_revisit),
+                                imp.views_learned, imp.live_seq, imp.params_version, imp.ranker_version,
+                                imp.scripted))
+    return LoggedSession(sess.id, sess.ranker, start["params"], sess.seed, tuple(clips[c] for c in start["clips"]),
+                         tuple(steps), live=live, start=start, known=tuple(clips.values()))
+
+
+def test_impressions_record_what_each_decision_saw():
+    catalog, _ = _split_catalog(4)
+    engine = FeedEngine(catalog, "foryou", seed=0, warmup=catalog.clips[:3])
+    sink = MemorySink()
+    sink.clips_known(tuple(catalog.clips))
+    run_session(engine, sink, views=40, seed=4)
+    imps = sink.of("impression")
+    assert [i.scripted for i in imps[:3]] == [True, True, True] and not any(i.scripted for i in imps[3:])
+    assert [i.policy for i in imps[:3]] == ["warmup"] * 3
+    ranked = [i for i in imps if not i.is_revisit and not i.scripted]
+    assert all(i.ranker_version == "builtin:foryou" for i in ranked)
+    assert [i.params_version for i in ranked] == sorted(i.params_version for i in ranked)
+    assert ranked[-1].params_version == 2 and ranked[0].params_version == 0
+    assert all(i.views_learned < i.position for i in ranked)  # preloaded: decided before the previous view closed
+    start = next(e for e in sink.of("event") if e.kind == SESSION_CATALOG)
+    assert start.data["clips"] == [c.id for c in catalog.clips] and start.data["warmup"] == [c.id for c in catalog.clips[:3]]
+    live = [e for e in sink.of("event") if e.kind == LIVE_CHANGE]
+    assert [e.data["seq"] for e in live] == list(range(len(live)))
+    assert all(e.impression_id is not None for e in live)  # logged at its place in the feed
+    rep = replay(_memory_session(sink), ["foryou"], n_boot=20)
+    assert rep["counts"]["scripted"] == 3  # warm-up slots are not ranker picks: out of OPE
+    _assert_reproduced(rep, "foryou", engine.picks)
+
+
+def test_replay_with_other_parameters():
+    catalog, _ = _split_catalog(5)
+    engine = FeedEngine(catalog, "foryou", seed=3, params={"temperature": 0.2})
+    sink = MemorySink()
+    sink.clips_known(tuple(catalog.clips))
+    run_session(engine, sink, views=40, seed=5)
+    logged = _memory_session(sink)
+    base = replay(logged, ["foryou"], n_boot=20)
+    hot = replay(logged, ["foryou"], params={"temperature": 3.0}, n_boot=20)
+    assert "reproduced" in base["rankers"][0] and "reproduced" not in hot["rankers"][0]
+    assert hot["target_params"] == {"temperature": 3.0}
+    p_base = [s["rankers"]["foryou"]["p_logged_clip"] for s in base["steps"] if "foryou" in s["rankers"]]
+    p_hot = [s["rankers"]["foryou"]["p_logged_clip"] for s in hot["steps"] if "foryou" in s["rankers"]]
+    assert np.std(p_hot) < np.std(p_base)  # a hot softmax spreads its probability evenly
+    with pytest.raises(ValueError, match="temperature"):
+        replay(logged, ["foryou"], params={"temperature": -1})
+
+
+def test_replay_command_reports_the_reproduction_and_takes_param(tmp_path, capsys):
+    from feedapp.cli import main
+
+    catalog, _ = _split_catalog(6)
+    engine = FeedEngine(catalog, "foryou", seed=8, params={"temperature": 0.2})
+    path, d = record_sqlite(tmp_path, engine, views=30, seed=6)
+    sid = d.recorder.id[:8]
+    assert main(["replay", "--db", str(path), "--session", sid, "--ranker", "foryou", "random", "--no-steps"]) == 0
+    out = capsys.readouterr().out
+    assert "foryou served this session: replay reproduces its logged propensities to 0.0e+00 and its served clip " \
+           "at 100% of the slots" in out
+    assert main(["replay", "--db", str(path), "--session", sid, "--ranker", "foryou", "--param", "epsilon=0.5",
+                 "--no-steps"]) == 0
+    out = capsys.readouterr().out
+    assert "targets replayed with epsilon=0.5 for the whole session" in out and "served this session" not in out
+    assert main(["replay", "--db", str(path), "--session", sid, "--ranker", "foryou", "--param", "epsilon=7"]) == 2
+    err = capsys.readouterr().err
+    assert "epsilon must be between 0 and 1" in err and err.count("\n") == 1
