@@ -33,6 +33,8 @@ Hooks (Anki style names; ``engine.on(name, callback)``): ``pick_did_decide(pick)
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -61,18 +63,32 @@ LIVE_EVENTS = {
     "feed_did_refresh": "refresh",
     "ranker_did_reload": "reload",
     "catalog_did_grow": "catalog",
+    "ranker_serving_did_change": "serving",  # a guarded plugin fell back, or came back after a restart
 }
 
 
-def ranker_version(ranker: BaseRanker) -> str:
-    """The ranker's code version: ``builtin:NAME``, ``plugin:<sha256 of the serving version's source,
-    16 hex>`` (a plugin served by ``PluginHost``), or ``class:module.Class`` for other classes."""
-    active = getattr(ranker, "active", ranker)  # a GuardedRanker serves ``active``
-    source = getattr(getattr(active, "plugin", None), "source", None)  # a RemoteRanker's PluginVersion
-    if isinstance(source, str):
-        import hashlib
+@functools.lru_cache(maxsize=64)
+def _source_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
-        return "plugin:" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+def plugin_info(ranker: BaseRanker) -> dict[str, str] | None:
+    """The plugin version serving (path, class, source text), or None for a ranker that is no plugin."""
+    active = getattr(ranker, "active", ranker)  # a GuardedRanker serves ``active``
+    pv = getattr(active, "plugin", None)  # a RemoteRanker's PluginVersion
+    source = getattr(pv, "source", None)
+    if not isinstance(source, str):
+        return None
+    return {"path": str(pv.path), "class": str(pv.class_name), "source": source}
+
+
+def ranker_version(ranker: BaseRanker) -> str:
+    """The code serving: ``builtin:NAME``, ``plugin:<sha256 of the serving version's source, 16 hex>``
+    (a plugin served by ``PluginHost``), or ``class:module.Class`` for other classes."""
+    active = getattr(ranker, "active", ranker)
+    info = plugin_info(active)
+    if info is not None:
+        return "plugin:" + _source_hash(info["source"])
     module = type(active).__module__
     if module.startswith("feedapp.core.rankers"):
         return f"builtin:{active.name}"
@@ -182,9 +198,10 @@ class FeedEngine(Feed):
             entry.update(name=name, old=old, new=new, params_version=self.params_version)
         elif change == "following":
             entry["creators"] = sorted(args[0])
-        elif change == "reload":
+        elif change in ("reload", "serving"):
             self.ranker_version = ranker_version(self.ranker)
-            entry.update(ranker_version=self.ranker_version, info=dict(args[0]))
+            entry.update(ranker_version=self.ranker_version, ranker=self.ranker.name, plugin=plugin_info(self.ranker),
+                         info=dict(args[0]))
         elif change == "catalog":
             entry["clips"] = [c.id for c in args[0]]
         self.live += 1
@@ -199,6 +216,12 @@ class FeedEngine(Feed):
             self._emit("catalog_did_grow", tuple(self.space.clips[before:]))
 
     # -- choosing ---------------------------------------------------------------------------------
+    def _check_serving(self) -> None:
+        """Record a change of the code serving (a live change) when a guarded plugin swapped it."""
+        v = ranker_version(self.ranker)
+        if v != self.ranker_version:
+            self._emit("ranker_serving_did_change", {"from": self.ranker_version, "to": v})
+
     def _decide(self, position: int) -> Decision:
         score_rng, rng = decision_streams(self.seed, position, len(self.views))
         scores = self.ranker.scores(score_rng)
@@ -224,7 +247,9 @@ class FeedEngine(Feed):
         position = len(self._history)
         if position < len(self.warmup):
             return self._warmup_pick(position)
+        self._check_serving()  # a guarded plugin may have fallen back or been restored in the background
         dec = self._decide(position)
+        self._check_serving()  # or failed while scoring: the fallback answered this decision
         clip = self.space.clips[dec.row]
         pick = Pick(
             clip_id=clip.id,

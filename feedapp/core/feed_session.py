@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedapp.core.engine import LIVE_EVENTS, FeedEngine, view_from_record
+from feedapp.core.engine import LIVE_EVENTS, FeedEngine, plugin_info, view_from_record
 from feedapp.core.model import Clip
 from feedapp.core.records import ViewRecord
 from feedapp.core.session import SessionRecorder
@@ -54,7 +54,9 @@ class FeedSession:
         eng = self.engine
         return {"clips": [c.id for c in eng.space.clips], "views": len(eng.views), "live": eng.live,
                 "params": dict(eng.ranker.params), "params_version": eng.params_version,
-                "ranker_version": eng.ranker_version, "seed": eng.seed, "warmup": [c.id for c in eng.warmup]}
+                "ranker_version": eng.ranker_version, "seed": eng.seed, "warmup": [c.id for c in eng.warmup],
+                # a guarded plugin: the parameters set through the guard (what a rebuilt version gets) and its code
+                "overrides": dict(getattr(eng.ranker, "overrides", {}) or {}), "plugin": plugin_info(eng.ranker)}
 
     @property
     def current_position(self) -> int | None:

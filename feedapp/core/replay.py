@@ -41,8 +41,11 @@ Plugins (``file.py:Class``) run in this process, without the app's time budget (
 anything they raise (``SystemExit`` included) is one ``ReplayError`` line, and decisions whose scores
 held NaN or inf are counted per ranker (``nonfinite_decisions``) and reported in ``warnings``.
 
-Known limits: popularity is counted within the session; a plugin that failed live (the guard
-served a fallback) is not failed again in replay; a lab session continued after a crash starts
+A plugin's code comes from the log (each version's source text), and when the guard swapped the
+code serving (a failure, a refresh restarting the plugin, a reload: ``live_change`` of change
+``serving`` or ``reload``), replay swaps at the same place.
+
+Known limits: popularity is counted within the session; a lab session continued after a crash starts
 from views learned in another session. Logs written before the decision context was recorded
 (``views_learned`` NULL) are replayed as before: every decision after all earlier views, the
 catalog = every clip in the file; the report's notes say so, and exactness is not claimed.
@@ -151,6 +154,11 @@ class _Replayer:
         self.nonfinite = 0  # decisions whose scores held NaN or inf
         self.engine = FeedEngine(Catalog(session.clips), self._watched(make()), seed=session.seed,
                                  reward_config=reward_config, record_profile=False, explain=False)
+        self.overrides = dict(session.start.get("overrides") or {})  # what a rebuilt plugin version gets
+        self.plugins = {}  # ranker version -> plugin (path, class, source), as logged
+        for e in (session.start, *session.live):
+            if isinstance(e.get("plugin"), dict) and e.get("ranker_version"):
+                self.plugins[e["ranker_version"]] = e["plugin"]
         self.views0 = int(session.start.get("views", 0) or 0)
         self.live = list(session.live)
         self.next_live = 0
@@ -177,6 +185,7 @@ class _Replayer:
         if change == "param":
             if self.serving:
                 eng.set_param(e["name"], e["new"])
+                self.overrides[e["name"]] = e["new"]
         elif change == "following":
             eng.world.following.clear()
             eng.world.following.update(c for c in e.get("creators", ()) if c in eng.space.creator_index)
@@ -184,26 +193,44 @@ class _Replayer:
         elif change == "refresh":
             eng.refresh()
             self._watched(eng.ranker)
-        elif change == "reload":
-            if self.serving:  # a new version of the plugin: rebuilt from the views learned, as the host does
-                from feedapp.core.plugins import replay_into
-
-                r = self.make()
-                names = {p.name for p in r.spec()}
-                for k, v in eng.ranker.params.items():
-                    if k in names and r.params.get(k) != v:
-                        r.set_param(k, v)
-                r.bind(eng.space, eng.world)
-                since = eng.refreshed_at[-1] if eng.refreshed_at else 0  # the host replays what the guard learned
-                replay_into(r, [(eng.space.clips[eng.space.row_of[v.clip_id]], w)
-                                for v, w in zip(eng.views[since:], eng.rewards[since:])])
-                eng.ranker = eng.order = self._watched(r)
+        elif change in ("reload", "serving"):
+            if self.serving:  # another version serves: rebuilt from the views learned, as the guard does
+                self._serve(e.get("ranker_version", ""))
         elif change == "catalog":
             missing = [c for c in e.get("clips", ()) if c not in self.by_id]
             if missing:
                 raise ReplayError(f"session {self.session.id}: clip {missing[0]!r} joined the catalog, "
                                   "but it is not in the log's clips table")
             eng.catalog.add([self.by_id[c] for c in e["clips"]])
+
+    def _serve(self, version: str) -> None:
+        """Serve ``version`` (``builtin:NAME`` or ``plugin:<hash>``) as ``GuardedRanker`` does: a fresh
+        instance with the parameters set through the guard, bound, then the views learned since the
+        last refresh replayed into it."""
+        from feedapp.core.plugins import exec_plugin_source, replay_into
+        from feedapp.core.rankers.base import ParameterError
+        from feedapp.core.rankers.registry import make_ranker
+
+        eng = self.engine
+        plugin = self.plugins.get(version)
+        if version.startswith("builtin:"):
+            r = make_ranker(version.split(":", 1)[1], seed=self.session.seed)
+        elif plugin is not None:
+            r = exec_plugin_source(plugin["path"], plugin["source"], plugin["class"])(seed=self.session.seed)
+        else:
+            r = self.make()
+        names = {p.name for p in r.spec()}
+        for k, v in self.overrides.items():
+            if k in names:
+                try:
+                    r.set_param(k, v)
+                except ParameterError:  # same name, other range: the guard keeps the default too
+                    pass
+        r.bind(eng.space, eng.world)
+        since = eng.refreshed_at[-1] if eng.refreshed_at else 0
+        replay_into(r, [(eng.space.clips[eng.space.row_of[v.clip_id]], w)
+                        for v, w in zip(eng.views[since:], eng.rewards[since:])])
+        eng.ranker = eng.order = self._watched(r)
 
     def _learn_next(self) -> bool:
         steps = self.session.steps
@@ -369,9 +396,16 @@ def replay(
     for name in rankers:
         serving = names[name] == session.ranker and not overrides
         target_params = {**(session.params if names[name] == session.ranker else {}), **overrides}
+        maker = (lambda: make(name, session.seed, target_params))
+        first = session.start.get("plugin")
+        if serving and isinstance(first, dict) and "source" in first:  # the code that served, not today's file
+            def maker() -> BaseRanker:
+                from feedapp.core.plugins import exec_plugin_source
+
+                cls = exec_plugin_source(first["path"], first["source"], first["class"])
+                return cls(seed=session.seed, **target_params)
         res = _contained(name, "being replayed",
-                         lambda: replay_ranker(session, lambda: make(name, session.seed, target_params),
-                                               serving=serving, reward_config=reward_config))
+                         lambda: replay_ranker(session, maker, serving=serving, reward_config=reward_config))
         if res["nonfinite"]:
             warnings.append(f"{name} returned NaN or infinite scores at {res['nonfinite']} of {len(res['steps'])} "
                             "decisions (treated as its lowest score there): its estimates describe that repaired "
