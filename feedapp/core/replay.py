@@ -96,12 +96,20 @@ class LoggedSession:
     ranker: str
     params: dict[str, object]
     seed: int
-    clips: tuple[Clip, ...]  # the session's catalog when it started, in the engine's row order
+    clips: tuple[Clip, ...]  # the session's clips in the engine's row order: its catalog at the start, then growth
     steps: tuple[LoggedStep, ...]
     notes: tuple[str, ...] = field(default=())
     live: tuple[dict, ...] = field(default=())  # live changes in order (``FeedEngine.live_log`` entries)
     start: dict = field(default_factory=dict)  # ``FeedSession.start_state()`` (views, live, versions)
-    known: tuple[Clip, ...] = field(default=())  # clips that joined later (catalog growth), by id
+
+    @property
+    def initial(self) -> tuple[Clip, ...]:
+        """The catalog when the session started (``start["clips"]``; all clips without that record)."""
+        ids = self.start.get("clips")
+        if not isinstance(ids, list):
+            return self.clips
+        by_id = {c.id: c for c in self.clips}
+        return tuple(by_id[c] for c in ids if c in by_id)
 
     @property
     def exact(self) -> bool:
@@ -119,14 +127,14 @@ def session_from_engine(engine, session_id: str = "engine") -> LoggedSession:
         steps.append(LoggedStep(i, p.clip_id, False, p.ranker, p.propensity, v, p.views, p.live, p.params_version,
                                 p.ranker_version, p.scripted))
     grown = {c for e in engine.live_log if e["change"] == "catalog" for c in e["clips"]}
-    clips = tuple(c for c in engine.space.clips if c.id not in grown)
     params = dict(engine.ranker.params)
     for e in reversed(engine.live_log):  # the parameters the session started with
         if e["change"] == "param":
             params[e["name"]] = e["old"]
-    start = {"views": 0, "live": 0, "params_version": 0, "warmup": [c.id for c in engine.warmup]}
-    return LoggedSession(session_id, engine.ranker.name, params, engine.seed, clips, tuple(steps),
-                         live=tuple(engine.live_log), start=start, known=tuple(engine.space.clips))
+    start = {"views": 0, "live": 0, "params_version": 0, "warmup": [c.id for c in engine.warmup],
+             "clips": [c.id for c in engine.space.clips if c.id not in grown]}
+    return LoggedSession(session_id, engine.ranker.name, params, engine.seed, tuple(engine.space.clips), tuple(steps),
+                         live=tuple(engine.live_log), start=start)
 
 
 def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: RewardConfig) -> list[float | None]:
@@ -150,9 +158,9 @@ class _Replayer:
         self.session = session
         self.make = make
         self.serving = serving  # the ranker that served the session, with its own parameters
-        self.by_id = {c.id: c for c in (*session.clips, *session.known)}
+        self.by_id = {c.id: c for c in session.clips}
         self.nonfinite = 0  # decisions whose scores held NaN or inf
-        self.engine = FeedEngine(Catalog(session.clips), self._watched(make()), seed=session.seed,
+        self.engine = FeedEngine(Catalog(session.initial), self._watched(make()), seed=session.seed,
                                  reward_config=reward_config, record_profile=False, explain=False)
         self.overrides = dict(session.start.get("overrides") or {})  # what a rebuilt plugin version gets
         self.plugins = {}  # ranker version -> plugin (path, class, source), as logged
@@ -313,20 +321,6 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
         raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e} while {what}; fix it and replay again") from e
 
 
-def _all_clips(session: LoggedSession) -> tuple[Clip, ...]:
-    """The session's clips in the engine's row order: the starting catalog, then each growth."""
-    by_id = {c.id: c for c in (*session.clips, *session.known)}
-    out = list(session.clips)
-    seen = {c.id for c in out}
-    for e in session.live:
-        if e.get("change") == "catalog":
-            for cid in e.get("clips", ()):
-                if cid in by_id and cid not in seen:
-                    out.append(by_id[cid])
-                    seen.add(cid)
-    return tuple(out)
-
-
 def replay(
     session: LoggedSession,
     rankers: Sequence[str],
@@ -353,10 +347,10 @@ def replay(
     names = {}
     for name in rankers:  # unknown names, bad plugin files and bad --param values fail before any work
         names[name] = _contained(name, "being created", lambda: make(name, 0, overrides)).name
-    if not session.clips and not session.live:
+    if not session.clips:
         raise ReplayError(f"session {session.id} has no clips in the log")
     t0 = time.perf_counter()
-    space = FeatureSpace(_all_clips(session))
+    space = FeatureSpace(session.clips)
     missing = sorted({st.clip_id for st in session.steps} - set(space.row_of))
     if missing:
         raise ReplayError(f"session {session.id} served clip {missing[0]!r}, which is not in the log's clips table")

@@ -131,9 +131,16 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
     if int(start.get("views", 0) or 0):
         notes.append(f"the session started from {start['views']} views learned in an earlier session (a continued "
                      "lab session); replay starts without them")
-    known = tuple(by_id[c] for e in live if e.get("change") == "catalog" for c in e.get("clips", ()) if c in by_id)
+    seen = {c.id for c in clips}
+    for e in live:  # then the clips that joined while it ran, in the order the engine took them
+        for cid in e.get("clips", ()) if e.get("change") == "catalog" else ():
+            if cid not in by_id:
+                raise ReplayError(f"session {sid}: clip {cid!r} joined its catalog, but it is not in the log's clips table")
+            if cid not in seen:
+                seen.add(cid)
+                clips.append(by_id[cid])
     return LoggedSession(sid, s[1] or "", params, int(s[3] or 0), tuple(clips), tuple(steps), tuple(notes),
-                         live=tuple(live), start=start, known=known)
+                         live=tuple(live), start=start)
 
 
 def _ci(e: dict) -> str:

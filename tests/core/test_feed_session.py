@@ -173,7 +173,7 @@ def test_a_live_session_replays_exactly_from_the_sqlite_log(tmp_path, ranker, pa
     logged = read_back(path, d.recorder.id[:8])
     changes = [e["change"] for e in logged.live]
     assert changes == ["param", "following", "refresh", "catalog", "following", "param"]
-    assert logged.exact and logged.notes == () and len(logged.clips) == 60
+    assert logged.exact and logged.notes == () and len(logged.initial) == 60 and len(logged.clips) == 72
     assert any(st.is_revisit for st in logged.steps)
     # with preloading, the slot after the current one was decided before the current view closed
     assert any(st.views_learned is not None and st.views_learned < st.position for st in logged.steps)
@@ -229,8 +229,9 @@ def _memory_session(sink: MemorySink):
                                 None if v is None else view_from_record(v, imp.clip_id, imp.is_revisit),
                                 imp.views_learned, imp.live_seq, imp.params_version, imp.ranker_version,
                                 imp.scripted))
-    return LoggedSession(sess.id, sess.ranker, start["params"], sess.seed, tuple(clips[c] for c in start["clips"]),
-                         tuple(steps), live=live, start=start, known=tuple(clips.values()))
+    order = list(start["clips"]) + [c for e in live if e["change"] == "catalog" for c in e["clips"]]
+    return LoggedSession(sess.id, sess.ranker, start["params"], sess.seed, tuple(clips[c] for c in order),
+                         tuple(steps), live=live, start=start)
 
 
 def test_impressions_record_what_each_decision_saw():

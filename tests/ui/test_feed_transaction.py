@@ -64,7 +64,7 @@ def test_the_window_logs_what_replay_reproduces(qtbot, ui_clips, tmp_path):
     finally:
         conn.close()
     assert [e["change"] for e in logged.live] == ["param", "following", "refresh", "catalog"]
-    assert logged.exact and len(logged.clips) == 4
+    assert logged.exact and len(logged.initial) == 4 and len(logged.clips) == 6
     rep = replay(logged, ["foryou"], n_boot=20)
     decided = [s for s in rep["steps"] if "foryou" in s["rankers"]]
     assert len(decided) >= 10
