@@ -30,6 +30,7 @@ class SessionRecord:
     pid: int = 0  # the recording process (crash detection on the same host)
     boot_id: str = ""  # this boot of the host (core/identity.py); "" when unknown
     proc_start: int | None = None  # the recording process's start, clock ticks after boot; None when unknown
+    fields: dict[str, Any] = field(default_factory=dict)  # a lab study's start-dialog fields (sessions.fields)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,21 @@ class EventRecord:
     utc: str
     impression_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuestionnaireAnswer:
+    """One answer of a lab study's questionnaire after the feed (the ``questionnaire`` table)."""
+
+    session_id: str
+    item: str
+    position: int  # the item's place in the questionnaire, from 0
+    type: str  # likert | choice | text
+    question: str
+    answer: str | None  # as shown (the Likert point, the choice, the text); None: not answered
+    value: float | None  # Likert: the point 1..n; else None
+    mono_ns: int
+    utc: str
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from feedapp.core.records import (
     ViewRecord,
 )
 
-END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error", "terminal_closed", "terminated")
+END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error", "terminal_closed", "terminated",
+               "consent_refused")
 
 
 class ViewClock:
@@ -129,6 +130,7 @@ class SessionRecorder:
         condition: str = "",
         skip_threshold_ms: int = 3000,
         study: str = "",
+        fields: dict[str, Any] | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -157,6 +159,7 @@ class SessionRecorder:
             pid=os.getpid(),
             boot_id=boot_id(),
             proc_start=process_start(os.getpid()),
+            fields=dict(fields or {}),
         )
         self.started_ns = mono0
         self.ended: SessionEnd | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping
@@ -64,8 +65,8 @@ def _pdict(p: Problem) -> dict:
     return {"line": p.line, "column": p.column, "field": p.field, "message": p.message, "severity": p.severity}
 
 
-def run_validate_command(path: str | Path, as_json: bool = False) -> int:
-    code, result = validate(path)
+def run_validate_command(path: str | Path, as_json: bool = False, clips: Path | None = None) -> int:
+    code, result = validate(path, demo_dir=clips)
     if as_json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return code
@@ -86,7 +87,7 @@ def run_validate_command(path: str | Path, as_json: bool = False) -> int:
                                            f"{lim['views']} views" if lim["views"] else "") if x) or "none"
         print(f"{path}: study {result['study']!r} is valid: conditions {conds}; "
               f"{result['counterbalance']['method']} ({result['counterbalance']['design']}); limits {limits}; "
-              f"catalog {result['catalog']['name']} with {result['catalog']['clips']} clips")
+              f"catalog {result['catalog']['name']} with {result['catalog']['clips']} clips in {result['catalog']['folder']}")
     return code
 
 
@@ -144,12 +145,16 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
         return _fail(f"{explain_sqlite_error(db_path, e)}; no report was written")
     except OSError as e:
         return _fail(f"cannot write the report to {out_dir}: {e.strerror or e}")
+    from feedapp.lab import outputs
+
+    outputs.record(db_path, "lab report", result["participants"])
     print(f"report written: {result['index']} ({len(result['files'])} files in {out_dir})")
     return 0
 
 
 def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = False, study: str | None = None,
-                         ask: Callable[[str], str] = input) -> int:
+                         ask: Callable[[str], str] = input, delete_outputs: bool = False) -> int:
+    from feedapp.lab import outputs
     from feedapp.lab.withdraw import WithdrawError, finish_pending, inspect, withdraw
 
     wal = Path(f"{db_path}-wal")
@@ -166,6 +171,11 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
                          "withdrawal) are overwritten in the file itself", 1)
         return _fail(str(e), 1 if nothing else 2)
     print(planned.describe())
+    held = outputs.holding(db_path, participant)
+    if held and delete_outputs:
+        print(f"and delete {len(held)} file(s) written from {db_path} that contain {participant}:")
+        for path, command, utc in held:
+            print(f"  {path}  ({command}, {utc})")
     if not yes:
         if not sys.stdin.isatty() and ask is input:
             return _fail("nothing deleted: confirm with --yes (no terminal to ask)", 1)
@@ -183,17 +193,40 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     print(done.describe())
     if done.pending:
         return _fail(f"not finished: {done.pending}")
-    print("note: copies of this file (backups *.bak, merged study files, exports) still hold the rows; "
-          "run the withdrawal on each of them")
-    return 0
+    if held and delete_outputs:
+        problems = outputs.delete(db_path, [p for p, _, _ in held])
+        for p in problems:
+            print(f"feedapp: {p}", file=sys.stderr)
+        print(f"deleted {len(held) - len(problems)} report/export file(s) that contained {participant}; "
+              "make the study's report and export again without them")
+    elif held:
+        print(f"note: {len(held)} report/export file(s) written from {db_path} still contain {participant}:")
+        for path, command, utc in held:
+            print(f"  {path}  ({command}, {utc})")
+        print("  delete them, or run the withdrawal again with --delete-outputs (it deletes the files listed)")
+    else:
+        print(f"note: no report or export written from {db_path} by feedapp contains {participant}")
+    print("note: copies of this file (backups *.bak, merged study files, other machines' feed.db) and files copied "
+          "elsewhere still hold the participant; run the withdrawal on each of them")
+    return 1 if held and delete_outputs and problems else 0
+
+
+def participant_file_name(participant: str, study: str, date: str) -> str:
+    """``{participant}_{study}_{YYYY-MM-DD}`` with characters a file name cannot hold replaced by ``-``."""
+    def safe(text: str) -> str:
+        return "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in text).strip("-.") or "none"
+
+    return f"{safe(participant)}_{safe(study)}_{date}"
 
 
 def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | None = None,
                        condition: str | None = None, fmt: str = "csv") -> int:
-    """``feedapp.store.export.export`` restricted to the sessions of a study and/or condition."""
-    from feedapp.lab.data import session_ids
+    """``feedapp.store.export.export`` restricted to the sessions of a study and/or condition, plus one
+    ``view_log`` file per participant named ``{participant}_{study}_{date of their first session}``."""
+    from feedapp.lab import outputs
+    from feedapp.lab.data import session_ids, session_studies
     from feedapp.store.db import StoreError, explain_sqlite_error
-    from feedapp.store.export import ExportError, export
+    from feedapp.store.export import COLUMNS, ExportError, _Rows, export, write_rows
     from feedapp.store.sessions import open_for_reading
 
     try:
@@ -203,15 +236,42 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
             if not ids:
                 return _fail(f"no session matches study={study!r} condition={condition!r} in {db_path}", 1)
             manifest = export(conn, out_dir, ids, fmt, source=str(db_path))
+            names = session_studies(conn)
+            marks = ",".join("?" * len(ids))
+            people: dict[tuple[str, str], list[str]] = {}
+            for sid, part, started in conn.execute(
+                    f"SELECT id, participant, started_utc FROM sessions WHERE id IN ({marks}) ORDER BY started_utc, id", ids):
+                people.setdefault((part or "", names.get(sid, "")), []).append(sid)
+            cols = [c for c in COLUMNS["view_log"] if c in {r[1] for r in conn.execute("PRAGMA table_info(view_log)")}]
+            out = Path(out_dir)
+            written: list[tuple[Path, Path]] = []
+            per_person: dict[str, dict] = {}
+            for (part, st), sids in people.items():
+                first = conn.execute("SELECT MIN(started_utc) FROM sessions WHERE id IN (%s)" % ",".join("?" * len(sids)),
+                                     sids).fetchone()[0] or ""
+                name = participant_file_name(part, st, first[:10] or "undated")
+                rows = conn.execute(f"SELECT {', '.join(cols)} FROM view_log WHERE session_id IN "
+                                    f"({','.join('?' * len(sids))}) ORDER BY session_id, position", sids).fetchall()
+                per_person[name] = {**write_rows(out, name, fmt, cols, _Rows(rows), written), "participant": part}
+            for tmp, final in written:
+                os.replace(tmp, final)
         finally:
             conn.close()
     except (StoreError, ExportError) as e:
         return _fail(str(e))
     except sqlite3.DatabaseError as e:
         return _fail(f"{explain_sqlite_error(db_path, e)}; nothing was exported")
+    everyone = sorted({p for p, _ in people})
+    files: dict[str | Path, list[str]] = {Path(out_dir) / f["file"]: everyone for f in manifest["files"].values()}
+    files[Path(out_dir) / "manifest.json"] = everyone
+    files.update({Path(out_dir) / f["file"]: [f["participant"]] for f in per_person.values()})
+    outputs.record(db_path, "lab export", files)
     print(f"exported {len(ids)} sessions (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
     for f in manifest["files"].values():
-        print(f"  {f['file']:<24} {f['rows']:>9} rows")
+        print(f"  {f['file']:<32} {f['rows']:>9} rows")
+    print(f"  one view_log file per participant ({len(per_person)}): participant_study_date.{fmt}")
+    for f in per_person.values():
+        print(f"  {f['file']:<32} {f['rows']:>9} rows")
     return 0
 
 
@@ -290,8 +350,12 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     run.add_argument("--hotkey", default="Ctrl+Shift+O",
                      help="the experimenter's hotkey: one key with Ctrl, Alt or Meta, e.g. Ctrl+Shift+O (the default)")
     run.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
-    run.add_argument("--clips", type=Path, default=None, help='where the demo clips live, for catalog = "demo"')
+    run.add_argument("--clips", type=Path, default=None, metavar="DIR",
+                     help="the folder of clips to play instead of the study's catalog (for catalog = \"demo\": where "
+                     "the demo clips are, made there if missing); `lab validate --clips DIR` checks the same folder")
     run.add_argument("--mute", action="store_true", help="start with sound off")
+    run.add_argument("--field", action="append", default=None, metavar="NAME=VALUE",
+                     help="a value for one of the study's start-dialog fields ([[fields]]); repeat for each")
     run.add_argument("--quit-after", type=QUIT_AFTER.arg, default=None, help=argparse.SUPPRESS)
     run.add_argument("--screenshot", type=Path, default=None, help=argparse.SUPPRESS)
     v = labsub.add_parser(
@@ -301,6 +365,8 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
         "found, 2 the file cannot be read.",
     )
     v.add_argument("study", type=Path, metavar="STUDY.toml")
+    v.add_argument("--clips", type=Path, default=None, metavar="DIR",
+                   help="the folder of clips `lab run --clips DIR` will play (default: the study's catalog / clips)")
     v.add_argument("--json", action="store_true", help="print JSON instead of text")
     a = labsub.add_parser(
         "assign", help="show the condition and seed each participant gets",
@@ -332,9 +398,13 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     w.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
     w.add_argument("--study", metavar="NAME", default=None, help="only the participant's sessions of this study")
     w.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    w.add_argument("--delete-outputs", action="store_true",
+                   help="also delete the reports and exports written from this database that contain the participant")
     e = labsub.add_parser(
         "export", help="export the sessions of a study and/or condition",
-        description="Like `feedapp export`, restricted to the sessions of a study and/or a condition.",
+        description="Like `feedapp export` (every table, affinities in long format, codebook.csv), restricted to the "
+        "sessions of a study and/or a condition, plus one view_log file per participant named "
+        "PARTICIPANT_STUDY_YYYY-MM-DD (the date of their first session).",
     )
     e.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
     e.add_argument("--study", metavar="NAME", default=None, help="only sessions of this study")
@@ -367,13 +437,14 @@ def run_lab_command(args, run_session: Callable[[argparse.Namespace], int] | Non
             return _fail("`feedapp lab run` needs the player; start it with the feedapp command")
         return run_session(args)
     if args.lab_command == "validate":
-        return run_validate_command(args.study, as_json=args.json)
+        return run_validate_command(args.study, as_json=args.json, clips=args.clips)
     if args.lab_command == "assign":
         return run_assign_command(args.study, args.participants, args.condition, args.block, as_json=args.json)
     if args.lab_command == "report":
         return run_report_command(db, args.session, args.study, args.out)
     if args.lab_command == "withdraw":
-        return run_withdraw_command(db, args.participant, yes=args.yes, study=args.study)
+        return run_withdraw_command(db, args.participant, yes=args.yes, study=args.study,
+                                    delete_outputs=args.delete_outputs)
     if args.lab_command == "export":
         return run_export_command(db, args.out, args.study, args.condition, args.format)
     if getattr(args, "lab_parser", None) is not None:

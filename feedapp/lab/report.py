@@ -22,8 +22,12 @@ What is computed (closed views only: ``views.final = 1``; meanings: docs/data.md
   ratio, skip rate. Preferred topics = the 3 with the highest mean watch ratio (ties: more views,
   then name). ``preferred_share`` = share of impressions showing a preferred topic, in the first
   and in the second half of the session: a feed that learns serves more of them later;
-- exploration share: exploration picks / impressions chosen by a ranker (revisits and scripted
-  slots, i.e. warm-up and practice clips, excluded);
+- exploration share: exploration picks / impressions chosen by the ranker (revisits and scripted slots,
+  i.e. warm-up clips, excluded; ``impressions.scripted`` when the schema has it, else policy ``warmup``);
+  practice sessions are their own sessions (mode ``practice``) and never in a study's figures;
+- preferred topics need at least ``MIN_TOPIC_VIEWS`` closed ranker-served views (stated in the page);
+- questionnaire answers (schema 6): per item, the answers of each session; per condition the mean
+  Likert point with a 95 % interval over sessions;
 - per condition (study): the session is the unit. Each session gives one mean watch ratio, one skip
   rate, one mean dwell; the condition's figure is the mean of its sessions with a Student-t 95 %
   confidence interval over sessions (none with fewer than two sessions), clipped to the possible
@@ -47,6 +51,9 @@ from feedapp.lab.stats import histogram, mean_ci, nice_edges, rolling_mean
 
 ROLLING_WINDOW = 10
 PREFERRED_TOPICS = 3
+#: A topic needs at least this many closed ranker-served views (warm-up and revisits left out) to be "preferred".
+MIN_TOPIC_VIEWS = 3
+SCRIPTED_POLICIES = ("warmup",)  # impressions.policy of slots the study fixed (not drawn by the ranker)
 PROFILE_TOPICS = 8
 WATCH_EDGES = [round(i * 0.1, 1) for i in range(21)]  # 0.0 .. 2.0
 METRICS = ("watch_ratio", "skip_rate", "dwell_ms")
@@ -120,8 +127,12 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
         "dwell_ms": mean_ci(dwell, bounds=BOUNDS["dwell_ms"]),
         "likes": sum(1 for r in views if r["liked"]),
     }
-    picked = [r for r in rows if not r["is_revisit"] and not r.get("scripted")]  # ranker picks only
+    def scripted(r: dict[str, Any]) -> bool:
+        return bool(r.get("scripted")) or r["policy"] in SCRIPTED_POLICIES
+
+    picked = [r for r in rows if not r["is_revisit"] and not scripted(r)]  # ranker picks only
     exploration = {
+        "scripted": sum(1 for r in rows if scripted(r)),
         "picks": len(picked),
         "exploration_picks": sum(1 for r in picked if r["exploration"]),
         "share": (sum(1 for r in picked if r["exploration"]) / len(picked)) if picked else None,
@@ -140,21 +151,24 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
     topic_rows: dict[str, dict[str, Any]] = {}
     for r in rows:
         for t in dict.fromkeys(_topics(r["topics"])):
-            e = topic_rows.setdefault(t, {"served": 0, "wr": [], "skips": []})
+            e = topic_rows.setdefault(t, {"served": 0, "wr": [], "skips": [], "ranked": 0})
             e["served"] += 1
             if r["final"] == 1:
                 e["wr"].append(r["watch_ratio"])
                 e["skips"].append(r["skipped"])
+                if not r["is_revisit"] and not scripted(r):
+                    e["ranked"] += 1
     topics = {}
     for t, e in sorted(topic_rows.items()):
         topics[t] = {
             "served": e["served"],
             "served_share": _f(e["served"] / len(rows)) if rows else None,
             "views": len(e["wr"]),
+            "ranker_views": e["ranked"],
             "mean_watch_ratio": _f(sum(e["wr"]) / len(e["wr"])) if e["wr"] else None,
             "skip_rate": _f(sum(e["skips"]) / len(e["skips"])) if e["skips"] else None,
         }
-    ranked = sorted((t for t in topics if topics[t]["views"]),
+    ranked = sorted((t for t in topics if topics[t]["views"] and topics[t]["ranker_views"] >= MIN_TOPIC_VIEWS),
                     key=lambda t: (-topics[t]["mean_watch_ratio"], -topics[t]["views"], t))
     preferred = ranked[:PREFERRED_TOPICS]
     half = len(rows) // 2
@@ -194,6 +208,7 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
             "ended_utc": s["ended_utc"], "end_reason": s["end_reason"], "length_s": _f(length, 3),
             "skip_threshold_ms": s["skip_threshold_ms"], "app_version": s["app_version"],
             "catalog_fingerprint": s["catalog_fingerprint"], "catalog_size": s["catalog_size"],
+            "fields": _loads_obj(s["fields"]) if "fields" in s.keys() else {},
         },
         "summary": summary,
         "exploration": exploration,
@@ -201,10 +216,21 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
         "skip_over_time": skip_over_time,
         "topics": topics,
         "preferred_topics": preferred,
+        "preferred_min_views": MIN_TOPIC_VIEWS,
+        "questionnaire": questionnaire(conn, session_id),
         "preferred_share": {"first_half": pref_share(rows[:half]), "second_half": pref_share(rows[half:])},
         "profile": {"snapshots": len(snaps), "snapshots_unreadable": unreadable, "topics_shown": shown,
                     "series": {t: series[t] for t in shown}, "final": {t: last.get(t) for t in shown}},
     }
+
+
+def questionnaire(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    """The session's answers, in questionnaire order ([] when there are none or the schema has no table)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'questionnaire'").fetchone():
+        return []
+    return [{"item": r[0], "type": r[1], "question": r[2], "answer": r[3], "value": r[4]} for r in conn.execute(
+        "SELECT item, type, question, answer, value FROM questionnaire WHERE session_id = ? ORDER BY position",
+        [session_id])]
 
 
 def _session_means(fig: dict[str, Any]) -> dict[str, float | None]:
@@ -217,6 +243,13 @@ def study_figures(conn: sqlite3.Connection, study: str) -> dict[str, Any]:
     if not ids:
         raise ReportError(f"no session belongs to study {study!r}")
     names = session_studies(conn)
+    marks = ",".join("?" * len(ids))
+    refused = [r[0] for r in conn.execute(
+        f"SELECT id FROM sessions WHERE id IN ({marks}) AND end_reason = 'consent_refused'", ids)]
+    ids = [sid for sid in ids if sid not in set(refused)]
+    if not ids:
+        raise ReportError(f"every session of study {study!r} ended with consent refused: nothing to report")
+    practice = _practice_sessions(conn, study)
     sessions = [session_figures(conn, sid, study_names=names) for sid in ids]
     conditions: dict[str, dict[str, Any]] = {}
     for f in sessions:
@@ -247,6 +280,9 @@ def study_figures(conn: sqlite3.Connection, study: str) -> dict[str, Any]:
             "skip_over_time": _mean_curves([f["skip_over_time"]["rate"] for f in c["sessions"]]),
             "exploration_share": _f(_safe_div(sum(f["exploration"]["exploration_picks"] for f in c["sessions"]),
                                               sum(f["exploration"]["picks"] for f in c["sessions"]))),
+            "ranker_picks": sum(f["exploration"]["picks"] for f in c["sessions"]),
+            "scripted_slots": sum(f["exploration"]["scripted"] for f in c["sessions"]),
+            "questionnaire": _questionnaire_summary([f["questionnaire"] for f in c["sessions"]]),
         }
     return {
         "kind": "study",
@@ -259,8 +295,41 @@ def study_figures(conn: sqlite3.Connection, study: str) -> dict[str, Any]:
         "interval": "Student-t 95% over per-session means (the session is the unit)",
         "study_files": sorted({f["session"]["assignment"].get("study_sha256") or "" for f in sessions} - {""}),
         "overridden": sum(1 for f in sessions if f["session"]["assignment"].get("overridden")),
+        "consent_refused": len(refused),
+        "practice_sessions": practice,
+        "participants": sorted({f["session"]["participant"] for f in sessions}),
         "_session_figures": sessions,
     }
+
+
+def _practice_sessions(conn: sqlite3.Connection, study: str) -> int:
+    """Practice blocks of the study (mode practice; their ``practice`` event names the study): counted, never figured."""
+    n = 0
+    for (data,) in conn.execute("SELECT e.data FROM events e JOIN sessions s ON s.id = e.session_id "
+                                "WHERE e.kind = 'practice' AND s.mode = 'practice'"):
+        d = _loads_obj(data)
+        n += isinstance(d, dict) and d.get("study") == study
+    return n
+
+
+def _questionnaire_summary(per_session: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per item: answers given, and for Likert items the mean point with a 95 % interval over sessions;
+    for choice items the count of each choice."""
+    out: dict[str, Any] = {}
+    for answers in per_session:
+        for a in answers:
+            e = out.setdefault(a["item"], {"question": a["question"], "type": a["type"], "answered": 0, "values": [],
+                                           "counts": {}})
+            if a["answer"] is None:
+                continue
+            e["answered"] += 1
+            if a["type"] == "likert" and a["value"] is not None:
+                e["values"].append(float(a["value"]))
+            elif a["type"] == "choice":
+                e["counts"][a["answer"]] = e["counts"].get(a["answer"], 0) + 1
+    for e in out.values():
+        e["likert"] = mean_ci(e.pop("values")) if e["type"] == "likert" else None
+    return out
 
 
 def _safe_div(a: float, b: float) -> float | None:
@@ -398,8 +467,9 @@ def svg_intervals(title: str, rows: list[tuple[str, float | None, float | None, 
 
 # -- HTML -----------------------------------------------------------------------------------------
 CSS = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+.wide{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{font-weight:600}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 .note{color:#555;font-size:.9em}.empty{color:#999}figure{margin:0 0 1em}"""
 
 
@@ -417,6 +487,21 @@ def _ci(stat: dict[str, Any], digits: int = 3) -> str:
     return f"{stat['ci_low']:.{digits}f} – {stat['ci_high']:.{digits}f}"
 
 
+def _ms(v: Any) -> tuple[str, str]:
+    """A duration in ms for reading: a whole number (right-aligned cell)."""
+    return ("n", "–" if v is None else f"{round(float(v)):d}")
+
+
+def _mean_ci(stat: dict[str, Any], digits: int = 3) -> tuple[str, str]:
+    """One cell: the mean and, below it, its 95 % interval (no wide interval columns that wrap)."""
+    if stat["mean"] is None:
+        return ("n", "–")
+    mean = f"{stat['mean']:.{digits}f}"
+    if stat["ci_low"] is None:
+        return ("n", f"{mean}<br><small>(n = {stat['n']})</small>")
+    return ("n", f"{mean}<br><small>{stat['ci_low']:.{digits}f} – {stat['ci_high']:.{digits}f}</small>")
+
+
 def _page(title: str, body: list[str], figures: dict[str, Any]) -> str:
     data = json.dumps(figures, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -432,12 +517,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") 
         for v in r:
             if isinstance(v, tuple) and v and v[0] == "raw":
                 cells.append(f"<td>{v[1]}</td>")
+            elif isinstance(v, tuple) and v and v[0] == "n":  # pre-formatted number (may hold <br><small>)
+                cells.append(f'<td class="n">{v[1]}</td>')
             elif isinstance(v, (int, float)) or v is None:
                 cells.append(f'<td class="n">{html.escape(_num(v))}</td>')
             else:
                 cells.append(f"<td>{html.escape(str(v))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    return "".join(out) + "</table>"
+    return '<div class="wide">' + "".join(out) + "</table></div>"
 
 
 def render_session(fig: dict[str, Any]) -> str:
@@ -447,17 +534,22 @@ def render_session(fig: dict[str, Any]) -> str:
     body.append(_table(["field", "value"], [
         ["study", s["study"] or "–"], ["participant", s["participant"]], ["condition", s["condition"]],
         ["ranker", s["ranker"]], ["ranker parameters", json.dumps(s["ranker_params"], sort_keys=True)],
-        ["seed", s["seed"]], ["started (UTC)", s["started_utc"]], ["end reason", s["end_reason"] or "running/interrupted"],
-        ["length (s)", s["length_s"]], ["skip threshold (ms)", s["skip_threshold_ms"]], ["session id", s["id"]],
+        ["seed", s["seed"]], ["mode", s["mode"]], ["started (UTC)", s["started_utc"]],
+        ["end reason", s["end_reason"] or "running/interrupted"],
+        ["length (s)", ("n", "–" if s["length_s"] is None else f"{s['length_s']:.1f}")],
+        ["skip threshold (ms)", s["skip_threshold_ms"]], ["session id", s["id"]],
+        *[[f"start dialog: {k}", v if isinstance(v, str) else json.dumps(v)] for k, v in s.get("fields", {}).items()],
     ], "meta"))
     body.append("<h2>Summary</h2>")
     body.append(_table(["figure", "n", "mean", "95% CI (t, views as independent)"], [
-        [METRIC_LABELS[m], sm[m]["n"], sm[m]["mean"], _ci(sm[m])] for m in METRICS
+        [METRIC_LABELS[m], sm[m]["n"], _ms(sm[m]["mean"]) if m == "dwell_ms" else sm[m]["mean"],
+         _ci(sm[m], 0 if m == "dwell_ms" else 3)] for m in METRICS
     ], "summary"))
     ex = fig["exploration"]
     body.append(f'<p>Impressions: {sm["impressions"]}; closed views: {sm["views"]}; likes: {sm["likes"]}. '
                 f'Exploration share: <span id="exploration-share">{_num(ex["share"])}</span> '
-                f'({ex["exploration_picks"]} of {ex["picks"]} ranker picks).</p>')
+                f'({ex["exploration_picks"]} of {ex["picks"]} ranker picks; the {ex["scripted"]} warm-up slots the '
+                "study fixed and revisits are not ranker picks and are left out).</p>")
     p = fig["profile"]
     body.append("<h2>How the profile formed</h2>")
     body.append(svg_lines("Topic affinity after each view", p["series"], "after position", "affinity"))
@@ -475,13 +567,20 @@ def render_session(fig: dict[str, Any]) -> str:
                           "position", "skip rate", (0.0, 1.0)))
     body.append("<h2>Topics served against topics preferred</h2>")
     pref = fig["preferred_topics"]
-    body.append(f"<p>Preferred topics (highest mean watch ratio): <b>{html.escape(', '.join(pref) or '–')}</b>. "
+    body.append(f"<p>Preferred topics (highest mean watch ratio among topics with at least "
+                f"{fig['preferred_min_views']} closed views the ranker chose; warm-up clips and revisits do not count): "
+                f"<b>{html.escape(', '.join(pref) or 'none yet: no topic has enough views')}</b>. "
                 f"Share of impressions showing one: first half {_num(fig['preferred_share']['first_half'])}, "
                 f"second half {_num(fig['preferred_share']['second_half'])}.</p>")
-    body.append(_table(["topic", "served", "served share", "views", "mean watch ratio", "skip rate"], [
-        [t, v["served"], v["served_share"], v["views"], v["mean_watch_ratio"], v["skip_rate"]]
+    body.append(_table(["topic", "served", "served share", "views", "ranker views", "mean watch ratio", "skip rate"], [
+        [t, v["served"], v["served_share"], v["views"], v["ranker_views"], v["mean_watch_ratio"], v["skip_rate"]]
         for t, v in sorted(fig["topics"].items(), key=lambda kv: (-kv[1]["served"], kv[0]))
     ], "topics"))
+    if fig.get("questionnaire"):
+        body.append("<h2>Questionnaire</h2>")
+        body.append(_table(["item", "question", "answer"], [
+            [q["item"], q["question"], "– (left blank)" if q["answer"] is None else q["answer"]]
+            for q in fig["questionnaire"]], "questionnaire"))
     body.append('<p class="note">Figures: closed views only. Meanings: docs/researchers.md and docs/data.md.</p>')
     return _page(title, body, fig)
 
@@ -495,12 +594,18 @@ def render_study(fig: dict[str, Any], session_files: dict[str, str]) -> str:
     for name, c in conds.items():
         ps = c["per_session"]
         rows.append([name, ", ".join(c["rankers"]), c["sessions"], c["participants"], c["views"],
-                     ps["watch_ratio"]["mean"], _ci(ps["watch_ratio"]), ps["skip_rate"]["mean"], _ci(ps["skip_rate"]),
-                     ps["dwell_ms"]["mean"], _ci(ps["dwell_ms"], 0), c["exploration_share"]])
-    body.append(_table(["condition", "ranker", "sessions", "participants", "views", "watch ratio", "95% CI",
-                        "skip rate", "95% CI", "dwell (ms)", "95% CI", "exploration share"], rows, "conditions"))
+                     _mean_ci(ps["watch_ratio"]), _mean_ci(ps["skip_rate"]), _mean_ci(ps["dwell_ms"], 0),
+                     ("n", f"{_num(c['exploration_share'])}<br><small>of {c['ranker_picks']} ranker picks</small>")])
+    body.append(_table(["condition", "ranker", "sessions", "participants", "views", "watch ratio (95% CI)",
+                        "skip rate (95% CI)", "dwell ms (95% CI)", "exploration share"], rows, "conditions"))
+    scripted = ", ".join(f"{n}: {c['scripted_slots']}" for n, c in conds.items())
     body.append(f'<p class="note">{html.escape(fig["interval"])}: each session contributes one mean; '
-                "no interval with fewer than two sessions.</p>")
+                "no interval with fewer than two sessions. Exploration share: exploration picks among the clips the "
+                "ranker chose; the warm-up slots the study fixed "
+                f"({html.escape(scripted)}) "
+                "and revisits are left out. Practice blocks are separate sessions (mode practice) and are in no figure "
+                f"here: {fig['practice_sessions']} practice session(s). Consent refused: {fig['consent_refused']} "
+                "(those sessions hold nothing else and are left out).</p>")
     files = fig["study_files"]
     body.append(f'<p class="note">Study file versions (sha256) in these sessions: '
                 f'{html.escape(", ".join(f[:12] for f in files) or "not recorded")}'
@@ -512,7 +617,30 @@ def render_study(fig: dict[str, Any], session_files: dict[str, str]) -> str:
                                     c["per_session"][m]["ci_high"]) for n, c in conds.items()], METRIC_LABELS[m]))
     body.append(_table(["condition", "pooled views", "watch ratio", "skip rate", "dwell (ms)"], [
         [n, c["pooled_views"]["n"], c["pooled_views"]["watch_ratio"], c["pooled_views"]["skip_rate"],
-         c["pooled_views"]["dwell_ms"]] for n, c in conds.items()], "pooled"))
+         _ms(c["pooled_views"]["dwell_ms"])] for n, c in conds.items()], "pooled"))
+    items = {}
+    for n, c in conds.items():
+        for item, q in c["questionnaire"].items():
+            items.setdefault(item, {"question": q["question"], "type": q["type"]})[n] = q
+    if items:
+        body.append("<h2>Questionnaire</h2>")
+        qrows = []
+        for item, q in items.items():
+            cells = []
+            for n in conds:
+                e = q.get(n)
+                if e is None:
+                    cells.append("–")
+                elif e["likert"] is not None:
+                    cells.append(_mean_ci(e["likert"], 2))
+                elif e["counts"]:
+                    cells.append(", ".join(f"{k}: {v}" for k, v in sorted(e["counts"].items())))
+                else:
+                    cells.append(f"{e['answered']} answer(s): see the session pages")
+            qrows.append([item, q["question"], q["type"], *cells])
+        body.append(_table(["item", "question", "type", *[f"{n}" for n in conds]], qrows, "questionnaire"))
+        body.append('<p class="note">Likert items: mean point over sessions with its 95% interval; choice items: '
+                    "how many sessions chose each answer; text answers are on the session pages.</p>")
     body.append("<h2>Skip rate over time</h2>")
     body.append(svg_lines(f"Skip rate (rolling {ROLLING_WINDOW} views), mean over sessions",
                           {n: [[i, y] for i, y in enumerate(c["skip_over_time"])] for n, c in conds.items()},
@@ -521,7 +649,7 @@ def render_study(fig: dict[str, Any], session_files: dict[str, str]) -> str:
     body.append(_table(["session", "participant", "condition", "ranker", "views", "watch ratio", "skip rate",
                         "dwell (ms)", "end"], [
         [("raw", f'<a href="{html.escape(session_files.get(s["id"], "#"))}">{html.escape(s["id"][:8])}</a>'),
-         s["participant"], s["condition"], s["ranker"], s["views"], s["watch_ratio"], s["skip_rate"], s["dwell_ms"],
+         s["participant"], s["condition"], s["ranker"], s["views"], s["watch_ratio"], s["skip_rate"], _ms(s["dwell_ms"]),
          s["end_reason"] or "–"] for s in fig["sessions"]], "sessions"))
     public = {k: v for k, v in fig.items() if not k.startswith("_")}
     return _page(title, body, public)
@@ -535,12 +663,14 @@ def _safe_name(text: str) -> str:
 
 def write_report(conn: sqlite3.Connection, out_dir: str | Path, *, session_id: str | None = None,
                  study: str | None = None) -> dict[str, Any]:
-    """Write the pages; returns {"index": path of the main page, "files": [...], "figures": the main figures}."""
+    """Write the pages; returns {"index": path of the main page, "files": [...], "figures": the main figures,
+    "participants": {file: [participant ids it holds]}} (lab withdraw lists the files that hold someone)."""
     if (session_id is None) == (study is None):
         raise ReportError("give either a session or a study")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
+    holds: dict[Path, list[str]] = {}
 
     def session_page(fig: dict[str, Any]) -> Path:
         name = f"session-{fig['session']['id'][:8]}"
@@ -548,12 +678,13 @@ def write_report(conn: sqlite3.Connection, out_dir: str | Path, *, session_id: s
         path = out / f"{name}.html"
         path.write_text(render_session(fig), encoding="utf-8")
         files.extend([path, out / f"{name}.json"])
+        holds[path] = holds[out / f"{name}.json"] = [fig["session"]["participant"]]
         return path
 
     if session_id is not None:
         fig = session_figures(conn, session_id)
         index = session_page(fig)
-        return {"index": index, "files": files, "figures": fig}
+        return {"index": index, "files": files, "figures": fig, "participants": holds}
     assert study is not None
     fig = study_figures(conn, study)
     links = {f["session"]["id"]: session_page(f).name for f in fig["_session_figures"]}
@@ -563,4 +694,5 @@ def write_report(conn: sqlite3.Connection, out_dir: str | Path, *, session_id: s
     index = out / f"{name}.html"
     index.write_text(render_study(fig, links), encoding="utf-8")
     files.extend([index, out / f"{name}.json"])
-    return {"index": index, "files": files, "figures": public}
+    holds[index] = holds[out / f"{name}.json"] = list(public["participants"])
+    return {"index": index, "files": files, "figures": public, "participants": holds}

@@ -193,6 +193,70 @@ class Practice:
 
 
 @dataclass(frozen=True)
+class Field:
+    """An extra start-dialog field (PsychoPy's expInfo): stored per session in ``sessions.fields``."""
+
+    name: str  # the key in sessions.fields
+    label: str
+    type: str  # text | choice | number
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    whole: bool = False  # number: whole numbers only
+    pattern: str = ""  # text: must match entirely
+    default: str = ""
+
+    def check(self, text: str) -> tuple[Any, str | None]:
+        """(the value to store, None) or (None, a sentence for the experimenter)."""
+        value = text.strip()
+        if not value:
+            return (None, f"{self.label}: required") if self.required else (None, None)
+        if self.type == "choice":
+            if value not in self.choices:
+                return None, f"{self.label}: choose one of {', '.join(self.choices)}"
+            return value, None
+        if self.type == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                return None, f"{self.label}: must be a number, not {value!r}"
+            if number != number or number in (float("inf"), float("-inf")):
+                return None, f"{self.label}: must be a finite number"
+            if self.whole:
+                if number != int(number):
+                    return None, f"{self.label}: must be a whole number, not {value}"
+                number = int(number)
+            if self.min is not None and number < self.min:
+                return None, f"{self.label}: must be at least {self.min:g}, not {value}"
+            if self.max is not None and number > self.max:
+                return None, f"{self.label}: must be at most {self.max:g}, not {value}"
+            return number, None
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return None, f"{self.label}: {value!r} does not match {self.pattern!r}"
+        return value, None
+
+
+@dataclass(frozen=True)
+class Question:
+    """One item of the questionnaire after the feed: stored in the ``questionnaire`` table."""
+
+    id: str
+    type: str  # likert | choice | text
+    text: str
+    required: bool = True
+    points: int = 5  # likert: 1..points
+    labels: tuple[str, str] = ("", "")  # likert: the words at both ends
+    choices: tuple[str, ...] = ()
+
+
+FIELD_TYPES = ("text", "choice", "number")
+QUESTION_TYPES = ("likert", "choice", "text")
+#: Default [study] repeat_gap: as large as the policy allows, so no clip repeats while an unseen one remains.
+NO_REPEAT_GAP = 100_000
+
+
+@dataclass(frozen=True)
 class Assignment:
     """What one participant's session runs: the dialog shows it and the recorder stores it."""
 
@@ -206,6 +270,7 @@ class Assignment:
     design: str
     block: int = 0
     order: tuple[str, ...] = ()  # within-subjects: the participant's order of conditions
+    params: Mapping[str, Any] = field(default_factory=dict)  # the ranker's parameters (Study.ranker_params)
 
     @property
     def condition_name(self) -> str:
@@ -216,7 +281,7 @@ class Assignment:
         return {
             "mode": "lab",
             "ranker": self.condition.ranker,
-            "ranker_params": dict(self.condition.params),
+            "ranker_params": dict(self.params or self.condition.params),
             "seed": self.seed,
             "participant": self.participant,
             "condition": self.condition.name,
@@ -281,6 +346,13 @@ class Study:
     seed: int | None = None  # fixed feed seed for every session; None: derived per participant
     participant_pattern: str = ""
     operator_pin: str = ""  # the experimenter's PIN for kiosk mode ("" : give --pin or FEEDAPP_LAB_PIN)
+    clips: str = ""  # where the clips of catalog = "demo" are (relative to the study file); "" default folder
+    repeat_gap: int = NO_REPEAT_GAP  # impressions before a clip may come back, for every condition
+    consent: str = ""  # the consent text; "" no consent screen
+    debrief: str = ""  # shown on the end screen
+    fields: tuple[Field, ...] = ()
+    questionnaire: tuple[Question, ...] = ()
+    questionnaire_intro: str = ""
     path: Path | None = None  # the study file, when loaded from one
     sha256: str = ""  # of the study file's bytes: stored with each session to tie data to the file
     warnings: tuple[Problem, ...] = ()  # found while parsing; the study is usable
@@ -305,6 +377,26 @@ class Study:
             return None
         p = Path(self.catalog).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    def clips_folder(self, override: str | Path | None = None) -> Path:
+        """The one folder of clips that ``lab validate`` checks and ``lab run`` plays: ``--clips`` when
+        given, else the catalog folder, else (``catalog = "demo"``) ``[study] clips`` relative to the study
+        file, else the default demo folder (feedapp.config.default_demo_dir)."""
+        if override is not None:
+            return Path(override).expanduser()
+        folder = self.catalog_folder()
+        if folder is not None:
+            return folder
+        if self.clips:
+            p = Path(self.clips).expanduser()
+            return p if p.is_absolute() else self.base_dir / p
+        from feedapp.config import default_demo_dir
+
+        return Path(default_demo_dir())
+
+    def ranker_params(self, condition: Condition) -> dict[str, Any]:
+        """The parameters the condition's ranker runs with: the study's repeat rule, then the condition's own."""
+        return {"repeat_gap": self.repeat_gap, **dict(condition.params)}
 
     def check_participant(self, participant_id: str) -> str | None:
         """A sentence explaining why the id is not acceptable, or None."""
@@ -389,6 +481,7 @@ class Study:
         return Assignment(
             study=self.name, participant=participant_id, number=n, condition=chosen, seed=seed,
             overridden=override is not None, method=self.method, design=self.design, block=block, order=order,
+            params=self.ranker_params(chosen),
         )
 
 
@@ -501,13 +594,19 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 
 _SCHEMA: dict[str, dict[str, type]] = {
     "study": {"name": str, "description": str, "catalog": str, "skip_threshold_ms": int, "instructions": str,
-              "seed": int, "participant_pattern": str, "operator_pin": str},
+              "seed": int, "participant_pattern": str, "operator_pin": str, "clips": str, "repeat_gap": int,
+              "consent": str, "debrief": str, "questionnaire_intro": str},
     "limits": {"minutes": float, "views": int},
     "practice": {"clips": int, "use": list, "instructions": str},
     "counterbalance": {"method": str, "design": str, "seed": int},
 }
 _CONDITION_KEYS: dict[str, type] = {"ranker": str, "params": dict, "warmup": list, "description": str}
-_TOP = tuple(_SCHEMA) + ("conditions",)
+_FIELD_KEYS: dict[str, type] = {"name": str, "label": str, "type": str, "required": bool, "choices": list,
+                                 "min": float, "max": float, "whole": bool, "pattern": str, "default": str}
+_QUESTION_KEYS: dict[str, type] = {"id": str, "type": str, "text": str, "required": bool, "points": int,
+                                   "labels": list, "choices": list}
+_TOP = tuple(_SCHEMA) + ("conditions", "fields", "questionnaire")
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
 def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None = None) -> Study:
@@ -585,6 +684,17 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
             re.compile(pattern)
         except re.error as e:
             err(("study", "participant_pattern"), f"is not a valid regular expression ({e})")
+
+    repeat_gap = st.get("repeat_gap", NO_REPEAT_GAP)
+    if not 1 <= repeat_gap <= NO_REPEAT_GAP:
+        err(("study", "repeat_gap"), f"must be between 1 and {NO_REPEAT_GAP:,} impressions, not {repeat_gap}; "
+            "leave it out so that no clip repeats while an unseen clip remains")
+        repeat_gap = NO_REPEAT_GAP
+    if st.get("clips") and catalog != "demo":
+        err(("study", "clips"), f"is only used with catalog = \"demo\" (the catalog {catalog!r} is already a folder)",
+            "warning")
+    fields = _parse_fields(raw.get("fields"), err)
+    questions = _parse_questions(raw.get("questionnaire"), err)
 
     minutes = lim.get("minutes")
     if minutes is not None and in_range(("limits", "minutes"), minutes, LIMIT_MINUTES,
@@ -684,11 +794,126 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
         practice=Practice(clips=clips, use=tuple(use), instructions=pr.get("instructions", "")),
         method=method, design=design, assignment_seed=cb.get("seed"), seed=st.get("seed"),
         participant_pattern=pattern, operator_pin=st.get("operator_pin", ""),
+        clips=st.get("clips", ""), repeat_gap=repeat_gap, consent=st.get("consent", ""), debrief=st.get("debrief", ""),
+        fields=fields, questionnaire=questions, questionnaire_intro=st.get("questionnaire_intro", ""),
         path=Path(path) if path is not None else None,
         sha256=hashlib.sha256(data if data is not None else text.encode("utf-8")).hexdigest(),
         warnings=tuple(sorted(problems, key=lambda p: (p.line or 0, p.field))),
     )
     return study
+
+
+def _table_items(value: Any, section: str, err: Any) -> list[tuple[int, dict[str, Any]]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or any(not isinstance(v, dict) for v in value):
+        err((section,), f"must be a list of tables: write each one as [[{section}]]")
+        return []
+    return list(enumerate(value))
+
+
+def _known_keys(body: dict[str, Any], path: tuple[str, ...], keys: dict[str, type], what: str, err: Any) -> bool:
+    ok = True
+    for k, v in body.items():
+        if k not in keys:
+            err(path + (k,), f"unknown key{_suggest(k, list(keys))} (known in {what}: {', '.join(keys)})")
+            ok = False
+        elif not _type_ok(v, keys[k]):
+            err(path + (k,), f"must be {_TYPES[keys[k]]}, not {_type_name(v)} ({v!r})")
+            ok = False
+    return ok
+
+
+def _text_list(body: dict[str, Any], key: str, path: tuple[str, ...], err: Any) -> tuple[str, ...]:
+    items = body.get(key, [])
+    if any(not isinstance(x, str) or not x.strip() for x in items):
+        err(path + (key,), "must be a list of words (text)")
+        return ()
+    if len(set(items)) != len(items):
+        err(path + (key,), "lists the same choice twice")
+    return tuple(items)
+
+
+def _parse_fields(value: Any, err: Any) -> tuple[Field, ...]:
+    """``[[fields]]``: extra start-dialog fields (text, choice, number)."""
+    out: list[Field] = []
+    names: set[str] = set()
+    for i, body in _table_items(value, "fields", err):
+        path = ("fields", str(i))
+        if not _known_keys(body, path, _FIELD_KEYS, "a field", err):
+            continue
+        name, kind = body.get("name", ""), body.get("type", "text")
+        if not _ID.fullmatch(name):
+            err(path + ("name",), f"must be a short name of letters, digits and _ (it names the value in "
+                "sessions.fields), not {name!r}" if name else "missing: the field's name (e.g. age)")
+            continue
+        if name in names or name in ("participant", "condition", "seed"):
+            err(path + ("name",), f"{name!r} is used twice (participant, condition and seed are taken)")
+            continue
+        names.add(name)
+        if kind not in FIELD_TYPES:
+            err(path + ("type",), f"must be one of {', '.join(FIELD_TYPES)}, not {kind!r}{_suggest(kind, FIELD_TYPES)}")
+            continue
+        choices = _text_list(body, "choices", path, err)
+        if kind == "choice" and len(choices) < 2:
+            err(path + ("choices",), "a choice field needs at least two choices")
+            continue
+        lo, hi = body.get("min"), body.get("max")
+        if lo is not None and hi is not None and lo > hi:
+            err(path + ("min",), f"is above max ({lo} > {hi})")
+            continue
+        pattern = body.get("pattern", "")
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                err(path + ("pattern",), f"is not a valid regular expression ({e})")
+                continue
+        out.append(Field(name, body.get("label", name), kind, body.get("required", True), choices,
+                         None if lo is None else float(lo), None if hi is None else float(hi),
+                         body.get("whole", False), pattern, str(body.get("default", ""))))
+    return tuple(out)
+
+
+def _parse_questions(value: Any, err: Any) -> tuple[Question, ...]:
+    """``[[questionnaire]]``: the items shown after the feed (likert, choice, text)."""
+    out: list[Question] = []
+    ids: set[str] = set()
+    for i, body in _table_items(value, "questionnaire", err):
+        path = ("questionnaire", str(i))
+        if not _known_keys(body, path, _QUESTION_KEYS, "a questionnaire item", err):
+            continue
+        qid, kind, text = body.get("id", ""), body.get("type", ""), body.get("text", "")
+        if not _ID.fullmatch(qid):
+            err(path + ("id",), f"must be a short name of letters, digits and _ (it names the answer in the "
+                "questionnaire table), not {qid!r}" if qid else "missing: the item's id (e.g. enjoyed)")
+            continue
+        if qid in ids:
+            err(path + ("id",), f"{qid!r} is used twice")
+            continue
+        ids.add(qid)
+        if kind not in QUESTION_TYPES:
+            err(path + ("type",), f"must be one of {', '.join(QUESTION_TYPES)}, not {kind!r}"
+                f"{_suggest(kind, QUESTION_TYPES) if kind else ''}")
+            continue
+        if not text.strip():
+            err(path + ("text",), "missing: the question the participant reads")
+            continue
+        points = body.get("points", 5)
+        if not 2 <= points <= 11:
+            err(path + ("points",), f"a Likert item has 2 to 11 points, not {points}")
+            continue
+        labels = _text_list(body, "labels", path, err)
+        if labels and len(labels) != 2:
+            err(path + ("labels",), "give two labels: the words at the low and at the high end")
+            continue
+        choices = _text_list(body, "choices", path, err)
+        if kind == "choice" and len(choices) < 2:
+            err(path + ("choices",), "a choice item needs at least two choices")
+            continue
+        out.append(Question(qid, kind, text.strip(), body.get("required", True), points,
+                            (labels[0], labels[1]) if labels else ("", ""), choices))
+    return tuple(out)
 
 
 def load_study(path: str | Path) -> Study:
@@ -768,6 +993,8 @@ def resolve_clip_names(names: Sequence[str], clips: Sequence[Any], folder: str |
 def check_catalog(study: Study, text: str = "", *, demo_dir: Path | None = None) -> CatalogCheck:
     """Check the catalog the study names: the folder exists, every clip will play, warm-ups resolve.
 
+    ``demo_dir`` is ``--clips``: the folder is ``study.clips_folder(demo_dir)``, the one ``lab run`` plays.
+
     Uses ``feedapp.media.scan.load_folder`` (accepted clips + rejections with reasons). For
     ``catalog = "demo"``: when the demo clips have not been made yet (first run or ``feedapp
     make-demo`` makes them) the warm-up names are checked against the demo plan instead.
@@ -779,25 +1006,20 @@ def check_catalog(study: Study, text: str = "", *, demo_dir: Path | None = None)
 
     result = CatalogCheck(folder=None)
     entries: list[tuple[str, str]] = []
+    folder = study.clips_folder(demo_dir)
+    result.folder = folder
+    made = True
     if study.catalog == "demo":
-        from feedapp.config import default_demo_dir
         from feedapp.media.demo_plan import plan_demo
 
-        folder = demo_dir or default_demo_dir()
-        result.folder = folder
         plan = plan_demo(0)
         made = folder.is_dir() and all((folder / item.file).exists() for item in plan)
         if not made:
-            result.note = (f"the demo clips are not made yet in {folder}; the first demo run or `feedapp make-demo` "
-                           f"makes them ({len(plan)} clips); checked against the demo plan")
+            result.note = (f"the demo clips are not made yet in {folder}; `feedapp lab run` (or `feedapp make-demo "
+                           f"--clips {folder}`) makes them there ({len(plan)} clips); checked against the demo plan")
             result.problems.append(prob(("study", "catalog"), result.note, "warning"))
             entries = [(item.id, item.file) for item in plan]
             result.clips = len(plan)
-    else:
-        folder = study.catalog_folder()
-        assert folder is not None
-        result.folder = folder
-        made = True
     if made:
         try:
             from feedapp.media.scan import load_folder

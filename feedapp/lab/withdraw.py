@@ -28,8 +28,8 @@ from feedapp.lab.data import session_ids
 from feedapp.store.db import StoreError, explain_sqlite_error
 from feedapp.store.sessions import list_sessions, open_for_reading, sqlite_uri
 
-#: Tables with rows per session, children first (the order of deletion).
-CHILD_TABLES = ("views", "events", "profile_snapshots", "impressions")
+#: Tables with rows per session, children first (the order of deletion); questionnaire from schema 6.
+CHILD_TABLES = ("views", "events", "profile_snapshots", "questionnaire", "impressions")
 
 
 #: How long a withdrawal retries the WAL checkpoint while another program holds a read snapshot.
@@ -56,13 +56,30 @@ class Withdrawal:
         return f"participant {self.participant!r}{scope}: {verb} {parts} (clips are kept)"
 
 
+def _id_key(pid: str) -> tuple[str, int | None]:
+    """An id as letters and number, so ``P1``, ``p01`` and ``P 001`` compare equal to ``P01``."""
+    import re
+
+    digits = re.findall(r"\d+", pid)
+    letters = re.sub(r"[\d\s_\-]+", "", pid).lower()
+    return letters, int(digits[-1]) if digits else None
+
+
 def _similar(conn: sqlite3.Connection, participant: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT DISTINCT participant FROM sessions WHERE lower(participant) = lower(?) OR participant LIKE ? "
-        "ORDER BY participant LIMIT 5",
-        [participant.strip(), f"%{participant.strip()}%"],
-    )
-    return [r[0] for r in rows if r[0] and r[0] != participant]
+    """Recorded ids that the given one probably means: same letters and number (P1 -> P01), same id in
+    another case, or close spellings (difflib)."""
+    import difflib
+
+    known = [r[0] for r in conn.execute("SELECT DISTINCT participant FROM sessions WHERE participant <> ''")]
+    want = participant.strip()
+    same = [p for p in known if p != participant and (_id_key(p) == _id_key(want) or p.lower() == want.lower())]
+    close = [p for p in difflib.get_close_matches(want, known, n=5, cutoff=0.6) if p != participant and p not in same]
+    return sorted(same) + close[: max(0, 5 - len(same))]
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [t for t in CHILD_TABLES if t in present]
 
 
 def plan(conn: sqlite3.Connection, participant: str, study: str | None = None) -> Withdrawal:
@@ -72,12 +89,12 @@ def plan(conn: sqlite3.Connection, participant: str, study: str | None = None) -
     counts: dict[str, int] = {}
     if w.sessions:
         marks = ",".join("?" * len(w.sessions))
-        for table in CHILD_TABLES:
+        for table in _tables(conn):
             counts[table] = conn.execute(
                 f"SELECT COUNT(*) FROM {table} WHERE session_id IN ({marks})", w.sessions
             ).fetchone()[0]
     else:
-        counts = {t: 0 for t in CHILD_TABLES}
+        counts = {t: 0 for t in _tables(conn)}
     w.counts = {"sessions": len(w.sessions), **counts}
     return w
 
@@ -94,7 +111,7 @@ def inspect(db_path: str | Path, participant: str, study: str | None = None) -> 
         w = plan(conn, participant, study)
         if not w.sessions:
             near = _similar(conn, participant)
-            hint = f"; similar ids in this file: {', '.join(near)}" if near else ""
+            hint = f"; did you mean {' or '.join(near)}? (ids in this file that look alike)" if near else ""
             scope = f" in study {study!r}" if study else ""
             raise WithdrawError(f"no session of participant {participant!r}{scope} in {db_path}{hint}")
         running = [r["short_id"] for r in list_sessions(conn) if r["id"] in set(w.sessions) and r["status"] == "running"]
@@ -126,7 +143,7 @@ def withdraw(db_path: str | Path, participant: str, study: str | None = None, *,
             again = plan(conn, participant, study)  # under the write lock: exactly what is deleted
             marks = ",".join("?" * len(again.sessions))
             deleted: dict[str, int] = {}
-            for table in CHILD_TABLES:
+            for table in _tables(conn):
                 cur = conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", again.sessions)
                 deleted[table] = cur.rowcount
             cur = conn.execute(f"DELETE FROM sessions WHERE id IN ({marks})", again.sessions)

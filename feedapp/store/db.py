@@ -169,7 +169,12 @@ ORDER BY i.session_id, i.position
 
 # from schema 4: each impression joins the clip version it showed
 _VIEW_LOG_SQL_V4 = _VIEW_LOG_SQL_V3.replace("c.id = i.clip_id", "c.key = i.clip_key")
-VIEW_LOG_SQL = _VIEW_LOG_SQL_V4.format(extra=", i.scripted")  # the view as the latest migration leaves it
+_VIEW_LOG_SQL_V5 = _VIEW_LOG_SQL_V4.format(extra=", i.scripted")
+# from schema 6: the session's mode, and the time since the session started (VIEW_LOG_SQL: the view as the
+# latest migration leaves it)
+VIEW_LOG_SQL = _VIEW_LOG_SQL_V5.replace("s.condition, s.ranker,", "s.condition, s.mode, s.ranker,").replace(
+    "i.settled_utc,", "i.settled_utc, (i.settled_mono_ns - s.started_mono_ns) / 1e6 AS since_start_ms,")
+
 
 
 def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
@@ -264,12 +269,26 @@ def _m005_decision_context(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE impressions SET scripted = 1 WHERE policy = 'warmup'")
     db.execute("ALTER TABLE clips ADD COLUMN features TEXT")
     db.execute("DROP VIEW IF EXISTS view_log")  # + scripted, so exploration figures can leave those slots out
+    db.create_view("view_log", _VIEW_LOG_SQL_V5)
+
+
+def _m006_lab_fields_and_questionnaire(db: sqlite_utils.Database) -> None:
+    """Lab sessions as researchers run them (issue 14): ``sessions.fields`` (the start dialog's extra
+    fields, a JSON object), the ``questionnaire`` table (one row per answer after the feed), and
+    ``view_log`` with ``mode`` (practice views apart) and ``since_start_ms``."""
+    db.execute("ALTER TABLE sessions ADD COLUMN fields TEXT NOT NULL DEFAULT '{}'")
+    db.execute(
+        'CREATE TABLE "questionnaire" ("session_id" TEXT NOT NULL REFERENCES "sessions"("id"), "item" TEXT NOT NULL, '
+        '"position" INTEGER NOT NULL, "type" TEXT NOT NULL, "question" TEXT NOT NULL, "answer" TEXT, "value" REAL, '
+        '"mono_ns" INTEGER NOT NULL, "utc" TEXT, PRIMARY KEY ("session_id", "item"))'
+    )
+    db.execute("DROP VIEW IF EXISTS view_log")
     db.create_view("view_log", VIEW_LOG_SQL)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_probe_cache, _m002_event_log, _m003_study_and_pid, _m004_boot_id_and_clip_versions,
-    _m005_decision_context,
+    _m005_decision_context, _m006_lab_fields_and_questionnaire,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,8 +1,10 @@
 """Export the research log to tidy files: one per entity plus the joined ``view_log``.
 
-Files (in ``out_dir``): sessions, clips, impressions, views, events, profile_snapshots, view_log,
-each ``.csv`` or ``.jsonl``, and ``manifest.json`` (what was exported, from where, row counts and
-column order). Conventions (docs/data.md, "Exported files"):
+Files (in ``out_dir``): sessions, clips, impressions, views, events, profile_snapshots,
+questionnaire, view_log, affinities (profile snapshots in long format), each ``.csv``, ``.jsonl`` or
+``.parquet``; ``codebook.csv`` (table, column, type, unit, meaning of every column written:
+feedapp/store/codebook.py, the source of docs/data.md's tables too) and ``manifest.json`` (what was
+exported, from where, row counts and column order). Conventions (docs/data.md, "Exported files"):
 
 - UTF-8 without a byte-order mark; CSV with a header row, ``,`` separator, ``"`` quoting when needed
   and ``\\n`` line ends; JSONL one object per line.
@@ -31,34 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from feedapp import __version__
+from feedapp.store import codebook
 from feedapp.store.db import SCHEMA_VERSION
 
 FORMATS = ("csv", "jsonl", "parquet")  # parquet needs the optional extra: pip install "feedapp[parquet]"
 
+#: Column order of each file: the codebook's (feedapp/store/codebook.py, also docs/data.md).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "sessions": ("id", "app_version", "mode", "ranker", "ranker_params", "seed", "catalog_fingerprint",
-                 "catalog_size", "participant", "condition", "skip_threshold_ms", "started_utc",
-                 "started_mono_ns", "ended_utc", "ended_mono_ns", "end_reason", "host", "study", "pid", "boot_id",
-                 "proc_start"),
-    "clips": ("key", "id", "path", "title", "topics", "creator", "duration_ms", "fps", "width", "height", "rotation",
-              "created", "features"),
-    "impressions": ("id", "session_id", "position", "clip_id", "clip_key", "reached_by", "is_revisit", "policy", "score",
-                    "propensity", "exploration", "input_mono_ns", "settled_mono_ns", "settled_utc",
-                    "first_frame_ms", "views_learned", "live_seq", "params_version", "ranker_version", "scripted"),
-    "views": ("impression_id", "session_id", "dwell_ms", "play_ms", "paused_ms", "unfocused_ms", "stalled_ms",
-              "watch_ratio", "loops", "skipped", "exit", "liked", "not_interested", "ended_mono_ns", "ended_utc",
-              "final"),
-    "events": ("id", "session_id", "impression_id", "kind", "mono_ns", "utc", "data"),
-    "profile_snapshots": ("session_id", "after_position", "mono_ns", "utc", "profile"),
-    "view_log": ("session_id", "study", "participant", "condition", "ranker", "position", "impression_id", "clip_id",
-                 "title", "creator", "topics", "duration_ms", "reached_by", "is_revisit", "policy", "score",
-                 "propensity", "exploration", "settled_utc", "first_frame_ms", "dwell_ms", "play_ms", "paused_ms",
-                 "unfocused_ms", "stalled_ms", "watch_ratio", "loops", "skipped", "exit", "liked",
-                 "not_interested", "final", "scripted"),
+    name: codebook.columns(name)
+    for name in ("sessions", "clips", "impressions", "views", "events", "profile_snapshots", "questionnaire", "view_log")
 }
 
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sessions": ("ranker_params",),
+    "sessions": ("ranker_params", "fields"),
     "clips": ("topics", "features"),
     "events": ("data",),
     "profile_snapshots": ("profile",),
@@ -74,6 +61,7 @@ _QUERIES: dict[str, str] = {
              "ORDER BY t.session_id, i.position, t.impression_id",
     "events": "FROM events t WHERE {sel:t.session_id} ORDER BY t.session_id, t.mono_ns, t.rowid",  # rowid: write order
     "profile_snapshots": "FROM profile_snapshots t WHERE {sel:t.session_id} ORDER BY t.session_id, t.after_position",
+    "questionnaire": "FROM questionnaire t WHERE {sel:t.session_id} ORDER BY t.session_id, t.position",
     "view_log": "FROM view_log t WHERE {sel:t.session_id} ORDER BY t.session_id, t.position",
 }
 
@@ -190,6 +178,65 @@ def _require_parquet() -> None:
         ) from None
 
 
+class _Rows:
+    """A cursor-like wrapper (``fetchmany``) around an iterator of rows."""
+
+    def __init__(self, rows: Any) -> None:
+        self._it = iter(rows)
+
+    def fetchmany(self, n: int) -> list[tuple[Any, ...]]:
+        out = []
+        for row in self._it:
+            out.append(tuple(row))
+            if len(out) >= n:
+                break
+        return out
+
+
+def affinity_rows(snapshots: Any) -> Any:
+    """(session_id, after_position, topic, affinity) for each topic of each snapshot (long format),
+    from rows (session_id, after_position, profile JSON). Snapshots without readable topics give none."""
+    for sid, pos, profile in snapshots:
+        try:
+            data = json.loads(profile or "{}")
+        except ValueError:
+            continue
+        topics = data.get("topics") if isinstance(data, dict) else None
+        if not isinstance(topics, dict):
+            continue
+        for topic, value in sorted(topics.items()):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                yield sid, pos, str(topic), float(value)
+
+
+def write_rows(out: Path, name: str, fmt: str, cols: list[str], rows: Any, written: list[tuple[Path, Path]]) -> dict:
+    """Write ``rows`` (a cursor) as ``out/name.fmt`` beside its final name (renamed by the caller)."""
+    final = out / f"{name}.{fmt}"
+    tmp = out / f".{name}.{fmt}.part"
+    try:
+        if fmt == "csv":
+            n = _write_csv(tmp, cols, rows)
+        elif fmt == "parquet":
+            n = _write_parquet(tmp, cols, rows)
+        else:
+            n = _write_jsonl(tmp, cols, rows, JSON_COLUMNS.get(name, ()))
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {final}: {e.strerror or e}") from e
+    except BaseException:  # e.g. a damaged database: no half-written .part file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
+    written.append((tmp, final))
+    return {"file": final.name, "rows": n, "columns": cols}
+
+
+def write_codebook(out: Path, names: list[str], written: list[tuple[Path, Path]]) -> dict:
+    """``codebook.csv``: table, column, type, unit, meaning of every column of the files in ``names``
+    (always CSV: it is for reading and for typing the other files)."""
+    rows = codebook.rows([n for n in names if n in codebook.CODEBOOK])
+    return write_rows(out, "codebook", "csv", list(codebook.HEADER), _Rows(rows), written)
+
+
 def prepare_out_dir(out_dir: str | Path) -> Path:
     """Create ``out_dir`` if needed and make sure files can be written in it (ExportError otherwise)."""
     out = Path(out_dir)
@@ -236,27 +283,17 @@ def export(
             exported = [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY started_utc, id")]
         else:
             exported = list(session_ids)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         for name in ENTITIES:
+            if name not in tables:  # a file from before the table existed (questionnaire: schema 6)
+                continue
             cols = _columns(conn, name)
             sql, params = _select(name, cols, session_ids)
-            final = out / f"{name}.{fmt}"
-            tmp = out / f".{name}.{fmt}.part"
-            cur = conn.execute(sql, params)
-            try:
-                if fmt == "csv":
-                    n = _write_csv(tmp, cols, cur)
-                elif fmt == "parquet":
-                    n = _write_parquet(tmp, cols, cur)
-                else:
-                    n = _write_jsonl(tmp, cols, cur, JSON_COLUMNS.get(name, ()))
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                raise ExportError(f"cannot write {final}: {e.strerror or e}") from e
-            except BaseException:  # e.g. a damaged database: no half-written .part file stays behind
-                tmp.unlink(missing_ok=True)
-                raise
-            written.append((tmp, final))
-            files[name] = {"file": final.name, "rows": n, "columns": cols}
+            files[name] = write_rows(out, name, fmt, cols, conn.execute(sql, params), written)
+        sql, params = _select("profile_snapshots", ["session_id", "after_position", "profile"], session_ids)
+        files["affinities"] = write_rows(out, "affinities", fmt, list(codebook.columns("affinities")),
+                                         _Rows(affinity_rows(conn.execute(sql, params))), written)
+        files["codebook"] = write_codebook(out, [n for n in files], written)
     except BaseException:
         for tmp, _ in written:
             tmp.unlink(missing_ok=True)

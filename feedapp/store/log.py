@@ -30,6 +30,7 @@ from feedapp.core.records import (
     EventRecord,
     ImpressionRecord,
     ProfileSnapshot,
+    QuestionnaireAnswer,
     SessionEnd,
     SessionRecord,
     ViewRecord,
@@ -114,6 +115,10 @@ class EventLog:
 
     def session_ended(self, rec: SessionEnd) -> None:
         self._put("end", rec)
+
+    def questionnaire_answer(self, rec: QuestionnaireAnswer) -> None:
+        """One answer of a lab questionnaire (written after the session ended; not part of EventSink)."""
+        self._put("answer", rec)
 
     def recover_sessions(self, session_ids: list[str]) -> None:
         """Close these interrupted sessions (store/recover.py) as the next records: used when the
@@ -272,6 +277,7 @@ class EventLog:
     def _w_session(self, db: sqlite_utils.Database, rec: SessionRecord) -> None:
         row = asdict(rec)
         row["ranker_params"] = json.dumps(rec.ranker_params, sort_keys=True)
+        row["fields"] = json.dumps(rec.fields, sort_keys=True, ensure_ascii=False)
         db["sessions"].insert(row)
 
     def _w_impression(self, db: sqlite_utils.Database, rec: ImpressionRecord) -> None:
@@ -303,6 +309,9 @@ class EventLog:
         row = asdict(rec)
         row["profile"] = json.dumps(rec.profile, sort_keys=True)
         db["profile_snapshots"].upsert(row, pk=("session_id", "after_position"))
+
+    def _w_answer(self, db: sqlite_utils.Database, rec: QuestionnaireAnswer) -> None:
+        db["questionnaire"].upsert(asdict(rec), pk=("session_id", "item"))
 
     def _w_end(self, db: sqlite_utils.Database, rec: SessionEnd) -> None:
         db.execute(

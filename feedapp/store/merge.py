@@ -54,8 +54,8 @@ from feedapp.store.db import (
 from feedapp.store.sessions import EVENT_LOG_TABLES, sqlite_uri
 
 # parents before children, so the study file's foreign keys point at rows that exist
-MERGE_TABLES = ("sessions", "clips", "impressions", "views", "events", "profile_snapshots")
-assert set(MERGE_TABLES) == set(EVENT_LOG_TABLES)
+MERGE_TABLES = ("sessions", "clips", "impressions", "views", "events", "profile_snapshots", "questionnaire")
+assert set(MERGE_TABLES) == set(EVENT_LOG_TABLES) | {"questionnaire"}  # questionnaire: schema 6
 
 
 def _same_file(a: Path, b: Path) -> bool:

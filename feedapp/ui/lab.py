@@ -137,7 +137,7 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
     from feedapp.ui import overlays
     from feedapp.ui.app import attach_session, make_engine, new_recorder
     from feedapp.ui.kiosk import KioskGuard
-    from feedapp.ui.lab_dialogs import OperatorDialog, PinDialog, ScreenPage, TopicsCard
+    from feedapp.ui.lab_dialogs import ConsentPage, OperatorDialog, PinDialog, QuestionnairePage, ScreenPage, TopicsCard
     from feedapp.ui.window import PlayerWindow, portrait_size
 
     class LabWindow(QWidget):
@@ -203,6 +203,10 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
         def stop(self) -> None:
             self.pause()
 
+        def left_ms(self) -> float:
+            running = (time.monotonic_ns() - self._since) / 1e6 if self._since is not None else 0.0
+            return max(0.0, self.remaining_ms - running)
+
     class FeedRun(QObject):
         """One recorded feed on screen (the practice block or the study session) until it ends."""
 
@@ -236,6 +240,8 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
                 if seconds_limit is not None else None
             self.paused_by_operator = False
             self._we_paused_playback = False
+            self._dialog: str | None = None  # a focus-taking dialog is open over the clip
+            self._dialog_paused_playback = False
             self.reason: str | None = None
 
         def attach(self) -> None:
@@ -282,6 +288,40 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             self.view.set_message("Paused", "The experimenter paused the session.")
             self.view.setEnabled(False)
 
+        def hold_for_dialog(self, name: str) -> None:
+            """A dialog takes the focus (the experimenter's PIN or menu): pause the clip and say so in the log
+            (``dialog_opened``; the player's own ``pause`` event follows, so the clip does not loop behind it)."""
+            if not self.running or self._dialog is not None:
+                return
+            self._dialog = name
+            self.recorder.event("dialog_opened", dialog=name)
+            if not self.view.is_paused:
+                self.view.toggle_pause()
+                self._dialog_paused_playback = self.view.is_paused
+
+        def release_dialog(self) -> None:
+            """The dialog is gone: ``dialog_closed``, and the clip plays again unless the experimenter paused."""
+            if self._dialog is None:
+                return
+            if self.running:
+                self.recorder.event("dialog_closed", dialog=self._dialog)
+            self._dialog = None
+            if self._dialog_paused_playback and self.running:
+                if self.paused_by_operator:
+                    self._we_paused_playback = True  # the operator's resume plays it again
+                elif self.view.is_paused:
+                    self.view.toggle_pause()
+            self._dialog_paused_playback = False
+
+        def progress(self) -> str:
+            """Views done and time left, for the experimenter's menu."""
+            done = self.recorder.views_closed
+            views = f"{done} of {self.views_limit} views done" if self.views_limit is not None else f"{done} views done"
+            if self.time_limit is None:
+                return views + ", no time limit"
+            left = int(round(self.time_limit.left_ms() / 1000))
+            return views + f", {left // 60}:{left % 60:02d} left"
+
         def resume(self) -> None:
             if not self.running or not self.paused_by_operator:
                 return
@@ -323,9 +363,12 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
         def __init__(self, study: Study, assignment: Assignment, clips: Sequence[Clip], log, *,  # noqa: ANN001
                      folder: Path | None = None, kiosk: bool = False, pin: str | None = None, muted: bool = False,
                      seed_given: bool = False, practice: bool = True, continuation: Continuation | None = None,
-                     hotkey: str = DEFAULT_HOTKEY) -> None:
+                     hotkey: str = DEFAULT_HOTKEY, fields: dict[str, Any] | None = None) -> None:
             super().__init__()
             self.study = study
+            self.fields = dict(fields or {})
+            self.consent_utc: str | None = None  # when the participant agreed (consent screen)
+            self.refused_run = None  # the record of a refusal
             self.assignment = assignment
             self.clips = list(clips)
             self.log = log
@@ -378,7 +421,37 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
                 avail = screen.availableGeometry() if screen is not None else None
                 self.window.resize(*portrait_size(avail.width() if avail else 0, avail.height() if avail else 0))
                 self.window.show()
-            self.window.show_page(self.instructions_page)
+            if self.study.consent.strip() and self.continuation is None:
+                self.phase = "consent"
+                self.consent_page = ConsentPage(self.study.consent)
+                self.consent_page.answered.connect(self._consent_answered)
+                self.window.show_page(self.consent_page)
+            else:
+                self.window.show_page(self.instructions_page)
+
+        def _consent_answered(self, agreed: bool) -> None:
+            import hashlib
+            from datetime import datetime, timezone
+
+            if agreed:
+                self.consent_utc = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                self.phase = "instructions"
+                self.window.show_page(self.instructions_page)
+                return
+            # refusal: a session that holds nothing but who refused (participant, condition, study) and when
+            a = self.assignment
+            kwargs = a.session_kwargs(self.study.skip_threshold_ms)
+            rec = new_recorder(self.log, Catalog(self.clips), **kwargs)
+            rec.event("consent", given=False, consent_sha256=hashlib.sha256(self.study.consent.encode()).hexdigest())
+            rec.end("consent_refused")
+            self.refused_run = rec
+            self.phase = "end"
+            page = ScreenPage("Thank you", "You chose not to take part. Nothing else has been recorded. "
+                              "Please let the experimenter know.", None if self.kiosk else "Close")
+            page.setObjectName("refused_page")
+            page.proceed.connect(self.close)
+            self.end_page = page
+            self.window.show_page(page)
 
         def _cover_screen(self) -> None:
             screen = self.window.screen()  # no window manager honours fullscreen on a bare X server
@@ -448,18 +521,23 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             if cont is not None:
                 views_limit = max(1, views_limit - cont.views) if views_limit is not None else None
                 seconds = max(10.0, seconds - cont.elapsed_ms / 1000.0) if seconds is not None else None
-            run = FeedRun(self, catalog=Catalog(self.clips), ranker=a.condition.ranker, params=dict(a.condition.params),
+            run = FeedRun(self, catalog=Catalog(self.clips), ranker=a.condition.ranker, params=dict(a.params or a.condition.params),
                           seed=a.seed, warmup=self.warmup, views_limit=views_limit, seconds_limit=seconds,
-                          recorder_kwargs=a.session_kwargs(self.study.skip_threshold_ms),
+                          recorder_kwargs={**a.session_kwargs(self.study.skip_threshold_ms), "fields": self.fields},
                           replay=cont.replay if cont else (), spent_ms=cont.elapsed_ms if cont else 0.0)
             run.recorder.event(STUDY_EVENT, **a.study_event(self.study.sha256))
             run.recorder.event(
                 "lab_session", kiosk=self.kiosk, seed_given=self.seed_given,
                 practice_session=self.practice_run.recorder.id if self.practice_run else None,
-                warmup=[c.id for c in self.warmup],
+                warmup=[c.id for c in self.warmup], clips_folder=str(self.folder) if self.folder else None,
                 limits={"minutes": limits.minutes, "views": limits.views},
                 limits_left={"seconds": seconds, "views": views_limit},
             )
+            if self.consent_utc is not None:
+                import hashlib
+
+                run.recorder.event("consent", given=True, agreed_utc=self.consent_utc,
+                                   consent_sha256=hashlib.sha256(self.study.consent.encode()).hexdigest())
             if cont is not None:
                 run.recorder.event("continues_session", session_id=cont.session_id, views=cont.views,
                                    elapsed_ms=round(cont.elapsed_ms, 1))
@@ -470,13 +548,33 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
         def _main_ended(self, reason: str) -> None:
             if reason != "finished":
                 return
+            if self.study.questionnaire:
+                self.show_questionnaire()
+            else:
+                self.show_end()
+
+        def show_questionnaire(self) -> None:
+            self.phase = "questionnaire"
+            page = QuestionnairePage(self.study.questionnaire, self.study.questionnaire_intro)
+            page.submitted.connect(self._questionnaire_submitted)
+            self.questionnaire_page = page
+            self.window.show_page(page)
+
+        def _questionnaire_submitted(self, answers: list) -> None:
+            from feedapp.core.records import QuestionnaireAnswer
+
+            rec = self.main_run.recorder
+            ns = time.monotonic_ns()
+            for position, (q, answer, value) in enumerate(answers):
+                self.log.questionnaire_answer(QuestionnaireAnswer(rec.id, q.id, position, q.type, q.text, answer, value,
+                                                                  ns, rec.utc(ns)))
             self.show_end()
 
         def show_end(self) -> None:
             self.phase = "end"
             button = None if self.kiosk else "Close"
-            page = ScreenPage("Thank you!", "The session is over. Please let the experimenter know you have finished.",
-                              button)
+            page = ScreenPage("Thank you!", self.study.debrief.strip() or
+                              "The session is over. Please let the experimenter know you have finished.", button)
             page.setObjectName("end_page")
             page.extra.addSpacing(20)
             page.extra.addWidget(self._debrief_card(page))
@@ -571,13 +669,29 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             if (self.pin_dialog is not None and self.pin_dialog.isVisible()) or \
                     (self.operator_dialog is not None and self.operator_dialog.isVisible()):
                 return
+            run = self.current_run
+            if run is not None:
+                run.hold_for_dialog("pin" if self.pin else "operator_menu")
             if not self.pin:
                 self._open_operator_menu()
                 return
             self.pin_dialog = PinDialog(lambda pin: hmac.compare_digest(pin.encode(), self.pin.encode()), self.window)
             self.pin_dialog.refused.connect(self._pin_refused)
             self.pin_dialog.accepted.connect(self._open_operator_menu)
+            self.pin_dialog.rejected.connect(self._release_dialog)
             self.pin_dialog.open()
+
+        def _release_dialog(self) -> None:
+            run = self.current_run
+            if run is not None:
+                run.release_dialog()
+
+        def progress_text(self) -> str:
+            a = self.assignment
+            text = f"Participant {a.participant}, condition {a.condition.name} ({a.condition.ranker})"
+            if self.main_run is not None:
+                return text + f"; {self.main_run.progress()}"
+            return text + f"; now: {self.phase.replace('_', ' ')}"
 
         def _pin_refused(self) -> None:
             run = self.current_run
@@ -589,9 +703,14 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             run = self.current_run
             self.operator_dialog = OperatorDialog(running=run is not None, paused=bool(run and run.paused_by_operator),
                                                   notice=self.operator_report() if self.write_failed_ever else "",
-                                                  parent=self.window)
-            self.operator_dialog.accepted.connect(lambda: self.operator_action(self.operator_dialog.chosen or ""))
+                                                  info=self.progress_text(), parent=self.window)
+            self.operator_dialog.accepted.connect(self._operator_chosen)
+            self.operator_dialog.rejected.connect(self._release_dialog)
             self.operator_dialog.open()
+
+        def _operator_chosen(self) -> None:
+            self.operator_action(self.operator_dialog.chosen or "")
+            self._release_dialog()
 
         def operator_action(self, action: str) -> None:
             run = self.current_run
@@ -652,21 +771,21 @@ def lab_classes():  # noqa: ANN201
 
 # == the command ===================================================================================
 def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Path]:  # noqa: ANN001
-    """The study's catalog: its folder (scanned, probe cache in the db) or the demo clips (made if missing)."""
+    """The study's clips, from ``study.clips_folder(--clips)``: the folder ``lab validate`` checks. For
+    ``catalog = "demo"`` the missing demo clips are made there first (with progress); when every one
+    exists the folder is only scanned (probe cache in the db)."""
     from feedapp.ui.app import _scan_folder
 
-    folder = study.catalog_folder()
-    if folder is None:
-        from feedapp.config import default_demo_dir
+    folder = study.clips_folder(demo_dir)
+    if study.catalog == "demo" and not _demo_made(folder):
         from feedapp.media.demo import make_demo
 
-        folder = Path(demo_dir or default_demo_dir())
         last = [-1]
 
         def progress(done: int, total: int) -> None:
             if done < total and done // 8 != last[0]:
                 last[0] = done // 8
-                _say(f"making the demo clips: {done}/{total}")
+                _say(f"making the demo clips in {folder}: {done}/{total}")
 
         result = make_demo(folder, seed=0, workers=2, on_progress=progress)
     else:
@@ -676,6 +795,40 @@ def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Pat
     if result.rejected:
         _say(f"{len(result.rejected)} clip(s) of {folder} will not be played (see `feedapp scan {folder}`)")
     return list(result.accepted), folder
+
+
+def _demo_made(folder: Path) -> bool:
+    from feedapp.media.demo_plan import plan_demo
+
+    return folder.is_dir() and all((folder / item.file).exists() for item in plan_demo(0))
+
+
+def parse_field_args(study: Study, items: Sequence[str]) -> dict[str, str]:
+    """``--field NAME=VALUE`` (repeatable) -> {name: text}; UserError for a name the study has not."""
+    out: dict[str, str] = {}
+    names = [f.name for f in study.fields]
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--field {item!r}: write it as NAME=VALUE (the study's fields: {', '.join(names) or 'none'})")
+        if name not in names:
+            raise UserError(f"--field {name}: the study has no field {name!r} (it has: {', '.join(names) or 'none'})")
+        out[name] = value
+    return out
+
+
+def check_fields(study: Study, given: dict[str, str]) -> dict[str, Any]:
+    """The values to store for ``--yes`` (every field checked as the start dialog checks it)."""
+    values, problems = {}, []
+    for f in study.fields:
+        value, problem = f.check(given.get(f.name, f.default))
+        if problem:
+            problems.append(problem + f" (give --field {f.name}=...)")
+        elif value is not None:
+            values[f.name] = value
+    if problems:
+        raise UserError("; ".join(problems))
+    return values
 
 
 def run_lab(
@@ -693,6 +846,7 @@ def run_lab(
     hotkey: str = DEFAULT_HOTKEY,
     quit_after: float | None = None,
     screenshot: Path | None = None,
+    fields: Sequence[str] = (),
 ) -> int:
     """Run one lab session (see the module docstring). Returns the exit code.
 
@@ -734,6 +888,7 @@ def run_lab(
         raise UserError("kiosk mode needs the experimenter's PIN: give --pin (or set FEEDAPP_LAB_PIN)")
     if condition is not None and condition not in study.condition_names:
         raise UserError(f"study {study.name!r} has no condition {condition!r} (it has: {', '.join(study.condition_names)})")
+    given_fields = parse_field_args(study, fields)
 
     db = open_store(db_path)
     crashed = interrupted_lab_session(db, study)
@@ -788,22 +943,24 @@ def run_lab(
             _say(f"participant {participant} already has {len(previous(participant))} session(s) of this study; "
                  "starting another (--yes)")
         assignment, seed_given = a, seed is not None
+        field_values = check_fields(study, given_fields)
     else:
         dialog = StartDialog(study, previous_sessions=previous, block_for=block_for, participant=participant or "",
-                             condition=condition, seed=seed)
+                             condition=condition, seed=seed, fields=given_fields)
         if continuation is not None:
             dialog.participant_edit.setReadOnly(True)
         if not dialog.exec() or dialog.assignment is None:
             _say("no session started (the start dialog was cancelled)")
             return 1
         assignment, seed_given = dialog.assignment, dialog.seed_given
+        field_values = dialog.fields
 
     status_to = [lambda kind, message: _say(message)]  # the lab session takes over once it exists
     log = open_event_log(db_path, lambda kind, message: status_to[0](kind, message))
     log.recover_sessions(still_open)
     LabSession = lab_classes()[2]  # noqa: N806
     lab = LabSession(study, assignment, clips, log, folder=folder, kiosk=kiosk, pin=pin, muted=muted,
-                     seed_given=seed_given, continuation=continuation, hotkey=hotkey)
+                     seed_given=seed_given, continuation=continuation, hotkey=hotkey, fields=field_values)
     status_to[0] = lab.on_log_status
     _say(f"lab session of {study.name}: participant {assignment.participant}, condition {assignment.condition.name}"
          f"{' (chosen by hand)' if assignment.overridden else ''}, seed {assignment.seed}"
@@ -856,5 +1013,5 @@ def run_lab_args(args) -> int:  # noqa: ANN001 - the argparse.Namespace of `feed
         args.study, db_path=args.db or default_data_dir() / "feed.db", participant=args.participant,
         condition=args.condition, seed=args.seed, yes=args.yes, kiosk=args.kiosk,
         pin=args.pin or os.environ.get("FEEDAPP_LAB_PIN") or None, muted=args.mute, demo_dir=args.clips,
-        hotkey=args.hotkey, quit_after=args.quit_after, screenshot=args.screenshot,
+        hotkey=args.hotkey, quit_after=args.quit_after, screenshot=args.screenshot, fields=args.field or (),
     )

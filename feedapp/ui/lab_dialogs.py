@@ -64,6 +64,7 @@ class StartDialog(QDialog):
         participant: str = "",
         condition: str | None = None,
         seed: int | None = None,
+        fields: dict[str, str] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -72,6 +73,7 @@ class StartDialog(QDialog):
         self.block_for = block_for
         self.assignment: Assignment | None = None
         self.seed_given = False
+        self.fields: dict[str, Any] = {}  # the extra fields' values, once accepted
         self.confirm_box: QMessageBox | None = None
         self._assigned: str | None = None  # the counterbalanced condition for the typed id
         self._overridden = False
@@ -125,6 +127,36 @@ class StartDialog(QDialog):
         form.addRow("", self.condition_note)
         form.addRow("Feed seed", self.seed_edit)
         form.addRow("", self.seed_note)
+        # the study's extra fields ([[fields]]: text, choice, number), checked as typed, stored in sessions.fields
+        self.field_widgets: dict[str, QLineEdit | QComboBox] = {}
+        self.field_errors: dict[str, QLabel] = {}
+        given = dict(fields or {})
+        for f in study.fields:
+            if f.type == "choice":
+                w: QLineEdit | QComboBox = QComboBox()
+                w.addItem("" if f.required else "(not given)", "")
+                for c in f.choices:
+                    w.addItem(c, c)
+                start = given.get(f.name, f.default)
+                if start in f.choices:
+                    w.setCurrentIndex(w.findData(start))
+                w.currentIndexChanged.connect(self._refresh)
+            else:
+                w = QLineEdit(given.get(f.name, f.default))
+                if f.type == "number":
+                    w.setPlaceholderText(" to ".join(x for x in (f"{f.min:g}" if f.min is not None else "",
+                                                                  f"{f.max:g}" if f.max is not None else "") if x)
+                                         or "a number")
+                w.textChanged.connect(self._refresh)
+                w.returnPressed.connect(self._return_pressed)
+            w.setObjectName(f"field_{f.name}")
+            error = QLabel("")
+            error.setStyleSheet(ERROR_STYLE)
+            error.setWordWrap(True)
+            self.field_widgets[f.name] = w
+            self.field_errors[f.name] = error
+            form.addRow(f.label + ("" if f.required else " (optional)"), w)
+            form.addRow("", error)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = self.buttons.addButton("Start session", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -222,6 +254,10 @@ class StartDialog(QDialog):
             derived = self._derived_seed(pid)
             self.seed_note.setText("derived from the study and the participant" + (f": {derived}" if derived is not None else ""))
             self.seed_note.setStyleSheet(NOTE_STYLE)
+        _, field_problems = self.field_values()
+        for name, label in self.field_errors.items():  # say it once something was typed (empty required: Start off)
+            typed = bool(self._field_text(name).strip())
+            label.setText(field_problems.get(name, "") if typed else "")
         self.start_button.setEnabled(self._problem() is None)
 
     def _block(self, pid: str) -> int:
@@ -233,12 +269,30 @@ class StartDialog(QDialog):
         except ValueError:
             return None
 
+    def _field_text(self, name: str) -> str:
+        w = self.field_widgets[name]
+        return str(w.currentData() or "") if isinstance(w, QComboBox) else w.text()
+
+    def field_values(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """({field name: value} of the fields filled in, {field name: problem})."""
+        values, problems = {}, {}
+        for f in self.study.fields:
+            value, problem = f.check(self._field_text(f.name))
+            if problem:
+                problems[f.name] = problem
+            elif value is not None:
+                values[f.name] = value
+        return values, problems
+
     def _problem(self) -> str | None:
         """Why Start cannot work now (None: it can)."""
         pid = self.participant
         _, seed_problem = self._seed()
         if seed_problem:
             return seed_problem
+        _, field_problems = self.field_values()
+        if field_problems:
+            return next(iter(field_problems.values()))
         try:
             self.study.assign(pid, self.override, block=self._block(pid))
         except ValueError as e:
@@ -251,6 +305,7 @@ class StartDialog(QDialog):
         a = self.study.assign(pid, self.override, block=self._block(pid))
         seed, _ = self._seed()
         self.seed_given = seed is not None
+        self.fields, _ = self.field_values()
         return dataclasses.replace(a, seed=seed) if seed is not None else a
 
     def _return_pressed(self) -> None:
@@ -464,13 +519,15 @@ class PinDialog(QDialog):
 class OperatorDialog(QDialog):
     """What the experimenter can do: pause / resume, abort the session, exit. ``chosen`` is set on close."""
 
-    def __init__(self, *, running: bool, paused: bool, notice: str = "", parent: QWidget | None = None) -> None:
-        """``notice``: what the experimenter must know first (a failed write: what failed, what is safe, what to do)."""
+    def __init__(self, *, running: bool, paused: bool, notice: str = "", info: str = "",
+                 parent: QWidget | None = None) -> None:
+        """``notice``: what the experimenter must know first (a failed write: what failed, what is safe, what to do);
+        ``info``: participant, condition, views done, time left."""
         super().__init__(parent)
         self.setObjectName("operator_dialog")
         self.setWindowTitle("Experimenter")
         self.setModal(True)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(340)
         self.chosen: str | None = None
         layout = QVBoxLayout(self)
         self.notice: QLabel | None = None
@@ -483,6 +540,12 @@ class OperatorDialog(QDialog):
             layout.addWidget(self.notice)
         state = ("The session is paused." if paused else "The session is running.") if running else "The session has ended."
         layout.addWidget(QLabel(state))
+        self.info = QLabel(info)  # participant, condition, views done, time left
+        self.info.setObjectName("progress")
+        self.info.setStyleSheet(NOTE_STYLE)
+        self.info.setWordWrap(True)
+        if info:
+            layout.addWidget(self.info)
         self.action_buttons: dict[str, QPushButton] = {}
         actions: list[tuple[str, str]] = []
         if running:
@@ -536,7 +599,219 @@ class RecoveryDialog(QDialog):
         self.accept()
 
 
+# == consent and questionnaire ====================================================================
+def _dark(widget: QWidget) -> None:
+    pal = widget.palette()
+    pal.setColor(QPalette.ColorRole.Window, overlays.BACKGROUND)
+    pal.setColor(QPalette.ColorRole.WindowText, overlays.TEXT)
+    widget.setPalette(pal)
+    widget.setAutoFillBackground(True)
+
+
+BUTTON_STYLE = (f"QPushButton {{ background: {overlays.ACCENT.name()}; color: white; border: none; border-radius: 10px;"
+                " padding: 10px 28px; } QPushButton:focus { outline: none; border: 2px solid white; }"
+                " QPushButton:disabled { background: #444; color: #999; }")
+PLAIN_BUTTON_STYLE = ("QPushButton { background: #2e2e35; color: white; border: none; border-radius: 10px; padding: 10px 28px; }"
+                      " QPushButton:focus { outline: none; border: 2px solid white; }")
+
+
+class ConsentPage(QWidget):
+    """The study's consent text with "I agree" and "I do not agree". ``answered(bool)`` says which."""
+
+    answered = Signal(bool)
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("consent_page")
+        _dark(self)
+        title = QLabel("Consent")
+        title.setFont(_font(26, True))
+        title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.body = QLabel(text.strip())
+        self.body.setObjectName("consent_text")
+        self.body.setFont(_font(16))
+        self.body.setWordWrap(True)
+        self.body.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+        self.agree = QPushButton("I agree")
+        self.agree.setObjectName("agree")
+        self.refuse = QPushButton("I do not agree")
+        self.refuse.setObjectName("refuse")
+        for b, style in ((self.agree, BUTTON_STYLE), (self.refuse, PLAIN_BUTTON_STYLE)):
+            b.setFont(_font(17, True))
+            b.setMinimumHeight(50)
+            b.setStyleSheet(style)
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.agree.clicked.connect(lambda: self.answered.emit(True))
+        self.refuse.clicked.connect(lambda: self.answered.emit(False))
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.refuse)
+        row.addSpacing(16)
+        row.addWidget(self.agree)
+        row.addStretch(1)
+        column = QVBoxLayout()
+        column.addStretch(1)
+        column.addWidget(title)
+        column.addSpacing(16)
+        column.addWidget(self.body)
+        column.addSpacing(24)
+        column.addLayout(row)
+        column.addStretch(2)
+        inner = QWidget()
+        inner.setLayout(column)
+        inner.setMaximumWidth(620)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(32, 24, 32, 24)
+        outer.addStretch(1)
+        outer.addWidget(inner, 6)
+        outer.addStretch(1)
+
+    def showEvent(self, event) -> None:  # noqa: ANN001
+        super().showEvent(event)
+        self.agree.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+class QuestionnairePage(QWidget):
+    """The questionnaire after the feed: Likert items (a row of numbered buttons), choices (radio
+    buttons), free text. Submit is enabled once every required item is answered; ``submitted`` carries
+    ``[(question, answer text or None, Likert value or None), ...]`` in order."""
+
+    submitted = Signal(list)
+
+    def __init__(self, questions: Sequence[Any], intro: str = "", parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QButtonGroup, QPlainTextEdit, QRadioButton, QScrollArea
+
+        super().__init__(parent)
+        self.setObjectName("questionnaire_page")
+        _dark(self)
+        self.questions = list(questions)
+        self.groups: dict[str, QButtonGroup] = {}
+        self.texts: dict[str, QPlainTextEdit] = {}
+        column = QVBoxLayout()
+        title = QLabel("A few questions")
+        title.setFont(_font(24, True))
+        column.addWidget(title)
+        if intro.strip():
+            note = QLabel(intro.strip())
+            note.setWordWrap(True)
+            note.setFont(_font(15))
+            note.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+            column.addWidget(note)
+        for q in self.questions:
+            column.addSpacing(14)
+            label = QLabel(q.text + ("" if q.required else "  (optional)"))
+            label.setWordWrap(True)
+            label.setFont(_font(16, True))
+            column.addWidget(label)
+            if q.type == "text":
+                edit = QPlainTextEdit()
+                edit.setObjectName(f"q_{q.id}")
+                edit.setTabChangesFocus(True)
+                edit.setFixedHeight(70)
+                edit.setStyleSheet("QPlainTextEdit { background: #1c1c21; color: white; border: 1px solid #555;"
+                                   " border-radius: 6px; } QPlainTextEdit:focus { border: 2px solid white; }")
+                edit.textChanged.connect(self._refresh)
+                self.texts[q.id] = edit
+                column.addWidget(edit)
+                continue
+            group = QButtonGroup(self)
+            group.setExclusive(True)
+            self.groups[q.id] = group
+            row = QHBoxLayout() if q.type == "likert" else QVBoxLayout()
+            if q.type == "likert":
+                if q.labels[0]:
+                    low = QLabel(q.labels[0])
+                    low.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+                    row.addWidget(low)
+                for k in range(1, q.points + 1):
+                    b = QPushButton(str(k))
+                    b.setObjectName(f"q_{q.id}_{k}")
+                    b.setCheckable(True)
+                    b.setFixedSize(44, 40)
+                    b.setStyleSheet("QPushButton { background: #2e2e35; color: white; border: none; border-radius: 8px; }"
+                                    f" QPushButton:checked {{ background: {overlays.ACCENT.name()}; }}"
+                                    " QPushButton:focus { border: 2px solid white; }")
+                    group.addButton(b, k)
+                    row.addWidget(b)
+                if q.labels[1]:
+                    high = QLabel(q.labels[1])
+                    high.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+                    row.addWidget(high)
+                row.addStretch(1)
+            else:
+                for k, c in enumerate(q.choices, start=1):
+                    r = QRadioButton(c)
+                    r.setObjectName(f"q_{q.id}_{k}")
+                    r.setStyleSheet("QRadioButton { color: white; font-size: 15px; }"
+                                    " QRadioButton:focus { text-decoration: underline; }")
+                    group.addButton(r, k)
+                    row.addWidget(r)
+            group.idClicked.connect(lambda _id: self._refresh())
+            column.addLayout(row)
+        column.addSpacing(22)
+        self.submit = QPushButton("Submit")
+        self.submit.setObjectName("submit")
+        self.submit.setFont(_font(17, True))
+        self.submit.setMinimumHeight(50)
+        self.submit.setStyleSheet(BUTTON_STYLE)
+        self.submit.clicked.connect(self._submit)
+        self.missing = QLabel("")
+        self.missing.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+        row = QHBoxLayout()
+        row.addWidget(self.missing, 1)
+        row.addWidget(self.submit)
+        column.addLayout(row)
+        column.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(column)
+        inner.setMaximumWidth(640)
+        _dark(inner)
+        holder = QWidget()
+        _dark(holder)
+        h = QHBoxLayout(holder)
+        h.addStretch(1)
+        h.addWidget(inner, 8)
+        h.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(holder)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 16, 16, 16)
+        outer.addWidget(scroll)
+        self._refresh()
+
+    def answers(self) -> list[tuple[Any, str | None, float | None]]:
+        out: list[tuple[Any, str | None, float | None]] = []
+        for q in self.questions:
+            if q.type == "text":
+                text = self.texts[q.id].toPlainText().strip()
+                out.append((q, text or None, None))
+                continue
+            k = self.groups[q.id].checkedId()
+            if k < 1:
+                out.append((q, None, None))
+            elif q.type == "likert":
+                out.append((q, str(k), float(k)))
+            else:
+                out.append((q, q.choices[k - 1], None))
+        return out
+
+    def _unanswered(self) -> list[str]:
+        return [q.id for q, answer, _ in self.answers() if q.required and answer is None]
+
+    def _refresh(self) -> None:
+        missing = self._unanswered()
+        self.submit.setEnabled(not missing)
+        self.missing.setText(f"{len(missing)} question(s) still to answer" if missing else "")
+
+    def _submit(self) -> None:
+        if not self._unanswered():
+            self.submit.setEnabled(False)
+            self.submitted.emit(self.answers())
+
+
 __all__ = [
     "StartDialog", "duplicate_box", "ScreenPage", "TopicsCard", "top_topics", "PinDialog", "OperatorDialog",
-    "RecoveryDialog",
+    "RecoveryDialog", "ConsentPage", "QuestionnairePage",
 ]

@@ -195,9 +195,13 @@ def test_html_pages_show_the_figures_and_are_self_contained(log, tmp_path, capsy
     for name, c in figures["conditions"].items():
         row = by_name[name]
         assert row[2] == str(c["sessions"]) and row[4] == str(c["views"])
-        assert row[5] == f"{c['per_session']['watch_ratio']['mean']:.3f}"
-        ci = c["per_session"]["watch_ratio"]
-        assert row[6] == f"{ci['ci_low']:.3f} – {ci['ci_high']:.3f}"
+        ci = c["per_session"]["watch_ratio"]  # mean and its interval in one cell: no wide columns that wrap
+        assert row[5] == f"{ci['mean']:.3f}{ci['ci_low']:.3f} – {ci['ci_high']:.3f}"
+        dwell = c["per_session"]["dwell_ms"]  # ms as whole numbers
+        assert row[7] == f"{round(dwell['mean'])}{dwell['ci_low']:.0f} – {dwell['ci_high']:.0f}"
+        assert row[8].startswith(f"{c['exploration_share']:.3f}") and f"of {c['ranker_picks']} ranker picks" in row[8]
+    assert len(conds[0]) == 9
+    assert "table{border-collapse:collapse" in text and ".wide{" in text
     # one page per session, linked from the study page
     links = [a["href"] for tag, a in p.tags if tag == "a"]
     assert sorted(links) == sorted(f"session-{r.id[:8]}.html" for r in recs)
@@ -206,6 +210,7 @@ def test_html_pages_show_the_figures_and_are_self_contained(log, tmp_path, capsy
     summary = {row[0]: row for row in sp.tables["summary"][1:]}
     assert summary["mean watch ratio"][2] == f"{sfig['summary']['watch_ratio']['mean']:.3f}"
     assert summary["skip rate"][1] == str(sfig["summary"]["views"])
+    assert summary["mean dwell (ms)"][2] == str(round(sfig["summary"]["dwell_ms"]["mean"]))  # 5403, not 5403.385
     topics = {row[0]: row for row in sp.tables["topics"][1:]}
     assert set(topics) == set(sfig["topics"])
     assert sum(1 for tag, _ in sp.tags if tag == "svg") == 4  # profile, dwell, watch ratio, skip rate

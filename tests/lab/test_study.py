@@ -298,7 +298,8 @@ def test_seed_derivation_is_stable_sha256():
 def test_session_kwargs_match_the_recorder():
     a = parse_study(BASE).assign("P02")
     kw = a.session_kwargs(3000)
-    assert kw == {"mode": "lab", "ranker": "foryou", "ranker_params": {"epsilon": 0.1}, "seed": a.seed,
+    # every condition gets the study's repeat rule (default: no clip repeats while an unseen one remains)
+    assert kw == {"mode": "lab", "ranker": "foryou", "ranker_params": {"repeat_gap": 100_000, "epsilon": 0.1}, "seed": a.seed,
                   "participant": "P02", "condition": "A", "skip_threshold_ms": 3000, "study": "s1"}
     ev = a.study_event("abc")
     assert ev["study"] == "s1" and ev["study_sha256"] == "abc" and ev["overridden"] is False
@@ -353,3 +354,85 @@ def test_practice_clips_leave_out_warmups_and_are_the_same_for_everyone(clip_dir
     assert [c.id for c in parse_study(text).practice_clips(list(reversed(clips)), clip_dir)] == [c.id for c in picked]
     named = parse_study(text.replace("clips = 3", 'use = ["clip 5.mp4"]'))
     assert named.practice.clips == 1 and [Path(c.path).name for c in named.practice_clips(clips, clip_dir)] == ["clip 5.mp4"]
+
+
+def test_no_condition_repeats_a_clip_while_unseen_clips_remain():
+    """Conditions differ only in ranking: the study's repeat rule goes to every ranker (issue 14)."""
+    from feedapp.core.catalog import Catalog
+    from feedapp.core.engine import FeedEngine
+    from feedapp.core.model import View
+    from tests.lab.conftest import CLIPS
+
+    study = parse_study(BASE.replace('[conditions.B]', '[conditions.C]\nranker = "random"\n\n[conditions.B]'))
+    for name in study.condition_names:
+        a = study.assign("P01", name)
+        assert a.params["repeat_gap"] == 100_000
+        engine = FeedEngine(Catalog(list(CLIPS)), a.condition.ranker, seed=a.seed, params=a.params)
+        served = []
+        for _ in range(len(CLIPS) + 4):
+            clip = engine.next()
+            served.append(clip.id)
+            engine.finish(View(clip.id, dwell_ms=1000, play_ms=1000, loops=0, skipped=True))
+        assert len(set(served[: len(CLIPS)])) == len(CLIPS), name  # every clip once before any comes back
+        assert served[len(CLIPS)] in served[: len(CLIPS)]  # then the feed goes on
+    # the study may say otherwise, for every condition, and a condition's own params win
+    study = parse_study(BASE.replace('name = "s1"', 'name = "s1"\nrepeat_gap = 5'))
+    assert all(study.assign("P01", n).params["repeat_gap"] == 5 for n in study.condition_names)
+    bad = "\n".join(p.describe() for p in problems(BASE.replace('name = "s1"', 'name = "s1"\nrepeat_gap = 0')))
+    assert "study.repeat_gap: must be between 1 and 100,000" in bad
+
+
+def test_fields_and_questionnaire_are_parsed_and_their_mistakes_located():
+    good = BASE + """
+[[fields]]
+name = "age"
+type = "number"
+whole = true
+min = 18
+max = 99
+
+[[fields]]
+name = "group"
+type = "choice"
+choices = ["a", "b"]
+
+[[questionnaire]]
+id = "fun"
+type = "likert"
+text = "It was fun."
+points = 7
+labels = ["no", "yes"]
+"""
+    s = parse_study(good)
+    age, group = s.fields
+    assert (age.label, age.type, age.whole, age.min, age.max, age.required) == ("age", "number", True, 18, 99, True)
+    assert age.check("33") == (33, None) and age.check("33.5")[1] == "age: must be a whole number, not 33.5"
+    assert age.check("")[1] == "age: required" and group.check("c")[1] == "group: choose one of a, b"
+    (q,) = s.questionnaire
+    assert (q.id, q.points, q.labels, q.required) == ("fun", 7, ("no", "yes"), True)
+    bad = good.replace('type = "choice"', 'type = "choise"').replace("points = 7", "points = 1").replace(
+        'name = "age"', 'name = "the age"')
+    found = {p.field: (p.message, p.line) for p in problems(bad)}
+    assert found["fields.1.type"][0].startswith("must be one of text, choice, number, not 'choise'; did you mean 'choice'?")
+    assert found["fields.1.type"][1] == line_of(bad, 'type = "choise"')
+    assert found["questionnaire.0.points"] == ("a Likert item has 2 to 11 points, not 1", line_of(bad, "points = 1"))
+    assert "short name" in found["fields.0.name"][0]
+    assert "must be a list of tables" in problems('fields = "age"\n' + BASE)[0].message
+
+
+def test_validate_and_run_resolve_the_same_clips_folder(tmp_path):
+    from feedapp.config import default_demo_dir
+
+    text = BASE.replace('catalog = "clips"', 'catalog = "demo"')
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    assert parse_study(text, path).clips_folder() == Path(default_demo_dir())
+    path.write_text(text.replace('catalog = "demo"', 'catalog = "demo"\nclips = "my-demo"'))
+    s = parse_study(path.read_text(), path)
+    assert s.clips_folder() == tmp_path / "my-demo"
+    assert s.clips_folder(tmp_path / "other") == tmp_path / "other"  # --clips wins, for validate and run alike
+    from feedapp.lab.commands import validate
+
+    code, result = validate(path, demo_dir=tmp_path / "other")
+    assert result["catalog"]["folder"] == str(tmp_path / "other") and "not made yet in " + str(tmp_path / "other") in \
+        result["catalog"]["note"]

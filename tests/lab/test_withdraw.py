@@ -50,7 +50,7 @@ def test_withdraw_deletes_every_row_of_the_participant_and_keeps_the_log_consist
     assert run_withdraw_command(path, "P02", yes=True) == 0
     out = capsys.readouterr().out
     assert (f"deleted {mine['sessions']} sessions, {mine['views']} views, {mine['events']} events, "
-            f"{mine['profile_snapshots']} profile_snapshots, {mine['impressions']} impressions") in out
+            f"{mine['profile_snapshots']} profile_snapshots, 0 questionnaire, {mine['impressions']} impressions") in out
     after = counts(path)
     for t in TABLES:
         assert after[t] == before_all[t] - mine[t]
@@ -81,7 +81,11 @@ def test_withdraw_asks_and_respects_no(db, capsys):
 def test_unknown_participant_and_study_scope(db, capsys):
     path, _ = db
     assert run_withdraw_command(path, "p01", yes=True) == 1
-    assert "similar ids in this file: P01" in capsys.readouterr().err
+    assert "did you mean P01?" in capsys.readouterr().err
+    assert run_withdraw_command(path, "P1", yes=True) == 1  # the number without its leading zero
+    assert "did you mean P01?" in capsys.readouterr().err
+    assert run_withdraw_command(path, "P7", yes=True) == 1
+    assert "did you mean" not in capsys.readouterr().err
     with pytest.raises(WithdrawError, match="in study 'other'"):
         inspect(path, "P01", study="other")
     w = withdraw(path, "P03", study="learn-vs-random")
@@ -233,3 +237,29 @@ def test_withdraw_checks_the_checkpoint_completed(db):
     assert w.done and not w.pending
     wal = path.with_name(path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+def test_withdraw_lists_and_deletes_the_reports_and_exports_that_hold_the_participant(tmp_path, study, capsys):
+    from feedapp.lab.commands import run_report_command
+
+    path = tmp_path / "feed.db"
+    write_study_log(path, study, ["P01", "P02", "P03", "P04"])
+    assert run_report_command(path, None, "learn-vs-random", tmp_path / "report") == 0
+    assert run_export_command(path, tmp_path / "export", study="learn-vs-random") == 0
+    capsys.readouterr()
+    mine = sorted(p.name for p in (tmp_path / "export").glob("P02_*"))
+    assert len(mine) == 1 and mine[0].startswith("P02_learn-vs-random_") and mine[0].endswith(".csv")
+    assert run_withdraw_command(path, "P02", yes=True) == 0
+    out = capsys.readouterr().out
+    assert "still contain P02" in out
+    listed = [line.strip().split("  (")[0] for line in out.splitlines() if line.startswith("  /")]
+    assert str((tmp_path / "export" / mine[0]).absolute()) in listed
+    assert str((tmp_path / "report" / "study-learn-vs-random.html").absolute()) in listed
+    assert not any("P01_" in x or "P03_" in x for x in listed)  # other participants' own files are not listed
+    # the study-wide files and P01's session pages stay; a second run with --delete-outputs deletes P03's files
+    assert run_withdraw_command(path, "P03", yes=True, delete_outputs=True) == 0
+    out = capsys.readouterr().out
+    assert "deleted" in out and not list((tmp_path / "export").glob("P03_*"))
+    assert not (tmp_path / "export" / "view_log.csv").exists()  # it held P03 too
+    assert list((tmp_path / "export").glob("P01_*"))  # P01's own file stays
+    assert run_withdraw_command(path, "P01", yes=True) == 0
+    assert "still contain P01" in capsys.readouterr().out

@@ -67,7 +67,8 @@ def test_csv_of_one_session_by_prefix_round_trips(log, tmp_path, capsys):
     assert run_export_command(path, sid[:6], False, "csv", out) == 0
     stdout = capsys.readouterr().out
     assert f"exported session {sid}" in stdout and "views.csv" in stdout
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.csv" for n in ENTITIES] + ["manifest.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}.csv" for n in ENTITIES] + ["affinities.csv", "codebook.csv", "manifest.json"])
     for table in TABLES:
         rows = _read_csv(out / f"{table}.csv")
         key = "id" if table == "sessions" else "session_id"

@@ -1,0 +1,146 @@
+"""Issue 14: ranker picks only in exploration shares, preferred topics need views, data ready to analyse
+(per-participant files, codebook, affinities in long format, questionnaire), typed loading by the codebook."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from feedapp.core.records import QuestionnaireAnswer
+from feedapp.core.session import SessionRecorder
+from feedapp.lab.commands import run_export_command, run_report_command
+from feedapp.lab.report import MIN_TOPIC_VIEWS, session_figures, study_figures
+from feedapp.lab.study import STUDY_EVENT, parse_study
+from feedapp.store import codebook
+from feedapp.store.log import EventLog
+from feedapp.store.sessions import open_for_reading
+from tests.lab.conftest import CLIPS, MS, STUDY_TEXT
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record(log: EventLog, study, participant: str, t0: int, *, fields=None, answers=(), refused=False):
+    """A lab session: the condition's 2 warm-up clips (policy warmup), then 8 ranker picks, every one an
+    exploration pick (as the random ranker logs them); ocean is shown once (in the warm-up)."""
+    a = study.assign(participant)
+    now = [t0]
+    rec = SessionRecorder(log, app_version="test", clock=lambda: now[0], catalog_size=len(CLIPS),
+                          fields=fields or {}, **a.session_kwargs(study.skip_threshold_ms))
+    log.clips_known(CLIPS)
+    rec.event(STUDY_EVENT, t0, **a.study_event(study.sha256))
+    if refused:
+        rec.event("consent", t0 + MS, given=False)
+        rec.end("consent_refused", t0 + 2 * MS)
+        return rec
+    by_id = {c.id: c for c in CLIPS}
+    order = [by_id[w] for w in a.condition.warmup] + [c for c in CLIPS if c.id not in a.condition.warmup][:8]
+    t = t0 + 10 * MS
+    for i, clip in enumerate(order):
+        warm = i < len(a.condition.warmup)
+        rec.arrive(clip, reached_by="start" if i == 0 else "swipe_next", is_revisit=False, settled_ns=t,
+                   input_ns=t, policy="warmup" if warm else a.condition.ranker, score=None if warm else 0.1,
+                   propensity=1.0 if warm else 0.1, exploration=not warm)
+        t += (clip.duration_ms if "cats" in clip.topics else 800) * MS
+        rec.leave("swipe_next", t)
+        rec.profile_snapshot({"topics": {clip.topics[0]: 0.1 * (i + 1), "misc": -0.05}, "views": i + 1}, t + MS)
+        t += 100 * MS
+    rec.end("finished", t)
+    for pos, (item, answer, value) in enumerate(answers):
+        log.questionnaire_answer(QuestionnaireAnswer(rec.id, item, pos, "likert" if value else "text", f"{item}?",
+                                                     answer, value, t + 5 * MS, rec.utc(t + 5 * MS)))
+    return rec
+
+
+def make_log(path: Path):
+    study = parse_study(STUDY_TEXT.replace('catalog = "demo"', 'catalog = "demo"\nclips = "nowhere"'))
+    log = EventLog(path)
+    recs = [record(log, study, "P01", 10**15, fields={"age": 31}, answers=[("fun", "4", 4.0), ("note", "ok", None)]),
+            record(log, study, "P02", 2 * 10**15, fields={"age": 45}, answers=[("fun", "2", 2.0), ("note", None, None)]),
+            record(log, study, "P03", 3 * 10**15, refused=True)]
+    assert log.close()
+    return study, recs
+
+
+def test_exploration_share_counts_ranker_picks_only_and_preferred_topics_need_views(tmp_path):
+    study, recs = make_log(tmp_path / "feed.db")
+    conn = open_for_reading(tmp_path / "feed.db")
+    fig = session_figures(conn, recs[0].id)
+    assert fig["exploration"] == {"scripted": 2, "picks": 8, "exploration_picks": 8, "share": 1.0}  # not 8/10
+    # the warm-up's one view of cats-0 and tech-1 does not make them preferred; topics need MIN_TOPIC_VIEWS
+    assert all(fig["topics"][t]["ranker_views"] >= MIN_TOPIC_VIEWS for t in fig["preferred_topics"])
+    assert fig["topics"]["tech"]["views"] >= 1 and fig["topics"]["tech"]["ranker_views"] < MIN_TOPIC_VIEWS
+    assert "tech" not in fig["preferred_topics"]
+    sfig = study_figures(conn, study.name)
+    conn.close()
+    assert sfig["consent_refused"] == 1 and sorted(s["participant"] for s in sfig["sessions"]) == ["P01", "P02"]
+    cond = sfig["conditions"]["random"]
+    assert cond["exploration_share"] == 1.0 and cond["scripted_slots"] == 2
+    assert cond["questionnaire"]["fun"]["likert"]["mean"] == 4.0  # P01 (random); P02 is in learn
+    out = tmp_path / "report"
+    assert run_report_command(tmp_path / "feed.db", None, study.name, out) == 0
+    page = (out / f"study-{study.name}.html").read_text()
+    assert "Consent refused: 1" in page and "<h2>Questionnaire</h2>" in page
+    session_page = (out / f"session-{recs[0].id[:8]}.html").read_text()
+    assert f"at least {MIN_TOPIC_VIEWS} closed views the ranker chose" in session_page
+    assert "the 2 warm-up slots the study fixed" in session_page and "start dialog: age" in session_page
+    assert not re.search(r">\d+\.\d{3}</td>", session_page.split("Summary")[1].split("</table>")[0].split(
+        "mean dwell (ms)")[1])  # the dwell mean as a whole number of ms
+
+
+def load_typed(path: Path, book: dict[str, dict[str, str]], table: str) -> list[dict]:
+    """Read an exported CSV with the codebook's types (what an analyst does with dtype=...)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == list(book[table]), (path, table)
+        out = []
+        for row in reader:
+            typed = {}
+            for col, text in row.items():
+                kind = book[table][col]
+                typed[col] = None if text == "" else codebook.TYPES[kind](text)
+            out.append(typed)
+    return out
+
+
+def test_lab_export_writes_per_participant_files_a_codebook_and_long_affinities(tmp_path, capsys):
+    study, recs = make_log(tmp_path / "feed.db")
+    out = tmp_path / "export"
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    day = recs[0].record.started_utc[:10]
+    names = sorted(p.name for p in out.iterdir())
+    assert f"P01_learn-vs-random_{day}.csv" in names and f"P02_learn-vs-random_{day}.csv" in names
+    assert f"P03_learn-vs-random_{day}.csv" in names  # the refusal: a file with no views
+    assert {"codebook.csv", "affinities.csv", "questionnaire.csv", "view_log.csv", "manifest.json"} <= set(names)
+    with open(out / "codebook.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    book: dict[str, dict[str, str]] = {}
+    for r in rows:
+        assert r["meaning"] and r["type"] in codebook.TYPES, r
+        book.setdefault(r["table"], {})[r["column"]] = r["type"]
+    loaded = {}
+    for name in names:
+        if name.endswith(".csv") and name != "codebook.csv":
+            table = "view_log" if name.startswith("P0") else name[:-4]
+            loaded[name] = load_typed(out / name, book, table)
+    mine = loaded[f"P01_learn-vs-random_{day}.csv"]
+    assert len(mine) == 10 and {r["participant"] for r in mine} == {"P01"} and {r["mode"] for r in mine} == {"lab"}
+    assert mine[0]["since_start_ms"] == 10.0 and all(isinstance(r["dwell_ms"], float) for r in mine)
+    assert loaded[f"P03_learn-vs-random_{day}.csv"] == []
+    aff = loaded["affinities.csv"]
+    first = [r for r in aff if r["session_id"] == recs[0].id][0]
+    assert len(aff) == 2 * 20 and first == {"session_id": recs[0].id, "after_position": 0, "topic": "cats",
+                                            "affinity": 0.1}
+    q = loaded["questionnaire.csv"]
+    assert [(r["item"], r["answer"], r["value"]) for r in q if r["session_id"] == recs[1].id] == [
+        ("fun", "2", 2.0), ("note", None, None)]
+    sessions = {r["participant"]: r for r in loaded["sessions.csv"]}
+    assert json.loads(sessions["P01"]["fields"]) == {"age": 31} and sessions["P03"]["end_reason"] == "consent_refused"
+
+
+def test_docs_data_md_tables_are_the_codebook():
+    doc = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    assert codebook.sync_markdown(doc) == doc, "run: python -m feedapp.store.codebook docs/data.md"
+    for table in codebook.CODEBOOK:
+        assert codebook.markdown_table(table) in doc, table

@@ -1,0 +1,190 @@
+"""The session flow from the study file (issue 14): start-dialog fields, consent, questionnaire, debrief,
+dialogs that pause the clip, the experimenter's progress line. Real widgets, real SQLite, real clips."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from feedapp.core.model import Clip
+from feedapp.lab.study import Study, parse_study
+from feedapp.store.check import check
+from feedapp.store.log import EventLog
+from tests.ui.test_lab_ui import CTRL_SHIFT, PIN, events, rows, study_text, wait_arrivals
+
+FLOW = """
+consent = "You will watch short clips. Your views are recorded under a code, never your name."
+debrief = "The feed you saw was chosen by a ranker. Thank you for taking part."
+questionnaire_intro = "About the clips you just watched."
+
+[[fields]]
+name = "age"
+label = "Age"
+type = "number"
+whole = true
+min = 18
+max = 99
+
+[[fields]]
+name = "handedness"
+label = "Handedness"
+type = "choice"
+choices = ["left", "right"]
+
+[[fields]]
+name = "experimenter"
+label = "Experimenter"
+type = "text"
+required = false
+
+[[questionnaire]]
+id = "enjoyed"
+type = "likert"
+text = "I enjoyed the clips."
+points = 5
+labels = ["not at all", "very much"]
+
+[[questionnaire]]
+id = "device"
+type = "choice"
+text = "Where do you usually watch short videos?"
+choices = ["phone", "computer", "tablet"]
+
+[[questionnaire]]
+id = "comments"
+type = "text"
+text = "Anything else?"
+required = false
+"""
+
+
+def flow_study(ui_clips: list[Clip], tmp_path: Path, **kw) -> Study:
+    folder = Path(ui_clips[0].path).parent
+    text = study_text(folder, **kw).replace('instructions = "Swipe up for the next clip."',
+                                            'instructions = "Swipe up for the next clip."\n' + FLOW.split("[[fields]]")[0])
+    text += "\n[[fields]]" + "[[fields]]".join(FLOW.split("[[fields]]")[1:])
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return parse_study(text, path)
+
+
+def make_lab(study: Study, ui_clips: list[Clip], log: EventLog, participant: str = "P02", **kw):
+    from feedapp.ui.app import start_qt
+    from feedapp.ui.lab import lab_classes
+
+    start_qt()
+    return lab_classes()[2](study, study.assign(participant), ui_clips, log, folder=Path(ui_clips[0].path).parent,
+                            muted=True, **kw)
+
+
+def test_start_dialog_fields_are_checked_as_typed(qtbot, ui_clips, tmp_path):
+    from feedapp.ui.app import start_qt
+    from feedapp.ui.lab_dialogs import StartDialog
+
+    start_qt()
+    study = flow_study(ui_clips, tmp_path)
+    assert [f.name for f in study.fields] == ["age", "handedness", "experimenter"]
+    dialog = StartDialog(study, participant="P03")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    age, hand = dialog.field_widgets["age"], dialog.field_widgets["handedness"]
+    assert not dialog.start_button.isEnabled()  # age and handedness are required
+    qtbot.keyClicks(age, "17")
+    assert dialog.field_errors["age"].text() == "Age: must be at least 18, not 17"
+    age.clear()
+    qtbot.keyClicks(age, "2x")
+    assert "must be a number" in dialog.field_errors["age"].text()
+    age.clear()
+    qtbot.keyClicks(age, "34")
+    assert dialog.field_errors["age"].text() == "" and not dialog.start_button.isEnabled()
+    hand.setCurrentIndex(hand.findData("left"))
+    assert dialog.start_button.isEnabled()
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert dialog.assignment is not None and dialog.fields == {"age": 34, "handedness": "left"}
+
+
+def test_consent_refusal_records_nothing_but_the_refusal(qtbot, ui_clips, tmp_path):
+    study = flow_study(ui_clips, tmp_path)
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    lab = make_lab(study, ui_clips, log, fields={"age": 40, "handedness": "right"})
+    qtbot.addWidget(lab.window)
+    lab.show()
+    qtbot.waitExposed(lab.window)
+    assert lab.window.stack.currentWidget() is lab.consent_page
+    qtbot.mouseClick(lab.consent_page.refuse, Qt.MouseButton.LeftButton)
+    assert lab.window.stack.currentWidget().objectName() == "refused_page" and lab.main_run is None
+    with qtbot.waitSignal(lab.finished, timeout=3000):
+        qtbot.mouseClick(lab.end_page.button, Qt.MouseButton.LeftButton)
+    assert log.close()
+    (sid, reason, fields, participant, study_name), = rows(
+        db, "SELECT id, end_reason, fields, participant, study FROM sessions")
+    assert (reason, json.loads(fields), participant, study_name) == ("consent_refused", {}, "P02", "lab-ui")
+    assert list(events(db, sid)) == ["consent"] and events(db, sid)["consent"][0]["given"] is False
+    for table in ("impressions", "views", "profile_snapshots", "questionnaire"):
+        assert rows(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+
+
+def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
+    study = flow_study(ui_clips, tmp_path, views=3)
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    lab = make_lab(study, ui_clips, log, pin=PIN, fields={"age": 40, "handedness": "right"})
+    qtbot.addWidget(lab.window)
+    lab.show()
+    qtbot.waitExposed(lab.window)
+    qtbot.mouseClick(lab.consent_page.agree, Qt.MouseButton.LeftButton)
+    assert lab.window.stack.currentWidget() is lab.instructions_page
+    qtbot.mouseClick(lab.instructions_page.button, Qt.MouseButton.LeftButton)
+    run = lab.main_run
+    wait_arrivals(qtbot, run, 1)
+    qtbot.wait(700)
+    # the PIN dialog takes the focus: the clip pauses (no loops behind it) and the log says so
+    qtbot.keyClick(run.view, Qt.Key.Key_O, CTRL_SHIFT)
+    assert run.view.is_paused and lab.pin_dialog.isVisible()
+    qtbot.keyClicks(lab.pin_dialog.pin_edit, PIN)
+    qtbot.mouseClick(lab.pin_dialog.ok_button, Qt.MouseButton.LeftButton)
+    menu = lab.operator_dialog
+    assert menu.info.text() == "Participant P02, condition learn (foryou); 0 of 3 views done, no time limit"
+    qtbot.mouseClick(menu.action_buttons["back"], Qt.MouseButton.LeftButton)
+    assert not run.view.is_paused  # playing again
+    for n in (2, 3):
+        qtbot.keyClick(run.view, Qt.Key.Key_Down)
+        wait_arrivals(qtbot, run, n)
+        qtbot.wait(150)
+    qtbot.keyClick(run.view, Qt.Key.Key_Down)  # the third view closes: limit reached
+    qtbot.waitUntil(lambda: lab.phase == "questionnaire", timeout=5000)
+    page = lab.questionnaire_page
+    assert not page.submit.isEnabled() and page.missing.text() == "2 question(s) still to answer"
+    qtbot.mouseClick(page.groups["enjoyed"].button(4), Qt.MouseButton.LeftButton)
+    assert not page.submit.isEnabled()
+    page.groups["device"].button(2).click()
+    assert page.submit.isEnabled()
+    qtbot.keyClicks(page.texts["comments"], "fun, but too many cats")
+    qtbot.mouseClick(page.submit, Qt.MouseButton.LeftButton)
+    assert lab.phase == "end" and study.debrief in lab.end_page.body.text()
+    with qtbot.waitSignal(lab.finished, timeout=3000):
+        qtbot.mouseClick(lab.end_page.button, Qt.MouseButton.LeftButton)
+    assert log.close()
+    (sid, reason, fields), = rows(db, "SELECT id, end_reason, fields FROM sessions")
+    assert reason == "finished" and json.loads(fields) == {"age": 40, "handedness": "right"}
+    answers = rows(db, "SELECT item, position, type, answer, value FROM questionnaire WHERE session_id = ? "
+                       "ORDER BY position", sid)
+    assert answers == [("enjoyed", 0, "likert", "4", 4.0), ("device", 1, "choice", "computer", None),
+                       ("comments", 2, "text", "fun, but too many cats", None)]
+    ev = events(db, sid)
+    assert ev["consent"][0]["given"] is True
+    assert ev["dialog_opened"] == [{"dialog": "pin"}] and ev["dialog_closed"] == [{"dialog": "pin"}]
+    kinds = [k for (k,) in rows(db, "SELECT kind FROM events WHERE session_id = ? ORDER BY mono_ns", sid)]
+    i = kinds.index("dialog_opened")
+    assert kinds[i + 1] == "pause" and "resume" in kinds[i + 1:kinds.index("dialog_closed") + 2]
+    conn = sqlite3.connect(db)
+    assert check(conn)["ok"]
+    mode, since = conn.execute("SELECT mode, since_start_ms FROM view_log WHERE session_id = ? AND position = 1",
+                               [sid]).fetchone()
+    conn.close()
+    assert mode == "lab" and since > 500
