@@ -22,3 +22,13 @@ def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         topic = "cats" if i % 2 == 0 else "cooking"
         make_clip(root / topic / f"clip {i}.mp4", seconds=2.0 + i * 0.5, size=(240, 426), colour=colour, label=str(i))
     return root
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The real-codec corpus (tests/corpus.py), made with ffmpeg once per test session, never reused across runs."""
+    from tests.corpus import ffmpeg_path, make_corpus
+
+    if ffmpeg_path() is None:
+        pytest.skip("ffmpeg is not installed (scripts/setup.sh --test installs it)")
+    return make_corpus(tmp_path_factory.mktemp("corpus"))

@@ -8,9 +8,13 @@ the file turns out to be shorter than it claims (then counting frames is the onl
 Rules chosen here (tests hold them):
 - a clip shorter than ``MIN_DURATION_MS`` (0.5 s) is rejected: a 1-frame "video" is a picture, and
   dwell and watch ratios on it mean nothing;
-- a file that decodes to less than ``COMPLETE_FRACTION`` of the frames its header announces is
-  rejected as incomplete (a half-copied file would otherwise log wrong watch ratios), while a
+- the duration is measured by timestamps: the last decodable frame's presentation time plus one
+  frame. A file whose decoding stops before ``COMPLETE_FRACTION`` of the length its header announces
+  is rejected as incomplete (a half-copied file would otherwise log wrong watch ratios), while a
   small mismatch (a frame or two, common in real files) is accepted with the decoded duration;
+- frames are never counted against a rate: OpenCV's frame count for Matroska/WebM is only the
+  container's duration times the nominal rate, so a variable-frame-rate screen recording would look
+  "incomplete" by count while its timestamps reach the end (issue 12);
 - ``width``/``height`` are the display size: OpenCV applies the rotation metadata itself
   (``CAP_PROP_ORIENTATION_AUTO``), so frames and the poster are already upright.
 """
@@ -215,23 +219,30 @@ def _probe_open(cap: cv2.VideoCapture, container: ContainerInfo) -> ProbeInfo:
         if not ok:
             raise ProbeError("its video frames cannot be decoded after the first ones; re-encode it to .mp4")
 
+    frame_ms = 1000.0 / fps
     samples: dict[int, np.ndarray] = {}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     if announced <= 0 or announced * width * height <= SEQUENTIAL_PIXEL_BUDGET:
-        counted, n_read, samples, pairs = _read_through(cap, first, announced)
+        counted, n_read, samples, pairs, clock = _read_through(cap, first, announced)
         frames_read += n_read
     else:
         # A complete MP4 (every box inside the file) has an exact sample table: no need to check the end.
         trust_count = container.kind == "mp4" and not container.truncated and bool(container.handlers)
-        counted, n_read, samples, pairs = _read_by_seeking(cap, announced, check_end=not trust_count)
+        counted, n_read, samples, pairs, clock = _read_by_seeking(
+            cap, announced, check_end=not trust_count, by_time=container.kind == "matroska", fps=fps)
         frames_read += n_read
 
-    if announced > 0 and counted < announced * COMPLETE_FRACTION - 1:
+    # Decoded length by timestamps (the last frame's start plus one frame); the count is the fallback
+    # for files whose frames carry no usable timestamps.
+    end_ms = clock.end_ms(frame_ms)
+    decoded_ms = end_ms if end_ms is not None else counted * frame_ms
+    expected_ms = announced * frame_ms  # the header's length: exact frames for MP4/AVI, duration for Matroska
+    if announced > 0 and decoded_ms < expected_ms * COMPLETE_FRACTION - frame_ms:
         raise ProbeError(
-            f"the file is incomplete: only {_seconds(counted * 1000 / fps)} of its {_seconds(announced * 1000 / fps)} "
+            f"the file is incomplete: only {_seconds(decoded_ms)} of its {_seconds(expected_ms)} "
             "can be decoded (cut off, e.g. by an interrupted copy); copy it again"
         )
-    duration_ms = round(counted * 1000.0 / fps)
+    duration_ms = round(decoded_ms)
     if duration_ms < MIN_DURATION_MS:
         raise ProbeError(
             f"it is too short to be a clip ({counted} frame{'s' if counted != 1 else ''}, {_seconds(duration_ms)}); "
@@ -254,8 +265,36 @@ def _probe_open(cap: cv2.VideoCapture, container: ContainerInfo) -> ProbeInfo:
     )
 
 
+class _Clock:
+    """The latest presentation time seen while grabbing frames, and the gap before it (the last frame's length)."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+        self.gap: float | None = None
+
+    def see(self, cap: cv2.VideoCapture) -> None:
+        t = cap.get(cv2.CAP_PROP_POS_MSEC)
+        if not (math.isfinite(t) and t >= 0):
+            return
+        if self.last is not None and t > self.last:
+            self.gap = t - self.last
+        if self.last is None or t > self.last:
+            self.last = t
+
+    def end_ms(self, frame_ms: float) -> float | None:
+        """Where the last frame ends: its start plus the gap before it (one nominal frame if unknown)."""
+        if self.last is None or self.last <= 0:
+            return None
+        gap = self.gap
+        if gap is None or gap >= 4 * frame_ms or abs(gap - frame_ms) <= 1.5:  # ms-rounded stamps (Matroska)
+            gap = frame_ms
+        return self.last + gap
+
+
 def _read_through(cap: cv2.VideoCapture, first: np.ndarray, announced: int):
-    """Small clips: decode straight through (cheaper than seeking), keep frames at the sample points."""
+    """Small clips: decode straight through (cheaper than seeking), keep frames at the sample points.
+
+    Returns (frames, frames read, samples, pairs, _Clock)."""
     wanted = set(_sample_indices(announced)) if announced > 0 else {0}
     samples: dict[int, np.ndarray] = {}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -264,8 +303,11 @@ def _read_through(cap: cv2.VideoCapture, first: np.ndarray, announced: int):
         samples[0] = first
         prev_kept = (0, first)
     index, n_read = 1, 0
+    clock = _Clock()
+    clock.see(cap)
     while cap.grab():
         n_read += 1
+        clock.see(cap)
         if index in wanted or (prev_kept is not None and prev_kept[0] == index - 1):
             ok, frame = cap.retrieve()
             if ok:
@@ -275,11 +317,26 @@ def _read_through(cap: cv2.VideoCapture, first: np.ndarray, announced: int):
                     samples[index] = frame
                     prev_kept = (index, frame)
         index += 1
-    return index, n_read, samples, pairs
+    return index, n_read, samples, pairs, clock
 
 
-def _read_by_seeking(cap: cv2.VideoCapture, announced: int, check_end: bool = True):
-    """Big or long clips: seek to each sample point, read two frames, then check the last frame exists."""
+def _clock_from(cap: cv2.VideoCapture, index: int) -> tuple[_Clock, int]:
+    """Seek near frame ``index`` and decode to the end: (the frames' clock, frames read)."""
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    clock, n = _Clock(), 0
+    while cap.grab():
+        n += 1
+        clock.see(cap)
+    return clock, n
+
+
+def _read_by_seeking(cap: cv2.VideoCapture, announced: int, check_end: bool = True, by_time: bool = False,
+                     fps: float = 30.0):
+    """Big or long clips: seek to each sample point, read two frames, then check the end exists.
+
+    ``by_time`` (Matroska/WebM): the frame count is only duration x nominal rate, so the end is found
+    by decoding the last seconds and reading their timestamps, never by seeking to a frame number.
+    Returns (frames, frames read, samples, pairs, _Clock)."""
     samples: dict[int, np.ndarray] = {}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     n_read = 0
@@ -293,15 +350,20 @@ def _read_by_seeking(cap: cv2.VideoCapture, announced: int, check_end: bool = Tr
         if ok_a and ok_b:
             pairs.append((a, b))
     if not check_end:
-        return announced, n_read, samples, pairs
+        return announced, n_read, samples, pairs, _Clock()
+    if by_time:
+        for back_s in (2, 10, 60):  # back from the end until a keyframe with frames after it is found
+            clock, n = _clock_from(cap, max(0, announced - round(back_s * fps)))
+            n_read += n
+            if clock.last is not None:
+                return announced, n_read, samples, pairs, clock
+        clock, n = _clock_from(cap, 0)
+        return n, n_read + n, samples, pairs, clock
     cap.set(cv2.CAP_PROP_POS_FRAMES, announced - 1)
     ok = cap.grab()
     n_read += int(ok)
     if ok:
-        return announced, n_read, samples, pairs
+        return announced, n_read, samples, pairs, _Clock()
     # The header promises more than the file holds: count what really decodes (whole file, rare path).
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    counted = 0
-    while cap.grab():
-        counted += 1
-    return counted, n_read + counted, samples, pairs
+    clock, counted = _clock_from(cap, 0)
+    return counted, n_read + counted, samples, pairs, clock

@@ -1,15 +1,15 @@
-"""One playback slot: a QMediaPlayer decoding into a QVideoSink, with the latest frame kept as a pixmap.
+"""One playback slot: a QMediaPlayer decoding into a QVideoSink, with the newest frame kept as a small image.
 
 Why a sink and not a QVideoWidget: a QVideoWidget never shows up in ``grab()`` and cannot be moved
-smoothly beside a second clip during a swipe. Each new frame is converted exactly once (in
-``videoFrameChanged``) into a pixmap already scaled to the view, so painting a frame during the swipe
-animation is a cheap blit (see ARCHITECTURE.md, "Playback facts").
+smoothly beside a second clip during a swipe. Each new frame is handed to the slot's
+:class:`~feedapp.ui.frames.FrameConverter`, which scales and converts it on its own thread into an
+image the size of the view, so the UI thread's work per frame (taking the frame, installing the
+image, painting it) does not grow with the source: a 4K phone clip costs it what a 540p one does.
+Only the newest frame is converted; stale ones are dropped (see ARCHITECTURE.md, "Real phone clips").
 
 Rotation: on this Qt (6.11, FFmpeg backend) the rotation from the file's display matrix lives in
-``frame.surfaceFormat().rotation()`` and ``QVideoFrame.toImage()`` already applies it (a 320x180
-file tagged 90 degrees converts to a 180x320 image; see tests/ui/test_player.py). So the slot does not
-rotate again; only when Qt reports no rotation but probing found one (``Clip.rotation``) does it turn
-the image itself.
+``frame.surfaceFormat().rotation()``; the converter turns the image by it. When Qt reports no
+rotation but probing found one (``Clip.rotation``), that one is used (see tests/ui/test_player.py).
 
 Slots are recycled: the swipe view keeps three (previous, current, next) and loads new clips into
 them with :meth:`load`, instead of creating players per swipe (steady memory over hundreds of swipes).
@@ -19,35 +19,12 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QImage, QPixmap, QTransform
+from PySide6.QtCore import QObject, QSize, QUrl, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoFrame, QVideoSink
 
 from feedapp.core.model import Clip
-
-try:  # bilinear frame scaling; see scale_image
-    import cv2 as _cv2
-except ImportError:  # pragma: no cover - opencv is a dependency, but the player works without it
-    _cv2 = None
-
-
-def scale_image(image: QImage, width: int, height: int) -> QImage:
-    """Bilinear resize, once per decoded frame.
-
-    Measured here for a 540x960 frame into 480x854: Qt's smooth scaling 4-9 ms (made swipes stutter
-    with two clips decoding at once), Qt's fast scaling 0.5 ms but nearest-neighbour (jagged text),
-    OpenCV's bilinear resize about 1.3 ms. OpenCV is a dependency already (probing); Qt's fast scaling
-    is the fallback.
-    """
-    if _cv2 is None or image.format() not in (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32,
-                                              QImage.Format.Format_ARGB32_Premultiplied):
-        return image.scaled(width, height, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation)
-    src = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
-    src = src.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width()]
-    out = _cv2.resize(src, (width, height), interpolation=_cv2.INTER_LINEAR)
-    # QImage over the array's memory; copy() detaches it so the pixmap never points into freed numpy memory
-    return QImage(out.data, width, height, width * 4, image.format()).copy()
+from feedapp.ui.frames import FrameConverter, frame_rotation
 
 
 def _message_for(error: QMediaPlayer.Error, detail: str) -> str:
@@ -66,10 +43,11 @@ def _message_for(error: QMediaPlayer.Error, detail: str) -> str:
 class SlotPlayer(QObject):
     """A recyclable player for one clip; exposes the latest converted frame and playback facts."""
 
-    frame_ready = Signal()  # a new frame was converted into ``pixmap``
+    frame_ready = Signal()  # a new frame was converted into ``image``
     failed = Signal(object, str)  # (clip, message): the clip cannot be played
     loop_completed = Signal(object, int, object)  # (clip, completed loops so far, monotonic ns)
     stall_changed = Signal(object, bool, object)  # (clip, stalled?, monotonic ns)
+    _converted = Signal()  # from the converter thread: a result is waiting (delivered on the UI thread)
 
     def __init__(self, parent: QObject | None = None, *, muted: bool = False) -> None:
         super().__init__(parent)
@@ -85,26 +63,39 @@ class SlotPlayer(QObject):
         self.player.durationChanged.connect(self._on_duration)
         self.player.errorOccurred.connect(self._on_error)
         self.player.mediaStatusChanged.connect(self._on_status)
+        self._converter = FrameConverter(self._converted.emit)
+        self._converted.connect(self._install)
+        self.destroyed.connect(self._converter.close)
         self.target = QSize(0, 0)  # the size frames are scaled to (the view's size)
-        self.frames_total = 0  # lifetime counters for the benchmarks (not reset when recycled)
-        self.convert_ns_total = 0
+        self.generation = 0  # loads so far: results of frames from an earlier clip are dropped
+        # lifetime counters for the benchmarks (not reset when recycled)
+        self.frames_total = 0  # frames installed (converted and shown)
+        self.arrived_total = 0  # frames delivered by the decoder
+        self.ui_ns_total = 0  # time on the UI thread: taking frames and installing images
+        self.convert_ns_total = 0  # time on the converter thread for the installed frames
         self._reset(None)
 
     # -- state ------------------------------------------------------------------------------------
     def _reset(self, clip: Clip | None) -> None:
         self.clip: Clip | None = clip
-        self.pixmap: QPixmap | None = None
-        self._last_image: QImage | None = None
-        self.image_size = QSize(0, 0)  # converted (display) size of the last frame, rotation applied
-        self.frame_seq = 0  # frames converted since load
-        self.frame_ns = 0  # monotonic ns of the last converted frame
-        self.play_mark: int | None = None  # frame_seq when play() was called; None if never played
+        self.image: QImage | None = None  # the newest converted frame, upright, fitted to ``target``
+        self._last_frame: QVideoFrame | None = None  # kept to convert again after a resize
+        self.image_size = QSize(0, 0)  # display size of the source (rotation applied) of the last frame
+        self.arrived_seq = 0  # frames the decoder delivered since load
+        self.frame_seq = 0  # arrival number of the frame now in ``image``
+        self.frame_ns = 0  # monotonic ns when the image was installed
+        self.play_mark: int | None = None  # arrived_seq when play() was called; None if never played
         self.loops = 0
         self.position_ms = 0
         self.duration_ms = clip.duration_ms if clip else 0
         self.error: str | None = None
         self.stalled = False
         self.reported_rotation = 0
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames that a newer one replaced before they were converted (lifetime count)."""
+        return self._converter.dropped
 
     @property
     def failed_now(self) -> bool:
@@ -118,6 +109,8 @@ class SlotPlayer(QObject):
     def load(self, clip: Clip | None, *, preload: bool = True) -> None:
         """Recycle this slot for ``clip``; with ``preload`` decode its first frame now (paused)."""
         self.player.stop()
+        self.generation += 1
+        self._converter.discard()
         self._reset(clip)
         if clip is None:
             self.player.setSource(QUrl())
@@ -129,7 +122,7 @@ class SlotPlayer(QObject):
     def play(self) -> None:
         if self.clip is None or self.error is not None:
             return
-        self.play_mark = self.frame_seq
+        self.play_mark = self.arrived_seq
         self.player.play()
 
     def pause(self) -> None:
@@ -156,39 +149,53 @@ class SlotPlayer(QObject):
         self.audio.setMuted(muted)
 
     def set_target(self, size: QSize) -> None:
-        """Scale future frames to ``size``; rescale the frame on screen now so a resize never shows a stale size."""
+        """Scale future frames to ``size``; convert the frame on screen again so a resize never shows a stale size."""
         if size == self.target:
             return
         self.target = QSize(size)
-        if self._last_image is not None and not self._last_image.isNull():
-            self.pixmap = self._scaled(self._last_image)
+        if self._last_frame is not None:
+            self._submit(self._last_frame, self.frame_seq)
+
+    def close(self) -> None:
+        """Stop the converter thread (the slot is not used again)."""
+        self.load(None)
+        self._converter.close()
 
     # -- Qt callbacks ---------------------------------------------------------------------------
-    def _scaled(self, image: QImage) -> QPixmap:
-        t = self.target
-        if t.width() > 0 and t.height() > 0 and image.size() != t:
-            size = image.size().scaled(t, Qt.AspectRatioMode.KeepAspectRatio)
-            image = scale_image(image, size.width(), size.height())
-        return QPixmap.fromImage(image)
+    def _submit(self, frame: QVideoFrame, seq: int) -> None:
+        clip = self.clip
+        assert clip is not None
+        self._converter.submit(frame, self.target, frame_rotation(frame, clip.rotation), seq, self.generation)
 
     def _on_frame(self, frame: QVideoFrame) -> None:
+        """UI thread: take the frame (a reference, no pixel work) and hand it to the converter."""
         if self.clip is None or not frame.isValid():
             return
         t0 = time.monotonic_ns()
-        image = frame.toImage()  # applies the file's rotation on this Qt (see module docstring)
-        if image.isNull():
-            return
+        frame = QVideoFrame(frame)  # our own reference: the sink's may be reused
+        self.arrived_seq += 1
+        self.arrived_total += 1
+        self._last_frame = frame
         self.reported_rotation = int(frame.surfaceFormat().rotation().value)
-        if self.reported_rotation == 0 and self.clip.rotation % 360:
-            # Probing found a rotation that Qt did not report (so toImage did not apply it): turn it here.
-            image = image.transformed(QTransform().rotate(self.clip.rotation % 360))
-        self._last_image = image
-        self.image_size = image.size()
-        self.pixmap = self._scaled(image)
-        self.frame_seq += 1
+        self._submit(frame, self.arrived_seq)
+        self.ui_ns_total += time.monotonic_ns() - t0
+
+    def _install(self) -> None:
+        """UI thread: the converter finished a frame; show it if it is still this clip's newest."""
+        t0 = time.monotonic_ns()
+        done = self._converter.take()
+        if done is None or done.generation != self.generation or self.clip is None or done.seq < self.frame_seq:
+            return
+        self.image = done.image
+        rotation = frame_rotation(self._last_frame, self.clip.rotation) if self._last_frame is not None else 0
+        if self._last_frame is not None:
+            size = self._last_frame.size()
+            self.image_size = size.transposed() if rotation % 180 == 90 else size
+        self.frame_seq = done.seq
         self.frame_ns = time.monotonic_ns()
         self.frames_total += 1
-        self.convert_ns_total += self.frame_ns - t0
+        self.convert_ns_total += done.convert_ns
+        self.ui_ns_total += self.frame_ns - t0
         self.frame_ready.emit()
 
     def _on_position(self, pos: int) -> None:

@@ -532,7 +532,7 @@ class SwipeView(QWidget):
         # frames; extra repaints for each decoded frame would only make the paint intervals uneven.
         if self.is_animating():
             return
-        if slot is self._slots[0] or (self._offset != 0.0 and slot.pixmap is not None):
+        if slot is self._slots[0] or (self._offset != 0.0 and slot.image is not None):
             self.update()
 
     def _on_slot_failed(self, slot: SlotPlayer, clip: Clip, message: str) -> None:
@@ -628,15 +628,19 @@ class SwipeView(QWidget):
             overlays.failed_clip(p, rect)
             return rect
         column = rect
-        pm = slot.pixmap or self._poster(clip)
+        # The frame's image was made at the view's size off the UI thread: drawing it is a plain copy.
+        pm = slot.image if slot.image is not None else self._poster(clip)
         if pm is not None and not pm.isNull():
             dpr = self.devicePixelRatioF()
             size = pm.size() / dpr
-            if slot.pixmap is None or abs(size.width() - rect.width()) > 1 and abs(size.height() - rect.height()) > 1:
+            if slot.image is None or abs(size.width() - rect.width()) > 1 and abs(size.height() - rect.height()) > 1:
                 size = size.scaled(rect.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRectF(0, 0, size.width(), size.height())
             target.moveCenter(rect.center())
-            p.drawPixmap(target, pm, QRectF(pm.rect()))
+            if isinstance(pm, QPixmap):
+                p.drawPixmap(target, pm, QRectF(pm.rect()))
+            else:
+                p.drawImage(target, pm, QRectF(pm.rect()))
             if target.width() < rect.width() - 2:
                 column = QRectF(target.left(), rect.top(), target.width(), rect.height())
         overlays.caption(p, clip, column)
@@ -681,7 +685,7 @@ class SwipeView(QWidget):
             self._awaiting_frame is not None
             and self._offset == 0.0
             and not self.is_animating()
-            and cur.pixmap is not None
+            and cur.image is not None
             and cur.has_moving_frame()
         ):
             position, self._awaiting_frame = self._awaiting_frame, None

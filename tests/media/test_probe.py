@@ -217,3 +217,47 @@ def test_videos_opened_counts_each_probe(tmp_path: Path) -> None:
     probe(path)
     probe(shutil.copy(path, tmp_path / "m.mp4"))
     assert videos_opened() - before == 2
+
+
+# -- real codecs and variable frame rates (tests/corpus.py, made with ffmpeg) --------------------------
+
+
+@pytest.mark.parametrize("name", ["vfr_h264.mkv", "vfr_vp9_opus.webm", "vfr_h264.mp4"])
+def test_variable_frame_rate_files_are_accepted_with_their_true_duration(corpus, name):
+    """OpenCV counts Matroska frames as duration x nominal rate (120 here) while only 72 exist: the probe
+    goes by timestamps, so the screen recording is 4.0 s long, not '2.4 s of 4.0 s, incomplete'."""
+    info = probe(corpus[name])
+    assert abs(info.duration_ms - 4000) <= 2, info
+    assert info.frame_count == 72  # 6 of every 10 frames of 30 fps, decoded and counted
+    assert (info.width, info.height) == (640, 360)
+
+
+def test_every_corpus_codec_is_probed(corpus):
+    from tests.corpus import corpus_spec
+
+    for spec in corpus_spec():
+        info = probe(corpus[spec.name])
+        assert (info.width, info.height) == spec.size, spec.name
+        assert abs(info.duration_ms - spec.seconds * 1000) <= 40, (spec.name, info.duration_ms)
+        assert info.rotation == spec.rotation
+
+
+def test_long_vfr_matroska_is_checked_at_its_end_by_timestamps(tmp_path):
+    """Over the read-through budget the probe seeks; for Matroska it reads the last seconds' timestamps."""
+    from tests.corpus import H264, CorpusClip, make_clip_with_ffmpeg, ffmpeg_path
+
+    if ffmpeg_path() is None:
+        pytest.skip("ffmpeg is not installed (scripts/setup.sh --test installs it)")
+    path = make_clip_with_ffmpeg(CorpusClip("long_vfr.mkv", H264, (1280, 720), 8.0, vfr=True), tmp_path)
+    info = probe(path)
+    assert abs(info.duration_ms - 8000) <= 2 and info.frames_read < 150, info
+
+
+@pytest.mark.parametrize("name", ["vfr_h264.mkv", "vfr_vp9_opus.webm"])
+def test_matroska_cut_in_half_is_still_rejected_as_incomplete(corpus, tmp_path, name):
+    """Decoding that really stops well before the container's duration is still 'incomplete'."""
+    data = corpus[name].read_bytes()
+    path = tmp_path / f"half_{name}"
+    path.write_bytes(data[: len(data) // 2])
+    reason = _reason(path)
+    assert "incomplete" in reason and "of its 4.0 s" in reason, reason

@@ -44,7 +44,7 @@ def session(qtbot, ui_clips, tmp_path):
     arrivals: list = []
     window.view.settled.connect(arrivals.append)
     window.view.start()
-    qtbot.waitUntil(lambda: window.view.slot(0).pixmap is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.view.slot(0).image is not None, timeout=5000)
     yield dict(view=window.view, recorder=recorder, bridge=bridge, log=log, db=db, arrivals=arrivals, engine=engine)
     bridge.end("quit")
     window.view.shutdown()

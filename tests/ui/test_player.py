@@ -18,7 +18,7 @@ def test_preload_shows_first_frame_paused_then_plays(qtbot, ui_clips):
     slot.set_target(QSize(135, 240))
     with qtbot.waitSignal(slot.frame_ready, timeout=3000):
         slot.load(ui_clips[0], preload=True)
-    assert slot.pixmap is not None and slot.pixmap.size() == QSize(135, 240)  # scaled once, aspect kept
+    assert slot.image is not None and slot.image.size() == QSize(135, 240)  # scaled once, aspect kept
     assert not slot.is_playing() and not slot.has_moving_frame()
     spin(150)
     assert slot.frame_seq == 1, "paused: no new frames"
@@ -61,7 +61,7 @@ def test_rotation_metadata_is_applied_once(qtbot, tmp_path):
     with qtbot.waitSignal(w.view.arrived, timeout=5000):
         w.view.start()
     spin(50)
-    pm = w.view.slot(0).pixmap
+    pm = w.view.slot(0).image
     assert pm.height() == w.view.height() and pm.width() < w.view.width()
     assert close_to(centre_rgb(w.view, dy=-0.4), (230, 30, 30))  # video near the top edge, not a bar
     w.view.shutdown()

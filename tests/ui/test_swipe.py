@@ -345,7 +345,7 @@ def test_letterbox_keeps_aspect(qtbot, tmp_path):
     w.resize(300, 800)  # resizable: frames follow the new size
     spin(150)
     assert close_to(centre_rgb(w.view), (230, 30, 30))
-    assert w.view.slot(0).pixmap.width() == w.view.width()
+    assert w.view.slot(0).image.width() == w.view.width()
     w.view.shutdown()
 
 
