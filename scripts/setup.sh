@@ -2,7 +2,7 @@
 # Set up feedapp on a Debian/Ubuntu machine: system libraries Qt needs, a virtual environment in
 # .venv, and the package itself. Safe to run again: it only does what is missing.
 #   scripts/setup.sh          what the app needs
-#   scripts/setup.sh --test   also what the test suite needs (Xvfb, test packages)
+#   scripts/setup.sh --test   also what the test suite needs (Xvfb, xdotool, ffmpeg, test packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -80,6 +80,7 @@ if [ $want_test = 1 ]; then
   command -v xvfb-run >/dev/null 2>&1 || missing_pkgs+=("xvfb")
   command -v xauth >/dev/null 2>&1 || missing_pkgs+=("xauth")
   command -v xdotool >/dev/null 2>&1 || missing_pkgs+=("xdotool")  # real X input in tests/e2e
+  command -v ffmpeg >/dev/null 2>&1 || missing_pkgs+=("ffmpeg")  # makes the real-codec corpus (tests/corpus.py)
 fi
 # Debian's Python needs python3-venv for `python -m venv` (ensurepip)
 if [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
