@@ -33,6 +33,7 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, ScanResult
 from feedapp.core.session import SessionRecorder
+from feedapp.ui.chatter import filter_native_stderr
 
 QUIET_LOGGING = "qt.multimedia*=false;qt.rhi*=false;qt.qpa.xcb*=false"
 
@@ -106,23 +107,22 @@ def _prepare_qt() -> None:
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ForceRasterWidgets, True)
 
 
-# Messages from Qt's backends that say nothing a viewer can act on (the audio one is replaced by ours).
-_NOISE = ("No RHI backend", "propagateSizeHints", "pa_context_connect", "pipewire", "Couldn't load va", "Couldn't resolve va")
-
-
 def _install_message_filter() -> None:
     """Drop known backend noise; say once, in plain words, that there is no sound device; pass the rest on."""
     from PySide6.QtCore import qInstallMessageHandler
+
+    from feedapp.ui.chatter import is_qt_noise, means_no_audio
 
     said_no_audio = False
 
     def handler(mode, context, message: str) -> None:  # noqa: ANN001 - Qt types
         nonlocal said_no_audio
-        if "pa_context_connect" in message and not said_no_audio:
-            said_no_audio = True
-            _say("no sound device found; videos play without sound")
+        if means_no_audio(message):
+            if not said_no_audio:
+                said_no_audio = True
+                _say("no sound device found; videos play without sound")
             return
-        if any(n in message for n in _NOISE):
+        if is_qt_noise(message):
             return
         print(message, file=sys.stderr)
 
@@ -416,6 +416,7 @@ def run_player(
         folder = Path(folder)
         scan = _scan_folder(folder, db)
 
+    filter_native_stderr()  # FFmpeg's harmless chatter off the terminal; real errors still shown
     app = start_qt()
     from PySide6.QtCore import QObject, QTimer, Signal
 

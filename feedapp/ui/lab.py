@@ -859,6 +859,7 @@ def run_lab(
     from feedapp.lab.data import next_block
     from feedapp.lab.study import StudyError, load_study
     from feedapp.ui.app import _recover_crashed_sessions, open_event_log, open_store, start_qt
+    from feedapp.ui.chatter import filter_native_stderr
 
     from feedapp.ui.kiosk import hotkey_problem
 
@@ -893,6 +894,7 @@ def run_lab(
     db = open_store(db_path)
     crashed = interrupted_lab_session(db, study)
     clips, folder = _lab_clips(study, db, demo_dir)
+    filter_native_stderr()  # FFmpeg's harmless chatter off the terminal; real errors still shown
     app = start_qt()
     app.setQuitOnLastWindowClosed(False)  # dialogs come and go; the lab window's end quits (lab.finished)
     from PySide6.QtCore import QTimer

@@ -1,0 +1,31 @@
+"""`feedapp play` on a folder of real phone and screen clips (tests/corpus.py) under Xvfb: every clip is
+accepted, the autopilot swipes through all of them, and stderr carries only the app's own plain lines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_player_xvfb import run_app
+
+pytestmark = [
+    pytest.mark.xvfb,
+    pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed"),
+]
+
+
+def test_real_codec_folder_plays_with_quiet_honest_stderr(corpus: dict[str, Path], tmp_path: Path):
+    folder = next(iter(corpus.values())).parent
+    r = run_app(["play", str(folder), "--autopilot", "phones", "--autopilot-speed", "20", "--quit-after", "8"],
+                tmp_path, timeout=90, FEEDAPP_TRACE="1")
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert f"playing {len(corpus)} clips" in r.stderr, r.stderr  # VFR mkv/webm accepted, nothing rejected
+    strangers = [line for line in lines if not line.startswith("feedapp: ")]
+    assert strangers == [], strangers  # no FFmpeg or Qt chatter
+    assert sum("no sound device" in line for line in lines) <= 1
+    arrived = [line for line in lines if " via " in line]
+    assert len(arrived) >= len(corpus), "the autopilot went through every clip"
+    assert all("first frame" in line for line in arrived), arrived
