@@ -51,7 +51,14 @@ from feedapp.core.rankers.base import BaseRanker, World
 from feedapp.core.rankers.policy import Decision, decide
 from feedapp.core.rankers.registry import DEFAULT_RANKER, make_ranker
 from feedapp.core.rankers.rng import decision_streams
-from feedapp.core.reward import DurationQuantiles, Reward, RewardConfig, ViewError, compute_reward
+from feedapp.core.reward import (
+    UNPLAYABLE_EXIT,
+    DurationQuantiles,
+    Reward,
+    RewardConfig,
+    ViewError,
+    compute_reward,
+)
 
 WARMUP_POLICY = "warmup"  # Pick.ranker (impressions.policy) of a fixed warm-up slot
 
@@ -303,15 +310,19 @@ class FeedEngine(Feed):
         return self._picks[position]
 
     # -- learning ---------------------------------------------------------------------------------
-    def finish(self, view: View) -> Reward:
+    def finish(self, view: View) -> Reward | None:
         """Learn from a view (of the current clip, or any served one) and re-rank what comes next.
 
         If the next clip was already decided but not shown, it is decided again with what was just
-        learned: the UI should ``peek(+1)`` again after this to preload the right clip.
+        learned: the UI should ``peek(+1)`` again after this to preload the right clip. A view of a
+        clip that could not be played (``exit == UNPLAYABLE_EXIT``) says nothing about the viewer's
+        taste: it is not learned, not counted in ``views``, and None is returned.
         """
         row = self.space.row_of.get(view.clip_id)
         if row is None:
             raise ViewError(f"view of clip {view.clip_id!r}: that clip is not in the catalog")
+        if view.exit == UNPLAYABLE_EXIT:
+            return None
         clip = self.space.clips[row]
         reward = compute_reward(view, float(clip.duration_ms), self.quantiles, self.reward_config)
         cap = self.reward_config.max_watch_ratio * max(float(clip.duration_ms), 1.0)

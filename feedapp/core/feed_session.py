@@ -102,9 +102,12 @@ class FeedSession:
             pick = self.engine.pick_at(position)
         impression_id = None
         if self.recorder is not None:
+            # served again: a new slot whose clip the feed already showed (the ranker's choice, not navigation)
+            again = not is_revisit and any(c.id == clip.id for c in self.engine.history[:max(position, 0)])
             impression_id = self.recorder.arrive(
                 clip, reached_by=how, is_revisit=is_revisit, settled_ns=settled_ns, input_ns=input_ns, pick=pick,
                 policy="history",  # when no ranker decided the slot (a revisit)
+                served_again=again,
             )
         self._current = (clip, position, is_revisit)
         if decide_next:

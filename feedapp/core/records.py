@@ -55,6 +55,7 @@ class ImpressionRecord:
     params_version: int | None = None  # parameter changes among them (0 = the session's start parameters)
     ranker_version: str | None = None  # builtin:NAME or plugin:<source sha256, 16 hex>
     scripted: bool = False  # a slot fixed in advance (warm-up, practice), not a ranker pick
+    served_again: bool = False  # a new slot showing a clip already shown earlier in the session (not a revisit)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, Pick, View
 from feedapp.core.ope import ESTIMATORS, Estimate, cross_fit, estimate, mean_ci
 from feedapp.core.rankers.base import BaseRanker
-from feedapp.core.reward import DurationQuantiles, RewardConfig, compute_reward
+from feedapp.core.reward import UNPLAYABLE_EXIT, DurationQuantiles, RewardConfig, compute_reward
 
 
 
@@ -141,7 +141,7 @@ def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: Rewa
     q = DurationQuantiles()
     out: list[float | None] = []
     for st in session.steps:
-        if st.view is None:
+        if st.view is None or st.view.exit == UNPLAYABLE_EXIT:  # no view, or a clip that could not play
             out.append(None)
             continue
         dur = float(space.clips[space.row_of[st.clip_id]].duration_ms)
@@ -170,7 +170,8 @@ class _Replayer:
         self.views0 = int(session.start.get("views", 0) or 0)
         self.live = list(session.live)
         self.next_live = 0
-        self.learned = 0  # logged views learned so far (the k-th learned view is the k-th impression's)
+        self.learned = 0  # logged views learned so far
+        self.next_view = 0  # the impression whose view is learned next
 
     def _watched(self, ranker: BaseRanker) -> BaseRanker:
         """Count decisions whose scores hold NaN or inf; the policy sees those as the lowest score."""
@@ -241,12 +242,17 @@ class _Replayer:
         eng.ranker = eng.order = self._watched(r)
 
     def _learn_next(self) -> bool:
+        """Learn the next logged view the live engine learned (views close in impression order; a
+        clip that could not be played is not learned)."""
         steps = self.session.steps
-        if self.learned >= len(steps) or steps[self.learned].view is None:
-            return False
-        self.engine.finish(steps[self.learned].view)
-        self.learned += 1
-        return True
+        while self.next_view < len(steps) and steps[self.next_view].view is not None:
+            view = steps[self.next_view].view
+            self.next_view += 1
+            if view.exit != UNPLAYABLE_EXIT:
+                self.engine.finish(view)
+                self.learned += 1
+                return True
+        return False
 
     def advance(self, views: int, live: int | None) -> None:
         """Learn and apply live changes, in their logged order, until ``views`` views and ``live`` changes."""
@@ -301,7 +307,7 @@ def replay_ranker(session: LoggedSession, make: Callable[[], BaseRanker], *, ser
                     "probs": dec.full_probs(),
                 })
             eng.serve_logged(rp.serve(st, position))
-        if st.view is not None:
+        if st.view is not None and st.view.exit != UNPLAYABLE_EXIT:
             closed_before += 1
     return {"name": eng.ranker.name, "steps": steps, "clips": eng.space.clips, "nonfinite": rp.nonfinite}
 
@@ -355,7 +361,8 @@ def replay(
     if missing:
         raise ReplayError(f"session {session.id} served clip {missing[0]!r}, which is not in the log's clips table")
     rewards = _recompute_rewards(session, space, reward_config)
-    counts = {"impressions": len(session.steps), "revisit": 0, "scripted": 0, "no_propensity": 0, "no_view": 0}
+    counts = {"impressions": len(session.steps), "revisit": 0, "scripted": 0, "no_propensity": 0, "unplayable": 0,
+              "no_view": 0}
     used = []
     for i, st in enumerate(session.steps):
         if st.is_revisit:
@@ -364,6 +371,8 @@ def replay(
             counts["scripted"] += 1
         elif st.propensity is None or not (st.propensity > 0):
             counts["no_propensity"] += 1
+        elif st.view is not None and st.view.exit == UNPLAYABLE_EXIT:
+            counts["unplayable"] += 1
         elif rewards[i] is None:
             counts["no_view"] += 1
         else:

@@ -135,6 +135,24 @@ def check_view(view: View) -> None:
             raise ViewError(f"view of clip {view.clip_id!r}: {name} must be 0 or more, not {v}")
 
 
+UNPLAYABLE_EXIT = "auto_skip"
+"""The exit of a view whose clip could not be played (the player moved on by itself). Such a view is
+not a skip (``is_skip``) and not learned (``FeedEngine.finish`` ignores it): it says nothing about
+what the viewer wants."""
+
+
+def is_skip(play_ms: float, loops: int, duration_ms: float, threshold_ms: float, exit: str = "") -> bool:
+    """The skip rule: ``play_ms`` below the session's threshold, unless the clip was watched to its end.
+
+    Watched to its end = a completed play (``loops >= 1``) or ``play_ms >= duration_ms``; so a clip
+    shorter than the threshold watched to its end is never a skip, while one left before its end is.
+    A clip that could not be played (``exit == UNPLAYABLE_EXIT``) is never a skip.
+    """
+    if exit == UNPLAYABLE_EXIT:
+        return False
+    return play_ms < threshold_ms and loops < 1 and play_ms < duration_ms
+
+
 def compute_reward(
     view: View,
     duration_ms: float,

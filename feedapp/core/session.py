@@ -30,6 +30,7 @@ from feedapp.core.records import (
     SessionRecord,
     ViewRecord,
 )
+from feedapp.core.reward import is_skip
 
 END_REASONS = ("finished", "quit", "time_limit", "recovered_after_crash", "error", "terminal_closed", "terminated",
                "consent_refused")
@@ -199,6 +200,7 @@ class SessionRecorder:
         propensity: float | None = None,
         exploration: bool = False,
         pick: Pick | None = None,
+        served_again: bool = False,
     ) -> str:
         """A clip became the active clip (the snap settled). Closes a still-open view first.
 
@@ -230,6 +232,7 @@ class SessionRecorder:
             params_version=pick.params_version if pick else None,
             ranker_version=pick.ranker_version if pick else None,
             scripted=bool(pick.scripted) if pick else False,
+            served_again=bool(served_again) and not is_revisit,
         )
         self._view = ViewClock(settled_ns, focused=self.focused)
         self._liked = self._not_interested = False
@@ -261,7 +264,7 @@ class SessionRecorder:
             stalled_ms=f["stalled_ms"],
             watch_ratio=f["play_ms"] / duration,
             loops=self._view.loops,
-            skipped=f["play_ms"] < self.skip_threshold_ms,
+            skipped=is_skip(f["play_ms"], self._view.loops, duration, self.skip_threshold_ms, exit),
             exit=exit,
             liked=self._liked,
             not_interested=self._not_interested,

@@ -9,7 +9,7 @@ The viewer model, for a clip of ``d`` seconds with appeal ``a`` in [0, 1] (the b
 affinities plus a small creator bias; preferred topics 0.75-1.0, others 0.0-0.3):
 
     wanted  = patience * exp(4 (a - 0.4)) * exp(N(0, 0.5)) * 0.6 ** times_seen   seconds
-    play    = min(wanted, 3 d);  loops = completed plays;  skipped = play < 3 s
+    play    = min(wanted, 3 d);  loops = completed plays;  skipped = play < 3 s and not watched to the end
     like    with probability 0.3 when a > 0.75 and the clip was watched to the end
     not interested  with probability 0.05 when a < 0.15
 
@@ -63,7 +63,7 @@ from feedapp.core.model import Clip, View
 from feedapp.core.rankers.base import BaseRanker, Param, World
 from feedapp.core.rankers.registry import make_ranker
 from feedapp.core.rankers.rng import Rng, SplitMix
-from feedapp.core.reward import DurationQuantiles, compute_reward
+from feedapp.core.reward import DurationQuantiles, compute_reward, is_skip
 
 DEMO_TOPICS = ("ocean", "sports", "cooking", "cats", "tech", "music", "nature", "art")  # as media/demo_plan.py
 DEMO_CREATORS = ("mila", "juno", "theo", "sasha", "kai")
@@ -199,7 +199,7 @@ class SimViewer:
             dwell_ms=play + 300,
             play_ms=play,
             loops=int(loops),
-            skipped=play < SKIP_MS,
+            skipped=is_skip(play, int(loops), d_ms, SKIP_MS),
             liked=a > 0.75 and loops >= 1 and rng.random() < 0.3,
             not_interested=a < 0.15 and rng.random() < 0.05,
         )
@@ -618,7 +618,8 @@ class _Viewers:
         liked = like_cond & (u3 < 0.3)
         ni = (a < 0.15) & (np.where(like_cond, u4, u3) < 0.05)
         self.seen[v, rows] += 1
-        return {"play": play, "loops": loops, "skipped": play < SKIP_MS, "liked": liked, "not_interested": ni}
+        skipped = (play < SKIP_MS) & (loops < 1)  # reward.is_skip: loops < 1 is play < duration here
+        return {"play": play, "loops": loops, "skipped": skipped, "liked": liked, "not_interested": ni}
 
 
 def _lockstep_policy_run(

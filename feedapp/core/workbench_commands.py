@@ -158,7 +158,8 @@ def format_replay(rep: dict, steps: bool = True) -> str:
         f"{s['clips']} clips",
         f"used for the estimates: {c['used']}; excluded: {c['revisit']} revisits (no propensity), "
         f"{c.get('scripted', 0)} scripted slots (warm-up, practice), "
-        f"{c['no_propensity']} other slots without a propensity, {c['no_view']} without a closed view",
+        f"{c['no_propensity']} other slots without a propensity, {c.get('unplayable', 0)} clips that could not be "
+        f"played, {c['no_view']} without a closed view",
         f"reward: {rep['reward']}",
         f"intervals: {rep['ci']}",
     ]

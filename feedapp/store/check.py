@@ -19,7 +19,9 @@ Rules (``RULES`` lists them in this order):
 - the views of an ended session fit in it: the sum of its dwell <= its length, and each view lies
   between its start and end;
 - watch_ratio == play_ms / clip duration (within the tolerance, in ms of play);
-- skipped == (play_ms < the session's skip threshold);
+- skipped follows the skip rule (``feedapp.core.reward.is_skip``): play_ms below the session's skip
+  threshold, unless the clip was watched to its end (loops >= 1 or play_ms >= its duration) or could
+  not be played (exit = auto_skip);
 - SQLite's own ``PRAGMA integrity_check`` runs first: a damaged file raises ``DamagedError`` (the
   rules are not run on it, their results would mean nothing);
 - checkpoints: at most one open view (final = 0) per session, only at its last position, and none in
@@ -34,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from feedapp.store.db import damaged
+from feedapp.store.db import SKIP_RULE_SQL, damaged
 
 TOLERANCE_MS = 5.0
 #: How many of SQLite's integrity problems are reported (the first ones are enough to know).
@@ -94,7 +96,7 @@ _SCANS: dict[str, str] = {
                  s.ended_mono_ns IS NOT NULL AND v.ended_mono_ns > s.ended_mono_ns + :tol * 1e6 AS f_outside_session,
                  c.id IS NOT NULL AND (v.watch_ratio IS NULL OR c.duration_ms IS NULL
                    OR ABS(v.watch_ratio * MAX(1, c.duration_ms) - v.play_ms) > :tol) AS f_watch_ratio,
-                 s.skip_threshold_ms IS NOT NULL AND v.skipped IS NOT (v.play_ms < s.skip_threshold_ms) AS f_skipped_flag,
+                 s.skip_threshold_ms IS NOT NULL AND v.skipped IS NOT (""" + SKIP_RULE_SQL + """) AS f_skipped_flag,
                  v.final = 0 AND s.end_reason IS NOT NULL AS f_open_view_in_ended_session,
                  v.final = 0 AND i.position < m.last_position AS f_open_view_not_last
           FROM views v
@@ -224,10 +226,11 @@ RULES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], str]]] = {
         f"({_ms(r['length_ms'])}) by {r['dwell_ms'] - r['length_ms']:.1f} ms"),
     "outside_session": ("views+impressions", (), _outside),
     "watch_ratio": ("views", ("impression_id", "watch_ratio", "play_ms", "duration_ms", "expected_watch_ratio"), _watch_ratio),
-    "skipped_flag": ("views", ("impression_id", "skipped", "play_ms", "skip_threshold_ms"), lambda r:
-        f"skipped = {r['skipped']} but play {_ms(r['play_ms'])} is "
+    "skipped_flag": ("views", ("impression_id", "skipped", "play_ms", "skip_threshold_ms", "loops", "duration_ms"),
+                     lambda r: f"skipped = {r['skipped']} but play {_ms(r['play_ms'])} is "
         f"{'below' if r['play_ms'] < r['skip_threshold_ms'] else 'not below'} the session's skip threshold "
-        f"{r['skip_threshold_ms']} ms"),
+        f"{r['skip_threshold_ms']} ms (a clip watched to its end, loops {r['loops']} or play >= its "
+        f"{r['duration_ms']} ms, or one that could not be played, is never a skip)"),
     "open_view_in_ended_session": ("views", ("impression_id", "end_reason"), lambda r:
         f"its view is still a checkpoint (final = 0) although the session ended ({r['end_reason']})"),
     "open_view_not_last": ("views", ("impression_id", "last_position"), lambda r:

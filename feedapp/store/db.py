@@ -170,11 +170,11 @@ ORDER BY i.session_id, i.position
 # from schema 4: each impression joins the clip version it showed
 _VIEW_LOG_SQL_V4 = _VIEW_LOG_SQL_V3.replace("c.id = i.clip_id", "c.key = i.clip_key")
 _VIEW_LOG_SQL_V5 = _VIEW_LOG_SQL_V4.format(extra=", i.scripted")
-# from schema 6: the session's mode, and the time since the session started (VIEW_LOG_SQL: the view as the
-# latest migration leaves it)
-VIEW_LOG_SQL = _VIEW_LOG_SQL_V5.replace("s.condition, s.ranker,", "s.condition, s.mode, s.ranker,").replace(
+# from schema 6: the session's mode, and the time since the session started
+_VIEW_LOG_SQL_V6 = _VIEW_LOG_SQL_V5.replace("s.condition, s.ranker,", "s.condition, s.mode, s.ranker,").replace(
     "i.settled_utc,", "i.settled_utc, (i.settled_mono_ns - s.started_mono_ns) / 1e6 AS since_start_ms,")
-
+# from schema 7: served_again beside is_revisit (VIEW_LOG_SQL: the view as the latest migration leaves it)
+VIEW_LOG_SQL = _VIEW_LOG_SQL_V6.replace("v.final, i.scripted", "v.final, i.scripted, i.served_again")
 
 
 def _m003_study_and_pid(db: sqlite_utils.Database) -> None:
@@ -283,12 +283,40 @@ def _m006_lab_fields_and_questionnaire(db: sqlite_utils.Database) -> None:
         '"mono_ns" INTEGER NOT NULL, "utc" TEXT, PRIMARY KEY ("session_id", "item"))'
     )
     db.execute("DROP VIEW IF EXISTS view_log")
+    db.create_view("view_log", _VIEW_LOG_SQL_V6)
+
+
+#: The skip rule (``feedapp.core.reward.is_skip``) in SQL over ``views v``, ``sessions s``, ``clips c``: play below
+#: the session's threshold, unless watched to the end (a completed play, or play >= the clip's length) or the
+#: clip could not be played (exit auto_skip).
+SKIP_RULE_SQL = ("COALESCE(v.exit, '') != 'auto_skip' AND v.play_ms < s.skip_threshold_ms "
+                 "AND COALESCE(v.loops, 0) < 1 AND v.play_ms < COALESCE(c.duration_ms, 9e18)")
+
+
+def _m007_signals(db: sqlite_utils.Database) -> None:
+    """Signals that mean what they say (issue 10, point 7): ``impressions.served_again`` (a ranker served
+    a clip already shown earlier in the session, in a new slot) beside ``is_revisit`` (the viewer came
+    back to a position already shown); and ``views.skipped`` recomputed with the skip rule (a clip
+    watched to its end is never a skip, nor is one that could not be played)."""
+    db.execute("ALTER TABLE impressions ADD COLUMN served_again INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE impressions SET served_again = 1 WHERE is_revisit = 0 AND EXISTS (SELECT 1 FROM impressions j "
+        "WHERE j.session_id = impressions.session_id AND j.clip_id = impressions.clip_id "
+        "AND j.position < impressions.position)"
+    )
+    db.execute(
+        "UPDATE views SET skipped = (SELECT CASE WHEN " + SKIP_RULE_SQL + " THEN 1 ELSE 0 END "
+        "FROM views v JOIN impressions i ON i.id = v.impression_id JOIN sessions s ON s.id = v.session_id "
+        "LEFT JOIN clips c ON c.key = i.clip_key WHERE v.impression_id = views.impression_id) "
+        "WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.id = views.session_id AND s.skip_threshold_ms IS NOT NULL)"
+    )
+    db.execute("DROP VIEW IF EXISTS view_log")
     db.create_view("view_log", VIEW_LOG_SQL)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_probe_cache, _m002_event_log, _m003_study_and_pid, _m004_boot_id_and_clip_versions,
-    _m005_decision_context, _m006_lab_fields_and_questionnaire,
+    _m005_decision_context, _m006_lab_fields_and_questionnaire, _m007_signals,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

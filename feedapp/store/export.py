@@ -13,7 +13,7 @@ exported, from where, row counts and column order). Conventions (docs/data.md, "
 - Times: ``*_utc`` are ISO 8601 UTC strings (``2026-11-28T08:10:30.123+00:00``); ``*_mono_ns`` are
   integers on the recording machine's monotonic clock (only differences within a session mean
   something); durations are milliseconds.
-- Booleans (is_revisit, exploration, scripted, skipped, liked, not_interested, final) are 0/1.
+- Booleans (is_revisit, served_again, exploration, scripted, skipped, liked, not_interested, final) are 0/1.
 - NULL is an empty field in CSV and ``null`` in JSONL.
 - JSON columns (``JSON_COLUMNS``) stay JSON text in CSV and are objects/arrays in JSONL.
 

@@ -285,6 +285,7 @@ class EventLog:
         row["is_revisit"] = _b(rec.is_revisit)
         row["exploration"] = _b(rec.exploration)
         row["scripted"] = _b(rec.scripted)
+        row["served_again"] = _b(rec.served_again)
         row["clip_key"] = self._clip_keys.get(rec.clip_id)
         if row["clip_key"] is None:  # not announced by clips_known: the newest version of that id, if any
             found = db.execute("SELECT key FROM clips WHERE id = ? ORDER BY rowid DESC LIMIT 1", [rec.clip_id]).fetchone()

@@ -83,7 +83,8 @@ def test_revisits_and_missing_views_are_excluded_and_counted():
     steps.append(LoggedStep(100, steps[5].clip_id, False, "foryou", 0.2, None))
     sess = LoggedSession("s", base.ranker, base.params, base.seed, base.clips, tuple(steps))
     rep = replay(sess, ["foryou"], n_boot=100)
-    assert rep["counts"] == {"impressions": 22, "revisit": 1, "scripted": 0, "no_propensity": 0, "no_view": 1, "used": 20}
+    assert rep["counts"] == {"impressions": 22, "revisit": 1, "scripted": 0, "no_propensity": 0, "unplayable": 0,
+                             "no_view": 1, "used": 20}
 
 
 def test_clear_errors():
