@@ -228,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--json", action="store_true", help="print JSON instead of tables")
     rep.add_argument("--no-steps", action="store_true", help="only the comparison table, not every step")
 
+    chk = sub.add_parser(
+        "check-ranker",
+        help="run the ranker contract suite on a ranker or plugin (for plugin authors)",
+        description="Check that a ranker keeps the contract its logged propensities rely on: valid scores, scores "
+        "from their own random stream, pick frequencies that match the logged propensities (chi-square, with each "
+        "policy rule active), determinism, and a replay that reproduces its session. See docs/rankers.md.",
+    )
+    chk.add_argument("ranker", metavar="NAME", help="path/to/file.py:ClassName, or a name from `feedapp rankers`")
+    chk.add_argument("--draws", type=int, default=5000, metavar="N",
+                     help="seeded draws per pick-frequency check, 1000 .. 200000 (default 5000)")
+    chk.add_argument("--json", action="store_true", help="print JSON instead of lines")
+
     from feedapp.lab.commands import add_lab_parser
 
     add_lab_parser(sub)
@@ -286,6 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from feedapp.ui.lab import run_lab_args  # no Qt at import: light lab commands stay light
 
             return run_lab_command(args, run_session=run_lab_args)
+        if args.command == "check-ranker":
+            from feedapp.core.workbench_commands import run_check_ranker_command
+
+            return run_check_ranker_command(args.ranker, draws=args.draws, as_json=args.json)
         if args.command == "rankers":
             from feedapp.core.commands import run_rankers_command
 

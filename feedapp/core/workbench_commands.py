@@ -237,6 +237,32 @@ def run_replay_command(
     return 0
 
 
+def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = False) -> int:
+    """``feedapp check-ranker``: the contract suite on one ranker. 0 all checks pass, 1 some fail,
+    2 the ranker cannot be loaded or ``draws`` is out of range (one line on stderr)."""
+    from feedapp.core.contract import check_ranker
+    from feedapp.core.plugins import make_any_ranker
+
+    if isinstance(draws, bool) or not isinstance(draws, int) or not 1000 <= draws <= 200_000:
+        print(f"feedapp: --draws must be a whole number from 1000 to 200000, not {draws!r}", file=sys.stderr)
+        return 2
+    try:
+        make_any_ranker(spec)  # a missing file, a syntax error, a bad class: one line, before any check
+    except (ValueError, RuntimeError) as e:
+        print(f"feedapp: {e}", file=sys.stderr)
+        return 2
+    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws)
+    failed = [c for c in checks if not c.passed]
+    if as_json:
+        print(json.dumps({"ranker": spec, "passed": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        for c in checks:
+            print(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+        print(f"\n{spec}: {len(checks) - len(failed)} of {len(checks)} checks pass"
+              + ("" if not failed else f"; fix: {', '.join(c.name for c in failed)}"))
+    return 1 if failed else 0
+
+
 def _json_default(x: Any) -> Any:
     if isinstance(x, float) and math.isnan(x):
         return None

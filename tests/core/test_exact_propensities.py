@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import numpy as np
 import pytest
 
 from feedapp.core.catalog import Catalog
+from feedapp.core.contract import chi2_pvalue
 from feedapp.core.engine import FeedEngine
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
@@ -25,52 +25,13 @@ from feedapp.core.replay import replay, session_from_engine
 from feedapp.core.simulate import demo_like_catalog
 
 
-def chi2_sf(x: float, dof: int) -> float:
-    """P(X >= x) for a chi-square variable with ``dof`` degrees of freedom (regularised gamma Q)."""
-    a, z = dof / 2.0, x / 2.0
-    if z <= 0:
-        return 1.0
-    if z < a + 1:  # series for P, then Q = 1 - P
-        term = total = 1.0 / a
-        k = a
-        while abs(term) > abs(total) * 1e-15:
-            k += 1
-            term *= z / k
-            total += term
-        return max(0.0, 1.0 - total * math.exp(-z + a * math.log(z) - math.lgamma(a)))
-    b, c, d = z + 1 - a, 1e300, 1.0 / (z + 1 - a)  # continued fraction for Q (Lentz)
-    h = d
-    for i in range(1, 1000):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = 1e-300 if abs(d) < 1e-300 else d
-        c = b + an / c
-        c = 1e-300 if abs(c) < 1e-300 else c
-        d = 1.0 / d
-        h *= d * c
-        if abs(d * c - 1) < 1e-15:
-            break
-    return h * math.exp(-z + a * math.log(z) - math.lgamma(a))
-
-
-def test_chi2_sf_matches_known_quantiles():
-    assert chi2_sf(3.841458820694124, 1) == pytest.approx(0.05, rel=1e-9)
-    assert chi2_sf(18.307038053275146, 10) == pytest.approx(0.05, rel=1e-9)
-    assert chi2_sf(1.0, 30) == pytest.approx(1.0, abs=1e-12)
-
-
 def _chi2_pvalue(counts: Counter, rows: np.ndarray, probs: np.ndarray, n: int) -> float:
     """Pearson's test of observed pick counts against the probabilities (tiny cells pooled)."""
-    expected = probs * n
-    big = expected >= 5
-    obs = np.array([counts.get(int(r), 0) for r in rows], dtype=float)
-    o = np.append(obs[big], obs[~big].sum())
-    e = np.append(expected[big], expected[~big].sum())
-    if e[-1] == 0:
-        o, e = o[:-1], e[:-1]
-    assert o.sum() == n  # nothing was picked outside the distribution
-    return chi2_sf(float(((o - e) ** 2 / e).sum()), o.size - 1)
+    full = np.zeros(max(int(rows.max()), max(counts)) + 1)
+    full[rows] = probs
+    p, outside = chi2_pvalue(counts, full, n)
+    assert outside == 0  # nothing was picked outside the distribution
+    return p
 
 
 def test_scores_come_from_their_own_stream():

@@ -1,0 +1,90 @@
+"""The ranker contract suite (feedapp.core.contract): every ranker passes it, broken ones do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feedapp.core.contract import check_ranker, chi2_sf
+from feedapp.core.plugins import make_any_ranker
+from feedapp.core.rankers import RANKERS, BaseRanker
+from feedapp.core.rankers.policy import Decision
+from feedapp.core.workbench_commands import run_check_ranker_command
+
+EXAMPLE = f"{Path(__file__).resolve().parents[2] / 'examples' / 'plugins' / 'topic_average.py'}:TopicAverage"
+
+
+def test_chi2_sf_matches_known_quantiles():
+    assert chi2_sf(3.841458820694124, 1) == pytest.approx(0.05, rel=1e-9)
+    assert chi2_sf(18.307038053275146, 10) == pytest.approx(0.05, rel=1e-9)
+    assert chi2_sf(124.34211340400407, 100) == pytest.approx(0.05, rel=1e-9)
+    assert chi2_sf(1.0, 30) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", [*RANKERS, EXAMPLE])
+def test_every_ranker_and_the_example_plugin_keep_the_contract(name):
+    checks = check_ranker(lambda seed: make_any_ranker(name, seed=seed))
+    assert [c.name for c in checks][:2] == ["protocol", "scores_independent"]
+    assert len([c for c in checks if c.name.startswith("pick_frequencies")]) == 5
+    failed = [(c.name, c.detail) for c in checks if not c.passed]
+    assert not failed
+
+
+class GlobalRandom(BaseRanker):
+    """Draws its scores from numpy's global generator instead of the rng it is given."""
+
+    name = "global-random"
+    policy_defaults = {"epsilon": 0.1, "temperature": 0.3}
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return np.random.random(self.space.n)
+
+
+class NaNScores(BaseRanker):
+    name = "nan-scores"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        s = np.zeros(self.space.n)
+        s[0] = np.nan
+        return s
+
+
+def _failed(cls) -> set[str]:  # noqa: ANN001
+    return {c.name for c in check_ranker(lambda seed: cls(seed=seed), draws=2000) if not c.passed}
+
+
+def test_a_ranker_with_its_own_randomness_fails_independence_determinism_and_replay():
+    assert {"scores_independent", "determinism", "replay"} <= _failed(GlobalRandom)
+
+
+def test_nan_scores_fail_the_protocol():
+    assert "protocol" in _failed(NaNScores)
+
+
+def test_a_policy_whose_probabilities_leave_out_the_new_creator_floor_fails_the_frequencies(monkeypatch):
+    def without_floor(self: Decision) -> np.ndarray:
+        out = np.zeros(self.n)
+        out[self.ok_rows] = self.eps_each  # the floor's share of clips off the shortlist is missing
+        out[self.allowed] = self.probs
+        return out
+
+    monkeypatch.setattr(Decision, "full_probs", without_floor)
+    failed = {c.name for c in check_ranker(lambda seed: make_any_ranker("foryou", seed=seed)) if not c.passed}
+    assert "pick_frequencies[shortlist]" in failed
+
+
+def test_the_command(tmp_path, capsys):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import numpy as np\nfrom feedapp.core.rankers import BaseRanker\n\n\n"
+                   "class Bad(BaseRanker):\n    name = 'bad'\n\n    def scores(self, rng):\n"
+                   "        return np.random.random(self.space.n)\n")
+    assert run_check_ranker_command(f"{bad}:Bad", draws=1000) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  scores_independent" in out and "PASS  protocol" in out and "checks pass; fix:" in out
+    assert run_check_ranker_command(f"{tmp_path}/nope.py:X") == 2
+    err = capsys.readouterr().err
+    assert "there is no plugin file" in err and err.count("\n") == 1
+    assert run_check_ranker_command(EXAMPLE, draws=10) == 2
+    assert "--draws must be" in capsys.readouterr().err
