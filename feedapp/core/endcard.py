@@ -28,9 +28,13 @@ from feedapp.core.model import Clip, Pick, View
 
 CLICK_THRESHOLD = 0.3
 CLICK_MIN_VIEWS = 3
-"""A topic has "clicked" at the first view after which its affinity stays at or above ``CLICK_THRESHOLD``
-for every later view, counting only from the moment it had ``CLICK_MIN_VIEWS`` views (one lucky view
-is not a taste)."""
+CLICK_RELEASE = 0.0
+"""A topic "clicks" at the first view where its affinity reaches ``CLICK_THRESHOLD`` with at least
+``CLICK_MIN_VIEWS`` views (one lucky view is not a taste), and stays clicked until its affinity falls
+below ``CLICK_RELEASE`` (hysteresis). Affinities of topics not shown lately decay towards 0 but never
+below it, so a marker once shown is withdrawn only when the viewer's own views turn the topic
+negative, never by that decay; it can click again later, at the view where it reaches the threshold
+again."""
 
 
 def watched_to_end(view: View, clip: Clip) -> bool:
@@ -337,17 +341,22 @@ class ProfileSeries:
             self.views += 1
         return True
 
-    def click_view(self, topic: str, threshold: float = CLICK_THRESHOLD, min_views: int = CLICK_MIN_VIEWS) -> int | None:
-        """The view number (1-based) after which ``topic`` (seen ``min_views`` times by then) was at or
-        above ``threshold`` and stayed there, or None."""
+    def click_view(self, topic: str, threshold: float = CLICK_THRESHOLD, min_views: int = CLICK_MIN_VIEWS,
+                   release: float = CLICK_RELEASE) -> int | None:
+        """The view number (1-based) at which ``topic`` clicked and has stayed clicked since, or None
+        (see ``CLICK_THRESHOLD``: on at ``threshold`` with ``min_views`` views, off below ``release``)."""
         s = self.topics.get(topic)
         c = self.counts.get(topic)
-        if not s or not c or s[-1] < threshold or c[-1] < min_views:
+        if not s or not c:
             return None
-        i = len(s) - 1
-        while i > 0 and s[i - 1] >= threshold and c[i - 1] >= min_views:
-            i -= 1
-        return i + 1
+        since = None
+        for i, (a, n) in enumerate(zip(s, c)):
+            if since is None:
+                if a >= threshold and n >= min_views:
+                    since = i + 1
+            elif a < release:
+                since = None
+        return since
 
     def clicks(self, threshold: float = CLICK_THRESHOLD) -> dict[str, int]:
         """Topic -> view number at which it clicked, earliest first."""

@@ -11,6 +11,7 @@ import pytest
 from feedapp.core.catalog import Catalog
 from feedapp.core.endcard import (
     CLICK_MIN_VIEWS,
+    CLICK_RELEASE,
     CLICK_THRESHOLD,
     ProfileSeries,
     explain,
@@ -223,12 +224,53 @@ def test_profile_series_follows_profile_history_and_finds_the_click():
     assert v is not None
     series = s.topics["cats"]
     counts = s.counts["cats"]
-    assert series[v - 1] >= CLICK_THRESHOLD and all(a >= CLICK_THRESHOLD for a in series[v - 1:])
+    assert series[v - 1] >= CLICK_THRESHOLD and all(a >= CLICK_RELEASE for a in series[v - 1:])
     assert counts[v - 1] >= CLICK_MIN_VIEWS and counts[-1] == eng.profile()["topic_views"]["cats"]
     assert series[v - 2] < CLICK_THRESHOLD or counts[v - 2] < CLICK_MIN_VIEWS
     assert top_topics(eng.profile(), 1)[0][0] == "cats"
     assert "cats" in s.clicks()
     assert views_since_refresh(eng) == 0
+
+
+def _series(points: list[tuple[float, int]]) -> ProfileSeries:
+    s = ProfileSeries()
+    s.update([{"topics": {"cats": a}, "topic_views": {"cats": n}} for a, n in points])
+    return s
+
+
+def test_a_click_has_hysteresis():
+    # reaches 0.3 with 3 views at view 3, then fades (not shown) towards 0: still clicked at view 3
+    fading = [(0.2, 1), (0.28, 2), (0.35, 3), (0.4, 4), (0.25, 4), (0.1, 4), (0.02, 4), (0.0, 4)]
+    assert _series(fading).click_view("cats") == 3
+    # turned negative by the viewer's own views: withdrawn; reaching the threshold again clicks anew
+    assert _series([*fading, (-0.1, 5)]).click_view("cats") is None
+    assert _series([*fading, (-0.1, 5), (0.1, 6), (0.31, 7)]).click_view("cats") == 11
+    assert _series([(0.5, 2), (0.5, 2)]).click_view("cats") is None  # one lucky view is not a taste
+
+
+def test_no_marker_is_withdrawn_by_fading_in_30_viewers_by_80_views():
+    """Measured before: 33 markers shown were withdrawn in 30 viewers x 80 views; a marker may now go
+    only when its topic turned negative."""
+    from feedapp.core.catalog import Catalog
+    from feedapp.core.engine import FeedEngine
+    from feedapp.core.simulate import SimViewer, demo_like_catalog
+
+    shown = withdrawn = 0
+    for viewer in range(30):
+        eng = FeedEngine(Catalog(demo_like_catalog(1).clips), "foryou", seed=viewer)
+        v = SimViewer.make(viewer, eng.space.topics, eng.space.creators)
+        series, before = ProfileSeries(), {}
+        for _ in range(80):
+            eng.finish(v.watch(eng.next()))
+            series.update(eng.profile_history())
+            now = series.clicks()
+            for t in before:
+                if t not in now:
+                    withdrawn += 1
+                    assert series.topics[t][-1] < 0.0, (viewer, t, series.topics[t][-5:])  # turned negative
+            shown += len(set(now) - set(before))
+            before = now
+    assert shown >= 30  # markers were shown; none went while its topic only faded
 
 
 def test_revisit_and_no_pick():
