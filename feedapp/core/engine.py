@@ -49,7 +49,7 @@ from feedapp.core.profile import TasteProfile
 from feedapp.core.records import ViewRecord
 from feedapp.core.rankers.base import BaseRanker, World
 from feedapp.core.rankers.policy import Decision, decide
-from feedapp.core.rankers.registry import DEFAULT_RANKER, make_ranker
+from feedapp.core.rankers.registry import DEFAULT_RANKER
 from feedapp.core.rankers.rng import decision_streams
 from feedapp.core.reward import (
     UNPLAYABLE_EXIT,
@@ -151,8 +151,10 @@ class FeedEngine(Feed):
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ValueError(f"seed must be a whole number, not {seed!r}")
         seed = int(seed)
-        if isinstance(ranker, str):
-            ranker = make_ranker(ranker, seed=seed, **dict(params or {}))
+        if isinstance(ranker, str):  # a registry name, or a plugin ``path/to/file.py:ClassName`` (in-process)
+            from feedapp.core.plugins import make_any_ranker
+
+            ranker = make_any_ranker(ranker, seed=seed, **dict(params or {}))
         else:
             for k, v in (params or {}).items():
                 ranker.set_param(k, v)

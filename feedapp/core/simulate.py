@@ -60,6 +60,7 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
+from feedapp.core.plugins import is_plugin_spec, make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
 from feedapp.core.rankers.registry import make_ranker
 from feedapp.core.rankers.rng import Rng, SplitMix
@@ -354,7 +355,7 @@ def _init_worker(counter) -> None:  # pragma: no cover - runs in the worker proc
 def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[str, list[tuple[int, _Run]]]:
     space = FeatureSpace(job.catalog.clips)
     topics, creators = space.topics, space.creators
-    rules = {k: v for k, v in make_ranker(job.ranker, **dict(job.params or {})).params.items()
+    rules = {k: v for k, v in make_any_ranker(job.ranker, **dict(job.params or {})).params.items()
              if k in ("repeat_gap", "max_same_topic")}
     worlds = {p: World() for p in job.policies}  # popularity is global within the shard's population
     out: dict[str, list[tuple[int, _Run]]] = {p: [] for p in (*job.policies, "oracle")}
@@ -426,9 +427,11 @@ def simulate(
         raise ValueError(f"workers must be 1 or more, not {workers}")
     if method not in ("engine", "lockstep"):
         raise ValueError(f"method must be 'engine' or 'lockstep', not {method!r}")
-    make_ranker(ranker, seed=seed, **dict(params or {}))  # fail early on a bad name or parameter
+    make_any_ranker(ranker, seed=seed, **dict(params or {}))  # fail early on a bad name, file or parameter
     for b in baselines:
-        make_ranker(b)
+        make_any_ranker(b)
+    if method == "lockstep" and any(is_plugin_spec(p) for p in (ranker, *baselines)):
+        method = "engine"  # a plugin has no array version: its viewers run through FeedEngine
     catalog = catalog if catalog is not None else demo_like_catalog(seed)
     if len(catalog) == 0:
         raise ValueError("the catalog has no clips to simulate with")

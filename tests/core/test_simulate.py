@@ -128,3 +128,23 @@ def test_cli_rankers(capsys):
     assert run_rankers_command() == 0
     out = capsys.readouterr().out
     assert "foryou (default)" in out and "epsilon" in out
+
+
+def test_a_plugin_is_a_ranker_in_the_engine_and_in_simulate(tmp_path, capsys):
+    from pathlib import Path
+
+    from feedapp.cli import main
+    from feedapp.core.catalog import Catalog
+    from feedapp.core.engine import FeedEngine
+
+    spec = f"{Path(__file__).resolve().parents[2] / 'examples' / 'plugins' / 'topic_average.py'}:TopicAverage"
+    eng = FeedEngine(Catalog(demo_like_catalog(1).clips), spec, seed=3, params={"epsilon": 0.2})
+    assert eng.ranker.name == "topic-average" and eng.ranker.params["epsilon"] == 0.2
+    rep = simulate(viewers=6, views=25, ranker=spec, seed=2, method="lockstep", baselines=("random", spec))
+    assert rep["method"] == "engine"  # a plugin has no array version
+    assert [p["ranker"] for p in rep["policies"]][:2] == [spec, "random"]
+    assert main(["simulate", "--viewers", "4", "--views", "20", "--ranker", spec, "--compare", "random"]) == 0
+    assert "topic_average.py:TopicAverage" in capsys.readouterr().out
+    assert main(["simulate", "--viewers", "4", "--views", "20", "--ranker", f"{tmp_path}/nope.py:X"]) == 2
+    err = capsys.readouterr().err
+    assert "there is no plugin file" in err and err.count("\n") == 1
