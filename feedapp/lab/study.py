@@ -350,6 +350,7 @@ class Study:
     repeat_gap: int = NO_REPEAT_GAP  # impressions before a clip may come back, for every condition
     consent: str = ""  # the consent text; "" no consent screen
     debrief: str = ""  # shown on the end screen
+    debrief_card: bool = True  # the end screen's card of what the feed learned (false: no card)
     fields: tuple[Field, ...] = ()
     questionnaire: tuple[Question, ...] = ()
     questionnaire_intro: str = ""
@@ -595,7 +596,7 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 _SCHEMA: dict[str, dict[str, type]] = {
     "study": {"name": str, "description": str, "catalog": str, "skip_threshold_ms": int, "instructions": str,
               "seed": int, "participant_pattern": str, "operator_pin": str, "clips": str, "repeat_gap": int,
-              "consent": str, "debrief": str, "questionnaire_intro": str},
+              "consent": str, "debrief": str, "debrief_card": bool, "questionnaire_intro": str},
     "limits": {"minutes": float, "views": int},
     "practice": {"clips": int, "use": list, "instructions": str},
     "counterbalance": {"method": str, "design": str, "seed": int},
@@ -795,6 +796,7 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
         method=method, design=design, assignment_seed=cb.get("seed"), seed=st.get("seed"),
         participant_pattern=pattern, operator_pin=st.get("operator_pin", ""),
         clips=st.get("clips", ""), repeat_gap=repeat_gap, consent=st.get("consent", ""), debrief=st.get("debrief", ""),
+        debrief_card=st.get("debrief_card", True),
         fields=fields, questionnaire=questions, questionnaire_intro=st.get("questionnaire_intro", ""),
         path=Path(path) if path is not None else None,
         sha256=hashlib.sha256(data if data is not None else text.encode("utf-8")).hexdigest(),

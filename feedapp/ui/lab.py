@@ -576,8 +576,9 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
             page = ScreenPage("Thank you!", self.study.debrief.strip() or
                               "The session is over. Please let the experimenter know you have finished.", button)
             page.setObjectName("end_page")
-            page.extra.addSpacing(20)
-            page.extra.addWidget(self._debrief_card(page))
+            if self.study.debrief_card:  # [study] debrief_card = false: no card of what the feed learned
+                page.extra.addSpacing(20)
+                page.extra.addWidget(self._debrief_card(page))
             page.proceed.connect(self.close)
             self.end_page = page
             self.window.show_page(page)
@@ -593,7 +594,8 @@ def build_lab_classes():  # noqa: ANN201 - built lazily so that importing this m
                 panels = importlib.import_module("feedapp.ui.panels")
                 if hasattr(panels, "end_card"):
                     return panels.end_card(engine, parent)
-            return TopicsCard(profile, parent)
+            learns = bool(getattr(engine.ranker, "is_learner", True)) if engine is not None else True
+            return TopicsCard(profile, parent, learns=learns, ranker=engine.ranker.name if engine is not None else "")
 
         # -- the research log's health -------------------------------------------------------------
         def on_log_status(self, kind: str, message: str) -> None:

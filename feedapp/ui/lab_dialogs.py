@@ -440,41 +440,66 @@ def top_topics(profile: dict[str, Any], k: int = 5) -> list[tuple[str, float]]:
 
 
 class TopicsCard(QFrame):
-    """The simple debrief card: "what the feed learned about you", the top topics as bars."""
+    """The simple debrief card: "what the feed learned about you", the top topics as bars.
 
-    def __init__(self, profile: dict[str, Any], parent: QWidget | None = None) -> None:
+    A bar's length is the topic's affinity against the largest |affinity| shown, and its sign is kept:
+    a negative affinity (the viewer turned away from the topic) is drawn as a negative bar in another
+    colour with its value, never as a short positive one. ``learns=False`` (a condition whose ranker
+    does not learn from the viewer: random, chronological, popular, following) says so: the topics
+    then describe what the viewer watched, not a feed fitted to them.
+    """
+
+    NEGATIVE = "#c0504d"
+
+    def __init__(self, profile: dict[str, Any], parent: QWidget | None = None, *, learns: bool = True,
+                 ranker: str = "") -> None:
         super().__init__(parent)
         self.setObjectName("topics_card")
         self.setStyleSheet("#topics_card { background: #1c1c21; border-radius: 12px; }")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 16)
-        head = QLabel("What the feed learned about you")
+        self.learns = learns
+        head = QLabel("What the feed learned about you" if learns else "What you watched")
         head.setFont(_font(17, True))
         head.setStyleSheet("color: white;")
         layout.addWidget(head)
+        self.note: QLabel | None = None
+        if not learns:
+            self.note = QLabel(f"This feed{f' ({ranker})' if ranker else ''} did not learn from your views: it "
+                               "chose clips the same way for everyone. The topics below only sum up how you watched.")
+            self.note.setWordWrap(True)
+            self.note.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+            layout.addWidget(self.note)
         self.topics = top_topics(profile)
         if not self.topics:
             none = QLabel("Not enough views to say.")
             none.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
             layout.addWidget(none)
-        values = [v for _, v in self.topics]
-        lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
-        for name, value in self.topics:  # bars show the order (affinities may all be below zero early on)
-            share = 0.6 if hi <= lo else 0.15 + 0.85 * (value - lo) / (hi - lo)
+        scale = max([abs(v) for _, v in self.topics] + [1e-9])
+        self.bars: list[tuple[str, float, int]] = []  # (topic, affinity, signed bar value in -100..100)
+        for name, value in self.topics:
+            signed = int(round(100 * value / scale))
+            self.bars.append((name, value, signed))
             row = QHBoxLayout()
             label = QLabel(f"#{name}")
             label.setFont(_font(15, True))
             label.setStyleSheet("color: white;")
             label.setMinimumWidth(110)
+            colour = overlays.ACCENT.name() if value >= 0 else self.NEGATIVE
             bar = QProgressBar()
             bar.setRange(0, 100)
-            bar.setValue(int(round(100 * share)))
+            bar.setValue(abs(signed))
+            bar.setInvertedAppearance(value < 0)  # a negative bar grows from the right: visibly the other way
             bar.setTextVisible(False)
             bar.setFixedHeight(12)
             bar.setStyleSheet(f"QProgressBar {{ background: #2e2e35; border: none; border-radius: 6px; }}"
-                              f" QProgressBar::chunk {{ background: {overlays.ACCENT.name()}; border-radius: 6px; }}")
+                              f" QProgressBar::chunk {{ background: {colour}; border-radius: 6px; }}")
+            number = QLabel(f"{value:+.2f}")
+            number.setStyleSheet(f"color: {'white' if value >= 0 else self.NEGATIVE};")
+            number.setMinimumWidth(46)
             row.addWidget(label)
             row.addWidget(bar, 1)
+            row.addWidget(number)
             layout.addLayout(row)
 
 

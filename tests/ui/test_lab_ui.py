@@ -521,3 +521,36 @@ def test_kiosk_hides_the_pointer_when_idle_and_shows_it_on_movement(qtbot, ui_cl
     lab.close(force=True)
     assert not lab.guard.cursor_hidden and QGuiApplication.overrideCursor() is None
     assert log.close()
+
+
+def test_the_debrief_card_keeps_the_sign_and_says_when_the_feed_did_not_learn(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from feedapp.ui.lab_dialogs import TopicsCard
+
+    profile = {"topics": {"cats": 0.6, "art": -0.3, "news": -0.05}}
+    card = TopicsCard(profile)
+    qtbot.addWidget(card)
+    assert [(t, s) for t, _, s in card.bars] == [("cats", 100), ("news", -8), ("art", -50)]
+    assert card.note is None
+    texts = [w.text() for w in card.findChildren(QLabel)]
+    assert "-0.30" in texts and "+0.60" in texts and "What the feed learned about you" in texts
+    plain = TopicsCard(profile, learns=False, ranker="random")
+    qtbot.addWidget(plain)
+    assert plain.note is not None and "did not learn from your views" in plain.note.text() and "random" in plain.note.text()
+
+
+def test_a_study_can_turn_the_debrief_card_off():
+    text = textwrap.dedent("""
+        [study]
+        name = "s"
+        catalog = "demo"
+        debrief = "Thanks."
+        debrief_card = false
+        [conditions.A]
+        ranker = "random"
+    """)
+    assert parse_study(text).debrief_card is False
+    assert parse_study(text.replace("debrief_card = false\n", "")).debrief_card is True
+    with pytest.raises(Exception, match="debrief_card"):
+        parse_study(text.replace("debrief_card = false", 'debrief_card = "no"'))

@@ -27,11 +27,15 @@ class EndCard(QWidget):
         self.setFixedSize(CARD_SIZE)
         self._pixmap: QPixmap | None = None
         self.top: list[tuple[str, float]] = []
+        self.learns = True
         self.hide()
 
     def set_content(self, profile: dict, series: ProfileSeries, figures: SessionFigures, elapsed_s: float,
-                    footer: str) -> None:
+                    footer: str, *, learns: bool = True) -> None:
+        """``learns=False``: the ranker does not learn from the viewer (random, chronological, popular,
+        following), and the card says so instead of "learned from how long you watched"."""
         self.top = top_topics(profile, 3)
+        self.learns = learns
         self._pixmap = self.render_card(profile, series, figures, elapsed_s, footer)
         self.update()
 
@@ -70,7 +74,8 @@ class EndCard(QWidget):
         p.setFont(style.font(13))
         p.setPen(style.MUTED)
         p.drawText(QRectF(x0, 52, w, 20), style.LEFT,
-                   f"{f.views} views \u00b7 learned from how long you watched")
+                   f"{f.views} views \u00b7 " + ("learned from how long you watched" if self.learns else
+                                                "this feed does not learn from you: topics sum up what you watched"))
         # top topics
         y = 88.0
         p.setFont(style.font(14, True))

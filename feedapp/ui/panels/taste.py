@@ -353,7 +353,8 @@ class TasteDock(QObject):
         figures = session_figures(e.views, _ClipsById(e.space), sorted(e.world.following))
         elapsed = max(0.0, (self.recorder.clock() - self.recorder.started_ns) / 1e9)
         self.panel.history.set_history(e.profile_history())
-        self.card.set_content(e.profile(), self.panel.history.series, figures, elapsed, self._footer())
+        self.card.set_content(e.profile(), self.panel.history.series, figures, elapsed, self._footer(),
+                              learns=bool(getattr(e.ranker, "is_learner", True)))
 
     def toggle_card(self) -> None:
         if self.card.isHidden():
