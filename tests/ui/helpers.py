@@ -105,3 +105,31 @@ def rotate_mp4(src: Path, dest: Path, degrees: int = 90) -> Path:
     data[off: off + 36] = struct.pack(">9i", *matrices[degrees])
     Path(dest).write_bytes(data)
     return Path(dest)
+
+
+def live_changes(engine, view, later_clips, follow: str, reload=None):  # noqa: ANN001, ANN201
+    """A slot for ``SwipeView.arrived`` that makes the live changes of a session at fixed arrivals, as
+    a viewer and a developer would: a parameter change (3rd), a follow (5th), "refresh my feed" (7th),
+    a plugin reload (10th, when ``reload`` is given) and catalog growth (``later_clips``, 12th).
+    Returns (slot, arrivals list)."""
+    arrivals: list[object] = []
+
+    def live(arrival: object) -> None:
+        arrivals.append(arrival)
+        n = len(arrivals)
+        if n == 3:
+            engine.set_param("epsilon", 0.4)
+        elif n == 5:
+            engine.follow(follow)
+        elif n == 7:
+            engine.refresh()
+        elif n == 10 and reload is not None:
+            reload()
+        elif n == 12:
+            engine.catalog.add(later_clips)  # the demo maker's way: the catalog grows while the feed runs
+            return
+        else:
+            return
+        view.reload_next()  # the panels' way: preload what the feed says now
+
+    return live, arrivals

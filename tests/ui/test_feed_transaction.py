@@ -13,6 +13,7 @@ from feedapp.store.sessions import open_for_reading
 from feedapp.ui.app import attach_session, make_engine, new_recorder
 from feedapp.ui.autopilot import Autopilot
 from feedapp.ui.window import PlayerWindow
+from tests.ui.helpers import live_changes
 
 
 def test_the_window_logs_what_replay_reproduces(qtbot, ui_clips, tmp_path):
@@ -31,24 +32,8 @@ def test_the_window_logs_what_replay_reproduces(qtbot, ui_clips, tmp_path):
     recorder = new_recorder(log, catalog, mode="demo", ranker=engine.ranker.name,
                             ranker_params=dict(engine.ranker.params), seed=4, skip_threshold_ms=1000)
     bridge = attach_session(window, engine, recorder, panels_visible=None, dev_tools=False)
-    pilot = Autopilot(view, engine, ["cats"], seed=5, speed=3.0, max_views=12, min_watch_ms=300)
-    arrivals = []
-
-    def live(arrival) -> None:  # noqa: ANN001 - Arrival
-        arrivals.append(arrival)
-        n = len(arrivals)
-        if n == 3:
-            engine.set_param("epsilon", 0.4)
-            view.reload_next()
-        elif n == 5:
-            engine.follow(ui_clips[1].creator)
-            view.reload_next()
-        elif n == 7:
-            engine.refresh()
-            view.reload_next()
-        elif n == 9:
-            catalog.add(ui_clips[4:])  # the demo maker's way: the catalog grows while the feed runs
-
+    pilot = Autopilot(view, engine, ["cats"], seed=5, speed=3.0, max_views=13, min_watch_ms=300)
+    live, arrivals = live_changes(engine, view, ui_clips[4:], ui_clips[1].creator)
     view.arrived.connect(live)
     window.show()
     qtbot.waitExposed(window)
