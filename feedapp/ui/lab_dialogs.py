@@ -666,6 +666,7 @@ class ConsentPage(QWidget):
             b.setMinimumHeight(50)
             b.setStyleSheet(style)
             b.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusProxy(self.agree)  # the page gets the focus when shown: Space agrees, Tab reaches the other
         self.agree.clicked.connect(lambda: self.answered.emit(True))
         self.refuse.clicked.connect(lambda: self.answered.emit(False))
         row = QHBoxLayout()
@@ -690,10 +691,37 @@ class ConsentPage(QWidget):
         outer.addStretch(1)
         outer.addWidget(inner, 6)
         outer.addStretch(1)
+        QWidget.setTabOrder(self.agree, self.refuse)  # "I agree" first (it has the focus), Tab: "I do not agree"
 
-    def showEvent(self, event) -> None:  # noqa: ANN001
-        super().showEvent(event)
-        self.agree.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+class _ItemRow(QFrame):
+    """A Likert or choice item as one keyboard stop: 1..9 pick that answer, arrows move, Tab leaves.
+    The row is outlined while it has the focus."""
+
+    def __init__(self, group: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.group = group
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet("_ItemRow { border: 2px solid transparent; border-radius: 8px; }"
+                           " _ItemRow:focus { border: 2px solid white; }")
+
+    def choose(self, k: int) -> None:
+        b = self.group.button(k)
+        if b is not None:
+            b.click()
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802
+        key, n = event.key(), len(self.group.buttons())
+        current = self.group.checkedId()
+        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+            self.choose(key - Qt.Key.Key_0)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+            self.choose(min(n, current + 1) if current > 0 else 1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+            self.choose(max(1, current - 1) if current > 0 else 1)
+        else:
+            super().keyPressEvent(event)
 
 
 class QuestionnairePage(QWidget):
@@ -711,6 +739,7 @@ class QuestionnairePage(QWidget):
         _dark(self)
         self.questions = list(questions)
         self.groups: dict[str, QButtonGroup] = {}
+        self.rows: dict[str, _ItemRow] = {}
         self.texts: dict[str, QPlainTextEdit] = {}
         column = QVBoxLayout()
         title = QLabel("A few questions")
@@ -742,7 +771,11 @@ class QuestionnairePage(QWidget):
             group = QButtonGroup(self)
             group.setExclusive(True)
             self.groups[q.id] = group
-            row = QHBoxLayout() if q.type == "likert" else QVBoxLayout()
+            item = _ItemRow(group)  # one focus stop per item: digits or arrow keys choose, Tab goes on
+            item.setObjectName(f"q_{q.id}")
+            self.rows[q.id] = item
+            row = QHBoxLayout(item) if q.type == "likert" else QVBoxLayout(item)
+            row.setContentsMargins(6, 4, 6, 4)
             if q.type == "likert":
                 if q.labels[0]:
                     low = QLabel(q.labels[0])
@@ -754,8 +787,7 @@ class QuestionnairePage(QWidget):
                     b.setCheckable(True)
                     b.setFixedSize(44, 40)
                     b.setStyleSheet("QPushButton { background: #2e2e35; color: white; border: none; border-radius: 8px; }"
-                                    f" QPushButton:checked {{ background: {overlays.ACCENT.name()}; }}"
-                                    " QPushButton:focus { border: 2px solid white; }")
+                                    f" QPushButton:checked {{ background: {overlays.ACCENT.name()}; }}")
                     group.addButton(b, k)
                     row.addWidget(b)
                 if q.labels[1]:
@@ -765,14 +797,15 @@ class QuestionnairePage(QWidget):
                 row.addStretch(1)
             else:
                 for k, c in enumerate(q.choices, start=1):
-                    r = QRadioButton(c)
+                    r = QRadioButton(f"{k}  {c}" if len(q.choices) <= 9 else c)
                     r.setObjectName(f"q_{q.id}_{k}")
-                    r.setStyleSheet("QRadioButton { color: white; font-size: 15px; }"
-                                    " QRadioButton:focus { text-decoration: underline; }")
+                    r.setStyleSheet("QRadioButton { color: white; font-size: 15px; }")
                     group.addButton(r, k)
                     row.addWidget(r)
+            for b in group.buttons():
+                b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             group.idClicked.connect(lambda _id: self._refresh())
-            column.addLayout(row)
+            column.addWidget(item)
         column.addSpacing(22)
         self.submit = QPushButton("Submit")
         self.submit.setObjectName("submit")
@@ -804,6 +837,11 @@ class QuestionnairePage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 16, 16, 16)
         outer.addWidget(scroll)
+        first = self.questions[0] if self.questions else None  # keyboard first: the page's focus goes to item 1
+        if first is None:
+            self.setFocusProxy(self.submit)
+        else:
+            self.setFocusProxy(self.texts[first.id] if first.type == "text" else self.rows[first.id])
         self._refresh()
 
     def answers(self) -> list[tuple[Any, str | None, float | None]]:
