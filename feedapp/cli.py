@@ -26,6 +26,7 @@ from feedapp.config import (  # noqa: E402
     parse_params,
     parse_taste,
 )
+from feedapp.errors import UserError  # noqa: E402,F401 - raised by the UI, caught here
 from feedapp.ranges import (  # noqa: E402
     AUTOPILOT_SPEED,
     PLUGIN_BUDGET_MS,
@@ -37,10 +38,6 @@ from feedapp.ranges import (  # noqa: E402
     SIM_VIEWS,
     SKIP_THRESHOLD_MS,
 )
-
-
-class UserError(Exception):
-    """Bad input from the person at the keyboard: printed as one line, exit code 2."""
 
 
 def _add_player_options(p: argparse.ArgumentParser) -> None:

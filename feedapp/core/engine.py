@@ -26,9 +26,11 @@ that order, each logged as a ``Pick`` with ranker ``"warmup"``, propensity 1.0 a
 (the slot was fixed, not drawn); the engine still learns from their views, and the ranker takes over
 at position n.
 
-Hooks (Anki style names; ``engine.on(name, callback)``): ``pick_did_decide(pick)``,
-``view_did_finish(view, reward)``, ``profile_did_update(snapshot)``,
-``ranker_param_did_change(name, old, new)``, ``following_did_change(creators)``.
+Hooks (Anki style names; ``engine.on(name, callback)``), declared in ``EVENTS`` (any other name is
+refused at once): ``pick_did_decide(pick)``, ``view_did_finish(view, reward)``,
+``profile_did_update(snapshot)``, ``ranker_param_did_change(name, old, new)``,
+``following_did_change(creators)``, ``feed_did_refresh(info)``, ``catalog_did_grow(clips)``, and from a
+plugin host ``ranker_did_reload(info)``, ``ranker_did_fail(info)``, ``ranker_serving_did_change(info)``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,26 @@ def plugin_info(ranker: BaseRanker) -> dict[str, str] | None:
     if not isinstance(source, str):
         return None
     return {"path": str(pv.path), "class": str(pv.class_name), "source": source}
+
+
+#: Every hook a FeedEngine emits, declared: ``engine.on`` refuses any other name at once (a misspelt
+#: name would otherwise never fire), and ``_emit`` of an undeclared one is a bug.
+EVENTS = frozenset({
+    "pick_did_decide",  # (pick)
+    "view_did_finish",  # (view, reward)
+    "profile_did_update",  # (snapshot)
+    "ranker_param_did_change",  # (name, old, new)
+    "following_did_change",  # (creators)
+    "feed_did_refresh",  # (info)
+    "catalog_did_grow",  # (clips)
+    "ranker_did_reload",  # (info) from a plugin host
+    "ranker_did_fail",  # (info) from a plugin host
+    "ranker_serving_did_change",  # (info) the guarded plugin swapped what serves
+})
+
+
+class UnknownEvent(ValueError):
+    """A hook name that FeedEngine does not emit."""
 
 
 def ranker_version(ranker: BaseRanker) -> str:
@@ -188,9 +210,17 @@ class FeedEngine(Feed):
 
     # -- hooks ------------------------------------------------------------------------------------
     def on(self, event: str, callback: Callable[..., Any]) -> None:
+        """Call ``callback`` on ``event`` (one of ``EVENTS``; any other name raises ``UnknownEvent``)."""
+        if event not in EVENTS:
+            import difflib
+
+            close = difflib.get_close_matches(event, sorted(EVENTS), n=1)
+            raise UnknownEvent(f"FeedEngine has no event {event!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                               + f" (its events: {', '.join(sorted(EVENTS))})")
         self._listeners.setdefault(event, []).append(callback)
 
     def _emit(self, event: str, *args: Any) -> None:
+        assert event in EVENTS, f"undeclared engine event {event!r}"
         change = LIVE_EVENTS.get(event)
         if change is not None:
             self._record_live(change, *args)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from feedapp.core.catalog import Catalog
+from feedapp.core.demo_catalog import demo_like_catalog
 from feedapp.core.features import FeatureSpace
 
 BREAKOUT_FACTOR = 2.0
@@ -86,8 +87,6 @@ def add_newcomer(catalog: Catalog, creator: str = "newcomer", per_topic: int = 1
 
 def creators_catalog(seed: int, creators: int) -> Catalog:
     """A demo-like catalog with ``creators`` creators (about three clips each, at least 64 clips)."""
-    from feedapp.core.simulate import demo_like_catalog
-
     if creators < 1:
         raise ValueError(f"creators must be 1 or more, not {creators}")
     n_clips = max(64, 8 * math.ceil(3 * creators / 8))

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from feedapp.core.catalog import Catalog
+from feedapp.core.demo_catalog import DEMO_CREATORS, DEMO_TOPICS, demo_like_catalog  # noqa: F401 - re-exported
 from feedapp.core.engine import FeedEngine
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
@@ -66,57 +67,11 @@ from feedapp.core.rankers.registry import make_ranker
 from feedapp.core.rankers.rng import Rng, SplitMix
 from feedapp.core.reward import DurationQuantiles, compute_reward, is_skip
 
-DEMO_TOPICS = ("ocean", "sports", "cooking", "cats", "tech", "music", "nature", "art")  # as media/demo_plan.py
-DEMO_CREATORS = ("mila", "juno", "theo", "sasha", "kai")
 NOISE_SIGMA = 0.5
 MAX_PLAYS = 3
 REPEAT_FATIGUE = 0.6
 SKIP_MS = 3000
 BASELINES = ("random", "popular")
-
-
-def demo_like_catalog(seed: int = 0, n_clips: int = 64, topics: Sequence[str] = DEMO_TOPICS,
-                      creators: Sequence[str] = DEMO_CREATORS, visual_dims: int = 8,
-                      second_topic_share: float = 0.0) -> Catalog:
-    """A catalog with the real demo's shape (feedapp.media.demo_plan), made of ``Clip`` records only.
-
-    Like the demo: 8 topics x 8 clips, every creator in every topic, one topic per clip, lengths
-    4-30 s skewed short (``4 + 26 q^2.2`` over spread quantiles: mean about 12 s), creation dates
-    over most of a year; plus visual features that depend on the topic with noise (as colour
-    statistics would). ``second_topic_share`` gives that share of clips a second topic.
-    """
-    if n_clips < 0:
-        raise ValueError(f"n_clips must be 0 or more, not {n_clips}")
-    rng = random.Random(f"feedapp-sim-{seed}")
-    centres = {t: [rng.gauss(0, 1) for _ in range(visual_dims)] for t in topics}
-    durations = [4.0 + 26.0 * min(1.0, (i + rng.uniform(0.1, 0.9)) / max(n_clips, 1)) ** 2.2 for i in range(n_clips)]
-    rng.shuffle(durations)
-    offset = {t: rng.randrange(len(creators)) for t in topics}
-    clips = []
-    for i in range(n_clips):
-        main = topics[i % len(topics)] if topics else ""
-        k = i // max(len(topics), 1)
-        tps: tuple[str, ...] = (main,) if main else ()
-        if len(topics) > 1 and rng.random() < second_topic_share:
-            tps = (main, rng.choice([t for t in topics if t != main]))
-        creator = creators[(offset.get(main, 0) + k) % len(creators)]
-        day = rng.randrange(330)
-        clips.append(
-            Clip(
-                id=f"sim{seed}-{main or 'clip'}-{k + 1}",
-                path=f"sim/{main or 'untitled'}-{k + 1}.mp4",
-                title=f"{main or 'clip'} #{k + 1}",
-                topics=tps,
-                creator=creator,
-                duration_ms=int(round(durations[i] * 1000)),
-                fps=30.0,
-                width=540,
-                height=960,
-                created=f"2025-{1 + day // 30:02d}-{1 + day % 30:02d}" if day < 360 else "2025-12-01",
-                features=tuple(c + rng.gauss(0, 0.5) for c in centres[main]) if main else (),
-            )
-        )
-    return Catalog(clips)
 
 
 def _phi(x: np.ndarray) -> np.ndarray:

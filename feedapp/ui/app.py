@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from feedapp import __version__
-from feedapp.cli import UserError
+from feedapp.errors import UserError
 from feedapp.config import Settings
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine

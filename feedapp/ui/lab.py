@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feedapp.cli import UserError
+from feedapp.errors import UserError
 from feedapp.core.catalog import Catalog
 from feedapp.core.model import Clip, View
 from feedapp.lab.study import PRACTICE_EVENT, STUDY_EVENT, Assignment, Study, resolve_clip_names

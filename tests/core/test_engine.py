@@ -215,6 +215,18 @@ def test_popular_counts_views_globally():
     assert b.start().id == target.id
 
 
+def test_engine_events_are_declared():
+    from feedapp.core.engine import EVENTS, UnknownEvent
+
+    eng = FeedEngine(demo_like_catalog(0), "foryou")
+    with pytest.raises(UnknownEvent, match="did you mean 'view_did_finish'"):
+        eng.on("view_did_finsh", lambda *a: None)
+    with pytest.raises(ValueError, match="no event 'anything'"):
+        eng.on("anything", lambda *a: None)
+    for name in EVENTS:
+        eng.on(name, lambda *a: None)
+
+
 def test_live_parameter_change_and_events():
     eng = FeedEngine(demo_like_catalog(0), "foryou")
     events = []
