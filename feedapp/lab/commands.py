@@ -252,7 +252,8 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
                 name = participant_file_name(part, st, first[:10] or "undated")
                 rows = conn.execute(f"SELECT {', '.join(cols)} FROM view_log WHERE session_id IN "
                                     f"({','.join('?' * len(sids))}) ORDER BY session_id, position", sids).fetchall()
-                per_person[name] = {**write_rows(out, name, fmt, cols, _Rows(rows), written), "participant": part}
+                per_person[name] = {**write_rows(out, name, fmt, cols, _Rows(rows), written, "view_log"),
+                                    "participant": part}
             for tmp, final in written:
                 os.replace(tmp, final)
         finally:

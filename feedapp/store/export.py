@@ -209,8 +209,10 @@ def affinity_rows(snapshots: Any) -> Any:
                 yield sid, pos, str(topic), float(value)
 
 
-def write_rows(out: Path, name: str, fmt: str, cols: list[str], rows: Any, written: list[tuple[Path, Path]]) -> dict:
-    """Write ``rows`` (a cursor) as ``out/name.fmt`` beside its final name (renamed by the caller)."""
+def write_rows(out: Path, name: str, fmt: str, cols: list[str], rows: Any, written: list[tuple[Path, Path]],
+               table: str | None = None) -> dict:
+    """Write ``rows`` (a cursor) as ``out/name.fmt`` beside its final name (renamed by the caller);
+    ``table``: whose JSON columns the rows have, when the file is named otherwise (a participant's view_log)."""
     final = out / f"{name}.{fmt}"
     tmp = out / f".{name}.{fmt}.part"
     try:
@@ -219,7 +221,7 @@ def write_rows(out: Path, name: str, fmt: str, cols: list[str], rows: Any, writt
         elif fmt == "parquet":
             n = _write_parquet(tmp, cols, rows)
         else:
-            n = _write_jsonl(tmp, cols, rows, JSON_COLUMNS.get(name, ()))
+            n = _write_jsonl(tmp, cols, rows, JSON_COLUMNS.get(table or name, ()))
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {final}: {e.strerror or e}") from e

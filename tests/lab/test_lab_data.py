@@ -144,3 +144,13 @@ def test_docs_data_md_tables_are_the_codebook():
     assert codebook.sync_markdown(doc) == doc, "run: python -m feedapp.store.codebook docs/data.md"
     for table in codebook.CODEBOOK:
         assert codebook.markdown_table(table) in doc, table
+
+
+def test_jsonl_participant_files_carry_topics_as_arrays(tmp_path):
+    study, recs = make_log(tmp_path / "feed.db")
+    out = tmp_path / "export"
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name, fmt="jsonl") == 0
+    day = recs[0].record.started_utc[:10]
+    rows = [json.loads(line) for line in (out / f"P01_learn-vs-random_{day}.jsonl").read_text().splitlines()]
+    assert len(rows) == 10 and all(isinstance(r["topics"], list) for r in rows)
+    assert (out / "codebook.csv").exists() and (out / "affinities.jsonl").exists()

@@ -190,3 +190,27 @@ def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
                                [sid]).fetchone()
     conn.close()
     assert mode == "lab" and since > 500
+
+
+def test_demo_clips_that_exist_are_not_made_again(tmp_path, capsys):
+    """`lab run` with catalog = "demo": when every clip of the demo plan is in the folder, nothing is made
+    (no "making the demo clips" progress); the folder is only scanned, as `lab validate` checked it."""
+    import pytest
+
+    from feedapp.cli import UserError
+    from feedapp.lab.study import parse_study
+    from feedapp.media.demo_plan import plan_demo
+    from feedapp.store.db import open_db
+    from feedapp.ui.lab import _demo_made, _lab_clips
+
+    folder = tmp_path / "demo"
+    study = parse_study(study_text(folder).replace(f'catalog = "{folder.as_posix()}"', 'catalog = "demo"\nclips = "demo"'),
+                        tmp_path / "study.toml")
+    assert study.clips_folder() == folder and not _demo_made(folder)
+    for item in plan_demo(0):  # every file of the plan exists (here: empty, so none will play)
+        (folder / item.file).parent.mkdir(parents=True, exist_ok=True)
+        (folder / item.file).write_bytes(b"")
+    assert _demo_made(folder)
+    with pytest.raises(UserError, match="has no playable clip"):
+        _lab_clips(study, open_db(memory=True), None)
+    assert "making the demo clips" not in capsys.readouterr().err
