@@ -589,9 +589,10 @@ def run_player(
     tick.stop()
     if plugin_timer is not None:
         plugin_timer.stop()
-        engine.plugin_host.close()
-    session.end(end_reason[0])
+    session.end(end_reason[0])  # closes the in-flight view: the ranker (a plugin's worker too) learns from it
     view.shutdown()
+    if plugin_timer is not None:
+        engine.plugin_host.close()  # only now: stopped before, the last learn_one was logged as a plugin crash
     if not log.close(timeout=5.0) or log.failed_ever:
         complete, line = written_summary(log, recorder, settings.db_path, end_reason[0])
         _say(line)
