@@ -214,3 +214,25 @@ def test_demo_clips_that_exist_are_not_made_again(tmp_path, capsys):
     with pytest.raises(UserError, match="has no playable clip"):
         _lab_clips(study, open_db(memory=True), None)
     assert "making the demo clips" not in capsys.readouterr().err
+
+
+def test_operator_progress_counts_views_and_time_left(qtbot, ui_clips, tmp_path):
+    import re
+
+    study = flow_study(ui_clips, tmp_path, views=3, minutes=2)
+    log = EventLog(tmp_path / "feed.db")
+    lab = make_lab(study, ui_clips, log, fields={"age": 40, "handedness": "right"})
+    qtbot.addWidget(lab.window)
+    lab.show()
+    qtbot.waitExposed(lab.window)
+    assert lab.progress_text() == "Participant P02, condition learn (foryou); now: consent"
+    qtbot.mouseClick(lab.consent_page.agree, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(lab.instructions_page.button, Qt.MouseButton.LeftButton)
+    run = lab.main_run
+    wait_arrivals(qtbot, run, 1)
+    qtbot.keyClick(run.view, Qt.Key.Key_Down)
+    wait_arrivals(qtbot, run, 2)
+    text = lab.progress_text()
+    assert re.fullmatch(r"Participant P02, condition learn \(foryou\); 1 of 3 views done, (2:00|1:5\d) left", text), text
+    lab.close(force=True)
+    assert log.close()
