@@ -12,6 +12,9 @@ it is not copied (the study file keeps its row) and is counted per table. The us
 a feed.db taken while a session was still running, then a later copy of the same file: merge the
 newest copy first (or only the newest).
 
+A clip's ``features`` (NULL in logs from before migration 5) is no such difference: the study file's
+NULL is filled from a source that has them (``FILLED_LATER``).
+
 The probe cache (machine-specific file paths) is not merged. Sources are opened read-only and are
 never changed; each must be a feedapp log that passes SQLite's ``quick_check``.
 
@@ -267,6 +270,11 @@ def _upgraded_copy(src: Path, version: int, dest: Path) -> Path:
     return dest
 
 
+#: Columns a later migration added and older logs hold as NULL (migration 5: a clip's features). A NULL
+#: there does not make a row another version: merging fills it from a source that has it.
+FILLED_LATER: dict[str, tuple[str, ...]] = {"clips": ("features",)}
+
+
 def _merge_one(conn: sqlite3.Connection, src: Path, version: int) -> dict[str, Any]:
     src_tables = {r[0] for r in conn.execute("SELECT name FROM src.sqlite_master WHERE type = 'table'")}
     added: dict[str, int] = {}
@@ -287,11 +295,18 @@ def _merge_one(conn: sqlite3.Connection, src: Path, version: int) -> dict[str, A
             before = conn.total_changes
             conn.execute(f"INSERT OR IGNORE INTO main.{table} ({col_list}) SELECT {col_list} FROM src.{table}")
             added[table] = conn.total_changes - before
+            fill = [c for c in FILLED_LATER.get(table, ()) if c in cols]
+            on_key = " AND ".join(f's."{k}" = main.{table}."{k}"' for k in pk)
+            for c in fill:  # a log from before the column existed has NULL there: the same row, completed
+                conn.execute(f'UPDATE main.{table} SET "{c}" = (SELECT s."{c}" FROM src.{table} s WHERE {on_key}) '
+                             f'WHERE "{c}" IS NULL AND EXISTS (SELECT 1 FROM src.{table} s WHERE {on_key} '
+                             f'AND s."{c}" IS NOT NULL)')
             # after the insert every source row should have an identical twin in the study file; the
             # ones that do not were refused: same key with other content, or another unique
             # constraint (e.g. a second impression at the same session position)
             on = " AND ".join(f's."{k}" = m."{k}"' for k in pk)
-            same = " AND ".join(f's."{c}" IS m."{c}"' for c in cols if c not in pk) or "1"
+            same = " AND ".join(f'(s."{c}" IS m."{c}"' + (f' OR s."{c}" IS NULL)' if c in fill else ")")
+                                for c in cols if c not in pk) or "1"
             total = conn.execute(f"SELECT COUNT(*) FROM src.{table}").fetchone()[0]
             identical = conn.execute(
                 f"SELECT COUNT(*) FROM src.{table} s JOIN main.{table} m ON {on} WHERE {same}"

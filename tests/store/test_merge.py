@@ -224,3 +224,26 @@ def test_merge_into_a_file_another_program_has_open_is_refused(machines, tmp_pat
         other.conn.close()
     assert _dump(out, "sessions") == rows
     assert run_merge_command([b], out) == 0  # closed: the merge goes through
+
+
+def test_a_clip_without_features_from_an_older_file_is_the_same_version_and_gets_them(machines, tmp_path, capsys):
+    """A log from before migration 5 keeps NULL features; a newer log of the same clips has them. Both
+    orders merge without conflicts, and the study file ends with the features (they were reported as
+    "same key and different content" and, older file first, lost)."""
+    a, b = machines
+    old = tmp_path / "old.db"
+    shutil.copy(a, old)
+    conn = sqlite3.connect(old)
+    conn.execute("UPDATE clips SET features = NULL")  # what migration 5 leaves in an upgraded file
+    conn.commit()
+    conn.close()
+    for order in ([old, b], [b, old]):
+        out = tmp_path / f"study-{order[0].stem}.db"
+        reports = merge(order, out)
+        assert [r["conflicts"] for r in reports] == [{}, {}]
+        assert "not copied" not in capsys.readouterr().err
+        shared = dict(sqlite3.connect(b).execute("SELECT key, features FROM clips").fetchall())
+        merged = dict(sqlite3.connect(out).execute("SELECT key, features FROM clips").fetchall())
+        assert all(merged[k] == f for k, f in shared.items())  # the newer file's features, whichever came first
+        assert all(f is not None for k, f in merged.items() if k in shared)
+        assert set(merged) == {k for (k,) in sqlite3.connect(a).execute("SELECT key FROM clips")} | set(shared)
