@@ -37,6 +37,7 @@ MIN_DURATION_MS = 500
 COMPLETE_FRACTION = 0.97
 MAX_FPS = 1000.0
 POSTER_WIDTH = 180
+KEEP_WIDTH = 640  # sampled frames wider than this are shrunk as they are read (see _keep)
 SAMPLE_POINTS = (0.1, 0.35, 0.6, 0.85)  # fractions of the clip where frames are sampled
 # Below this many decoded pixels (frames x width x height) reading straight through is cheaper than
 # seeking (each seek restarts decoding at a keyframe): about 150 frames of 540x960, measured here.
@@ -148,6 +149,15 @@ def _poster(frame: np.ndarray) -> bytes:
     return buf.tobytes() if ok else b""
 
 
+def _keep(frame: np.ndarray) -> np.ndarray:
+    """A sampled frame as probing keeps it: at most ``KEEP_WIDTH`` wide (the poster and the features use
+    far fewer pixels), so sampling a 2160x3840 clip holds a few MB, not 25 MB a frame."""
+    h, w = frame.shape[:2]
+    if w <= KEEP_WIDTH:
+        return frame
+    return cv2.resize(frame, (KEEP_WIDTH, max(1, round(h * KEEP_WIDTH / w))), interpolation=cv2.INTER_AREA)
+
+
 def _sample_indices(n: int) -> list[int]:
     last = max(0, n - 2)
     return sorted({min(last, int(n * f)) for f in SAMPLE_POINTS})
@@ -248,7 +258,7 @@ def _probe_open(cap: cv2.VideoCapture, container: ContainerInfo) -> ProbeInfo:
             f"it is too short to be a clip ({counted} frame{'s' if counted != 1 else ''}, {_seconds(duration_ms)}); "
             f"clips must last at least {_seconds(MIN_DURATION_MS)}"
         )
-    frames = [samples[i] for i in sorted(samples)] or [first]
+    frames = [samples[i] for i in sorted(samples)] or [_keep(first)]
     features = compute_features(frames, pairs)
     assert len(features) == len(FEATURE_NAMES)
     return ProbeInfo(
@@ -300,6 +310,7 @@ def _read_through(cap: cv2.VideoCapture, first: np.ndarray, announced: int):
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     prev_kept: tuple[int, np.ndarray] | None = None
     if 0 in wanted:
+        first = _keep(first)
         samples[0] = first
         prev_kept = (0, first)
     index, n_read = 1, 0
@@ -311,6 +322,7 @@ def _read_through(cap: cv2.VideoCapture, first: np.ndarray, announced: int):
         if index in wanted or (prev_kept is not None and prev_kept[0] == index - 1):
             ok, frame = cap.retrieve()
             if ok:
+                frame = _keep(frame)
                 if prev_kept is not None and prev_kept[0] == index - 1:
                     pairs.append((prev_kept[1], frame))
                 if index in wanted:
@@ -345,6 +357,8 @@ def _read_by_seeking(cap: cv2.VideoCapture, announced: int, check_end: bool = Tr
         ok_a, a = cap.read()
         ok_b, b = cap.read()
         n_read += int(ok_a) + int(ok_b)
+        a = _keep(a) if ok_a else a
+        b = _keep(b) if ok_b else b
         if ok_a:
             samples[i] = a
         if ok_a and ok_b:

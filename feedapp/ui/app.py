@@ -34,6 +34,7 @@ from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, ScanResult
 from feedapp.core.session import SessionRecorder
 from feedapp.ui.chatter import filter_native_stderr
+from feedapp.ui.memory import return_big_buffers
 
 QUIET_LOGGING = "qt.multimedia*=false;qt.rhi*=false;qt.qpa.xcb*=false"
 
@@ -102,6 +103,8 @@ def _prepare_qt() -> None:
     rules = os.environ.get("QT_LOGGING_RULES", "")
     os.environ["QT_LOGGING_RULES"] = f"{rules};{QUIET_LOGGING}" if rules else QUIET_LOGGING
     from PySide6.QtCore import QCoreApplication, Qt
+
+    return_big_buffers()  # decoders' frame pools go back to the system when a slot is recycled
 
     if QCoreApplication.instance() is None:
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ForceRasterWidgets, True)
@@ -404,6 +407,7 @@ def run_player(
     written; a missing folder or an unusable database raises UserError (exit code 2, one line on stderr).
     """
     t_start = time.monotonic_ns()
+    return_big_buffers()  # before probing: 4K frames freed by the scan go back to the system too
     taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
     db = open_store(settings.db_path)
     still_open = _recover_crashed_sessions(db, settings.db_path)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, QSize, QUrl, Signal
-from PySide6.QtGui import QImage
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QImage, QPixmap, QTransform
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoFrame, QVideoSink
 
 from feedapp.core.model import Clip
@@ -48,6 +50,9 @@ class SlotPlayer(QObject):
     loop_completed = Signal(object, int, object)  # (clip, completed loops so far, monotonic ns)
     stall_changed = Signal(object, bool, object)  # (clip, stalled?, monotonic ns)
     _converted = Signal()  # from the converter thread: a result is waiting (delivered on the UI thread)
+    # The path before issue 12, kept as the benchmarks' baseline only: every frame converted at full size
+    # (toImage), scaled and turned into a pixmap on the UI thread as it arrives.
+    convert_on_ui_thread = False
 
     def __init__(self, parent: QObject | None = None, *, muted: bool = False) -> None:
         super().__init__(parent)
@@ -177,8 +182,35 @@ class SlotPlayer(QObject):
         self.arrived_total += 1
         self._last_frame = frame
         self.reported_rotation = int(frame.surfaceFormat().rotation().value)
+        if self.convert_on_ui_thread:
+            self._convert_inline(frame, t0)
+            return
         self._submit(frame, self.arrived_seq)
         self.ui_ns_total += time.monotonic_ns() - t0
+
+    def _convert_inline(self, frame: QVideoFrame, t0: int) -> None:
+        """The baseline path (see ``convert_on_ui_thread``): full-size toImage, scale and pixmap, here."""
+        assert self.clip is not None
+        image = frame.toImage()
+        if image.isNull():
+            return
+        if self.reported_rotation == 0 and self.clip.rotation % 360:
+            image = image.transformed(QTransform().rotate(self.clip.rotation % 360))
+        self.image_size = image.size()
+        t = self.target
+        if t.width() > 0 and t.height() > 0:
+            size = image.size().scaled(t, Qt.AspectRatioMode.KeepAspectRatio)
+            image = image.convertToFormat(QImage.Format.Format_RGB32)
+            src = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+            src = src.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width()]
+            out = cv2.resize(src, (size.width(), size.height()), interpolation=cv2.INTER_LINEAR)  # as before
+            image = QImage(out.data, size.width(), size.height(), size.width() * 4, QImage.Format.Format_RGB32).copy()
+        self.image = QPixmap.fromImage(image)  # type: ignore[assignment] - painted like a QImage
+        self.frame_seq = self.arrived_seq
+        self.frame_ns = time.monotonic_ns()
+        self.frames_total += 1
+        self.ui_ns_total += self.frame_ns - t0
+        self.frame_ready.emit()
 
     def _install(self) -> None:
         """UI thread: the converter finished a frame; show it if it is still this clip's newest."""

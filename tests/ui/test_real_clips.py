@@ -136,3 +136,44 @@ def test_rotated_phone_clip_is_upright_and_landscape_is_letterboxed_on_screen(qt
     assert column[bottom + 3 : bottom + 60].max() < 40, "a black bar below the picture"
     assert close_to(tuple(column[top + picture_h // 8]), RED_RGB)  # the red band on top: not turned
     assert close_to(tuple(column[top + picture_h * 3 // 4]), BLUE_RGB)
+
+
+def test_a_preloaded_4k_neighbour_does_not_decode_or_cost_the_visible_clip_its_frames(qtbot, corpus):
+    """The visible 720p clip keeps its frame rate while the 2160x3840 clip waits off screen, paused on its
+    first frame: the neighbour decodes nothing more until the swipe towards it starts."""
+    visible, neighbour = SlotPlayer(muted=True), SlotPlayer(muted=True)
+    for s in (visible, neighbour):
+        s.set_target(QSize(270, 480))
+    _first_frames(neighbour, qtbot, _clip(corpus["uhd_2160x3840_portrait.mp4"]))
+    _first_frames(visible, qtbot, _clip(corpus["h264_aac_720p.mp4"]))
+    visible.play()
+    qtbot.waitUntil(visible.has_moving_frame, timeout=5000)
+    before_visible, before_neighbour = visible.arrived_total, neighbour.arrived_total
+    spin(1000)
+    assert visible.arrived_total - before_visible >= 20, "about 30 frames a second keep coming"
+    assert neighbour.arrived_total == before_neighbour, "the off-screen player decodes nothing while it waits"
+    assert neighbour.image is not None and neighbour.image.size() == QSize(270, 480)  # its frame, ready to show
+    visible.close()
+    neighbour.close()
+
+
+def test_stale_frames_are_dropped_not_queued(qtbot, corpus):
+    """With the converter busy, a newer frame replaces a waiting one: the queue never holds more than one."""
+    from PySide6.QtCore import QSize as _QSize
+
+    from feedapp.ui.frames import FrameConverter
+
+    slot = SlotPlayer(muted=True)
+    _first_frames(slot, qtbot, _clip(corpus["h264_1080p_landscape.mp4"]))
+    frame = QVideoFrame(slot._last_frame)
+    slot.close()
+    done = []
+    conv = FrameConverter(lambda: done.append(1))
+    for seq in range(1, 41):  # far faster than it converts
+        conv.submit(frame, _QSize(480, 270), 0, seq, 1)
+    qtbot.waitUntil(lambda: conv.converted + conv.dropped == 40, timeout=10000)
+    result = conv.take()
+    assert conv.dropped >= 30  # most frames were replaced while one was being converted
+    assert result is not None and result.seq == 40  # the newest frame wins
+    assert conv.take() is None  # one result kept, handed over once
+    conv.close()
