@@ -31,6 +31,7 @@ from feedapp.ranges import (  # noqa: E402
     AUTOPILOT_SPEED,
     PLUGIN_BUDGET_MS,
     QUIT_AFTER,
+    SCALE,
     SEED,
     SIM_AT,
     SIM_CREATORS,
@@ -67,6 +68,10 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
         help="divide the autopilot's skip and loop times by X, 0.01 .. 100 (default 1)",
     )
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
+    p.add_argument(
+        "--scale", type=SCALE.arg, default=None, metavar="X",
+        help="panels and text X times their usual size, 0.5 to 3 (Ctrl+= / Ctrl+- / Ctrl+0 in the window); remembered",
+    )
     p.add_argument(
         "--quit-after", type=QUIT_AFTER.arg, default=None, metavar="SECONDS", help=argparse.SUPPRESS
     )  # for tests and benchmarks: close the window by itself
@@ -258,6 +263,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         seed=getattr(args, "seed", 0),
         muted=getattr(args, "mute", False),
         fullscreen=getattr(args, "fullscreen", False),
+        scale=getattr(args, "scale", None),
         skip_threshold_ms=getattr(args, "skip_threshold", 3000),
         ranker=getattr(args, "ranker", "foryou"),
         ranker_params=parse_params(getattr(args, "param", None)),

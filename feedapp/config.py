@@ -43,6 +43,42 @@ def default_demo_dir() -> Path:
     return ROOT / "assets" / "demo" if is_checkout() else user_dir() / "demo"
 
 
+SCALE_RANGE = (0.5, 3.0)  # feedapp.ranges.SCALE (checked there for --scale); here for what window.json may hold
+PREFS_FILE = "window.json"
+
+
+def load_prefs(folder: Path | None = None) -> dict:
+    """What the window remembers between runs (``{"zoom": 1.3}``) from ``folder/window.json``
+    (default: the data folder); an unreadable or odd file gives ``{}`` (the defaults), never an error."""
+    import json
+
+    path = (default_data_dir() if folder is None else Path(folder)) / PREFS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    zoom = data.get("zoom")
+    ok = isinstance(zoom, (int, float)) and not isinstance(zoom, bool) and SCALE_RANGE[0] <= zoom <= SCALE_RANGE[1]
+    return {"zoom": float(zoom)} if ok else {}
+
+
+def save_prefs(prefs: dict, folder: Path | None = None) -> bool:
+    """Write ``prefs`` to ``folder/window.json`` (replacing it whole); False when it cannot be written."""
+    import json
+
+    folder = default_data_dir() if folder is None else Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / (PREFS_FILE + ".tmp")
+        tmp.write_text(json.dumps(prefs), encoding="utf-8")
+        tmp.replace(folder / PREFS_FILE)
+    except OSError:
+        return False
+    return True
+
+
 class ConfigError(ValueError):
     """A setting that cannot work, with a message meant for the person who gave it."""
 
@@ -57,13 +93,16 @@ class Settings:
     ranker: str = "foryou"
     ranker_params: dict[str, float] = field(default_factory=dict)
     plugin_budget_ms: float = 50.0  # each call into a plugin ranker; feedapp.core.isolation.DEFAULT_BUDGET_MS
+    scale: float | None = None  # the window's zoom; None: the one remembered from the last run (prefs)
 
     def validate(self) -> Settings:
         """The same ranges as the CLI's (feedapp.ranges), for settings built in code."""
-        from feedapp.ranges import PLUGIN_BUDGET_MS, SEED, SKIP_THRESHOLD_MS
+        from feedapp.ranges import PLUGIN_BUDGET_MS, SCALE, SEED, SKIP_THRESHOLD_MS
 
-        for rng, value in ((SEED, self.seed), (SKIP_THRESHOLD_MS, self.skip_threshold_ms),
-                           (PLUGIN_BUDGET_MS, self.plugin_budget_ms)):
+        checks = [(SEED, self.seed), (SKIP_THRESHOLD_MS, self.skip_threshold_ms), (PLUGIN_BUDGET_MS, self.plugin_budget_ms)]
+        if self.scale is not None:
+            checks.append((SCALE, self.scale))
+        for rng, value in checks:
             bad = rng.problem(value)
             if bad:
                 raise ConfigError(f"{rng.name} {bad}")

@@ -112,6 +112,9 @@ LIMIT_VIEWS = Range("views", 1, 100_000, why="leave it out for no view limit")
 PRACTICE_CLIPS = Range("clips", 0, 1_000)
 AUTOPILOT_SPEED = Range("--autopilot-speed", 0.01, 100.0, whole=False,
                         why="the autopilot's fastest pace is a swipe every few milliseconds already")
+#: the window's zoom (feedapp.ui.window.ZOOM_RANGE): below half size text is unreadable, above 3x a panel
+#: no longer fits a screen's height.
+SCALE = Range("--scale", 0.5, 3.0, whole=False, why="at 3 a panel already fills a 4K screen's height")
 #: hidden --quit-after (tests, benchmarks): a Qt single-shot timer in milliseconds.
 QUIT_AFTER = Range("--quit-after", 0, QT_TIMER_MS_MAX // 1000, whole=False, lo_open=True, unit="seconds")
 SIM_VIEWERS = Range("--viewers", 1, 10_000, why="memory and time of one run; split larger studies over seeds")

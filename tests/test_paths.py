@@ -36,3 +36,21 @@ def test_the_environment_variables_win(monkeypatch, tmp_path):
     assert config.default_demo_dir() == tmp_path / "clips"
     assert config.is_checkout(tmp_path) is False
     assert isinstance(config.default_data_dir(), Path)
+
+
+def test_the_zoom_is_remembered_and_odd_files_give_the_default(tmp_path):
+    assert config.load_prefs(tmp_path) == {}
+    assert config.save_prefs({"zoom": 1.5}, tmp_path)
+    assert config.load_prefs(tmp_path) == {"zoom": 1.5}
+    (tmp_path / config.PREFS_FILE).write_text("{not json")
+    assert config.load_prefs(tmp_path) == {}
+    (tmp_path / config.PREFS_FILE).write_text('{"zoom": 40}')  # outside 0.5..3: ignored
+    assert config.load_prefs(tmp_path) == {}
+
+
+def test_scale_outside_its_range_is_refused_in_words(tmp_path):
+    import pytest
+
+    with pytest.raises(config.ConfigError, match="--scale must be between 0.5 and 3"):
+        config.Settings(db_path=tmp_path / "f.db", scale=7).validate()
+    assert config.Settings(db_path=tmp_path / "f.db", scale=1.5).validate().scale == 1.5

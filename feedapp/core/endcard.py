@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feedapp.core.model import Clip, Pick, View
+from feedapp.core.reward import typical_play_s
 
 CLICK_THRESHOLD = 0.3
 CLICK_MIN_VIEWS = 3
@@ -301,6 +302,36 @@ def explain(
 
 
 # -- the profile over time --------------------------------------------------------------------------
+
+
+def last_view_sentence(view: View, clip: Clip, reward: float) -> str | None:
+    """What the last view did to the profile, in plain words, when it moved it clearly (|reward| >= 0.2).
+
+    The reward compares the play time with what is usual for a clip of that length
+    (``feedapp.core.reward``), so a long clip watched for 8 s counts against its topics even though
+    8 s is not a skip: "You watched 8 s of a 28 s #ocean clip: less than usual for its length (about
+    13 s), so #ocean went down."
+    """
+    topics = " ".join(f"#{t}" for t in clip.topics) or "this kind of clip"
+    dur = clip.duration_ms / 1000.0
+    play = view.play_ms / 1000.0
+    if view.not_interested or abs(reward) < 0.2 or dur <= 0:
+        return None
+    usual = typical_play_s(dur)
+
+    def secs(x: float) -> str:
+        return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
+
+    direction = "went down" if reward < 0 else "went up"
+    if view.skipped:
+        if reward >= 0:
+            return None
+        return f"You skipped a {secs(dur)} {topics} clip after {secs(play)}: a quick skip counts against it, so {topics} {direction}."
+    if view.loops >= 1 and reward > 0:
+        return f"You watched a {secs(dur)} {topics} clip {view.loops + 1} times, so {topics} {direction}."
+    more = "less" if reward < 0 else "more"
+    return (f"You watched {secs(play)} of a {secs(dur)} {topics} clip: {more} than usual for its length "
+            f"(about {secs(usual)}), so {topics} {direction}.")
 
 
 @dataclass

@@ -440,7 +440,14 @@ def run_player(
     # Clips reach the log before the view hears of them: the first impression is recorded as soon as
     # the view starts (inside catalog_grew), and it refers to its clip (foreign key).
     catalog.on_grow(log.clips_known)
-    window = PlayerWindow(engine, muted=settings.muted)
+    from feedapp.config import load_prefs, save_prefs
+
+    # the zoom: --scale, else the one remembered from the last run; every change is remembered
+    zoom = settings.scale if settings.scale is not None else load_prefs().get("zoom", 1.0)
+    if settings.scale is not None:
+        save_prefs({"zoom": settings.scale})
+    window = PlayerWindow(engine, muted=settings.muted, zoom=zoom)
+    window.zoom_changed.connect(lambda z: save_prefs({"zoom": z}))
     view = window.view
     catalog.on_grow(lambda added: view.catalog_grew())
     exit_code = 0
@@ -525,7 +532,9 @@ def run_player(
 
         def add_clip(clip: Clip) -> None:
             catalog.add([clip])
-            view.redecide_next()  # the next pick was made from fewer clips
+            n = len(catalog)
+            if n & (n - 1) == 0:  # 2, 4, 8, ... clips: the next pick was made from half as many; choose again
+                view.redecide_next()  # (not on every clip: "next" would flip every second before any view)
 
         def show_progress(done: int, total: int) -> None:
             view.set_status("" if done >= total else f"Making demo clips {done}/{total}")

@@ -58,8 +58,8 @@ def install_dev_tools(window, engine, recorder) -> DevTools:  # noqa: ANN001 - P
         dev.editing_finished.connect(lambda: view.setFocus())  # Enter in a spin box: keys go back to the feed
     add_panel = getattr(window, "add_panel", None)
     if callable(add_panel):
-        add_panel("dev", dev, DEV_KEY, False)
-        add_panel("fame", fame, FAME_KEY, False)
+        add_panel("dev", dev, DEV_KEY, False, title="developer panel")
+        add_panel("fame", fame, FAME_KEY, False, title="fame board")
     else:  # no panel support in this window: separate tool windows on the same keys
         for widget, key, title in ((dev, DEV_KEY, "feedapp: developer panel"), (fame, FAME_KEY, "feedapp: fame board")):
             widget.setParent(window, Qt.WindowType.Tool)

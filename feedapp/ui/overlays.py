@@ -8,7 +8,7 @@ moves with its clip during a swipe for free.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QLinearGradient, QPainter, QPainterPath, QPen, QPolygonF
 
 from feedapp.core.model import Clip
 
@@ -16,6 +16,7 @@ BACKGROUND = QColor(11, 11, 13)
 ACCENT = QColor(254, 44, 85)
 TEXT = QColor(245, 245, 245)
 MUTED_TEXT = QColor(190, 190, 196)
+KEY_TEXT = QColor(255, 120, 148)  # the accent, light enough to read on the dark veil (6:1)
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Down  /  J", "next clip"),
@@ -27,9 +28,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("?", "show or hide this help"),
     ("P", "taste panel on or off"),
     ("R", "refresh my feed"),
-    ("L", "follow or unfollow this creator"),
-    ("E  /  S", "end card on or off  /  save it as PNG"),
+    ("L", "follow / unfollow this creator"),
+    ("E  /  S", "end card  /  save it as PNG"),
     ("D  /  G", "developer panel  /  fame board"),
+    ("Ctrl +  /  Ctrl \u2212", "larger  /  smaller panels"),
+    ("Ctrl 0", "back to the usual size"),
     ("Esc", "close help or full screen"),
     ("Q", "quit"),
 )
@@ -37,7 +40,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 def _font(px: float, bold: bool = False) -> QFont:
     f = QFont()
-    f.setPixelSize(max(9, int(px)))
+    f.setPixelSize(max(7, int(px)))
     f.setBold(bold)
     return f
 
@@ -54,7 +57,7 @@ def caption(p: QPainter, clip: Clip, rect: QRectF) -> None:
     """@creator, title and #topics at the bottom-left of the clip's rectangle."""
     w = rect.width()
     pad = max(10.0, w * 0.04)
-    size = max(12.0, min(22.0, w * 0.036))
+    size = max(12.0, min(40.0, w * 0.036))  # grows with the video's column (a projector, a zoom)
     lines: list[tuple[str, QFont, QColor]] = [
         (f"@{clip.creator}" if clip.creator else "", _font(size * 1.1, True), TEXT),
         (clip.title, _font(size), TEXT),
@@ -111,11 +114,12 @@ def play_pause_icon(p: QPainter, rect: QRectF, paused: bool, opacity: float) -> 
     p.restore()
 
 
-def pill(p: QPainter, rect: QRectF, text: str, *, top: float, opacity: float = 1.0, accent: bool = False) -> None:
-    """A rounded message box centred near the top (toasts, progress of the demo maker, mute state)."""
+def pill(p: QPainter, rect: QRectF, text: str, *, top: float, opacity: float = 1.0, accent: bool = False) -> float:
+    """A rounded message box centred near the top (toasts, progress of the demo maker, mute state);
+    returns where it ends (``top`` when there is nothing to show), so the next one goes below it."""
     if not text or opacity <= 0.0:
-        return
-    size = max(11.0, min(15.0, rect.width() * 0.03))
+        return rect.top() + top
+    size = max(11.0, min(28.0, rect.width() * 0.03))
     p.save()
     p.setOpacity(opacity)
     p.setFont(_font(size))
@@ -134,34 +138,56 @@ def pill(p: QPainter, rect: QRectF, text: str, *, top: float, opacity: float = 1
     p.setPen(TEXT)
     p.drawText(box, flags, text)
     p.restore()
+    return box.bottom()
+
+
+def message_top(height: float) -> float:
+    """Where toasts and status lines start: below the top fifth, where clips carry their own title
+    (the demo clips' caption band), and away from the caption at the bottom."""
+    return max(18.0, height * 0.22)
+
+
+def help_layout(width: float, height: float) -> tuple[float, float, float]:
+    """(font px, key column width, action column width) for the shortcut list: as large as reads well
+    (up to 22 px) while every row fits the width and every line the height; never cut off."""
+    size = max(12.0, min(40.0, width * 0.036))
+    while True:
+        key_font, action_font = _font(size, True), _font(size)
+        kw = max(QFontMetricsF(key_font).horizontalAdvance(k) for k, _ in SHORTCUTS) + 2
+        aw = max(QFontMetricsF(action_font).horizontalAdvance(a) for _, a in SHORTCUTS) + 2
+        fits_w = kw + aw + size * 1.2 <= width - 16
+        fits_h = size * 2.0 * (len(SHORTCUTS) + 2.6) <= height - 8
+        if (fits_w and fits_h) or size <= 7:
+            return size, kw, aw
+        size -= 0.5
 
 
 def help_overlay(p: QPainter, rect: QRectF) -> None:
-    """The keyboard shortcuts, on a dark veil over the video."""
-    p.fillRect(rect, QColor(0, 0, 0, 205))
+    """The keyboard shortcuts, on a dark veil over the video; sized so that no line is cut off."""
+    p.fillRect(rect, QColor(0, 0, 0, 215))
     w = rect.width()
-    size = max(12.0, min(18.0, w * 0.036))
+    size, kw, aw = help_layout(w, rect.height())
     row_h = size * 2.0
-    total_h = row_h * (len(SHORTCUTS) + 2)
-    y = rect.top() + max(20.0, (rect.height() - total_h) / 2)
-    p.setFont(_font(size * 1.35, True))
+    gap = size * 1.2
+    total_h = row_h * (len(SHORTCUTS) + 2.6)
+    y = rect.top() + max(4.0, (rect.height() - total_h) / 2)
+    p.setFont(_font(size * 1.3, True))
     p.setPen(TEXT)
     p.drawText(QRectF(rect.left(), y, w, row_h * 1.4), int(Qt.AlignmentFlag.AlignCenter), "Keyboard shortcuts")
     y += row_h * 1.6
-    col = rect.left() + w * 0.46
+    left = rect.left() + max(8.0, (w - kw - gap - aw) / 2)
+    col = left + kw + gap
     for key, action in SHORTCUTS:
         p.setFont(_font(size, True))
-        p.setPen(ACCENT)
-        p.drawText(QRectF(rect.left(), y, col - rect.left() - 14, row_h),
-                   int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), key)
+        p.setPen(KEY_TEXT)
+        p.drawText(QRectF(left, y, kw, row_h), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), key)
         p.setFont(_font(size))
         p.setPen(TEXT)
-        p.drawText(QRectF(col, y, rect.right() - col - 8, row_h),
-                   int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), action)
+        p.drawText(QRectF(col, y, aw, row_h), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), action)
         y += row_h
-    p.setFont(_font(size * 0.85))
+    p.setFont(_font(size * 0.9))
     p.setPen(MUTED_TEXT)
-    p.drawText(QRectF(rect.left(), y + row_h * 0.3, w, row_h), int(Qt.AlignmentFlag.AlignCenter), "Press ? or Esc to close")
+    p.drawText(QRectF(rect.left(), y + row_h * 0.2, w, row_h), int(Qt.AlignmentFlag.AlignCenter), "Press ? or Esc to close")
 
 
 def full_message(p: QPainter, rect: QRectF, title: str, body: str) -> None:

@@ -669,9 +669,10 @@ class SwipeView(QWidget):
             overlays.progress(p, cur_column, cur.position_ms / cur.duration_ms)
         if self._offset == 0.0:
             overlays.play_pause_icon(p, r, self.is_paused, self._icon_opacity)
-        # the status line sits below the top fifth, where clips often carry their own title (the demo's band)
-        overlays.pill(p, r, self._status, top=max(18.0, h * 0.22))
-        overlays.pill(p, r, self._toast or self._notice, top=18, accent=True)
+        # toasts (or the lasting notice), then the status line, below the top fifth where clips carry their
+        # own title (the demo's band)
+        below = overlays.pill(p, r, self._toast or self._notice, top=overlays.message_top(h), accent=True)
+        overlays.pill(p, r, self._status, top=below - r.top() + (8 if self._toast or self._notice else 0))
         if self._help:
             overlays.help_overlay(p, r)
         if not self.started and self._message is None and not self._status:

@@ -88,6 +88,8 @@ def dark_palette(base: QPalette) -> QPalette:
     return pal
 
 
+BASE_PX = 13  # the panels' text size at scale 1 (px)
+
 def monospace_font() -> QFont:
     """The system's fixed-width font, or a known monospaced family when the system one is not."""
     f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -279,19 +281,22 @@ class ParamRow:
         for w in (self.slider, self.spin):
             w.blockSignals(False)
         changed = value != self.p.default  # a parameter away from its default is shown in bold
-        if self.label.font().bold() != changed:
-            f = self.label.font()
-            f.setBold(changed)
-            self.label.setFont(f)
+        # (a style sheet, not setFont: the label keeps following the panel's font size when it scales)
+        self.label.setStyleSheet("font-weight: bold;" if changed else "")
+
+    def set_ui_scale(self, s: float) -> None:
+        self.slider.setMinimumWidth(round(90 * s))
+        self.spin.setFixedWidth(round(96 * s))
+        self.reset.setFixedWidth(round(28 * s))
 
     def widgets(self) -> tuple[QWidget, ...]:
         return self.label, self.slider, self.spin, self.reset
 
 
 class UpNextList(QWidget):
-    """The next clips as the engine would serve them, painted as compact rows with how far each moved."""
+    """The next clips as the engine would serve them, painted as compact rows with how far each moved.
 
-    ROW = 19
+    Rows and columns follow the font (the panel's scale): a row is a line of text plus 5 px."""
 
     def __init__(self, rows: int = UP_NEXT, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -303,8 +308,20 @@ class UpNextList(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.sizeHint().height())
 
+    @property
+    def ROW(self) -> int:  # noqa: N802 - was a constant
+        return self.fontMetrics().height() + 5
+
     def sizeHint(self) -> QSize:
         return QSize(320, self.ROW * self.rows + 4)
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001, N802 - the panel's font changed (its scale)
+        from PySide6.QtCore import QEvent
+
+        if event.type() == QEvent.Type.FontChange:
+            self._texts.clear()
+            self.setMinimumHeight(self.sizeHint().height())
+        super().changeEvent(event)
 
     def set_entries(self, entries: list[QueueEntry]) -> None:
         ids = [e.clip.id for e in entries]
@@ -337,8 +354,9 @@ class UpNextList(QWidget):
         pal = self.palette()
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
         text = pal.color(QPalette.ColorRole.WindowText)
-        muted = QColor(text)
-        muted.setAlpha(150)
+        bg = pal.color(QPalette.ColorRole.Base)
+        muted = QColor(round(text.red() * 0.72 + bg.red() * 0.28), round(text.green() * 0.72 + bg.green() * 0.28),
+                       round(text.blue() * 0.72 + bg.blue() * 0.28))  # opaque: its contrast is what it shows
         p.setFont(self.font())
         fm = QFontMetrics(self.font())
         w = self.width()
@@ -348,18 +366,21 @@ class UpNextList(QWidget):
             p.setPen(muted)
             p.drawText(QRectF(6, 0, w - 12, row), _VLEFT, "nothing to serve yet")
         rw = fm.horizontalAdvance("-00.00  p 0.00") + 8  # the score column, the same width on every row
-        label_w = max(w - rw - 60, 20)
+        num_w = fm.horizontalAdvance("00") + 2
+        mv_w = max(fm.horizontalAdvance("\u25bc00"), fm.horizontalAdvance("new")) + 4
+        label_x = 4 + num_w + 4 + mv_w + 4
+        label_w = max(w - rw - label_x, 20)
         for i, e in enumerate(self.entries[: self.rows]):
             y = 2 + i * row
             p.setPen(muted)
-            p.drawText(QRectF(4, y, 18, row), _VRIGHT, str(i + 1))
+            p.drawText(QRectF(4, y, num_w, row), _VRIGHT, str(i + 1))
             mv = self.moves[i] if i < len(self.moves) else 0
             if mv:
                 p.setPen(UP_COLOUR if mv > 0 else DOWN_COLOUR)
-                p.drawText(QRectF(24, y, 30, row), _VLEFT, f"\u25b2{mv}" if mv > 0 else f"\u25bc{-mv}")
+                p.drawText(QRectF(8 + num_w, y, mv_w, row), _VLEFT, f"\u25b2{mv}" if mv > 0 else f"\u25bc{-mv}")
             elif mv is None:
                 p.setPen(UP_COLOUR)
-                p.drawText(QRectF(24, y, 30, row), _VLEFT, "new")
+                p.drawText(QRectF(8 + num_w, y, mv_w, row), _VLEFT, "new")
             p.setPen(muted)
             p.drawText(QRectF(w - rw, y, rw - 4, row), _VRIGHT, f"{e.score:6.2f}  p {e.propensity:.2f}")
             c = e.clip
@@ -369,7 +390,7 @@ class UpNextList(QWidget):
                 topics = " ".join(f"#{t}" for t in c.topics)
                 st = self._static(key, fm.elidedText(f"{c.title}  @{c.creator} {topics}", Qt.TextElideMode.ElideRight, label_w))
             p.setPen(text if e.decided else muted)
-            p.drawStaticText(QPointF(56, y + dy), st)
+            p.drawStaticText(QPointF(label_x, y + dy), st)
         p.end()
 
 
@@ -489,6 +510,21 @@ class DevPanel(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(380, 820)
 
+    def design_height(self) -> int:
+        """The height (design units) the panel needs at least; the parameter list scrolls below that."""
+        return 560
+
+    def set_ui_scale(self, s: float) -> None:
+        """Text and controls ``s`` times their design size (the window calls this; see PlayerWindow)."""
+        if abs(s - getattr(self, "ui_scale", 0.0)) < 1e-3:
+            return
+        self.ui_scale = s
+        f = QFont(self.font())
+        f.setPixelSize(max(9, round(BASE_PX * s)))
+        self.setFont(f)
+        for row in self.rows.values():
+            row.set_ui_scale(s)
+
     # -- building ---------------------------------------------------------------------------------
     def rebuild(self, force: bool = False) -> bool:
         """(Re)make one row per parameter of the ranker now serving; True if the spec changed."""
@@ -504,6 +540,7 @@ class DevPanel(QWidget):
         params = self.engine.ranker.params
         for i, p in enumerate(spec):
             row = ParamRow(p, params.get(p.name, p.default), self)
+            row.set_ui_scale(getattr(self, "ui_scale", 1.0))
             for col, w in enumerate(row.widgets()):
                 self.grid.addWidget(w, i, col)
             self.rows[p.name] = row

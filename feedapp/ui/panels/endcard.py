@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries, SessionFigures, top_topics
 from feedapp.ui.panels import style
-from feedapp.ui.panels.figures import tiles
+from feedapp.ui.panels.figures import tiles, watch_caption
 from feedapp.ui.panels.style import TopicColours
 
 CARD_SIZE = QSize(400, 600)
@@ -25,10 +25,22 @@ class EndCard(QWidget):
         super().__init__(parent)
         self.colours = colours
         self.setFixedSize(CARD_SIZE)
+        self.ui_scale = 1.0
         self._pixmap: QPixmap | None = None
+        self._content: tuple | None = None
         self.top: list[tuple[str, float]] = []
         self.learns = True
         self.hide()
+
+    def set_ui_scale(self, s: float) -> None:
+        """Shown ``s`` times its size over the player (a projector); the saved PNG stays 400x600."""
+        if abs(s - self.ui_scale) < 1e-3:
+            return
+        self.ui_scale = s
+        self.setFixedSize(round(CARD_SIZE.width() * s), round(CARD_SIZE.height() * s))
+        if self._content is not None:
+            self._pixmap = self.render_card(*self._content, scale=s)
+            self.update()
 
     def set_content(self, profile: dict, series: ProfileSeries, figures: SessionFigures, elapsed_s: float,
                     footer: str, *, learns: bool = True) -> None:
@@ -36,7 +48,8 @@ class EndCard(QWidget):
         following), and the card says so instead of "learned from how long you watched"."""
         self.top = top_topics(profile, 3)
         self.learns = learns
-        self._pixmap = self.render_card(profile, series, figures, elapsed_s, footer)
+        self._content = (profile, series, figures, elapsed_s, footer)
+        self._pixmap = self.render_card(profile, series, figures, elapsed_s, footer, scale=self.ui_scale)
         self.update()
 
     def image(self) -> QPixmap | None:
@@ -46,18 +59,23 @@ class EndCard(QWidget):
         """Write the card as a PNG (the same pixels the viewer sees)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        pm = self._pixmap if self._pixmap is not None else self.grab()
+        if self._content is not None:
+            pm = self.render_card(*self._content) if self.ui_scale != 1.0 else self._pixmap
+        else:
+            pm = self.grab()
         return pm.save(str(path), "PNG")
 
     def paintEvent(self, event: QPaintEvent) -> None:
         if self._pixmap is None:
             return
         p = QPainter(self)
-        p.drawPixmap(0, 0, self._pixmap)
+        p.drawPixmap(QRectF(self.rect()), self._pixmap, QRectF(self._pixmap.rect()))
         p.end()
 
-    def render_card(self, profile: dict, series: ProfileSeries, f: SessionFigures, elapsed_s: float, footer: str) -> QPixmap:
-        dpr = self.devicePixelRatioF() or 1.0
+    def render_card(self, profile: dict, series: ProfileSeries, f: SessionFigures, elapsed_s: float, footer: str,
+                    scale: float = 1.0) -> QPixmap:
+        """The card, drawn in its 400x600 design units at ``scale`` times the screen's pixel ratio."""
+        dpr = (self.devicePixelRatioF() or 1.0) * scale
         pm = QPixmap(int(CARD_SIZE.width() * dpr), int(CARD_SIZE.height() * dpr))
         pm.setDevicePixelRatio(dpr)
         pm.fill(style.PANEL_BG)
@@ -102,7 +120,7 @@ class EndCard(QWidget):
             p.setFont(style.font(12))
             p.setPen(style.TEXT)
             p.drawText(QRectF(x0 + w - 56, y, 56, 24), style.RIGHT, f"{a:+.2f}")
-            note = f"clicked at view {clicks[t]}" if t in clicks else "still forming"
+            note = f"took hold at view {clicks[t]}" if t in clicks else "still forming"
             p.setFont(style.font(11))
             p.setPen(style.MUTED)
             p.drawText(QRectF(x0 + 18, y + 22, w, 14), style.LEFT, note)
@@ -127,9 +145,11 @@ class EndCard(QWidget):
             p.setFont(style.font(10))
             p.setPen(style.MUTED)
             p.drawText(QRectF(r.left() - 4, r.bottom(), tw + 8, 14), style.CENTRE, caption)
-        y += 50
+        y += 44
         p.setFont(style.font(11))
         p.setPen(style.MUTED)
+        p.drawText(QRectF(x0, y, w, 16), style.LEFT, style.elide(p, watch_caption(f), w))
+        y += 20
         follow = ("You follow " + " ".join(f"@{c}" for c in f.followed) + ".") if f.followed else \
             "You followed nobody: the feed found your taste from watching alone."
         p.drawText(QRectF(x0, y, w, 34), style.WRAP, follow)

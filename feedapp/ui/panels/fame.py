@@ -26,7 +26,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from feedapp.core.fame_live import POLICIES, FameProcess, LiveFame
-from feedapp.ui.panels.dev import dark_palette
+from feedapp.ui.panels.dev import BASE_PX, dark_palette
 
 BUDGET_MS = 6.0  # simulation time per tick
 INTERVAL_MS = 30  # between ticks: the simulation gets at most ~20 % of the GUI thread
@@ -63,6 +63,10 @@ class FameCanvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # paintEvent fills every pixel
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(520, 420)
+        self.setToolTip("One column per ranker, each serving the same simulated audience. Gini: how unequal the "
+                        "creators' shares of views are (0: all equal, 1: one creator gets every view). Top 10 %: the "
+                        "share of views that went to the most-shown tenth of creators. Bars: each creator's share "
+                        "of views; the white tick is its fair share (its share of the clips). Pink: the newcomer.")
 
     def sizeHint(self) -> QSize:
         return QSize(640, 700)
@@ -78,9 +82,13 @@ class FameCanvas(QWidget):
             base = QFont(self.font())
             bold = QFont(base)
             bold.setBold(True)
-            bold.setPointSizeF(base.pointSizeF() * 1.15)
             small = QFont(base)
-            small.setPointSizeF(base.pointSizeF() * 0.85)
+            if base.pixelSize() > 0:  # the board was scaled (set_ui_scale sets a pixel size)
+                bold.setPixelSize(round(base.pixelSize() * 1.15))
+                small.setPixelSize(max(12, round(base.pixelSize() * 0.92)))
+            else:
+                bold.setPointSizeF(base.pointSizeF() * 1.15)
+                small.setPointSizeF(base.pointSizeF() * 0.92)
             self._fonts = (key, base, bold, small, QFontMetrics(base), QFontMetrics(small))
             self._labels.clear()
         return self._fonts[1:]  # type: ignore[return-value]
@@ -135,9 +143,9 @@ class FameCanvas(QWidget):
         new = fig.get("newcomer")
         if new is not None:
             if snap["newcomer_arrived"]:
-                text = f"newcomer since view {snap['newcomer_at']}: {100 * new['share_after_arrival']:.1f} %"
-                sub = (f"fair share {100 * new['fair_share']:.1f} % \u00b7 reached "
-                       f"{round(new['reach'] * snap['viewers'])}/{snap['viewers']} viewers")
+                text = f"newcomer: {100 * new['share_after_arrival']:.1f} % since view {snap['newcomer_at']}"
+                sub = (f"fair {100 * new['fair_share']:.1f} % \u00b7 reached "
+                       f"{round(new['reach'] * snap['viewers'])}/{snap['viewers']}")
             else:
                 text = f"newcomer joins at view {snap['newcomer_at']}"
                 sub = "0 followers, 0 views so far"
@@ -146,7 +154,7 @@ class FameCanvas(QWidget):
             y += line
             p.setPen(MUTED)
             p.setFont(small)
-            p.drawText(QRectF(x, y, w, line), _LEFT, sub)
+            p.drawText(QRectF(x, y, w, line), _LEFT, QFontMetrics(small).elidedText(sub, Qt.TextElideMode.ElideRight, int(w)))
             p.setFont(base)
             y += line * 1.1
         rep = self.reports.get(name)
@@ -290,10 +298,25 @@ class FameBoard(QWidget):
         lay.addWidget(self.status)
         self.canvas = FameCanvas()
         lay.addWidget(self.canvas, 1)
+        self.ui_scale = 0.0  # set_ui_scale not called yet
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
         self.refresh()
+
+    def design_height(self) -> int:
+        """The height (design units) the board needs: the canvas's 420 plus the title and status lines."""
+        return 520
+
+    def set_ui_scale(self, s: float) -> None:
+        """Text and the canvas ``s`` times their design size (the window calls this; see PlayerWindow)."""
+        if abs(s - self.ui_scale) < 1e-3:
+            return
+        self.ui_scale = s
+        f = QFont(self.font())
+        f.setPixelSize(max(9, round(BASE_PX * s)))
+        self.setFont(f)  # the canvas paints with its font: its figures scale with it
+        self.canvas.setMinimumSize(round(520 * s), round(420 * s))
 
     # -- running ----------------------------------------------------------------------------------
     @property

@@ -15,9 +15,10 @@ from feedapp.ui.panels import style
 from feedapp.ui.panels.style import TopicColours, lerp
 
 TRAIL = 30  # points of the trail drawn
+LEGEND_LINE = 16
 
 
-class InterestMapView(QWidget):
+class InterestMapView(style.ScaledWidget):
     def __init__(self, colours: TopicColours, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.colours = colours
@@ -30,8 +31,22 @@ class InterestMapView(QWidget):
         self._layer_key: tuple = ()
         self._from_point: tuple[float, float] | None = None
         self._t = 1.0
-        self.setMinimumHeight(180)
+        self.apply_scale()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def apply_scale(self) -> None:
+        self.setMinimumHeight(self.px(180))
+        self._layer = None
+
+    def explain(self) -> str:
+        """The hover text: what the map is, in plain words (PCA named and explained)."""
+        proj = self.map.projection
+        kept = (f" The two directions keep {proj.explained[0]:.0%} and {proj.explained[1]:.0%} of how the clips differ."
+                if proj is not None and proj.n else "")
+        return ("Each dot is a clip, coloured by its topic. Clips with similar topics and a similar look (colours, "
+                "motion) sit close together; the flattening onto two directions is a PCA (principal component "
+                f"analysis).{kept} Rings: clips you were shown. The pink dot, \u201cyou\u201d, is the average of what "
+                "you watched, weighted by how much you liked it, recent views more.")
 
     def set_state(self, space, view_rows: list[int], rewards: list[float], served: set[int], current: int | None) -> None:  # noqa: ANN001
         before = self.map.point
@@ -43,6 +58,7 @@ class InterestMapView(QWidget):
         self.current = current
         self._from_point = before
         self._t = 0.0 if before is not None and before != self.map.point else 1.0
+        self.setToolTip(self.explain())
         self.update()
 
     def set_progress(self, t: float) -> None:
@@ -52,7 +68,7 @@ class InterestMapView(QWidget):
         self.update()
 
     def _plot(self, content: QRectF) -> QRectF:
-        side = min(content.width(), content.height() - 30)
+        side = min(content.width(), content.height() - 2 * LEGEND_LINE - 6)
         r = QRectF(0, 0, content.width(), side)
         r.moveTopLeft(content.topLeft())
         return r.adjusted(8, 6, -8, -6)
@@ -61,10 +77,10 @@ class InterestMapView(QWidget):
         return QPointF(plot.center().x() + float(c[0]) * plot.width() / 2, plot.center().y() - float(c[1]) * plot.height() / 2)
 
     def _dots(self, plot: QRectF) -> QPixmap:
-        key = (self.map.version, int(plot.width()), int(plot.height()), self.devicePixelRatioF())
+        dpr = self.devicePixelRatioF() * self.ui_scale  # drawn under the painter's scale: sharp at any scale
+        key = (self.map.version, int(plot.width()), int(plot.height()), dpr)
         if self._layer is not None and self._layer_key == key:
             return self._layer
-        dpr = self.devicePixelRatioF()
         pm = QPixmap(int(plot.width() * dpr) + 1, int(plot.height() * dpr) + 1)
         pm.setDevicePixelRatio(dpr)
         pm.fill(Qt.GlobalColor.transparent)
@@ -88,8 +104,8 @@ class InterestMapView(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         proj = self.map.projection
-        hint = f"PCA of topics + look ({proj.explained[0]:.0%}, {proj.explained[1]:.0%})" if proj is not None and proj.n else ""
-        content = style.card(p, QRectF(self.rect()), "Interest map", hint)
+        hint = "close dots = alike clips (hover)" if proj is not None and proj.n else ""
+        content = style.card(p, self.paint_rect(p), "Interest map", hint)
         plot = self._plot(content)
         p.setPen(QPen(style.GRID, 1, Qt.PenStyle.DotLine))
         p.drawLine(QPointF(plot.left(), plot.center().y()), QPointF(plot.right(), plot.center().y()))
@@ -122,23 +138,26 @@ class InterestMapView(QWidget):
             p.setPen(QPen(QColor(0, 0, 0), 2))
             p.setBrush(style.ACCENT)
             p.drawEllipse(c, 7, 7)
-            p.setFont(style.font(11, True))
+            p.setFont(style.font(13, True))
             p.setPen(style.TEXT)
-            p.drawText(QRectF(c.x() + 9, c.y() - 8, 40, 16), style.LEFT, "you")
+            tw = p.fontMetrics().horizontalAdvance("you") + 2
+            tx = c.x() + 10 if c.x() + 10 + tw <= plot.right() + 8 else c.x() - 10 - tw
+            p.drawText(QRectF(tx, c.y() - 9, tw, 18), style.LEFT, "you")
         # legend: topic colours
-        p.setFont(style.font(10))
-        x, y = content.left(), plot.bottom() + 8
+        p.setFont(style.font(12))
+        x, y = content.left(), plot.bottom() + 6
+        bottom = self.height() / self.ui_scale
         for t in self._legend:
             label = f"#{t}"
             w = p.fontMetrics().horizontalAdvance(label) + 14
             if x + w > content.right():
-                x, y = content.left(), y + 13
-            if y + 12 > self.height():
+                x, y = content.left(), y + LEGEND_LINE
+            if y + LEGEND_LINE > bottom:
                 break
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(self.colours(t))
-            p.drawEllipse(QPointF(x + 4, y + 6), 3.5, 3.5)
+            p.drawEllipse(QPointF(x + 4, y + 8), 3.5, 3.5)
             p.setPen(style.MUTED)
-            p.drawText(QRectF(x + 10, y, w, 12), style.LEFT, label)
+            p.drawText(QRectF(x + 10, y, w - 10, LEGEND_LINE), style.LEFT, label)
             x += w + 4
         p.end()

@@ -10,11 +10,13 @@ from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries
 from feedapp.ui.panels import style
 from feedapp.ui.panels.style import TopicColours, lerp
 
-ROW_H = 19
+ROW_H = 22
 MAX_ROWS = 10
+LEGEND_H = 32  # two lines under the chart: topic colours, the dashed line
+ZERO_AT = 0.25  # the zero line sits a quarter into the bar area: affinities are mostly positive
 
 
-class ProfileBars(QWidget):
+class ProfileBars(style.ScaledWidget):
     """Affinity per topic (the engine's profile), best first, as bars diverging from 0.
 
     ``set_profile`` starts a transition: bar lengths and row positions move from what is shown to
@@ -29,8 +31,15 @@ class ProfileBars(QWidget):
         self._views: dict[str, int] = {}
         self._t = 1.0
         self.refreshed = 0
-        self.setFixedHeight(self._height(8))
+        self._rows = 8
+        self.apply_scale()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("How much the feed thinks you like each topic, from -1 to +1, learned from how long you "
+                        "watched its clips (longer than usual for the clip's length raises it, a quick skip lowers it). "
+                        "The number after it: how many clips of that topic you have seen.")
+
+    def apply_scale(self) -> None:
+        self.setFixedHeight(self.px(self._height(self._rows)))
 
     @staticmethod
     def _height(rows: int) -> int:
@@ -58,9 +67,9 @@ class ProfileBars(QWidget):
         self._from = current
         self._views = dict(topic_views)
         self._t = 0.0
-        h = self._height(len(order))
-        if h != self.height():
-            self.setFixedHeight(h)
+        if len(order) != self._rows:
+            self._rows = len(order)
+            self.apply_scale()
         self.refreshed += 1
         self.update()
 
@@ -72,14 +81,18 @@ class ProfileBars(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         n_views = sum(1 for _ in self._views)
-        content = style.card(p, QRectF(self.rect()), "Your taste", "affinity per topic" if n_views else "learning from views")
-        label_w, value_w = 92.0, 64.0
+        content = style.card(p, self.paint_rect(p), "Your taste",
+                             "liking per topic \u00b7 views" if n_views else "learning from your views")
+        label_w, value_w = 84.0, 116.0
         bar_l = content.left() + label_w
         bar_w = max(20.0, content.width() - label_w - value_w)
-        mid = bar_l + bar_w / 2
-        scale = max(1.0, max((abs(a) for a, _ in self._to.values()), default=1.0))
+        zero = bar_l + bar_w * ZERO_AT
+        # the longest bar spans its side once an affinity reaches +-0.5 (the numbers give the values):
+        # likes get three quarters of the width, dislikes a quarter
+        pos_scale = max(0.5, max((a for a, _ in self._to.values()), default=0.5))
+        neg_scale = max(0.5, max((-a for a, _ in self._to.values()), default=0.5))
         p.setPen(QPen(style.GRID, 1))
-        p.drawLine(QPointF(mid, content.top()), QPointF(mid, content.bottom()))
+        p.drawLine(QPointF(zero, content.top()), QPointF(zero, content.bottom()))
         for topic in self._to:
             now = self._now(topic)
             if now is None:
@@ -89,40 +102,54 @@ class ProfileBars(QWidget):
                 continue
             y = content.top() + row * ROW_H
             colour = self.colours(topic)
-            p.setFont(style.font(12, True))
+            p.setFont(style.font(13, True))
             p.setPen(style.TEXT)
             p.drawText(QRectF(content.left(), y, label_w - 6, ROW_H), style.LEFT, style.elide(p, f"#{topic}", label_w - 6))
-            w = aff / scale * (bar_w / 2)
-            r = QRectF(mid, y + 4, w, ROW_H - 8).normalized()
+            w = aff / pos_scale * bar_w * (1 - ZERO_AT) if aff >= 0 else aff / neg_scale * bar_w * ZERO_AT
+            r = QRectF(zero, y + 4, w, ROW_H - 8).normalized()
             c = QColor(colour)
             if aff < 0:
                 c.setAlpha(110)
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(c)
             p.drawRoundedRect(r, 3, 3)
-            p.setFont(style.font(11))
+            p.setFont(style.font(12))
             p.setPen(style.TEXT if aff >= 0 else style.MUTED)
             views = self._views.get(topic, 0)
-            p.drawText(QRectF(bar_l + bar_w + 4, y, value_w - 4, ROW_H), style.RIGHT, f"{aff:+.2f} \u00b7{views}")
+            p.drawText(QRectF(bar_l + bar_w + 4, y, value_w - 4, ROW_H), style.RIGHT,
+                       f"{aff:+.2f} \u00b7 {views} {'view' if views == 1 else 'views'}")
         p.end()
 
+    def track_px(self) -> float:
+        """On screen, the length of the longest possible bar (the positive side of the bar area)."""
+        label_w, value_w = 84.0, 116.0
+        content_w = self.width() / self.ui_scale - 20
+        return max(20.0, content_w - label_w - value_w) * (1 - ZERO_AT) * self.ui_scale
 
-class HistoryChart(QWidget):
+
+class HistoryChart(style.ScaledWidget):
     """Each topic's affinity against the number of views (``engine.profile_history()``).
 
     A dot and a label mark the view after which a topic reached ``CLICK_THRESHOLD`` and stayed there:
-    the moment that taste "clicked".
+    the moment that taste "took hold". A legend under the chart names the lines' colours and the dashed line.
     """
 
     def __init__(self, colours: TopicColours, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.colours = colours
         self.series = ProfileSeries()
-        self.setMinimumHeight(150)
+        self.apply_scale()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setToolTip("One line per topic: how much the feed thought you liked it after each view. A topic "
+                        "\u201ctakes hold\u201d when it reaches 0.3 (the dashed line) with at least 3 views; the dot "
+                        "stays until the topic turns negative.")
         self._paths: dict[str, QPolygonF] | None = None
         self._hi, self._lo = 1.0, -0.5
         self._clicks: dict[str, int] = {}
+
+    def apply_scale(self) -> None:
+        self.setMinimumHeight(self.px(150))
+        self._paths = None
 
     def set_history(self, history: list[dict]) -> bool:
         changed = self.series.update(history)
@@ -140,13 +167,13 @@ class HistoryChart(QWidget):
         super().resizeEvent(event)
 
     def _plot_rect(self, content: QRectF) -> QRectF:
-        return content.adjusted(26, 4, -6, -16)
+        return content.adjusted(30, 4, -6, -LEGEND_H - 18)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         s = self.series
-        content = style.card(p, QRectF(self.rect()), "How it formed", f"{s.views} views" if s.views else "")
+        content = style.card(p, self.paint_rect(p), "How it formed", f"{s.views} views" if s.views else "")
         plot = self._plot_rect(content)
         y_hi, y_lo = self._hi, self._lo
 
@@ -158,21 +185,23 @@ class HistoryChart(QWidget):
         def X(i: int) -> float:  # i: 1-based view number
             return plot.left() + (i - 1) / (n - 1) * plot.width()
 
-        p.setFont(style.font(10))
+        p.setFont(style.font(12))
         for a in (y_lo, 0.0, y_hi):
             p.setPen(QPen(style.GRID, 1, Qt.PenStyle.SolidLine if a == 0 else Qt.PenStyle.DotLine))
             p.drawLine(QPointF(plot.left(), Y(a)), QPointF(plot.right(), Y(a)))
             p.setPen(style.MUTED)
-            p.drawText(QRectF(content.left() - 4, Y(a) - 7, 28, 14), style.LEFT, f"{a:+.1f}" if a else "0")
-        p.setPen(QPen(style.GRID, 1, Qt.PenStyle.DashLine))
+            p.drawText(QRectF(content.left() - 4, Y(a) - 8, 33, 16), style.LEFT, f"{a:+.1f}" if a else "0")
+        p.setPen(QPen(style.MUTED, 1, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(plot.left(), Y(CLICK_THRESHOLD)), QPointF(plot.right(), Y(CLICK_THRESHOLD)))
         p.setPen(style.MUTED)
-        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), style.LEFT, "1")
-        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), style.RIGHT, f"{s.views}" if s.views > 1 else "")
-        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), style.CENTRE, "views")
+        axis = QRectF(plot.left(), plot.bottom() + 1, plot.width(), 16)
+        p.drawText(axis, style.LEFT, "1")
+        p.drawText(axis, style.RIGHT, f"{s.views}" if s.views > 1 else "")
+        p.drawText(axis, style.CENTRE, "views \u2192")
+        self._legend(p, QRectF(content.left(), content.bottom() - LEGEND_H, content.width(), LEGEND_H))
         if s.views == 0:
             p.setPen(style.MUTED)
-            p.setFont(style.font(12))
+            p.setFont(style.font(13))
             p.drawText(plot, style.CENTRE, "Each view moves these lines.")
             p.end()
             return
@@ -180,7 +209,7 @@ class HistoryChart(QWidget):
             self._paths = {}
             # at most one point per 3 pixels: antialiased stroking costs per segment, and a finer line
             # shows nothing more at this size
-            step = max(1, -(-s.views // max(1, int(plot.width() / 3))))
+            step = max(1, -(-s.views // max(1, int(plot.width() * self.ui_scale / 3))))
             for t, vals in s.topics.items():
                 idx = list(range(0, len(vals), step))
                 if idx[-1] != len(vals) - 1:
@@ -198,17 +227,41 @@ class HistoryChart(QWidget):
             p.drawPolyline(self._paths[t])
         clicks = self._clicks
         label_y = plot.top()
-        p.setFont(style.font(10, True))
+        p.setFont(style.font(12, True))
         for t, v in list(clicks.items())[:3]:
             x, y = X(v), Y(s.topics[t][v - 1])
             c = self.colours(t)
             p.setPen(QPen(style.TEXT, 1.5))
             p.setBrush(c)
             p.drawEllipse(QPointF(x, y), 4.5, 4.5)
-            text = f"#{t} clicked at view {v}"
+            text = f"#{t} took hold at view {v}"
             tw = p.fontMetrics().horizontalAdvance(text) + 4
             tx = min(max(plot.left(), x - tw / 2), plot.right() - tw)
-            p.setPen(c)
-            p.drawText(QRectF(tx, label_y, tw, 13), style.LEFT, text)
-            label_y += 13
+            p.setPen(style.readable(c))
+            p.drawText(QRectF(tx, label_y, tw, 16), style.LEFT, text)
+            label_y += 16
         p.end()
+
+    def _legend(self, p: QPainter, r: QRectF) -> None:
+        """The topics' colours (strongest first, as many as fit) and what the dashed line means."""
+        p.setFont(style.font(12))
+        fm = p.fontMetrics()
+        x = r.left()
+        topics = sorted(self.series.topics, key=lambda t: -self.series.topics[t][-1]) if self.series.views else []
+        y1 = r.top()
+        for t in topics:
+            label = f"#{t}"
+            w = fm.horizontalAdvance(label) + 16
+            if x + w > r.right():
+                break
+            p.setPen(QPen(self.colours(t), 3))
+            p.drawLine(QPointF(x, y1 + 8), QPointF(x + 10, y1 + 8))
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(x + 13, y1, w - 13, 16), style.LEFT, label)
+            x += w + 4
+        y2 = r.top() + (16 if topics else 0)
+        p.setPen(QPen(style.MUTED, 1, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(r.left(), y2 + 8), QPointF(r.left() + 12, y2 + 8))
+        p.setPen(style.MUTED)
+        note = "0.3: a taste takes hold (with 3+ views; kept until below 0)"
+        p.drawText(QRectF(r.left() + 16, y2, r.width() - 16, 16), style.LEFT, style.elide(p, note, r.width() - 16))

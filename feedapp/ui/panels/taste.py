@@ -19,22 +19,24 @@ from PySide6.QtCore import QEasingCurve, QEvent, QObject, Qt, QTimer, QVariantAn
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from feedapp.core.endcard import explain, session_figures, top_topics, views_since_refresh
+from feedapp.core.endcard import explain, last_view_sentence, session_figures, top_topics, views_since_refresh
 from feedapp.core.model import Clip
 from feedapp.ui.panels import style
-from feedapp.ui.panels.endcard import EndCard
+from feedapp.ui.panels.endcard import CARD_SIZE, EndCard
 from feedapp.ui.panels.figures import FiguresStrip
 from feedapp.ui.panels.mapview import InterestMapView
 from feedapp.ui.panels.profile import HistoryChart, ProfileBars
 from feedapp.ui.panels.upnext import COUNT, PosterCache, UpNextList
 from feedapp.ui.panels.why import WhyCard
 
-PANEL_WIDTH = 628
+PANEL_WIDTH = 680  # design units (scale 1); the window scales the panel (see feedapp/ui/window.py)
 ANIM_MS = 300
+MARGIN, SPACING = 8, 8
+BUTTON_H = 30  # a button's height at scale 1 (13 px text, padding and border)
 
 _BUTTON_CSS = """
-QPushButton { background: #26262e; color: #f0f0f0; border: 1px solid #3a3a46; border-radius: 6px;
-              padding: 5px 6px; font-size: 11px; }
+QPushButton { background: #26262e; color: #f0f0f0; border: 1px solid #3a3a46; border-radius: %(r)dpx;
+              padding: %(pad)dpx %(padx)dpx; font-size: %(px)dpx; }
 QPushButton:hover { background: #32323c; }
 QPushButton:pressed { background: #fe2c55; }
 """
@@ -67,6 +69,7 @@ class TastePanel(QWidget):
         self.setAutoFillBackground(True)
         self.setMinimumWidth(PANEL_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        self.ui_scale = 1.0
         self.bars = ProfileBars(colours)
         self.history = HistoryChart(colours)
         self.map = InterestMapView(colours)
@@ -78,12 +81,9 @@ class TastePanel(QWidget):
         self.card_button = self._button("End card (E)")
         self.save_button = self._button("Save card (S)")
         root = QHBoxLayout(self)
-        root.setContentsMargins(8, 8, 8, 8)
-        root.setSpacing(8)
         left, right = QVBoxLayout(), QVBoxLayout()
-        for col in (left, right):
-            col.setSpacing(8)
-            col.setContentsMargins(0, 0, 0, 0)
+        self._columns = (left, right)
+        self._rows: list[QHBoxLayout] = []
         left.addWidget(self.bars)
         left.addWidget(self.history, 3)
         left.addWidget(self.map, 4)
@@ -97,13 +97,55 @@ class TastePanel(QWidget):
         row2.addWidget(self.save_button)
         right.addLayout(row1)
         right.addLayout(row2)
+        self._rows = [row1, row2]
         root.addLayout(left, 1)
         root.addLayout(right, 1)
+        self._apply_layout_scale()
+
+    @property
+    def parts(self) -> tuple[style.ScaledWidget, ...]:
+        return (self.bars, self.history, self.map, self.why, self.upnext, self.figures)
+
+    @property
+    def buttons(self) -> tuple[QPushButton, ...]:
+        return (self.refresh_button, self.follow_button, self.card_button, self.save_button)
+
+    def set_ui_scale(self, s: float) -> None:
+        """Draw everything ``s`` times its design size (the window calls this; see PlayerWindow)."""
+        if abs(s - self.ui_scale) < 1e-3:
+            return
+        self.ui_scale = s
+        for part in self.parts:
+            part.set_ui_scale(s)
+        self._apply_layout_scale()
+
+    def _apply_layout_scale(self) -> None:
+        s = self.ui_scale
+        m, g = round(MARGIN * s), round(SPACING * s)
+        self.layout().setContentsMargins(m, m, m, m)
+        self.layout().setSpacing(g)
+        for col in self._columns:
+            col.setSpacing(g)
+            col.setContentsMargins(0, 0, 0, 0)
+        for row in self._rows:
+            row.setSpacing(round(6 * s))
+        px = max(12, round(13 * s))
+        css = _BUTTON_CSS % {"px": px, "pad": round(5 * s), "padx": round(6 * s), "r": round(6 * s)}
+        for b in self.buttons:
+            b.setStyleSheet(css)
+
+    def design_height(self) -> int:
+        """The height (design units) the panel needs for everything in it to fit (from design sizes, so
+        the same at every scale: the window's layout must not drift when it is asked again)."""
+        from feedapp.ui.panels import figures, profile, upnext, why
+
+        right = why.HEIGHT + upnext.MIN_HEIGHT + figures.HEIGHT + 2 * BUTTON_H + 4 * SPACING
+        left = profile.ProfileBars._height(self.bars._rows) + 150 + 180 + 2 * SPACING
+        return max(right, left) + 2 * MARGIN
 
     def _button(self, text: str) -> QPushButton:
         b = QPushButton(text, self)
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the player keeps the keyboard
-        b.setStyleSheet(_BUTTON_CSS)
         b.setCursor(Qt.CursorShape.PointingHandCursor)
         return b
 
@@ -140,6 +182,7 @@ class TasteDock(QObject):
         self.posters = PosterCache(dpr=window.devicePixelRatioF() or 1.0)
         self.panel = TastePanel(self.colours, self.posters)
         self.card = EndCard(self.colours, parent=window)
+        self.panel.figures.set_clock(self._elapsed_s)  # the session clock ticks every second
         self.refresh_ms: list[float] = []  # every panel refresh, for benchmarks and tests
         self.refresh_count = 0
         self.skipped_while_animating = 0
@@ -149,6 +192,7 @@ class TasteDock(QObject):
         self._last_position = -1
         self._max_arrived = -1
         self._came_back = False  # the current clip was reached by going back (a position shown before)
+        self._moved = True  # something besides catalog growth asked for the pending refresh
         self._view_rows: list[int] = []
         self._served: set[int] = set()
         self._served_upto = 0
@@ -159,7 +203,7 @@ class TasteDock(QObject):
         self._anim.setEasingCurve(QEasingCurve.Type.OutCubic)
         self._anim.valueChanged.connect(self._on_anim)
 
-        window.add_panel("taste", self.panel, Qt.Key.Key_P, visible)
+        window.add_panel("taste", self.panel, Qt.Key.Key_P, visible, title="taste panel")
         if controls:
             window.add_key(Qt.Key.Key_R, self.refresh_feed, "refresh my feed: start a fresh profile")
             window.add_key(Qt.Key.Key_L, self.follow_current, "follow or unfollow this clip's creator")
@@ -176,9 +220,11 @@ class TasteDock(QObject):
         self.view.arrived.connect(self._on_arrived)
         self.view.leaving.connect(lambda how, ns: self._finish_animation())
         self.view.installEventFilter(self)
+        self.panel.installEventFilter(self)  # shown again (in front of stacked panels): bring it up to date
         for hook in ("profile_did_update", "following_did_change", "ranker_param_did_change", "ranker_did_reload"):
             engine.on(hook, lambda *args: self.schedule())
-        engine.catalog.on_grow(lambda added: self.schedule())  # demo clips arriving change what comes next
+        # demo clips arriving: new clips join Up next at the bottom, the rows shown keep their places
+        engine.catalog.on_grow(lambda added: self.schedule(grew=True))
         self.schedule()
 
     # == when to refresh =========================================================================
@@ -190,11 +236,14 @@ class TasteDock(QObject):
         """False once the window is gone (the engine outlives it and still calls its hooks)."""
         return shiboken6.isValid(self) and shiboken6.isValid(self.view) and shiboken6.isValid(self.panel)
 
-    def schedule(self) -> None:
-        """Refresh soon, from the event loop (never inside a swipe or a paint)."""
+    def schedule(self, *, grew: bool = False) -> None:
+        """Refresh soon, from the event loop (never inside a swipe or a paint). ``grew``: only because the
+        catalog grew (the queue shown keeps its order; see ``refresh``)."""
         if not self._alive():
             return
         self._stale = True
+        if not grew:
+            self._moved = True
         if not self._scheduled:
             self._scheduled = True
             QTimer.singleShot(0, self, self._run_scheduled)
@@ -241,7 +290,12 @@ class TasteDock(QObject):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.view and event.type() in (QEvent.Type.Resize, QEvent.Type.Move):
             self._place_card()
+        elif obj is self.panel and event.type() == QEvent.Type.Show:
+            self.schedule()
         return False
+
+    def _elapsed_s(self) -> float:
+        return max(0.0, (self.recorder.clock() - self.recorder.started_ns) / 1e9)
 
     # == the refresh =============================================================================
     def _sync_rows(self) -> None:
@@ -279,13 +333,21 @@ class TasteDock(QObject):
             why = explain(pick, cur, e.views[since:], clips, epsilon=float(e.ranker.params.get("epsilon", 0.0)),
                           repeat_penalty=float(e.ranker.params.get("repeat_penalty", 0.0)),
                           following=tuple(e.world.following), revisit=self._came_back)
-            panel.why.set_pick(cur, why, e.ranker.name)
-        upcoming = e.upcoming(COUNT) if cur is not None else []
-        panel.upnext.set_entries(upcoming, shift=max(0, pos - self._last_position) if self._last_position >= 0 else 0)
+            note = None
+            if len(e.views) > since and e.rewards and e.views[-1].clip_id in space.row_of:
+                note = last_view_sentence(e.views[-1], clips[e.views[-1].clip_id], e.rewards[-1])
+            panel.why.set_pick(cur, why, e.ranker.name, first=pos == 0 and not self._came_back, last_note=note)
+        # the clip on screen is not "up next" (a small catalog can offer it again for the next place)
+        upcoming = [q for q in e.upcoming(COUNT + 1) if cur is None or q.clip.id != cur.id][:COUNT] if cur is not None else []
+        grew_only = not self._moved and pos == self._last_position
+        self._moved = False
+        if grew_only and panel.upnext.entries:
+            panel.upnext.extend_entries(upcoming)
+        else:
+            panel.upnext.set_entries(upcoming, shift=max(0, pos - self._last_position) if self._last_position >= 0 else 0)
         self._last_position = pos
         figures = session_figures(e.views, clips, sorted(e.world.following))
-        elapsed = max(0.0, (self.recorder.clock() - self.recorder.started_ns) / 1e9)
-        panel.figures.set_figures(figures, elapsed)
+        panel.figures.set_figures(figures, self._elapsed_s())
         current_row = space.row_of.get(cur.id) if cur is not None else None
         panel.map.set_state(space, self._view_rows[since:], list(e.rewards[since:]), self._served, current_row)
         if cur is not None:
@@ -297,10 +359,11 @@ class TasteDock(QObject):
         self.refresh_count += 1
         ms = (time.perf_counter_ns() - t0) / 1e6
         self.refresh_ms.append(ms)
-        if not self.view.is_animating():
+        if not self.view.is_animating() and not grew_only:
             self._anim.stop()
             self._anim.start()
-        else:
+        else:  # catalog growth alone: no transition (nothing moved because of the viewer)
+            self._anim.stop()
             self._on_anim(1.0)
         self.refreshed.emit(ms)
 
@@ -336,7 +399,11 @@ class TasteDock(QObject):
         self.view.reload_next()
 
     def _place_card(self) -> None:
-        """Centred over the player; kept inside the window when the player is narrower than the card."""
+        """Centred over the player, at the window's scale; kept inside the window when the player is narrower."""
+        # as large as the panels' text, but within the player's column and the window's height (never
+        # below its design size: on a narrow player it overlaps the panel a little, as it always did)
+        fits = min(self.view.width() * 0.95 / CARD_SIZE.width(), self.window.height() * 0.95 / CARD_SIZE.height())
+        self.card.set_ui_scale(max(1.0, min(getattr(self.window, "ui_scale", 1.0), fits)))
         g = self.view.geometry()
         x = g.center().x() - self.card.width() // 2
         y = g.center().y() - self.card.height() // 2
@@ -351,9 +418,8 @@ class TasteDock(QObject):
     def _update_card(self) -> None:
         e = self.engine
         figures = session_figures(e.views, _ClipsById(e.space), sorted(e.world.following))
-        elapsed = max(0.0, (self.recorder.clock() - self.recorder.started_ns) / 1e9)
         self.panel.history.set_history(e.profile_history())
-        self.card.set_content(e.profile(), self.panel.history.series, figures, elapsed, self._footer(),
+        self.card.set_content(e.profile(), self.panel.history.series, figures, self._elapsed_s(), self._footer(),
                               learns=bool(getattr(e.ranker, "is_learner", True)))
 
     def toggle_card(self) -> None:

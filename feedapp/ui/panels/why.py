@@ -13,6 +13,9 @@ from feedapp.core.model import Clip
 from feedapp.ui.panels import style
 from feedapp.ui.panels.style import TopicColours
 
+HEIGHT = 244  # design units
+PART_H = 17
+
 PART_COLOURS = {
     "creator": QColor(255, 167, 38),
     "visual": QColor(126, 87, 194),
@@ -24,18 +27,35 @@ PART_COLOURS = {
 }
 
 
-class WhyCard(QWidget):
+FIRST_CLIP = ("Your first clip: the feed knows nothing about you yet, so it starts with any clip. "
+              "From now on, how long you watch each clip teaches it what to show next.")
+
+
+class WhyCard(style.ScaledWidget):
     def __init__(self, colours: TopicColours, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.colours = colours
         self.clip: Clip | None = None
         self.explanation: Explanation | None = None
         self.ranker = ""
-        self.setFixedHeight(244)
+        self.first = False
+        self.last_note: str | None = None
+        self.apply_scale()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("Why the feed showed this clip. The score is the sum of the coloured parts: what the "
+                        "feed learned you like (topics, creator, look, length), minus cool-downs. The chance is "
+                        "how likely this clip was to be picked for this place; the feed sometimes picks at "
+                        "random to explore beyond your taste.")
 
-    def set_pick(self, clip: Clip | None, explanation: Explanation | None, ranker: str = "") -> None:
+    def apply_scale(self) -> None:
+        self.setFixedHeight(self.px(HEIGHT))
+
+    def set_pick(self, clip: Clip | None, explanation: Explanation | None, ranker: str = "", *,
+                 first: bool = False, last_note: str | None = None) -> None:
+        """``first``: the session's first clip (described as that, not as a pick); ``last_note``: what
+        the last view did to the profile (``feedapp.core.endcard.last_view_sentence``)."""
         self.clip, self.explanation, self.ranker = clip, explanation, ranker
+        self.first, self.last_note = first, last_note
         self.update()
 
     def _part_colour(self, kind: str, label: str) -> QColor:
@@ -43,45 +63,60 @@ class WhyCard(QWidget):
 
     def headline(self) -> str:
         e = self.explanation
+        if self.first:
+            return "Your first clip"
         if e is None or math.isnan(e.score):
-            return "came back to it" if e is not None and e.revisit else "no pick recorded"
-        kind = "exploration pick" if e.explore else "ranked pick"
+            return "You came back to it" if e is not None and e.revisit else "No pick recorded"
+        kind = "Picked to explore" if e.explore else "Picked for its score"
         chance = f"{e.propensity:.0%}" if e.propensity >= 0.01 else "<1%"
-        return f"score {e.score:+.2f} \u00b7 {kind} \u00b7 {chance} chance in this slot"
+        return f"{kind} \u00b7 {chance} chance"
+
+    def score_line(self) -> str:
+        e = self.explanation
+        if self.first or e is None or math.isnan(e.score) or not e.parts:
+            return ""
+        return f"score {e.score:+.2f}, the sum of these parts:"
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         hint = f"ranker {self.ranker}" if self.ranker else ""
-        content = style.card(p, QRectF(self.rect()), "Why this clip", hint)
+        content = style.card(p, self.paint_rect(p), "Why this clip", hint)
         clip, e = self.clip, self.explanation
         if clip is None:
             p.setPen(style.MUTED)
-            p.setFont(style.font(12))
+            p.setFont(style.font(13))
             p.drawText(content, style.WRAP, "The first clip is on its way.")
             p.end()
             return
         y = content.top()
-        p.setFont(style.font(12, True))
+        p.setFont(style.font(13, True))
         p.setPen(style.TEXT)
         topics = " ".join(f"#{t}" for t in clip.topics)
-        p.drawText(QRectF(content.left(), y, content.width(), 16), style.LEFT,
+        p.drawText(QRectF(content.left(), y, content.width(), 18), style.LEFT,
                    style.elide(p, f"@{clip.creator} \u00b7 {clip.title} \u00b7 {topics}", content.width()))
-        y += 18
-        p.setFont(style.font(11))
-        p.setPen(style.ACCENT if e is not None and e.explore else style.MUTED)
-        p.drawText(QRectF(content.left(), y, content.width(), 15), style.LEFT, style.elide(p, self.headline(), content.width()))
         y += 20
-        if e is not None and e.parts:
-            # a diverging bar per part, largest first (at most 5)
-            label_w, val_w = 130.0, 44.0
+        p.setFont(style.font(12, True))
+        p.setPen(style.ACCENT_TEXT if e is not None and e.explore and not self.first else style.TEXT)
+        p.drawText(QRectF(content.left(), y, content.width(), 17), style.LEFT, style.elide(p, self.headline(), content.width()))
+        y += 18
+        line = self.score_line()
+        if line:
+            p.setFont(style.font(12))
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(content.left(), y, content.width(), 17), style.LEFT, style.elide(p, line, content.width()))
+            y += 19
+        if e is not None and e.parts and not self.first:
+            # a diverging bar per part, largest first (at most 4)
+            label_w, val_w = 136.0, 46.0
             bar_l = content.left() + label_w
             bar_w = content.width() - label_w - val_w
             mid = bar_l + bar_w / 2
             scale = max(0.5, max(abs(pt.value) for pt in e.parts))
+            shown = e.parts[:4]
             p.setPen(QPen(style.GRID, 1))
-            p.drawLine(QPointF(mid, y), QPointF(mid, y + 15 * min(5, len(e.parts))))
-            for pt in e.parts[:5]:
+            p.drawLine(QPointF(mid, y), QPointF(mid, y + PART_H * len(shown)))
+            for pt in shown:
                 name = PART_NAMES.get(pt.kind, pt.kind)
                 if pt.kind == "topic":
                     name = f"topic #{pt.label}"
@@ -90,24 +125,30 @@ class WhyCard(QWidget):
                 elif pt.kind == "length":
                     name = f"length {pt.label}"
                 p.setPen(style.TEXT)
-                p.setFont(style.font(11))
-                p.drawText(QRectF(content.left(), y, label_w - 4, 15), style.LEFT, style.elide(p, name, label_w - 4))
+                p.setFont(style.font(12))
+                p.drawText(QRectF(content.left(), y, label_w - 4, PART_H), style.LEFT, style.elide(p, name, label_w - 4))
                 w = pt.value / scale * bar_w / 2
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(self._part_colour(pt.kind, pt.label))
-                p.drawRoundedRect(QRectF(mid, y + 3, w, 9).normalized(), 2, 2)
+                p.drawRoundedRect(QRectF(mid, y + 4, w, PART_H - 8).normalized(), 2, 2)
                 p.setPen(style.GOOD if pt.value > 0 else style.BAD)
-                p.drawText(QRectF(bar_l + bar_w, y, val_w, 15), style.RIGHT, f"{pt.value:+.2f}")
-                y += 15
-            y += 6
-        if e is not None:
-            p.setFont(style.font(12))
-            p.setPen(style.TEXT)
-            fm = p.fontMetrics()
-            for sentence in e.sentences:
-                r = fm.boundingRect(QRectF(content.left(), y, content.width(), 200).toRect(), style.WRAP, sentence)
-                if y + r.height() > content.bottom() + 2:
-                    break
-                p.drawText(QRectF(content.left(), y, content.width(), r.height() + 2), style.WRAP, sentence)
-                y += r.height() + 3
+                p.drawText(QRectF(bar_l + bar_w, y, val_w, PART_H), style.RIGHT, f"{pt.value:+.2f}")
+                y += PART_H
+            y += 4
+        sentences: list[tuple[str, object]] = []
+        if self.first:
+            sentences.append((FIRST_CLIP, style.TEXT))
+        if self.last_note:
+            sentences.append((self.last_note, style.MUTED))
+        if e is not None and not self.first:
+            sentences.extend((t, style.TEXT) for t in e.sentences)
+        p.setFont(style.font(12))
+        fm = p.fontMetrics()
+        for sentence, colour in sentences:
+            r = fm.boundingRect(QRectF(content.left(), y, content.width(), 400).toRect(), style.WRAP, sentence)
+            if y + r.height() > content.bottom() + 2:
+                break
+            p.setPen(colour)
+            p.drawText(QRectF(content.left(), y, content.width(), r.height() + 2), style.WRAP, sentence)
+            y += r.height() + 3
         p.end()
