@@ -54,3 +54,14 @@ def test_scale_outside_its_range_is_refused_in_words(tmp_path):
     with pytest.raises(config.ConfigError, match="--scale must be between 0.5 and 3"):
         config.Settings(db_path=tmp_path / "f.db", scale=7).validate()
     assert config.Settings(db_path=tmp_path / "f.db", scale=1.5).validate().scale == 1.5
+
+
+def test_scale_on_the_command_line_is_checked_in_one_line(capsys):
+    import pytest
+
+    from feedapp.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--scale", "9"])
+    assert e.value.code == 2
+    assert "--scale: must be between 0.5 and 3, not 9.0" in capsys.readouterr().err

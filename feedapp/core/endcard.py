@@ -304,34 +304,52 @@ def explain(
 # -- the profile over time --------------------------------------------------------------------------
 
 
-def last_view_sentence(view: View, clip: Clip, reward: float) -> str | None:
-    """What the last view did to the profile, in plain words, when it moved it clearly (|reward| >= 0.2).
+def _a(number: str) -> str:
+    """"a" or "an" before a number as it is read ("an 8 s clip", "an 11 s clip", "a 28 s clip")."""
+    whole = number.split(".")[0]
+    spoken_vowel = whole.startswith("8") or (whole[:2] in ("11", "18") and len(whole) in (2, 5, 6))
+    return "an" if spoken_vowel else "a"
 
-    The reward compares the play time with what is usual for a clip of that length
-    (``feedapp.core.reward``), so a long clip watched for 8 s counts against its topics even though
-    8 s is not a skip: "You watched 8 s of a 28 s #ocean clip: less than usual for its length (about
-    13 s), so #ocean went down."
+
+def last_view_sentence(view: View, clip: Clip, reward: float, before: Mapping[str, float],
+                       after: Mapping[str, float]) -> str | None:
+    """What the last view did to the taste profile, in plain words, with the real change.
+
+    ``before`` / ``after``: topic -> affinity just before and after the view (two consecutive
+    ``engine.profile_history()`` snapshots' ``"topics"``). The topic of the clip that moved most
+    (at least 0.05) is named with its change; the reward says why (``feedapp.core.reward`` compares
+    the play time with what is usual for a clip of that length): "You watched 8.0 s of a 28 s #ocean
+    clip: less than usual for its length (about 13 s), so #ocean went down (0.77 -> 0.35)." An
+    affinity is a decaying average of rewards, so a view can also lower a topic while being usual for
+    its length ("..., but less than your earlier #ocean views"). None when nothing moved clearly.
     """
-    topics = " ".join(f"#{t}" for t in clip.topics) or "this kind of clip"
-    dur = clip.duration_ms / 1000.0
-    play = view.play_ms / 1000.0
-    if view.not_interested or abs(reward) < 0.2 or dur <= 0:
+    dur, play = clip.duration_ms / 1000.0, view.play_ms / 1000.0
+    moves = [(abs(after.get(t, 0.0) - before.get(t, 0.0)), t) for t in dict.fromkeys(clip.topics)]
+    if not moves or view.not_interested or dur <= 0:
         return None
-    usual = typical_play_s(dur)
+    change, topic = max(moves)
+    if change < 0.05:
+        return None
+    old, new = before.get(topic, 0.0), after.get(topic, 0.0)
+    down = new < old
+    moved = f"so #{topic} went {'down' if down else 'up'} ({old:.2f} \u2192 {new:.2f})"
 
     def secs(x: float) -> str:
         return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
 
-    direction = "went down" if reward < 0 else "went up"
+    length = f"{_a(secs(dur))} {secs(dur)} #{topic} clip"
     if view.skipped:
-        if reward >= 0:
-            return None
-        return f"You skipped a {secs(dur)} {topics} clip after {secs(play)}: a quick skip counts against it, so {topics} {direction}."
-    if view.loops >= 1 and reward > 0:
-        return f"You watched a {secs(dur)} {topics} clip {view.loops + 1} times, so {topics} {direction}."
-    more = "less" if reward < 0 else "more"
-    return (f"You watched {secs(play)} of a {secs(dur)} {topics} clip: {more} than usual for its length "
-            f"(about {secs(usual)}), so {topics} {direction}.")
+        what = f"You skipped {length} after {secs(play)}: a quick skip counts against it"
+        return f"{what}, {moved}." if down else None
+    if view.loops >= 1:
+        what = f"You watched {length} {view.loops + 1} times"
+    else:
+        usual = typical_play_s(dur)
+        how = "less" if reward < 0 else "more"
+        what = f"You watched {secs(play)} of {length}: {how} than usual for its length (about {secs(usual)})"
+    if (reward < 0) == down:
+        return f"{what}, {moved}."
+    return f"{what}, but {'less' if down else 'more'} than your earlier #{topic} views, {moved}."
 
 
 @dataclass

@@ -123,12 +123,18 @@ def _clip(cid: str, seconds: float, topic: str) -> Clip:
 
 
 def test_a_short_watch_of_a_long_clip_is_explained():
-    text = last_view_sentence(View("o", 8000, 8000), _clip("o", 28, "ocean"), -0.6)
+    ocean = _clip("o", 28, "ocean")
+    text = last_view_sentence(View("o", 8000, 8000), ocean, -0.6, {"ocean": 0.77}, {"ocean": 0.35})
     assert text == ("You watched 8.0 s of a 28 s #ocean clip: less than usual for its length (about 13 s), "
-                    "so #ocean went down.")
-    assert "went up" in last_view_sentence(View("o", 25000, 25000), _clip("o", 28, "ocean"), 0.7)
-    assert "quick skip" in last_view_sentence(View("o", 900, 900, skipped=True), _clip("o", 28, "ocean"), -1.2)
-    assert last_view_sentence(View("o", 13000, 13000), _clip("o", 28, "ocean"), 0.05) is None  # hardly moved
+                    "so #ocean went down (0.77 \u2192 0.35).")
+    up = last_view_sentence(View("o", 25000, 25000), ocean, 0.7, {"ocean": 0.2}, {"ocean": 0.4})
+    assert up.endswith("more than usual for its length (about 13 s), so #ocean went up (0.20 \u2192 0.40).")
+    # a usual watch can still lower a topic liked even more so far: said as it is
+    mixed = last_view_sentence(View("o", 14000, 14000), ocean, 0.1, {"ocean": 0.77}, {"ocean": 0.6})
+    assert "but less than your earlier #ocean views, so #ocean went down (0.77 \u2192 0.60)" in mixed
+    skip = last_view_sentence(View("o", 900, 900, skipped=True), _clip("e", 8, "ocean"), -1.2, {}, {"ocean": -0.6})
+    assert skip == "You skipped an 8.0 s #ocean clip after 0.9 s: a quick skip counts against it, so #ocean went down (0.00 \u2192 -0.60)."
+    assert last_view_sentence(View("o", 13000, 13000), ocean, 0.05, {"ocean": 0.5}, {"ocean": 0.52}) is None  # hardly moved
 
 
 def test_figures_are_named_watch_as_times_the_clip():

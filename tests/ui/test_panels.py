@@ -279,3 +279,19 @@ def test_lab_mode_panel_hidden_and_without_controls(qtbot, panel_clips, tmp_path
     assert set(window.keys) == {"P"}
     assert dock.panel.refresh_button.isHidden()
     window.view.shutdown()
+
+
+def test_why_this_clip_says_what_the_last_view_did(qtbot, app_parts):
+    from feedapp.core.endcard import last_view_sentence
+
+    engine, dock = app_parts["engine"], app_parts["dock"]
+    swipe(qtbot, app_parts, 1, dwell_ms=150)  # a quick skip of the first clip
+    swipe(qtbot, app_parts, 1, dwell_ms=150)
+    settle(qtbot, dock)
+    last = engine.views[-1]
+    clip = next(c for c in engine.space.clips if c.id == last.clip_id)
+    hist = engine.profile_history()
+    expected = last_view_sentence(last, clip, engine.rewards[-1], hist[-2]["topics"], hist[-1]["topics"])
+    assert expected is not None and "quick skip" in expected and f"#{clip.topics[0]} went down" in expected
+    assert dock.panel.why.last_note == expected  # the panel shows the engine's own change, in words
+    assert not dock.panel.why.first and dock.panel.why.headline().startswith("Picked")

@@ -281,13 +281,18 @@ class ParamRow:
         for w in (self.slider, self.spin):
             w.blockSignals(False)
         changed = value != self.p.default  # a parameter away from its default is shown in bold
-        # (a style sheet, not setFont: the label keeps following the panel's font size when it scales)
-        self.label.setStyleSheet("font-weight: bold;" if changed else "")
+        if self.label.font().bold() != changed:
+            f = self.label.font()
+            f.setBold(changed)
+            self.label.setFont(f)
 
     def set_ui_scale(self, s: float) -> None:
         self.slider.setMinimumWidth(round(90 * s))
         self.spin.setFixedWidth(round(96 * s))
         self.reset.setFixedWidth(round(28 * s))
+        f = self.label.font()  # set explicitly once bold: follow the panel's size by hand
+        f.setPixelSize(max(9, round(BASE_PX * s)))
+        self.label.setFont(f)
 
     def widgets(self) -> tuple[QWidget, ...]:
         return self.label, self.slider, self.spin, self.reset
@@ -540,7 +545,8 @@ class DevPanel(QWidget):
         params = self.engine.ranker.params
         for i, p in enumerate(spec):
             row = ParamRow(p, params.get(p.name, p.default), self)
-            row.set_ui_scale(getattr(self, "ui_scale", 1.0))
+            if getattr(self, "ui_scale", 0.0):  # the window has scaled the panel already
+                row.set_ui_scale(self.ui_scale)
             for col, w in enumerate(row.widgets()):
                 self.grid.addWidget(w, i, col)
             self.rows[p.name] = row

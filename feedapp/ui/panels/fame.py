@@ -144,8 +144,10 @@ class FameCanvas(QWidget):
         if new is not None:
             if snap["newcomer_arrived"]:
                 text = f"newcomer: {100 * new['share_after_arrival']:.1f} % since view {snap['newcomer_at']}"
-                sub = (f"fair {100 * new['fair_share']:.1f} % \u00b7 reached "
-                       f"{round(new['reach'] * snap['viewers'])}/{snap['viewers']}")
+                reached = f"{round(new['reach'] * snap['viewers'])}/{snap['viewers']}"
+                sub = f"fair share {100 * new['fair_share']:.1f} % \u00b7 reached {reached} viewers"
+                if QFontMetrics(small).horizontalAdvance(sub) > w:  # a narrow column: the short words
+                    sub = f"fair {100 * new['fair_share']:.1f} % \u00b7 reached {reached}"
             else:
                 text = f"newcomer joins at view {snap['newcomer_at']}"
                 sub = "0 followers, 0 views so far"

@@ -237,6 +237,11 @@ class HistoryChart(style.ScaledWidget):
             text = f"#{t} took hold at view {v}"
             tw = p.fontMetrics().horizontalAdvance(text) + 4
             tx = min(max(plot.left(), x - tw / 2), plot.right() - tw)
+            back = QColor(style.CARD_BG)
+            back.setAlpha(215)  # the lines stay visible under the label, the label stays readable
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(back)
+            p.drawRoundedRect(QRectF(tx - 2, label_y, tw + 2, 16), 3, 3)
             p.setPen(style.readable(c))
             p.drawText(QRectF(tx, label_y, tw, 16), style.LEFT, text)
             label_y += 16

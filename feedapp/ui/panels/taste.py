@@ -334,8 +334,11 @@ class TasteDock(QObject):
                           repeat_penalty=float(e.ranker.params.get("repeat_penalty", 0.0)),
                           following=tuple(e.world.following), revisit=self._came_back)
             note = None
-            if len(e.views) > since and e.rewards and e.views[-1].clip_id in space.row_of:
-                note = last_view_sentence(e.views[-1], clips[e.views[-1].clip_id], e.rewards[-1])
+            history = e.profile_history()
+            if len(e.views) > since and e.rewards and history and e.views[-1].clip_id in space.row_of:
+                before = history[-2].get("topics", {}) if len(e.views) - since >= 2 and len(history) >= 2 else {}
+                note = last_view_sentence(e.views[-1], clips[e.views[-1].clip_id], e.rewards[-1], before,
+                                          history[-1].get("topics", {}))
             panel.why.set_pick(cur, why, e.ranker.name, first=pos == 0 and not self._came_back, last_note=note)
         # the clip on screen is not "up next" (a small catalog can offer it again for the next place)
         upcoming = [q for q in e.upcoming(COUNT + 1) if cur is None or q.clip.id != cur.id][:COUNT] if cur is not None else []
