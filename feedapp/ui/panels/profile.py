@@ -130,8 +130,9 @@ class ProfileBars(style.ScaledWidget):
 class HistoryChart(style.ScaledWidget):
     """Each topic's affinity against the number of views (``engine.profile_history()``).
 
-    A dot and a label mark the view after which a topic reached ``CLICK_THRESHOLD`` and stayed there:
-    the moment that taste "took hold". A legend under the chart names the lines' colours and the dashed line.
+    A dot and a label mark the view at which a topic reached ``CLICK_THRESHOLD`` with enough views (and
+    has not turned negative since): the moment that taste "took hold". A legend under the chart names
+    the lines' colours and the dashed line.
     """
 
     def __init__(self, colours: TopicColours, parent: QWidget | None = None) -> None:
