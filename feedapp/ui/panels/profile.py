@@ -269,5 +269,5 @@ class HistoryChart(style.ScaledWidget):
         p.setPen(QPen(style.MUTED, 1, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(r.left(), y2 + 8), QPointF(r.left() + 12, y2 + 8))
         p.setPen(style.MUTED)
-        note = "0.3: a taste takes hold (with 3+ views; kept until below 0)"
+        note = "0.3: a taste takes hold (with 3+ views)"
         p.drawText(QRectF(r.left() + 16, y2, r.width() - 16, 16), style.LEFT, style.elide(p, note, r.width() - 16))
