@@ -29,7 +29,7 @@ def tiles(f: SessionFigures, elapsed_s: float) -> list[tuple[str, str]]:
 def watch_caption(f: SessionFigures) -> str:
     """The watch figure in words: "watch: 1.2\u00d7 the clip on average (loops count)"."""
     if math.isnan(f.mean_watch_ratio):
-        return "watch: how much of each clip you play, on average"
+        return "watch: how much of each clip you play"
     return f"watch: {f.mean_watch_ratio:.1f}\u00d7 the clip on average (loops count)"
 
 
