@@ -5,7 +5,7 @@
 the composition root does (demo clips, FeedEngine, SessionRecorder, SessionBridge, the taste panel,
 the developer panel and the fame board), lets the autopilot watch ``--views`` clips, then measures:
 
-- **text**: every string the panels and the key help draw (``QPainter.drawText`` is wrapped while the
+- **text** (before the first view, and after ``--views``): every string the panels and the key help draw (``QPainter.drawText`` is wrapped while the
   window is grabbed): its font size on screen in px, the width it needs against the width it was
   given (a cut-off label needs more), whether it was elided (``...``), its colour's WCAG contrast on
   the cards' background; and every QLabel / QPushButton's text against its width;
@@ -324,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         report["ok"] = True
         app.quit()
 
+    def before_first_view() -> None:
+        """The panel as a newcomer first sees it: nothing learned yet (its own words must fit too)."""
+        if "first_view" not in report and engine.position == 0 and not engine.views:
+            shot = grab(None, "before the first view")
+            shot.pop("image")
+            report["first_view"] = shot
+
+    dock.refreshed.connect(lambda ms: QTimer.singleShot(0, before_first_view))
     pilot.stopped.connect(lambda: QTimer.singleShot(0, run_checks))
     QTimer.singleShot(int(args.timeout * 1000), app.quit)
     window.show()

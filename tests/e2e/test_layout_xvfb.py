@@ -58,6 +58,8 @@ def check_common(r: dict) -> None:
     assert texts(taste["cut_off"]) == [] and texts(taste["wrap_cut"]) == []  # every label fits its width
     assert taste["elided"] == []
     assert taste["low_contrast"] == []  # WCAG AA: 4.5:1 for every panel text on the cards
+    first = r["first_view"]  # the panel before any view: its words fit too
+    assert texts(first["cut_off"]) == [] and texts(first["wrap_cut"]) == [] and first["elided"] == []
     assert r["layout"]["window_inside"] and r["layout"]["outside"] == [] and r["layout"]["cut"] == []
     for seq in r["sequences"]:
         for step in seq["steps"]:
