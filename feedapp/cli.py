@@ -42,7 +42,7 @@ from feedapp.ranges import (  # noqa: E402
 
 
 def _add_player_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", type=Path, default=None, help="SQLite file for logs and caches (default: data/feed.db)")
+    p.add_argument("--db", type=Path, default=None, help="SQLite file for logs and caches (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     p.add_argument("--seed", type=SEED.arg, default=0, help="seed for the feed order, 0 .. 2^63-1 (default: 0)")
     p.add_argument("--ranker", default="foryou", help="ranker that orders the feed, see `feedapp rankers` (default: foryou)")
     p.add_argument(
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "seed); playback starts as soon as the first clip is ready.",
     )
     _add_player_options(demo)
-    demo.add_argument("--clips", type=Path, default=None, help="where the demo clips live (default: assets/demo)")
+    demo.add_argument("--clips", type=Path, default=None, help="where the demo clips live (default: assets/demo in a checkout, else demo/ in your user data folder; FEEDAPP_DEMO_DIR overrides)")
 
     play = sub.add_parser(
         "play",
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("folder", type=Path, metavar="DIR")
     scan.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    scan.add_argument("--db", type=Path, default=None, help="SQLite file holding the probe cache (default: data/feed.db)")
+    scan.add_argument("--db", type=Path, default=None, help="SQLite file holding the probe cache (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     scan.add_argument("--no-cache", action="store_true", help="probe every file again")
 
     make = sub.add_parser(
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="make the demo clips without playing them",
         description="Make (or check) the demo catalog's clips and sidecar, with progress.",
     )
-    make.add_argument("--clips", type=Path, default=None, help="where to write them (default: assets/demo)")
+    make.add_argument("--clips", type=Path, default=None, help="where to write them (default: assets/demo in a checkout, else demo/ in your user data folder; FEEDAPP_DEMO_DIR overrides)")
     make.add_argument("--seed", type=SEED.arg, default=0, help="seed, 0 .. 2^63-1 (same seed, same clips)")
 
     sessions = sub.add_parser(
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="One line per session: id, mode, participant, condition, ranker, start (UTC), length, "
         "views, skips, mean watch ratio, end reason (or running / interrupted).",
     )
-    sessions.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    sessions.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     sessions.add_argument("--json", action="store_true", help="print JSON (with full ids) instead of a table")
 
     check = sub.add_parser(
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Verify the invariants of every session (docs/data.md) and print each violation in words. "
         "Exit code 0 when all hold, 1 when any is violated, 2 when the file cannot be read.",
     )
-    check.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    check.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     export = sub.add_parser(
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write one file per entity (sessions, clips, impressions, views, events, profile_snapshots) "
         "plus the joined view_log and a manifest.json into DIR. Conventions: docs/data.md.",
     )
-    export.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    export.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     which = export.add_mutually_exclusive_group()
     which.add_argument("--session", metavar="ID", default=None, help="one session (a unique id prefix is enough)")
     which.add_argument("--all", action="store_true", help="every session and every clip (the default)")
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ranker's expected reward from the logged propensities (IPS, SNIPS, DR with 95% bootstrap intervals). "
         "Rewards are recomputed from the logged view figures. See docs/rankers.md.",
     )
-    rep.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    rep.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     rep.add_argument("--session", required=True, metavar="ID", help="the session (a unique id prefix is enough)")
     rep.add_argument("--ranker", nargs="+", required=True, metavar="NAME",
                      help="rankers to compare: names from `feedapp rankers` or path/to/file.py:ClassName")

@@ -350,7 +350,7 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     run.add_argument("--pin", default=None, help="the experimenter's PIN for kiosk mode (or env FEEDAPP_LAB_PIN)")
     run.add_argument("--hotkey", default="Ctrl+Shift+O",
                      help="the experimenter's hotkey: one key with Ctrl, Alt or Meta, e.g. Ctrl+Shift+O (the default)")
-    run.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    run.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     run.add_argument("--clips", type=Path, default=None, metavar="DIR",
                      help="the folder of clips to play instead of the study's catalog (for catalog = \"demo\": where "
                      "the demo clips are, made there if missing); `lab validate --clips DIR` checks the same folder")
@@ -384,7 +384,7 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
         description="Write self-contained HTML pages (charts as inline SVG, opens offline) with the figures "
         "beside them as JSON: one page per session and, with --study, one page comparing the conditions.",
     )
-    r.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    r.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     which = r.add_mutually_exclusive_group(required=True)
     which.add_argument("--session", metavar="ID", default=None, help="one session (a unique id prefix is enough)")
     which.add_argument("--study", metavar="NAME", default=None, help="every session of the study named NAME")
@@ -396,7 +396,7 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
         "for confirmation unless --yes is given.",
     )
     w.add_argument("participant", metavar="PARTICIPANT")
-    w.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    w.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     w.add_argument("--study", metavar="NAME", default=None, help="only the participant's sessions of this study")
     w.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     w.add_argument("--delete-outputs", action="store_true",
@@ -407,7 +407,7 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
         "sessions of a study and/or a condition, plus one view_log file per participant named "
         "PARTICIPANT_STUDY_YYYY-MM-DD (the date of their first session).",
     )
-    e.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db)")
+    e.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     e.add_argument("--study", metavar="NAME", default=None, help="only sessions of this study")
     e.add_argument("--condition", metavar="NAME", default=None, help="only sessions of this condition")
     e.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format (default: csv)")

@@ -894,6 +894,7 @@ def run_lab(
     given_fields = parse_field_args(study, fields)
 
     db = open_store(db_path)
+    _say(f"recording to {Path(db_path).resolve()}")
     crashed = interrupted_lab_session(db, study)
     clips, folder = _lab_clips(study, db, demo_dir)
     filter_native_stderr()  # FFmpeg's harmless chatter off the terminal; real errors still shown

@@ -106,6 +106,7 @@ echo "rc=$?"
     assert "rc=0" in r.stdout, (r.stdout, r.stderr, stderr)
     assert "Traceback" not in stderr, stderr
     assert "participant P01, condition random" in stderr  # latin square: 1 mod 2 -> the second condition
+    assert f"recording to {db.resolve()}" in stderr  # the researcher sees which file holds the session
     conn = sqlite3.connect(db)
     (sid, mode, participant, condition, reason), = conn.execute(
         "SELECT id, mode, participant, condition, end_reason FROM sessions").fetchall()
