@@ -39,6 +39,7 @@ import traceback
 import weakref
 from collections import deque
 from dataclasses import dataclass
+from multiprocessing.reduction import ForkingPickler as _ForkingPickler
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ from feedapp.core.rankers.rng import Rng
 DEFAULT_BUDGET_MS = 50.0  # the longest one call into plugin code may take while the feed serves
 DEFAULT_LOAD_TIMEOUT_S = 10.0  # loading, binding and replaying a version before it serves
 OUTPUT_LIMIT = 64 * 1024  # characters of plugin output kept: per call in the worker, in total by the app
+START_TIMEOUT_S = 10.0  # the forkserver's answer to "a new worker, please" (seconds; it takes a few ms)
+DIRECT_SEND_LIMIT = 64 * 1024  # bytes a caller writes itself (they fit the socket's buffer: it cannot block)
 
 
 class PluginTimeout(Exception):
@@ -291,13 +294,66 @@ class PluginOutput:
         return t if last is None else t[-last:]
 
 
-def _end_worker(process: Any, conn: Any) -> None:
+class _Lifecycle:
+    """What the starting thread, a sending thread and ``_end_worker`` share (never the ``PluginProcess``
+    itself: a thread holding it would keep its finalizer from running)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()  # ``Process.start()`` returned (or failed: ``start_error``)
+        self.killed = threading.Event()
+        self.wake = threading.Event()  # set with either of the two: what a waiting sender waits on
+        self.start_error: str | None = None
+        self.sender: threading.Thread | None = None
+
+
+def _start_worker(process: Any, child: Any, life: _Lifecycle) -> None:
+    """In a helper thread: ``Process.start()`` asks the forkserver for a process and waits for its answer
+    without any time limit (``multiprocessing``); a stopped or stuck forkserver must not hold up the app."""
     try:
-        if process.is_alive():
+        process.start()
+    except BaseException as e:  # noqa: BLE001 - reported by the call that needed the worker
+        life.start_error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    finally:
+        try:
+            child.close()
+        except OSError:
+            pass
+        life.started.set()
+        life.wake.set()
+    if life.killed.is_set():  # given up on while it started: end it (``_end_worker`` may have found nothing)
+        _kill_process(process)
+
+
+def _send_when_started(conn: Any, life: _Lifecycle, msg: Any, pickled: bool) -> None:
+    """In a helper thread: write one message once the worker exists; the caller's deadline bounds it."""
+    life.wake.wait()
+    if life.start_error is not None or life.killed.is_set():
+        return
+    try:
+        conn.send_bytes(msg) if pickled else conn.send(msg)
+    except (OSError, ValueError, TypeError):
+        pass  # the worker was stopped (deadline) or died: ``wait`` reports it
+
+
+def _kill_process(process: Any) -> None:
+    try:
+        if process._popen is not None and process.is_alive():
             process.kill()
-        process.join(1.0)
+        if process._popen is not None:
+            process.join(1.0)
     except (OSError, ValueError, AssertionError):
         pass
+
+
+def _end_worker(process: Any, conn: Any, life: _Lifecycle) -> None:
+    life.killed.set()  # before looking at the process: a start still under way ends it itself
+    life.wake.set()
+    _kill_process(process)
+    sender = life.sender
+    if sender is not None and sender.is_alive():
+        sender.join(1.0)  # its peer is gone: the write fails at once
+        if sender.is_alive():
+            return  # never close a descriptor a thread still writes to (the number could be reused)
     try:
         conn.close()
     except OSError:
@@ -311,10 +367,13 @@ class PluginProcess:
         ctx = _context()
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child,), name="feedapp-plugin", daemon=True)
-        self.process.start()
-        child.close()
+        self._life = _Lifecycle()
+        self._start_by = time.perf_counter() + START_TIMEOUT_S
         # a worker whose ranker is dropped without close() (a test, a script) ends with it
-        self._finalizer = weakref.finalize(self, _end_worker, self.process, self._conn)
+        self._finalizer = weakref.finalize(self, _end_worker, self.process, self._conn, self._life)
+        # started in a helper thread: the caller (the Qt thread) never waits on the forkserver unbounded
+        threading.Thread(target=_start_worker, args=(self.process, child, self._life), name="feedapp-plugin-start",
+                         daemon=True).start()
         self.output = output if output is not None else PluginOutput()
         self.pending: str | None = None
         self._sender: threading.Thread | None = None
@@ -323,52 +382,76 @@ class PluginProcess:
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self._life.started.is_set() and self._life.start_error is None and self.process.is_alive()
 
     def send(self, op: str, args: tuple = (), sync: dict | None = None, timeout_s: float = 1.0,
              background: bool = False) -> None:
         """Start ``op`` in the worker; ``wait`` (or ``ready`` then ``wait``) for the reply.
 
-        ``background``: pickle and write the message from a helper thread, so a large one (a whole
-        catalog, to a worker still starting) never holds up the caller; the deadline covers it.
+        A message is written by the caller only when it cannot block: the worker is running and the
+        message fits the socket's buffer (``DIRECT_SEND_LIMIT``). Otherwise (a whole catalog, a worker
+        still starting, ``background``: pickling too) a helper thread writes it and the deadline covers
+        it: a worker that does not read (stuck, stopped) cannot hold up the caller.
         """
         if self.pending is not None:
             raise RuntimeError(f"the plugin process is still busy with {self.pending}()")
+        life = self._life
+        if life.start_error is not None:
+            raise PluginCrashed(f"the plugin's process could not be started ({life.start_error})")
         self.pending = op
         self._timeout_s = timeout_s
         self._deadline = time.perf_counter() + timeout_s
-        msg = (op, args, sync)
-        if background:
-            self._sender = threading.Thread(target=self._send_quietly, args=(msg,), name="feedapp-plugin-send",
-                                            daemon=True)
-            self._sender.start()
-            return
-        try:
-            self._conn.send(msg)
-        except (OSError, ValueError) as e:
-            self.pending = None
-            raise PluginCrashed(f"the plugin's process is gone ({self._exit_text()}); {e}") from e
-
-    def _send_quietly(self, msg: tuple) -> None:
-        try:
-            self._conn.send(msg)
-        except (OSError, ValueError):
-            pass  # the worker was stopped (deadline) or died: ``wait`` reports it
+        msg: Any = (op, args, sync)
+        pickled = not background
+        if pickled:
+            msg = _ForkingPickler.dumps(msg)
+            if life.started.is_set() and len(msg) <= DIRECT_SEND_LIMIT:
+                try:
+                    self._conn.send_bytes(msg)
+                    return
+                except (OSError, ValueError) as e:
+                    self.pending = None
+                    raise PluginCrashed(f"the plugin's process is gone ({self._exit_text()}); {e}") from e
+        self._sender = life.sender = threading.Thread(target=_send_when_started, args=(self._conn, life, msg, pickled),
+                                                      name="feedapp-plugin-send", daemon=True)
+        self._sender.start()
 
     def ready(self) -> bool:
         """True once the pending operation has a reply (or the worker ended): ``wait`` will not block."""
         if self._sender is not None and self._sender.is_alive():
             return False
+        if self._life.start_error is not None:
+            return self.pending is not None
         try:
             return self.pending is not None and self._conn.poll(0)
         except (OSError, ValueError):
             return True
 
     def overdue(self) -> bool:
-        return self.pending is not None and time.perf_counter() > self._deadline
+        if self.pending is None:
+            return False
+        now = time.perf_counter()
+        return now > self._deadline or (not self._life.started.is_set() and now > self._start_by)
+
+    def _not_started(self, what: str) -> None:
+        """Raise if the worker never started (the forkserver failed, or did not answer in time)."""
+        life = self._life
+        if not life.started.is_set():
+            life.started.wait(max(0.0, min(self._deadline, self._start_by) - time.perf_counter()))
+        if life.start_error is not None:
+            self.kill()
+            raise PluginCrashed(f"the plugin's process could not be started ({life.start_error})")
+        if not life.started.is_set():
+            self.kill()
+            if time.perf_counter() >= self._start_by:
+                raise PluginCrashed(f"the plugin's process did not start within {START_TIMEOUT_S:g} s "
+                                    "(the machine may be overloaded; try again)")
+            raise PluginTimeout(f"{what} did not start within {self._timeout_s * 1000:.0f} ms; "
+                                "the plugin's process was stopped")
 
     def wait(self, what: str) -> Any:
         """The pending operation's result; ``PluginTimeout`` (worker killed), ``PluginCrashed`` or ``PluginRaised``."""
+        self._not_started(what)
         if self._sender is not None:
             self._sender.join(max(0.0, self._deadline - time.perf_counter()))
             if self._sender.is_alive():  # still writing at the deadline: the worker never read it
@@ -406,6 +489,8 @@ class PluginProcess:
         return self.wait(what or f"{op}()")
 
     def _exit_text(self) -> str:
+        if self.process._popen is None:
+            return "never started"
         self.process.join(0.05)
         code = self.process.exitcode
         if code is None:

@@ -637,3 +637,77 @@ def test_the_cli_refuses_a_budget_out_of_range_before_anything_starts(tmp_path, 
     assert not (tmp_path / "f.db").exists()
     with pytest.raises(ConfigError, match="--plugin-budget must be above 0"):
         Settings(db_path=tmp_path / "f.db", plugin_budget_ms=0).validate()
+
+
+# -- no wait on a worker without a bound (review of issue 15: one start-up hang in ~40 runs) ------------
+
+
+def _in_thread(fn, limit_s: float):
+    """Run ``fn`` in a daemon thread; its result, or ``TimeoutError`` if it still waits after ``limit_s``."""
+    import threading
+
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(limit_s)
+    if t.is_alive():
+        raise TimeoutError(f"still waiting after {limit_s} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def test_a_stuck_forkserver_is_one_clear_error_not_a_hang(tmp_path, monkeypatch):
+    """Starting a worker asks the forkserver for a process and (in multiprocessing) waits for its answer
+    without a time limit: a stopped or stuck forkserver froze the app before its window, for good."""
+    import signal
+    from multiprocessing import forkserver
+
+    from feedapp.core import isolation
+
+    p = tmp_path / "fav.py"
+    write(p, GOOD, "cats")
+    PluginHost(f"{p}:Fav").close()  # the forkserver runs
+    pid = forkserver._forkserver._forkserver_pid
+    assert pid
+    monkeypatch.setattr(isolation, "START_TIMEOUT_S", 1.0, raising=False)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(PluginError, match="process did not start within 1 s"):
+            _in_thread(lambda: PluginHost(f"{p}:Fav", load_timeout_s=2.0), 8.0)
+        assert time.perf_counter() - t0 < 4.0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    host = _in_thread(lambda: PluginHost(f"{p}:Fav"), 20.0)  # the forkserver answers again: plugins start
+    assert host.guard.active.proc.alive
+    host.close()
+
+
+def test_a_large_message_to_a_worker_that_does_not_read_is_cut_off_at_its_deadline(tmp_path):
+    """A call's message is written to a socket; one larger than its buffer, to a worker that never reads
+    (stopped, stuck), blocked the caller in the write, past every deadline."""
+    import signal
+
+    from feedapp.core.features import FeatureSpace
+    from feedapp.core.isolation import PluginTimeout, PluginVersion, RemoteRanker
+
+    p = tmp_path / "fav.py"
+    write(p, GOOD, "cats")
+    r = RemoteRanker(PluginVersion(str(p), "Fav", p.read_text()), budget_ms=200)
+    r.prepare()
+    os.kill(r.proc.process.pid, signal.SIGSTOP)  # it reads nothing more (it is killed by the cut-off)
+    space = FeatureSpace(list(demo_like_catalog(1, n_clips=20_000)))  # about 4 MB of pickled clips
+    t0 = time.perf_counter()
+    with pytest.raises(PluginTimeout):
+        _in_thread(lambda: r.bind(space, timeout_s=0.5), 8.0)
+    assert time.perf_counter() - t0 < 3.0
+    assert not r.proc.alive
+    r.close()
