@@ -157,7 +157,33 @@ def test_an_unusable_kiosk_hotkey_is_refused_before_anything_starts(tmp_path, cl
     assert not db.exists()
 
 
-@pytest.mark.parametrize("hotkey", ["Ctrl+Shift+O", "ctrl+shift+o", "Alt+F9", "Meta+X", "Ctrl+Alt+Backspace"])
+@pytest.mark.parametrize("hotkey,what", [
+    ("Alt+F4", "closes the window"),
+    ("Ctrl+Alt+Delete", "log-out"),
+    ("ctrl+alt+del", "log-out"),
+    ("Ctrl+Alt+Backspace", "X server"),
+    ("Meta+L", "locks the screen"),
+    ("Alt+Tab", "switches windows"),
+    ("Ctrl+Alt+F1", "virtual terminal"),
+    ("Ctrl+Alt+F7", "virtual terminal"),
+    ("Ctrl+Alt+F12", "virtual terminal"),
+])
+def test_a_hotkey_the_desktop_takes_first_is_refused_in_one_line(tmp_path, clips, hotkey, what):
+    """Review of item 10: these were accepted, but the desktop acts on them before the app sees them, so
+    the experimenter pressing the hotkey closed the window, locked the screen or switched terminals."""
+    from feedapp.ui.kiosk import hotkey_problem
+
+    problem = hotkey_problem(hotkey)
+    assert problem is not None and what in problem and "\n" not in problem
+    db = tmp_path / "feed.db"
+    code, err = cli("lab", "run", str(study_file(tmp_path, clips)), "-p", "P01", "--yes", "--kiosk", "--pin", "1234",
+                    "--db", str(db), "--hotkey", hotkey)
+    assert_refused(code, err, "--hotkey", "taken by the desktop", "Ctrl+Shift+O")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("hotkey", ["Ctrl+Shift+O", "ctrl+shift+o", "Alt+F9", "Meta+X", "Ctrl+Alt+F13", "Ctrl+F4",
+                                    "Ctrl+Shift+Backspace"])
 def test_usable_hotkeys_pass(hotkey):
     from feedapp.ui.kiosk import hotkey_problem
 

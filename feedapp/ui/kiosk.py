@@ -46,7 +46,8 @@ def hotkey_problem(text: str) -> str | None:
     The hotkey is the only way out of kiosk mode, so it must be something the guard can match and the
     participant never presses: exactly one key, known to Qt (``Ctrl+Bogus`` parses to nothing), not a
     modifier on its own, held with Ctrl, Alt or Meta (kiosk mode swallows all of those for the
-    participant, and none of the participant's keys uses them).
+    participant, and none of the participant's keys uses them), and not one the desktop takes first
+    (``DESKTOP_KEYS``: ``Alt+F4``, ``Ctrl+Alt+Delete``, ``Meta+L``, ``Ctrl+Alt+F1`` ...).
     """
     seq = QKeySequence.fromString(text.strip(), QKeySequence.SequenceFormat.PortableText)
     example = "e.g. --hotkey Ctrl+Shift+O"
@@ -60,7 +61,37 @@ def hotkey_problem(text: str) -> str | None:
         return f"--hotkey {shown(text)} has no key besides the modifiers; add one, {example}"
     if not combo.keyboardModifiers() & _MODS:
         return (f"--hotkey {shown(text)} can be pressed by a participant; hold it with Ctrl, Alt or Meta, {example}")
+    taken = _desktop_keys().get((combo.key().value, combo.keyboardModifiers().value))
+    if taken:
+        return (f"--hotkey {shown(text)} is usually taken by the desktop ({taken}) before feedapp sees it, so the "
+                f"experimenter could not get out; choose another, {example}")
     return None
+
+
+# Combinations the desktop or the X server usually acts on before any window sees them: as the hotkey,
+# the experimenter would press it and get the desktop's action (or nothing), never the menu.
+DESKTOP_KEYS: dict[str, str] = {
+    "Alt+F4": "it closes the window",
+    "Alt+Tab": "it switches windows",
+    "Alt+Shift+Tab": "it switches windows",
+    "Meta+Tab": "it switches windows",
+    "Meta+L": "it locks the screen",
+    "Ctrl+Alt+L": "it locks the screen",
+    "Meta+D": "it shows the desktop",
+    "Alt+F2": "it opens the run dialog",
+    "Ctrl+Alt+Del": "it opens the log-out or task manager dialog",
+    "Ctrl+Alt+Backspace": "it may stop the X server",
+    **{f"Ctrl+Alt+F{n}": "it switches to another virtual terminal" for n in range(1, 13)},
+}
+_DESKTOP_KEYS: dict[tuple[int, int], str] = {}
+
+
+def _desktop_keys() -> dict[tuple[int, int], str]:
+    if not _DESKTOP_KEYS:
+        for text, what in DESKTOP_KEYS.items():
+            c = QKeySequence.fromString(text, QKeySequence.SequenceFormat.PortableText)[0]
+            _DESKTOP_KEYS[(c.key().value, c.keyboardModifiers().value)] = what
+    return _DESKTOP_KEYS
 
 
 def _matches(event: QKeyEvent, seq: QKeySequence) -> bool:
