@@ -155,21 +155,23 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
 def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = False, study: str | None = None,
                          ask: Callable[[str], str] = input, delete_outputs: bool = False) -> int:
     from feedapp.lab import outputs
-    from feedapp.lab.withdraw import WithdrawError, finish_pending, inspect, withdraw
+    from feedapp.lab.withdraw import NothingToWithdraw, WithdrawError, finish_pending, inspect, withdraw
 
     wal = Path(f"{db_path}-wal")
     had_wal = wal.exists() and wal.stat().st_size > 0  # e.g. a withdrawal a reader kept from finishing
     try:
         planned = inspect(db_path, participant, study)
-    except WithdrawError as e:
-        nothing = "no session of participant" in str(e)
-        pending = finish_pending(db_path) if nothing and had_wal else None
+    except NothingToWithdraw as e:  # exit code 1: nothing to delete (a retry after it was all done, or a wrong id)
+        pending = finish_pending(db_path) if had_wal else None
         if pending:
             return _fail(f"{e}; {pending}")
-        if nothing and had_wal:  # checkpointed now (or by the last reader closing): say so
-            return _fail(f"{e}; its write-ahead log is now checkpointed, so rows deleted earlier (by an unfinished "
-                         "withdrawal) are overwritten in the file itself", 1)
-        return _fail(str(e), 1 if nothing else 2)
+        if had_wal:  # checkpointed now: say so
+            return _fail(f"{e.base}; its write-ahead log is now checkpointed, so rows deleted earlier (by an unfinished "
+                         f"withdrawal) are overwritten in the file itself, and that withdrawal is complete{e.hint}", 1)
+        # no -wal content: an earlier withdrawal (finished by a reader that checkpointed as it closed) is complete
+        return _fail(e.done(), 1)
+    except WithdrawError as e:
+        return _fail(str(e))
     print(planned.describe())
     held = outputs.holding(db_path, participant)
     if held and delete_outputs:

@@ -40,6 +40,24 @@ class WithdrawError(RuntimeError):
     """The withdrawal cannot be done (nothing was deleted); the message says why."""
 
 
+class NothingToWithdraw(WithdrawError):
+    """The file holds no row of the participant (in the study, with ``--study``): nothing to delete.
+
+    That is also what a retried withdrawal finds once an earlier one has finished: ``done`` says so."""
+
+    def __init__(self, participant: str, study: str | None, db_path: str | Path, hint: str = "") -> None:
+        self.participant, self.study, self.hint = participant, study, hint
+        scope = f" of study {study!r}" if study else ""
+        self.base = f"participant {participant!r} has no rows{scope} in {db_path} (no session)"
+        super().__init__(self.base + hint)
+
+    def done(self) -> str:
+        """The message when nothing of an earlier withdrawal waits either (no -wal content left)."""
+        scope = f" from study {self.study!r}" if self.study else ""
+        return (f"{self.base}, so nothing was deleted now; any earlier withdrawal of {self.participant!r}{scope} "
+                f"is complete (none of the rows is left in the file itself){self.hint}")
+
+
 @dataclass
 class Withdrawal:
     participant: str
@@ -112,8 +130,7 @@ def inspect(db_path: str | Path, participant: str, study: str | None = None) -> 
         if not w.sessions:
             near = _similar(conn, participant)
             hint = f"; did you mean {' or '.join(near)}? (ids in this file that look alike)" if near else ""
-            scope = f" in study {study!r}" if study else ""
-            raise WithdrawError(f"no session of participant {participant!r}{scope} in {db_path}{hint}")
+            raise NothingToWithdraw(participant, study, db_path, hint)
         running = [r["short_id"] for r in list_sessions(conn) if r["id"] in set(w.sessions) and r["status"] == "running"]
         if running:
             raise WithdrawError(

@@ -86,7 +86,7 @@ def test_unknown_participant_and_study_scope(db, capsys):
     assert "did you mean P01?" in capsys.readouterr().err
     assert run_withdraw_command(path, "P7", yes=True) == 1
     assert "did you mean" not in capsys.readouterr().err
-    with pytest.raises(WithdrawError, match="in study 'other'"):
+    with pytest.raises(WithdrawError, match="no rows of study 'other'"):
         inspect(path, "P01", study="other")
     w = withdraw(path, "P03", study="learn-vs-random")
     assert w.done and w.counts["sessions"] == 1
@@ -221,14 +221,46 @@ def test_withdraw_while_another_program_reads_reports_what_is_still_where(db, ca
     # the other program is closed: the same command finishes the job
     assert run_withdraw_command(path, "P02", yes=True) == 1  # nothing of P02 left to delete ...
     err = capsys.readouterr().err
-    assert "no session of participant 'P02'" in err and "now checkpointed" in err  # ... and the file is clean now
+    assert "participant 'P02' has no rows" in err and "now checkpointed" in err  # ... and the file is clean now
+    assert "that withdrawal is complete" in err
     data = path.read_bytes()
     assert not any(sid.encode() in data for sid in gone)
     wal = path.with_name(path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
-    # nothing pending any more: a second run is the usual "no session" answer
+    # nothing pending any more: a second run is the usual "no rows" answer
     assert run_withdraw_command(path, "P02", yes=True) == 1
-    assert "checkpointed" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "checkpointed" not in err and "earlier withdrawal of 'P02' is complete" in err
+
+
+def test_retrying_after_a_reader_that_checkpoints_on_close_says_the_earlier_withdrawal_is_complete(db, capsys,
+                                                                                                    monkeypatch):
+    """Review of issue 15: a program that opened the file read-write (the sqlite3 shell, a notebook)
+    checkpoints it when it closes and removes the -wal file; the retry then printed only "no session of
+    participant ..." without saying that the withdrawal begun earlier is now complete."""
+    import feedapp.lab.withdraw as wd
+
+    monkeypatch.setattr(wd, "CHECKPOINT_WAIT_S", 0.5)
+    path, recs = db
+    gone = [r.id for r in recs if r.record.participant == "P02"]
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 4  # holds a read snapshot
+    assert run_withdraw_command(path, "P02", yes=True) == 2  # not finished: the old pages are still in the file
+    capsys.readouterr()
+    reader.execute("COMMIT")
+    reader.close()  # the last connection: SQLite checkpoints the file and removes the -wal file
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists()
+    assert not any(sid.encode() in path.read_bytes() for sid in gone)  # the withdrawal is complete ...
+    assert run_withdraw_command(path, "P02", yes=True) == 1  # ... nothing is left to delete ...
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0  # ... and the one line says both
+    assert f"participant 'P02' has no rows in {path}" in err and "earlier withdrawal of 'P02' is complete" in err
+    # with --study: the same, for that study's rows
+    assert run_withdraw_command(path, "P02", yes=True, study="learn-vs-random") == 1
+    err = capsys.readouterr().err
+    assert "has no rows of study 'learn-vs-random'" in err and "is complete" in err
 
 
 def test_withdraw_checks_the_checkpoint_completed(db):
