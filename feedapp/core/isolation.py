@@ -396,11 +396,11 @@ class PluginProcess:
         if self.pending is not None:
             raise RuntimeError(f"the plugin process is still busy with {self.pending}()")
         life = self._life
-        if life.start_error is not None:
-            raise PluginCrashed(f"the plugin's process could not be started ({life.start_error})")
         self.pending = op
         self._timeout_s = timeout_s
         self._deadline = time.perf_counter() + timeout_s
+        if life.start_error is not None:
+            return  # ``ready`` is True at once and ``wait`` says why (never an error here: ``_begin`` runs from a timer)
         msg: Any = (op, args, sync)
         pickled = not background
         if pickled:
