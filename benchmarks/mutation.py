@@ -1,0 +1,109 @@
+"""Mutation testing (mutmut, a test extra) over the modules the feed's figures rest on.
+
+For each module, in a temporary copy of the tracked files (the checkout is never touched), mutmut
+mutates the module and runs only the tests named for it (a bounded selection: the machine is shared),
+one mutant at a time (``--max-children 1``). A mutant is *killed* when a test fails on it (a timeout
+counts as killed: the behaviour broke), *survived* when every test passed, *no tests* when no selected
+test ran its code. The score is killed / all mutants (no-tests counted against it), per module and
+in total, printed beside the target (85 %).
+
+    .venv/bin/python benchmarks/mutation.py                 # every module below
+    .venv/bin/python benchmarks/mutation.py --module reward  # one of them
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 0.85
+
+#: module -> the tests that check it (pytest node ids, relative to the checkout)
+MODULES: dict[str, tuple[str, list[str]]] = {
+    "reward": ("feedapp/core/reward.py", ["tests/core/test_reward.py", "tests/core/test_signals.py"]),
+    "ope": ("feedapp/core/ope.py", ["tests/core/test_ope.py"]),
+    "session": ("feedapp/core/session.py", ["tests/core/test_session.py", "tests/core/test_signals.py"]),
+    "feed_session": ("feedapp/core/feed_session.py", ["tests/core/test_feed_session.py"]),
+    "policy": ("feedapp/core/rankers/policy.py", ["tests/core/test_exact_propensities.py", "tests/core/test_rankers.py"]),
+    "replay": ("feedapp/core/replay.py", ["tests/core/test_replay.py", "tests/core/test_feed_session.py"]),
+    "fame": ("feedapp/core/fame.py", ["tests/core/test_fame.py"]),
+    "recover": ("feedapp/store/recover.py", ["tests/store/test_sessions.py", "tests/store/test_check.py"]),
+}
+
+
+def _mutmut() -> str:
+    exe = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or shutil.which("mutmut")
+    if exe is None:
+        raise SystemExit("mutmut is not installed: it is a test extra (pip install -e '.[test]')")
+    return exe
+
+
+def run_module(name: str, timeout_s: float) -> dict[str, object]:
+    path, tests = MODULES[name]
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    with tempfile.TemporaryDirectory(prefix=f"mutmut-{name}-") as tmp:
+        work = Path(tmp)
+        for f in files:
+            src = ROOT / f
+            if src.is_file():
+                dst = work / f
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        with open(work / "pyproject.toml", "a", encoding="utf-8") as fh:
+            fh.write(f"\n[tool.mutmut]\npaths_to_mutate = [{json.dumps(path)}]\n"
+                     f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+                     'also_copy = ["tests", "examples", "feedapp"]\n')
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.setdefault("QT_QPA_PLATFORM", "offscreen")
+        t0 = time.perf_counter()
+        proc = subprocess.run([_mutmut(), "run", "--max-children", "1"], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=timeout_s)
+        seconds = time.perf_counter() - t0
+        meta = work / "mutants" / (path + ".meta")
+        if not meta.exists():
+            return {"module": path, "error": (proc.stdout + proc.stderr)[-800:], "seconds": round(seconds, 1)}
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+    killed = sum(1 for c in codes.values() if c not in (0, 33, None))
+    survived = sum(1 for c in codes.values() if c == 0)
+    no_tests = sum(1 for c in codes.values() if c == 33)
+    total = len(codes)
+    return {"module": path, "tests": tests, "mutants": total, "killed": killed, "survived": survived,
+            "no_tests": no_tests, "score": round(killed / total, 4) if total else None, "seconds": round(seconds, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--module", action="append", choices=sorted(MODULES), help="only these modules (repeatable)")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per module (default 3600)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    rows = [run_module(m, args.timeout) for m in (args.module or list(MODULES))]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'module':<34} {'mutants':>7} {'killed':>6} {'survived':>8} {'no tests':>8} {'score':>6} {'s':>6}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['module']:<34} mutmut failed: {r['error']}")
+            continue
+        print(f"{r['module']:<34} {r['mutants']:>7} {r['killed']:>6} {r['survived']:>8} {r['no_tests']:>8} "
+              f"{r['score']:>6.1%} {r['seconds']:>6.0f}")
+    done = [r for r in rows if "error" not in r]
+    total = sum(int(r["mutants"]) for r in done)
+    killed = sum(int(r["killed"]) for r in done)
+    if total:
+        print(f"{'total':<34} {total:>7} {killed:>6} {'':>8} {'':>8} {killed / total:>6.1%}   "
+              f"target {TARGET:.0%}: {'met' if killed / total >= TARGET else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
