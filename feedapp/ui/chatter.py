@@ -9,10 +9,10 @@ Two kinds of chatter reach a researcher's terminal while clips play:
   from its decoder threads, where no Python or Qt handler sees it: "Could not update timestamps for
   skipped samples" for every Opus/AAC file, hardware-decoder set-up attempts on a machine without
   one, "moov atom not found" for files the scan has already reported in plain words.
-  :func:`filter_native_stderr` first asks that FFmpeg for errors only (its warnings are never
-  actionable here), then passes descriptor 2 through a pipe read by a small thread that drops the
+  :func:`filter_native_stderr` passes descriptor 2 through a pipe read by a small thread that drops the
   lines in :data:`FFMPEG_NOISE` and copies every other line to the real stderr. Python's own
   ``sys.stderr`` writes to the real stderr directly, so the app's messages never wait on that thread.
+  Two seconds in, it also asks that FFmpeg for errors only (its warnings are never actionable here).
 """
 
 from __future__ import annotations
@@ -114,7 +114,11 @@ def filter_native_stderr() -> bool:
     """
     if _installed or not hasattr(os, "pipe") or os.name != "posix":
         return False
-    quiet_ffmpeg_warnings()
+    # Loading FFmpeg's library here, before Qt does, cost the first frame about 60 ms (benchmarks/launch.py);
+    # a little later it is already loaded and this is a lookup. The pipe filters the same lines meanwhile.
+    later = threading.Timer(2.0, quiet_ffmpeg_warnings)
+    later.daemon = True
+    later.start()
     try:
         sys.stderr.flush()
         real = os.dup(2)
