@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feedapp.core.simulate import BASELINES, ProgressBar, simulate  # noqa: E402
+from feedapp.commands.simulate import ProgressBar  # noqa: E402
+from feedapp.core.simulate import BASELINES, simulate  # noqa: E402
 
 TARGET_S = 30.0
 

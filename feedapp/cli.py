@@ -306,11 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_check_ranker_command(args.ranker, draws=args.draws, as_json=args.json)
         if args.command == "rankers":
-            from feedapp.core.commands import run_rankers_command
+            from feedapp.commands.simulate import run_rankers_command
 
             return run_rankers_command(as_json=args.json)
         if args.command == "simulate":
-            from feedapp.core.commands import run_simulate_command
+            from feedapp.commands.simulate import run_simulate_command
 
             return run_simulate_command(
                 args.viewers, args.views, args.ranker, args.seed,

@@ -20,9 +20,9 @@ newcomers. ``feedapp simulate`` reports, per policy, from the clips served to ev
   impressions after V against its fair share;
 - ``exposure_over_time``: impressions per creator per block of 10 views (for the chart).
 
-``add_newcomer`` and ``creators_catalog`` build the catalogs for this; ``write_plots`` draws the PNG
-charts (Lorenz curves, exposure over time, learning curves) with matplotlib's Agg canvas, imported
-only when charts are asked for (no GUI backend, nothing from Qt).
+``add_newcomer`` and ``creators_catalog`` build the catalogs for this. The table and the PNG charts
+(Lorenz curves, exposure over time, learning curves) are drawn outside the core:
+``feedapp.commands.simulate.format_fame`` and ``feedapp.commands.charts.write_plots``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -160,108 +159,3 @@ def fame_report(rows: np.ndarray, play_ms: np.ndarray, space: FeatureSpace, *, n
             "fair_share": round(float(fair[new_id]), 4),
         }
     return out
-
-
-def format_fame(report: dict) -> str:
-    """The creators' side of a ``simulate`` report, as text (one block per policy, then side by side)."""
-    fame = report.get("fame") or {}
-    if not fame:
-        return ""
-    names = list(fame)
-    lines = ["", "creators' side (algorithmic fame):"]
-    head = f"{'policy':<12}{'gini':>7}{'top 10%':>9}{'breakouts':>11}{'median 1st view':>17}"
-    newcomer = any(f["newcomer"] for f in fame.values())
-    if newcomer:
-        head += f"{'newcomer: views to 1st':>24}{'reach':>8}{'share/fair':>12}"
-    lines.append(head)
-    for p in names:
-        f = fame[p]
-        firsts = [c["first_view"] for c in f["creators"] if c["first_view"] is not None]
-        row = (f"{p:<12}{f['gini']:>7.3f}{f['top10_share']:>9.3f}{len(f['breakouts']):>11}"
-               f"{(float(np.median(firsts)) if firsts else float('nan')):>17.1f}")
-        nw = f["newcomer"]
-        if newcomer and nw:
-            vu = "-" if nw["views_until_first"] is None else f"{nw['views_until_first']:.1f}"
-            ratio = nw["share_after_arrival"] / nw["fair_share"] if nw["fair_share"] else float("nan")
-            row += f"{vu:>24}{nw['reach']:>8.3f}{ratio:>12.2f}"
-        lines.append(row)
-    for p in names:
-        f = fame[p]
-        lines.append(f"\n{p}: impressions and watch time per creator (breakout: {f['breakout_rule']})")
-        lines.append(f"  {'creator':<14}{'clips':>6}{'impr.':>9}{'share':>8}{'fair':>7}{'last 1/3':>10}"
-                     f"{'watch min':>11}{'reach':>7}{'1st view':>9}")
-        for c in f["creators"]:
-            fv = "-" if c["first_view"] is None else f"{c['first_view']:.0f}"
-            lines.append(f"  {c['creator'][:14]:<14}{c['clips']:>6}{c['impressions']:>9}{c['share']:>8.3f}"
-                         f"{c['fair_share']:>7.3f}{c['late_share']:>10.3f}{c['watch_ms'] / 60000:>11.1f}"
-                         f"{c['reach']:>7.2f}{fv:>9}" + ("  BREAKOUT" if c["broke_out"] else ""))
-    return "\n".join(lines)
-
-
-def write_plots(report: dict, out_dir: str | Path) -> list[Path]:
-    """PNG charts of a ``simulate`` report: Lorenz curves, exposure over time, learning curves."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ValueError("--plot needs matplotlib (pip install matplotlib)") from e
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fame = report.get("fame") or {}
-    written: list[Path] = []
-
-    def save(fig, name: str) -> None:
-        FigureCanvasAgg(fig)
-        path = out / name
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        written.append(path)
-
-    if fame:
-        fig = Figure(figsize=(5.5, 5))
-        ax = fig.add_subplot()
-        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="equal exposure")
-        for p, f in fame.items():
-            ax.plot(f["lorenz"]["creators"], f["lorenz"]["impressions"], lw=2, label=f"{p} (Gini {f['gini']:.2f})")
-        ax.set_xlabel("share of creators (least exposed first)")
-        ax.set_ylabel("share of impressions")
-        ax.set_title("Exposure Lorenz curve")
-        ax.legend(loc="upper left", fontsize=8)
-        save(fig, "lorenz.png")
-
-        fig = Figure(figsize=(5 * len(fame), 4))
-        axes = fig.subplots(1, len(fame), sharey=True, squeeze=False)[0]
-        for ax, (p, f) in zip(axes, fame.items()):
-            ot = f["exposure_over_time"]
-            series = ot["impressions"]
-            nblocks = len(next(iter(series.values()), []))
-            totals = np.maximum(np.sum([v for v in series.values()], axis=0), 1)
-            x = [ot["block"] * (i + 0.5) for i in range(nblocks)]
-            marked = set(f["breakouts"]) | ({f["newcomer"]["creator"]} if f["newcomer"] else set())
-            for name, v in series.items():
-                share = np.asarray(v) / totals
-                if name in marked:
-                    ax.plot(x, share, lw=2.2, label=name)
-                else:
-                    ax.plot(x, share, lw=0.8, color="0.7")
-            ax.set_title(p)
-            ax.set_xlabel("view")
-            if marked:
-                ax.legend(fontsize=7)
-        axes[0].set_ylabel("share of impressions per block of 10 views")
-        fig.suptitle("Per-creator exposure over time (breakouts and newcomer highlighted)")
-        save(fig, "exposure_over_time.png")
-
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    for p in report.get("policies", []):
-        curve = [np.nan if v is None else v for v in p["curve"]]
-        ax.plot([BLOCK * (i + 0.5) for i in range(len(curve))], curve, marker="o", ms=3, label=p["ranker"])
-    if "chance" in report:
-        ax.axhline(report["chance"], color="grey", ls="--", lw=1, label="chance")
-    ax.set_xlabel("view")
-    ax.set_ylabel("share of clips from preferred topics")
-    ax.set_ylim(0, 1)
-    ax.set_title("Learning curves")
-    ax.legend(fontsize=8)
-    save(fig, "learning_curves.png")
-    return written

@@ -48,8 +48,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -476,27 +474,6 @@ def simulate(
                                          newcomer=newcomer if hidden else None, newcomer_at=newcomer_at)
                           for p in policies}
     return report
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr (only redrawn when the percentage changes)."""
-
-    def __init__(self, label: str = "simulating", stream=None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self._last = -1
-        self._t0 = time.monotonic()
-
-    def __call__(self, done: int, total: int) -> None:
-        pct = int(100 * done / max(total, 1))
-        if pct == self._last:
-            return
-        self._last = pct
-        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
-        el = time.monotonic() - self._t0
-        end = "\n" if done >= total else ""
-        self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {el:5.1f}s{end}")
-        self.stream.flush()
 
 
 # -- the lockstep simulator: every viewer of a policy advances one view at a time, as arrays -------

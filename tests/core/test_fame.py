@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from feedapp.core.commands import run_simulate_command
+from feedapp.commands.simulate import run_simulate_command
 from feedapp.core.fame import add_newcomer, creators_catalog, fame_report, gini, lorenz, top_share
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from feedapp.core.commands import run_rankers_command, run_simulate_command
+from feedapp.commands.simulate import run_rankers_command, run_simulate_command
 from feedapp.core.simulate import SimViewer, demo_like_catalog, simulate
 
 

@@ -1,7 +1,9 @@
 """CLI glue for ``feedapp rankers`` and ``feedapp simulate`` (the parser lives in ``feedapp/cli.py``).
 
-Why here: both commands only need the Qt-free core, so they run on a machine without a display and
-stay within the import contract. Errors a person can fix become one line on stderr and exit code 2.
+The core computes (``feedapp.core.simulate``, ``feedapp.core.fame``); this module prints: the report
+as text or JSON, the creators' side as a table (``format_fame``), a progress bar on stderr, and the
+charts (``feedapp.commands.charts``). Both commands need no Qt, so they run on a machine without a
+display. Errors a person can fix become one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,13 +12,73 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.rankers.base import ParameterError
 from feedapp.core.rankers.registry import describe
-from feedapp.core.simulate import ProgressBar, simulate
+from feedapp.core.simulate import simulate
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (only redrawn when the percentage changes)."""
+
+    def __init__(self, label: str = "simulating", stream=None) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self._last = -1
+        self._t0 = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1))
+        if pct == self._last:
+            return
+        self._last = pct
+        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
+        el = time.monotonic() - self._t0
+        end = "\n" if done >= total else ""
+        self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {el:5.1f}s{end}")
+        self.stream.flush()
+
+
+def format_fame(report: dict) -> str:
+    """The creators' side of a ``simulate`` report, as text (one block per policy, then side by side)."""
+    fame = report.get("fame") or {}
+    if not fame:
+        return ""
+    names = list(fame)
+    lines = ["", "creators' side (algorithmic fame):"]
+    head = f"{'policy':<12}{'gini':>7}{'top 10%':>9}{'breakouts':>11}{'median 1st view':>17}"
+    newcomer = any(f["newcomer"] for f in fame.values())
+    if newcomer:
+        head += f"{'newcomer: views to 1st':>24}{'reach':>8}{'share/fair':>12}"
+    lines.append(head)
+    for p in names:
+        f = fame[p]
+        firsts = [c["first_view"] for c in f["creators"] if c["first_view"] is not None]
+        row = (f"{p:<12}{f['gini']:>7.3f}{f['top10_share']:>9.3f}{len(f['breakouts']):>11}"
+               f"{(float(np.median(firsts)) if firsts else float('nan')):>17.1f}")
+        nw = f["newcomer"]
+        if newcomer and nw:
+            vu = "-" if nw["views_until_first"] is None else f"{nw['views_until_first']:.1f}"
+            ratio = nw["share_after_arrival"] / nw["fair_share"] if nw["fair_share"] else float("nan")
+            row += f"{vu:>24}{nw['reach']:>8.3f}{ratio:>12.2f}"
+        lines.append(row)
+    for p in names:
+        f = fame[p]
+        lines.append(f"\n{p}: impressions and watch time per creator (breakout: {f['breakout_rule']})")
+        lines.append(f"  {'creator':<14}{'clips':>6}{'impr.':>9}{'share':>8}{'fair':>7}{'last 1/3':>10}"
+                     f"{'watch min':>11}{'reach':>7}{'1st view':>9}")
+        for c in f["creators"]:
+            fv = "-" if c["first_view"] is None else f"{c['first_view']:.0f}"
+            lines.append(f"  {c['creator'][:14]:<14}{c['clips']:>6}{c['impressions']:>9}{c['share']:>8.3f}"
+                         f"{c['fair_share']:>7.3f}{c['late_share']:>10.3f}{c['watch_ms'] / 60000:>11.1f}"
+                         f"{c['reach']:>7.2f}{fv:>9}" + ("  BREAKOUT" if c["broke_out"] else ""))
+    return "\n".join(lines)
 
 
 def run_rankers_command(as_json: bool = False) -> int:
@@ -84,7 +146,8 @@ def run_simulate_command(
               "(it is made if missing)", file=sys.stderr)
         return 2
     try:
-        from feedapp.core.fame import add_newcomer, creators_catalog, format_fame, write_plots
+        from feedapp.commands.charts import write_plots
+        from feedapp.core.fame import add_newcomer, creators_catalog
 
         if creators is not None:
             if catalog is not None:
@@ -92,7 +155,7 @@ def run_simulate_command(
             catalog = creators_catalog(seed, creators)
         newcomer = None
         if newcomer_at is not None:
-            from feedapp.core.simulate import demo_like_catalog
+            from feedapp.core.demo_catalog import demo_like_catalog
 
             catalog = add_newcomer(catalog if catalog is not None else demo_like_catalog(seed))
             newcomer = "newcomer"
