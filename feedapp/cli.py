@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_lab_command(args, run_session=run_lab_args)
         if args.command == "check-ranker":
-            from feedapp.core.workbench_commands import run_check_ranker_command
+            from feedapp.commands.replay import run_check_ranker_command
 
             return run_check_ranker_command(args.ranker, draws=args.draws, as_json=args.json)
         if args.command == "rankers":
@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 compare=args.compare, creators=args.creators, newcomer_at=args.newcomer_at, plot_dir=args.plot,
             )
         if args.command == "replay":
-            from feedapp.core.workbench_commands import run_replay_command
+            from feedapp.commands.replay import run_replay_command
             from feedapp.store.sessions import open_for_reading
 
             return run_replay_command(open_for_reading, args.db or default_data_dir() / "feed.db", args.session,

@@ -11,7 +11,7 @@ from feedapp.core.contract import check_ranker, chi2_sf
 from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers import RANKERS, BaseRanker
 from feedapp.core.rankers.policy import Decision
-from feedapp.core.workbench_commands import run_check_ranker_command
+from feedapp.commands.replay import run_check_ranker_command
 
 EXAMPLE = f"{Path(__file__).resolve().parents[2] / 'examples' / 'plugins' / 'topic_average.py'}:TopicAverage"
 

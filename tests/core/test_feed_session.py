@@ -25,7 +25,7 @@ from feedapp.core.records import MemorySink
 from feedapp.core.replay import replay
 from feedapp.core.session import SessionRecorder
 from feedapp.core.simulate import SimViewer, demo_like_catalog
-from feedapp.core.workbench_commands import read_logged_session
+from feedapp.store.replay_log import read_logged_session
 from feedapp.store.log import EventLog
 from feedapp.store.sessions import open_for_reading
 

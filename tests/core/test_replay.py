@@ -14,7 +14,8 @@ from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError, replay, 
 from feedapp.core.reward import DurationQuantiles, compute_reward
 from feedapp.core.session import SessionRecorder
 from feedapp.core.simulate import SimViewer, demo_like_catalog
-from feedapp.core.workbench_commands import read_logged_session, run_replay_command
+from feedapp.commands.replay import run_replay_command
+from feedapp.store.replay_log import read_logged_session
 from feedapp.store.log import EventLog
 from feedapp.store.sessions import open_for_reading
 

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from feedapp.core.catalog import Catalog
     from feedapp.core.replay import replay
-    from feedapp.core.workbench_commands import read_logged_session
+    from feedapp.store.replay_log import read_logged_session
     from feedapp.store.log import EventLog
     from feedapp.store.sessions import open_for_reading
     from feedapp.ui.app import attach_session, make_engine, new_recorder, start_qt, watch_plugin

@@ -94,7 +94,7 @@ def test_same_sidecar_id_in_two_folders_keeps_what_each_session_saw(tmp_path):
     assert sorted(map(tuple, by_session.values())) == [("Alpha version",), ("Beta version",)]
 
     # the replay workbench: one clip per id, the version the session showed
-    from feedapp.core.workbench_commands import read_logged_session
+    from feedapp.store.replay_log import read_logged_session
 
     conn = sqlite3.connect(db)
     sids = [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY started_utc")]

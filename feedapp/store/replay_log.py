@@ -1,22 +1,20 @@
-"""CLI glue for the ranking workbench: ``feedapp replay`` (the parser lives in ``feedapp/cli.py``).
+"""Read one session of a feedapp log for replay: the SQL against the store's schema.
 
-The core may not import SQLite (import contract), so the CLI opens the log with the store's
-read-only opener and passes the function in: ``run_replay_command(open_for_reading, db, ...)``.
-``read_logged_session`` then only runs plain SQL on the DB-API connection it is given.
-Errors a person can fix become one line on stderr and exit code 2.
+``read_logged_session(conn, prefix)`` turns the rows of one session (its impressions with the context
+each decision saw, closed views, live changes and its own catalog) into the core's ``LoggedSession``,
+which ``feedapp.core.replay.replay`` replays; it runs plain SQL on the DB-API connection it is given
+(``feedapp.store.sessions.open_for_reading`` opens one without changing the file). Logs written by
+older schemas read too: columns they lack count as unknown.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import sys
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG
 from feedapp.core.model import Clip, View
-from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError, replay
+from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError
 
 
 def _loads(text: Any, default: Any) -> Any:
@@ -141,129 +139,3 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
                 clips.append(by_id[cid])
     return LoggedSession(sid, s[1] or "", params, int(s[3] or 0), tuple(clips), tuple(steps), tuple(notes),
                          live=tuple(live), start=start)
-
-
-def _ci(e: dict) -> str:
-    if e["value"] is None:
-        return "-"
-    if e["low"] is None:
-        return f"{e['value']:+.3f}"
-    return f"{e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
-
-
-def format_replay(rep: dict, steps: bool = True) -> str:
-    s, c = rep["session"], rep["counts"]
-    lines = [
-        f"session {s['id']}: served by {s['ranker']} (seed {s['seed']}), {c['impressions']} impressions, "
-        f"{s['clips']} clips",
-        f"used for the estimates: {c['used']}; excluded: {c['revisit']} revisits (no propensity), "
-        f"{c.get('scripted', 0)} scripted slots (warm-up, practice), "
-        f"{c['no_propensity']} other slots without a propensity, {c.get('unplayable', 0)} clips that could not be "
-        f"played, {c['no_view']} without a closed view",
-        f"reward: {rep['reward']}",
-        f"intervals: {rep['ci']}",
-    ]
-    lines += [f"note: {n}" for n in s["notes"]]
-    lines += [f"WARNING: {w}" for w in rep.get("warnings", ())]
-    if rep.get("target_params"):
-        lines.append("targets replayed with " + ", ".join(f"{k}={v:g}" for k, v in rep["target_params"].items())
-                     + " for the whole session")
-    for r in rep["rankers"]:
-        x = r.get("reproduced")
-        if x is not None:
-            agree = "-" if x["served_agrees"] is None else f"{x['served_agrees']:.0%}"
-            lines.append(f"{r['ranker']} served this session: replay reproduces its logged propensities to "
-                         f"{x['max_propensity_error']:.1e} and its served clip at {agree} of the slots"
-                         + ("" if x["exact_log"] else " (an older log: decisions' context not recorded)"))
-    lines.append("")
-    w = max([len("ranker")] + [len(r["ranker"]) for r in rep["rankers"]] + [len("(logged)")])
-    head = f"{'ranker':<{w}}  {'IPS':>26}  {'SNIPS':>26}  {'DR':>26}  {'eff. n':>7}  {'top=logged':>10}"
-    lines += [head, "-" * len(head)]
-    lines.append(f"{'(logged)':<{w}}  {_ci(rep['logged']):>26}  {'':>26}  {'':>26}  {c['used']:>7}  {'':>10}")
-    for r in rep["rankers"]:
-        e = r["estimates"]
-        agree = "-" if r["top_pick_agrees"] is None else f"{r['top_pick_agrees']:.0%}"
-        lines.append(f"{r['ranker']:<{w}}  {_ci(e['ips']):>26}  {_ci(e['snips']):>26}  "
-                     f"{_ci(e.get('dr', {'value': None})):>26}  {r['effective_samples']:>7.1f}  {agree:>10}")
-    if steps and rep["steps"]:
-        names = [r["ranker"] for r in rep["rankers"]]
-        short = {n: (n.rpartition(":")[2] if ":" in n else n) for n in names}
-        lines += ["", "what each ranker would have served (its most likely clip and that probability):"]
-        lines.append(f"{'pos':>4}  {'logged clip':<22} {'p':>6} {'reward':>7}  " + "  ".join(f"{short[n]:<28}" for n in names))
-        for st in rep["steps"]:
-            p = "-" if st["propensity"] is None else f"{st['propensity']:.3f}"
-            rw = "-" if st["reward"] is None else f"{st['reward']:+.2f}"
-            tag = " (revisit)" if st["revisit"] else ""
-            cells = []
-            for n in names:
-                x = st["rankers"].get(n)
-                cells.append(f"{'':<28}" if x is None else f"{x['clip'][:20]:<20} {x['p']:.3f}  ")
-            lines.append(f"{st['position']:>4}  {st['clip'][:22]:<22} {p:>6} {rw:>7}  " + "  ".join(cells) + tag)
-    lines.append(f"\n{len(rep['rankers'])} ranker(s) replayed in {rep['seconds']:.2f} s")
-    return "\n".join(lines)
-
-
-def run_replay_command(
-    open_for_reading: Callable[[Any], Any],
-    db_path: Any,
-    session: str,
-    rankers: Sequence[str],
-    as_json: bool = False,
-    ci: str = "bootstrap",
-    steps: bool = True,
-    params: dict[str, float] | None = None,
-) -> int:
-    """``feedapp replay``: what each ranker would have served at each step, and its estimated reward."""
-    try:
-        from feedapp.core.plugins import make_any_ranker
-
-        for name in rankers:  # an unknown ranker or parameter is an error before the log is even opened
-            make_any_ranker(name, **dict(params or {}))
-        conn = open_for_reading(db_path)
-        try:
-            logged = read_logged_session(conn, session)
-        finally:
-            conn.close()
-        rep = replay(logged, list(rankers), ci=ci, params=params)
-    except (ValueError, RuntimeError) as e:  # ReplayError, UnknownRanker, PluginError, the store's StoreError
-        print(f"feedapp: {e}", file=sys.stderr)
-        return 2
-    for w in rep.get("warnings", ()):  # on stderr too, so --json output does not hide them
-        print(f"feedapp: warning: {w}", file=sys.stderr)
-    if as_json:
-        print(json.dumps(rep, indent=2, default=_json_default))
-    else:
-        print(format_replay(rep, steps=steps))
-    return 0
-
-
-def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = False) -> int:
-    """``feedapp check-ranker``: the contract suite on one ranker. 0 all checks pass, 1 some fail,
-    2 the ranker cannot be loaded or ``draws`` is out of range (one line on stderr)."""
-    from feedapp.core.contract import check_ranker
-    from feedapp.core.plugins import make_any_ranker
-
-    if isinstance(draws, bool) or not isinstance(draws, int) or not 1000 <= draws <= 200_000:
-        print(f"feedapp: --draws must be a whole number from 1000 to 200000, not {draws!r}", file=sys.stderr)
-        return 2
-    try:
-        make_any_ranker(spec)  # a missing file, a syntax error, a bad class: one line, before any check
-    except (ValueError, RuntimeError) as e:
-        print(f"feedapp: {e}", file=sys.stderr)
-        return 2
-    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws)
-    failed = [c for c in checks if not c.passed]
-    if as_json:
-        print(json.dumps({"ranker": spec, "passed": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))
-    else:
-        for c in checks:
-            print(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
-        print(f"\n{spec}: {len(checks) - len(failed)} of {len(checks)} checks pass"
-              + ("" if not failed else f"; fix: {', '.join(c.name for c in failed)}"))
-    return 1 if failed else 0
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    return str(x)
