@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from feedapp.core.engine import FeedEngine
-from feedapp.core.presets import PresetError, apply_preset, dumps_preset, load_preset, loads_preset, save_preset
+from feedapp.core.presets import PresetError, apply_preset
+from feedapp.preset_files import dumps_preset, load_preset, loads_preset, save_preset
 from feedapp.core.rankers import RANKERS, make_ranker
 from feedapp.core.simulate import demo_like_catalog
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QFileDialog, QLineEd
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import View
 from feedapp.core.plugins import PluginHost, record_ranker_events
-from feedapp.core.presets import load_preset, save_preset
+from feedapp.preset_files import load_preset, save_preset
 from feedapp.core.rankers.registry import RANKERS
 from feedapp.core.records import MemorySink
 from feedapp.core.session import SessionRecorder

@@ -14,7 +14,7 @@ What it shows and why:
   re-drawn with how far each clip moved.
 - Typed values are not clamped by the spin box: a value outside the spec reaches the engine, whose
   ``ParameterError`` sentence is shown in the panel and the control goes back to the value in use.
-- **Presets**: save to / load from TOML (``feedapp.core.presets``), default folder ``data/presets``.
+- **Presets**: save to / load from TOML (``feedapp.preset_files``), default folder ``data/presets``.
 - **Plugins** (``--ranker file.py:Class``, the engine has ``plugin_host``): path, version, reload
   count, what is serving, a "Reload now" button, and on ``ranker_did_fail`` the traceback text
   (monospace, scrollable). The feed itself never stops: the core falls back on its own.
@@ -54,7 +54,8 @@ from PySide6.QtWidgets import (
 
 from feedapp.core.model import QueueEntry
 from feedapp.core.plugins import is_plugin_spec, parse_spec
-from feedapp.core.presets import PresetError, apply_preset, load_preset, save_preset
+from feedapp.core.presets import PresetError, apply_preset
+from feedapp.preset_files import load_preset, save_preset
 from feedapp.core.rankers.base import Param, ParameterError
 
 PRESETS_DIR = Path("data") / "presets"
