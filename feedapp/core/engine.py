@@ -39,6 +39,7 @@ import functools
 import hashlib
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ from feedapp.core.feed import Feed
 from feedapp.core.model import Clip, Pick, QueueEntry, View
 from feedapp.core.profile import TasteProfile
 from feedapp.core.records import ViewRecord
-from feedapp.core.rankers.base import BaseRanker, World
+from feedapp.core.rankers.base import BaseRanker, World, learn
 from feedapp.core.rankers.policy import Decision, decide
 from feedapp.core.rankers.registry import DEFAULT_RANKER
 from feedapp.core.rankers.rng import decision_streams
@@ -85,6 +86,8 @@ def plugin_info(ranker: BaseRanker) -> dict[str, str] | None:
     """The plugin version serving (path, class, source text), or None for a ranker that is no plugin."""
     active = getattr(ranker, "active", ranker)  # a GuardedRanker serves ``active``
     pv = getattr(active, "plugin", None)  # a RemoteRanker's PluginVersion
+    if not isinstance(getattr(pv, "source", None), str):  # a plugin class loaded in this process
+        pv = getattr(type(active), "__feedapp_plugin__", None)  # set by plugins.exec_plugin_source
     source = getattr(pv, "source", None)
     if not isinstance(source, str):
         return None
@@ -124,11 +127,11 @@ def ranker_version(ranker: BaseRanker) -> str:
     return f"class:{module}.{type(active).__qualname__}"
 
 
-def view_from_record(record: ViewRecord, clip_id: str, revisit: bool = False) -> View:
+def view_from_record(record: ViewRecord, clip_id: str, revisit: bool = False, position: int | None = None) -> View:
     """The ``View`` the engine learns from, made from the session recorder's ``ViewRecord``.
 
-    The record does not carry the clip or whether it was a revisit (they are on the impression), so
-    the caller passes them: ``view_from_record(rec, impression.clip_id, impression.is_revisit)``.
+    The record does not carry the clip, whether it was a revisit or its feed slot (they are on the
+    impression), so the caller passes them: ``view_from_record(rec, imp.clip_id, imp.is_revisit, imp.position)``.
     """
     return View(
         clip_id=clip_id,
@@ -142,6 +145,7 @@ def view_from_record(record: ViewRecord, clip_id: str, revisit: bool = False) ->
         exit=record.exit,
         paused_ms=record.paused_ms,
         unfocused_ms=record.unfocused_ms,
+        position=position,
     )
 
 
@@ -356,10 +360,12 @@ class FeedEngine(Feed):
         if view.exit == UNPLAYABLE_EXIT:
             return None
         clip = self.space.clips[row]
+        if view.position is None and self.current is not None and self.current.id == view.clip_id:
+            view = replace(view, position=self.position)  # the view of the clip on screen: its slot
         reward = compute_reward(view, float(clip.duration_ms), self.quantiles, self.reward_config)
         cap = self.reward_config.max_watch_ratio * max(float(clip.duration_ms), 1.0)
         self.quantiles.observe(min(float(view.play_ms), cap), float(clip.duration_ms))
-        self.ranker.learn_one(clip, reward.value)
+        learn(self.ranker, clip, reward.value, view)  # the whole view, to a learn_one that takes it
         self.world.popularity.add(clip.id)
         if view.not_interested:
             self._blocked[row] = True

@@ -41,7 +41,7 @@ class FeedSession:
     def __init__(self, engine: FeedEngine, recorder: SessionRecorder | None = None) -> None:
         self.engine = engine
         self.recorder = recorder
-        self._to_learn: tuple[ViewRecord, str, bool] | None = None  # closed view not learned yet
+        self._to_learn: tuple[ViewRecord, str, bool, int] | None = None  # closed view not learned yet
         self._current: tuple[Clip, int, bool] | None = None  # (clip, feed position, revisit) on screen
         if recorder is not None:
             recorder.event(SESSION_CATALOG, **self.start_state())
@@ -79,15 +79,15 @@ class FeedSession:
         cur, self._current = self._current, None
         rec = self.recorder.leave(how, input_ns) if self.recorder is not None else None
         if rec is not None and cur is not None:
-            self._to_learn = (rec, cur[0].id, cur[2])
+            self._to_learn = (rec, cur[0].id, cur[2], self.recorder.position)  # its impressions.position
         return rec
 
     def learn_pending(self) -> None:
         """Learn the closed view that waits for it (called by ``arrive`` and ``end``)."""
         if self._to_learn is not None:
-            rec, clip_id, revisit = self._to_learn
+            rec, clip_id, revisit, position = self._to_learn
             self._to_learn = None
-            self.engine.finish(view_from_record(rec, clip_id, revisit))
+            self.engine.finish(view_from_record(rec, clip_id, revisit, position))
 
     def arrive(self, clip: Clip, *, position: int, how: str, is_revisit: bool, settled_ns: int,
                input_ns: int | None = None, decide_next: bool = True) -> str | None:

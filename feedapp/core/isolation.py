@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from feedapp.core.features import FeatureSpace
-from feedapp.core.model import Clip
-from feedapp.core.rankers.base import BaseRanker, Param, ParameterError, Popularity, World
+from feedapp.core.model import Clip, View
+from feedapp.core.rankers.base import BaseRanker, Param, ParameterError, Popularity, World, learn
 from feedapp.core.rankers.rng import Rng
 
 DEFAULT_BUDGET_MS = 50.0  # the longest one call into plugin code may take while the feed serves
@@ -199,13 +199,13 @@ class _Worker:
     def op_restrict(self, allowed: np.ndarray) -> Any:
         return self.ranker.restrict(allowed)
 
-    def op_learn_one(self, row: int, reward: float) -> None:
-        self.ranker.learn_one(self.space.clips[row], reward)
+    def op_learn_one(self, row: int, reward: float, view: View | None = None) -> None:
+        learn(self.ranker, self.space.clips[row], reward, view)
 
     def op_learn_many(self, learned: list) -> None:
         clips = self.space.clips
-        for row, reward in learned:
-            self.ranker.learn_one(clips[row], reward)
+        for row, reward, view in learned:
+            learn(self.ranker, clips[row], reward, view)
 
     def op_explain(self, row: int) -> Any:
         return self.ranker.explain(row)
@@ -522,6 +522,12 @@ def pickled_clips(space: FeatureSpace) -> list[bytes]:
     return chunks
 
 
+def rows_learned(space: FeatureSpace, learned: list[tuple[Clip, float, View | None]]) -> list[tuple[int, float, View | None]]:
+    """(clip, reward, view) as a worker receives them: the clip's row of the feature space (the worker
+    mirrors it), the reward, the whole view (a plain frozen dataclass, pickled)."""
+    return [(space.row_of[c.id], float(r), v) for c, r, v in learned]
+
+
 def _sync_rng(mine: Any, theirs: Any) -> None:
     """Make the app's generator continue where the plugin's copy of it stopped (exact propensities)."""
     if hasattr(mine, "_state") and hasattr(theirs, "_state"):
@@ -561,7 +567,7 @@ class RemoteRanker(BaseRanker):
 
     # -- starting ----------------------------------------------------------------------------------
     def begin_prepare(self, *, overrides: dict | None = None, strict: bool = True, space: FeatureSpace | None = None,
-                      world: World | None = None, learned: list[tuple[int, float]] | None = None,
+                      world: World | None = None, learned: list[tuple[int, float, View | None]] | None = None,
                       check: Rng | None = None, timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
                       background: bool = False) -> None:
         v = self.plugin
@@ -657,12 +663,11 @@ class RemoteRanker(BaseRanker):
             return allowed
         return self._call("restrict", allowed)
 
-    def learn_one(self, clip: Clip, reward: float) -> None:
-        self._call("learn_one", self.space.row_of[clip.id], float(reward))
+    def learn_one(self, clip: Clip, reward: float, view: View | None = None) -> None:
+        self._call("learn_one", self.space.row_of[clip.id], float(reward), view)
 
-    def learn_many(self, learned: list[tuple[Clip, float]], timeout_s: float | None = None) -> None:
-        rows = [(self.space.row_of[c.id], float(r)) for c, r in learned]
-        self._call("learn_many", rows, timeout_s=timeout_s)
+    def learn_many(self, learned: list[tuple[Clip, float, View | None]], timeout_s: float | None = None) -> None:
+        self._call("learn_many", rows_learned(self.space, learned), timeout_s=timeout_s)
 
     def explain(self, row: int) -> tuple[str, ...]:
         if not self._explains:

@@ -61,7 +61,11 @@ class View:
 
     ``play_ms`` counts only time actually playing and includes loops, so ``play_ms / duration``
     above 1 means the clip looped. ``skipped`` is decided by whoever measured the view (the UI
-    applies the configured skip threshold, default 3000 ms); the reward trusts it.
+    applies the configured skip threshold, default 3000 ms); the reward trusts it. ``position`` is the
+    impression's place in the session, from 0, swipes back included (``impressions.position`` in the
+    log). None: not known to whoever made the view; ``FeedEngine.finish`` then fills in the feed slot
+    of the current clip, which is the same for a driver that only swipes forward (the simulator). A
+    ranker whose ``learn_one`` takes a third argument receives the whole view (docs/rankers.md).
     """
 
     clip_id: str
@@ -75,6 +79,7 @@ class View:
     exit: str = ""  # how the impression ended: "swipe_next", "swipe_prev", "quit", ...
     paused_ms: float = 0.0
     unfocused_ms: float = 0.0
+    position: int | None = None  # the impression's place in the session, from 0 (impressions.position)
 
 
 @dataclass(frozen=True)

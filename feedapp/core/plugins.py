@@ -48,9 +48,10 @@ from feedapp.core.isolation import (
     PluginTimeout,
     PluginVersion,
     RemoteRanker,
+    rows_learned,
 )
-from feedapp.core.model import Clip
-from feedapp.core.rankers.base import BaseRanker, Param, ParameterError, World
+from feedapp.core.model import Clip, View
+from feedapp.core.rankers.base import BaseRanker, Param, ParameterError, World, learn
 from feedapp.core.rankers.registry import RANKERS, UnknownRanker, make_ranker
 from feedapp.core.rankers.rng import Rng, SplitMix
 
@@ -132,7 +133,12 @@ def exec_plugin_source(path: str | Path, source: str, class_name: str) -> type:
         raise PluginError(
             f"{path} defines no class {class_name!r}" + (f" (it defines: {', '.join(found)})" if found else "")
         )
-    return check_protocol(cls, str(path))
+    check_protocol(cls, str(path))
+    try:  # where it came from: its ranker_version is then the source's hash, as when served by a PluginHost
+        cls.__feedapp_plugin__ = PluginVersion(str(path), class_name, source)
+    except (AttributeError, TypeError):  # a class that refuses new attributes: versioned by its name
+        pass
+    return cls
 
 
 def read_plugin_source(path: str | Path) -> str:
@@ -246,14 +252,16 @@ def _check_scores(s: object, n: int) -> np.ndarray:
     return s
 
 
-def replay_into(ranker: BaseRanker, learned: Sequence[tuple[Clip, float]], timeout_s: float | None = None) -> None:
-    """Rebuild a ranker's state: learn the same (clip, reward) pairs in the same order (one message to a worker)."""
+def replay_into(ranker: BaseRanker, learned: Sequence[tuple[Clip, float, View | None]],
+                timeout_s: float | None = None) -> None:
+    """Rebuild a ranker's state: learn the same (clip, reward, view) in the same order (one message to a
+    worker); the view goes to a ``learn_one`` that takes it (``feedapp.core.rankers.base.learn``)."""
     if isinstance(ranker, RemoteRanker):
         if learned:
             ranker.learn_many(list(learned), timeout_s=timeout_s)
         return
-    for clip, reward in learned:
-        ranker.learn_one(clip, reward)
+    for clip, reward, view in learned:
+        learn(ranker, clip, reward, view)
 
 
 def _close(ranker: object) -> None:
@@ -273,7 +281,7 @@ class GuardedRanker(BaseRanker):
     (clip, reward) pairs learned so far; the failing call is answered by it. Rebuilding a version
     while the feed serves must finish within ``rebuild_timeout_s`` (default: the call budget), else
     the built-in serves. Parameter values set through the guard are carried over to every version
-    that has them.
+    that has them. ``learned`` holds (clip, reward, view) per view learned since the last refresh.
     """
 
     def __init__(self, make: Callable[[], BaseRanker], *, label: str = "plugin", fallback: str = "foryou",
@@ -287,7 +295,7 @@ class GuardedRanker(BaseRanker):
         self.rebuild_timeout_s = rebuild_timeout_s
         self.setup_timeout_s = setup_timeout_s
         self.failures: list[Failure] = []
-        self.learned: list[tuple[Clip, float]] = []
+        self.learned: list[tuple[Clip, float, View | None]] = []
         self.overrides: dict[str, object] = {}
         self.version = 1
         self._make = make
@@ -398,7 +406,7 @@ class GuardedRanker(BaseRanker):
         try:
             if isinstance(r, RemoteRanker):
                 space = self.space
-                learned = [(space.row_of[c.id], w) for c, w in self.learned] if space is not None else None
+                learned = rows_learned(space, self.learned) if space is not None else None
                 scores = r.prepare(overrides=self.overrides, strict=False, space=space, world=self.world,
                                    learned=learned, check=np.random.default_rng(0) if check and space else None,
                                    timeout_s=self.setup_timeout_s if timeout_s is None else timeout_s)
@@ -531,10 +539,10 @@ class GuardedRanker(BaseRanker):
 
         return self._call("restrict", run)
 
-    def learn_one(self, clip: Clip, reward: float) -> None:
-        self.learned.append((clip, float(reward)))
+    def learn_one(self, clip: Clip, reward: float, view: View | None = None) -> None:
+        self.learned.append((clip, float(reward), view))
         try:
-            self.active.learn_one(clip, reward)
+            learn(self.active, clip, reward, view)
         except BaseException as e:  # noqa: BLE001 - the fallback is rebuilt from ``learned``, this view included
             if self.on_builtin:
                 raise
@@ -755,7 +763,7 @@ class PluginHost:
         r = make()
         assert isinstance(r, RemoteRanker)
         space = g.space
-        learned = [(space.row_of[c.id], w) for c, w in g.learned] if space is not None else None
+        learned = rows_learned(space, g.learned) if space is not None else None
         r.begin_prepare(overrides=g.overrides, strict=not restore, space=space, world=g.world, learned=learned,
                         check=SplitMix(self.seed, 0, len(g.learned)) if space is not None else None,
                         timeout_s=self.load_timeout_s, background=True)

@@ -237,7 +237,7 @@ class _Replayer:
                     pass
         r.bind(eng.space, eng.world)
         since = eng.refreshed_at[-1] if eng.refreshed_at else 0
-        replay_into(r, [(eng.space.clips[eng.space.row_of[v.clip_id]], w)
+        replay_into(r, [(eng.space.clips[eng.space.row_of[v.clip_id]], w, v)
                         for v, w in zip(eng.views[since:], eng.rewards[since:])])
         eng.ranker = eng.order = self._watched(r)
 

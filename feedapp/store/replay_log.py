@@ -115,7 +115,8 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
         if r[14] == 1 and r[5] is not None and r[6] is not None:
             view = View(clip_id=r[1], dwell_ms=float(r[5]), play_ms=float(r[6]), loops=int(r[7] or 0),
                         skipped=bool(r[8]), liked=bool(r[9]), not_interested=bool(r[10]), revisit=bool(r[2]),
-                        exit=r[11] or "", paused_ms=float(r[12] or 0.0), unfocused_ms=float(r[13] or 0.0))
+                        exit=r[11] or "", paused_ms=float(r[12] or 0.0), unfocused_ms=float(r[13] or 0.0),
+                        position=int(r[0]))
         p = r[4]
         scripted = bool(r[19]) if r[19] is not None else (r[3] == "warmup")
         steps.append(LoggedStep(int(r[0]), r[1], bool(r[2]), r[3] or "", None if p is None else float(p), view,

@@ -109,14 +109,14 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
         raise UserError(f"there is no session {session_id} to continue")
     rows = conn.execute(
         "SELECT i.clip_id, i.is_revisit, v.dwell_ms, v.play_ms, v.loops, v.skipped, v.liked, v.not_interested, "
-        "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, v.ended_mono_ns "
+        "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, v.ended_mono_ns, i.position "
         "FROM views v JOIN impressions i ON i.id = v.impression_id "
         "WHERE v.session_id = ? ORDER BY i.position", [session_id]).fetchall()
     shown = [r[0] for r in conn.execute("SELECT clip_id FROM impressions WHERE session_id = ? ORDER BY position",
                                         [session_id])]
     replay = tuple(View(clip_id=r[0], revisit=bool(r[1]), dwell_ms=r[2] or 0.0, play_ms=r[3] or 0.0, loops=r[4] or 0,
                         skipped=bool(r[5]), liked=bool(r[6]), not_interested=bool(r[7]), exit=r[8] or "",
-                        paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0) for r in rows)
+                        paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0, position=r[12]) for r in rows)
     ended = s[3] or max([s[2] or 0] + [r[11] for r in rows if r[11] is not None])
     elapsed = (ended - s[2]) / 1e6 if s[2] is not None else 0.0
     return Continuation(session_id, s[0] or "", s[1] or "", len(rows), max(0.0, elapsed), tuple(shown), replay)

@@ -157,7 +157,7 @@ def test_edit_on_disk_and_reload_changes_what_is_served(tmp_path):
     assert [k for k, _ in events] == ["reload"]
     info = events[0][1]
     assert info["version"] == 2 and info["views_replayed"] == 6 and info["class"] == "Fav"
-    assert len(eng.views) == 12 and eng.ranker.learned[:6] == [(eng.space.clips[eng.space.row_of[v.clip_id]], r)
+    assert len(eng.views) == 12 and eng.ranker.learned[:6] == [(eng.space.clips[eng.space.row_of[v.clip_id]], r, v)
                                                               for v, r in zip(eng.views[:6], eng.rewards[:6])]
 
 

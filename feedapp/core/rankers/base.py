@@ -14,8 +14,10 @@ raise ``ParameterError`` with one clear sentence.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -23,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from feedapp.core.features import FeatureSpace
-from feedapp.core.model import Clip
+from feedapp.core.model import Clip, View
 from feedapp.core.rankers.rng import Rng
 
 
@@ -124,6 +126,51 @@ class World:
     following: set[str] = field(default_factory=set)
 
 
+_VIEW_ARG: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # learn_one function -> how it takes a view
+
+
+def view_argument(ranker: object) -> str:
+    """How ``ranker.learn_one`` takes the view: ``"positional"`` (``learn_one(clip, reward, view)``, any
+    name for the third parameter), ``"keyword"`` (a keyword-only ``view`` or ``**kwargs``), or ``""``:
+    it does not (``learn_one(clip, reward)``, the older protocol). Read from the signature, once per function."""
+    method = ranker.learn_one  # type: ignore[attr-defined]
+    func = getattr(method, "__func__", method)
+    try:
+        return _VIEW_ARG[func]
+    except (KeyError, TypeError):
+        pass
+    how = ""
+    try:
+        sig = inspect.signature(method)
+    except (TypeError, ValueError):  # no signature to read (a builtin): the older protocol
+        sig = None
+    if sig is not None:
+        for args, kwargs, mode in (((None, None, None), {}, "positional"), ((None, None), {"view": None}, "keyword")):
+            try:
+                sig.bind(*args, **kwargs)
+            except TypeError:
+                continue
+            how = mode
+            break
+    try:
+        _VIEW_ARG[func] = how
+    except TypeError:  # not weak-referenceable: just not cached
+        pass
+    return how
+
+
+def learn(ranker: object, clip: Clip, reward: float, view: View | None) -> None:
+    """``ranker.learn_one`` with the whole view when it takes one (``view_argument``), else with clip and
+    reward only: how the engine, the plugin guard and the plugin worker call every ranker."""
+    how = view_argument(ranker) if view is not None else ""
+    if how == "positional":
+        ranker.learn_one(clip, reward, view)  # type: ignore[attr-defined]
+    elif how == "keyword":
+        ranker.learn_one(clip, reward, view=view)  # type: ignore[attr-defined]
+    else:
+        ranker.learn_one(clip, reward)  # type: ignore[attr-defined]
+
+
 class BaseRanker:
     name: ClassVar[str] = "base"
     description: ClassVar[str] = ""
@@ -192,8 +239,13 @@ class BaseRanker:
         """Narrow the boolean mask of allowed rows (``following`` keeps followed creators)."""
         return allowed
 
-    def learn_one(self, clip: Clip, reward: float) -> None:
-        """Learn from one view's reward (no-op for non-learners)."""
+    def learn_one(self, clip: Clip, reward: float, view: View | None = None) -> None:
+        """Learn from one view's reward (no-op for non-learners).
+
+        ``view`` is the whole view (play, dwell, loops, position, exit...; ``feedapp.core.model.View``).
+        It is passed only to a ``learn_one`` that accepts a third argument (see ``learn``), so a
+        ranker written as ``learn_one(self, clip, reward)`` keeps working unchanged.
+        """
 
     def explain(self, row: int) -> tuple[str, ...]:
         """Short reasons for this clip's score, for the queue panel."""
