@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
+from feedapp.core.model import View
 from feedapp.lab.study import PRACTICE_EVENT, PRACTICE_MODE, STUDY_EVENT
 
 
@@ -121,3 +123,17 @@ def next_block(conn: sqlite3.Connection, study: str, participant: str) -> int:
     """Within-subjects: the block of the participant's next session = their sessions in the study so far
     (an interrupted session counts: run it again with ``override`` if it must be repeated)."""
     return len(session_ids(conn, study=study, participant=participant))
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A crashed lab session that the new one continues (same participant and condition; read by
+    ``feedapp.ui.lab.load_continuation``, used by ``feedapp.ui.lab_window.LabSession``)."""
+
+    session_id: str
+    participant: str
+    condition: str
+    views: int  # closed views it has
+    elapsed_ms: float  # its length up to its last record
+    shown: tuple[str, ...]  # clip ids it showed, in order
+    replay: tuple[View, ...]  # its closed views, for the ranker to learn first

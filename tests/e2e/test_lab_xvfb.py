@@ -219,7 +219,7 @@ def make_lab_screenshots(out: Path, work: Path) -> list[Path]:
     from feedapp.media.scan import load_folder
     from feedapp.store.log import EventLog
     from feedapp.ui.app import start_qt
-    from feedapp.ui.lab import lab_classes
+    from feedapp.ui.lab_window import LabSession
     from feedapp.ui.lab_dialogs import StartDialog
 
     def spin(ms: float) -> None:
@@ -249,7 +249,7 @@ def make_lab_screenshots(out: Path, work: Path) -> list[Path]:
     a = dialog.build_assignment()
     dialog.close()
     log = EventLog(work / "shots.db")
-    lab = lab_classes()[2](study, a, clips, log, folder=cat, kiosk=False, pin="1234", muted=True)
+    lab = LabSession(study, a, clips, log, folder=cat, kiosk=False, pin="1234", muted=True)
     lab.show()
     lab.window.resize(480, 854)
     save(lab.window, "lab-instructions.png")

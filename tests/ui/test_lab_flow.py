@@ -73,11 +73,11 @@ def flow_study(ui_clips: list[Clip], tmp_path: Path, **kw) -> Study:
 
 def make_lab(study: Study, ui_clips: list[Clip], log: EventLog, participant: str = "P02", **kw):
     from feedapp.ui.app import start_qt
-    from feedapp.ui.lab import lab_classes
+    from feedapp.ui.lab_window import LabSession
 
     start_qt()
-    return lab_classes()[2](study, study.assign(participant), ui_clips, log, folder=Path(ui_clips[0].path).parent,
-                            muted=True, **kw)
+    return LabSession(study, study.assign(participant), ui_clips, log, folder=Path(ui_clips[0].path).parent,
+                      muted=True, **kw)
 
 
 def test_start_dialog_fields_are_checked_as_typed(qtbot, ui_clips, tmp_path):

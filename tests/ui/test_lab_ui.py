@@ -70,10 +70,9 @@ def make_study(ui_clips: list[Clip], tmp_path: Path, **kw) -> Study:
 
 def lab_session(study: Study, ui_clips: list[Clip], log: EventLog, participant: str = "P02", **kw):
     from feedapp.ui.app import start_qt
-    from feedapp.ui.lab import lab_classes
+    from feedapp.ui.lab_window import LabSession
 
     start_qt()
-    LabSession = lab_classes()[2]
     a = study.assign(participant, kw.pop("override", None))
     return LabSession(study, a, ui_clips, log, folder=Path(ui_clips[0].path).parent, muted=True, **kw)
 
@@ -155,9 +154,9 @@ def test_start_dialog_shows_assignment_and_records_an_override(qtbot, ui_clips, 
     # the override reaches the database, in the study event of the session that runs
     db = tmp_path / "feed.db"
     log = EventLog(db)
-    from feedapp.ui.lab import lab_classes
+    from feedapp.ui.lab_window import LabSession
 
-    lab = lab_classes()[2](study, a, ui_clips, log, folder=Path(ui_clips[0].path).parent, muted=True)
+    lab = LabSession(study, a, ui_clips, log, folder=Path(ui_clips[0].path).parent, muted=True)
     start_feed(qtbot, lab)
     wait_arrivals(qtbot, lab.main_run, 1)
     lab.close()
