@@ -9,6 +9,11 @@ in total, printed beside the target (85 %).
 
     .venv/bin/python benchmarks/mutation.py                 # every module below
     .venv/bin/python benchmarks/mutation.py --module reward  # one of them
+    .venv/bin/python benchmarks/mutation.py --module reward --workdir /tmp/mut-reward --survivors
+        # keep the copy (``mutmut show NAME`` / ``mutmut run NAME`` there) and list what survived
+
+A module's entry may name several files (``rankers``: every ranker but the policy, which has its own
+entry); its figures are summed over them.
 """
 
 from __future__ import annotations
@@ -27,15 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.85
 
 #: module -> the tests that check it (pytest node ids, relative to the checkout)
-MODULES: dict[str, tuple[str, list[str]]] = {
+MODULES: dict[str, tuple[str | list[str], list[str]]] = {
     "reward": ("feedapp/core/reward.py", ["tests/core/test_reward.py", "tests/core/test_signals.py"]),
     "ope": ("feedapp/core/ope.py", ["tests/core/test_ope.py"]),
     "session": ("feedapp/core/session.py", ["tests/core/test_session.py", "tests/core/test_signals.py"]),
     "feed_session": ("feedapp/core/feed_session.py", ["tests/core/test_feed_session.py"]),
     "policy": ("feedapp/core/rankers/policy.py", ["tests/core/test_exact_propensities.py", "tests/core/test_rankers.py"]),
+    "rankers": ([f"feedapp/core/rankers/{m}.py" for m in ("base", "foryou", "popular", "random", "chronological",
+                                                           "following", "rng", "registry")],
+                ["tests/core/test_rankers.py", "tests/core/test_exact_propensities.py"]),
     "replay": ("feedapp/core/replay.py", ["tests/core/test_replay.py", "tests/core/test_feed_session.py"]),
     "fame": ("feedapp/core/fame.py", ["tests/core/test_fame.py"]),
-    "recover": ("feedapp/store/recover.py", ["tests/store/test_sessions.py", "tests/store/test_check.py"]),
+    "recover": ("feedapp/store/recover.py", ["tests/store/test_recover.py", "tests/store/test_sessions.py",
+                                             "tests/store/test_check.py"]),
 }
 
 
@@ -46,19 +55,28 @@ def _mutmut() -> str:
     return exe
 
 
-def run_module(name: str, timeout_s: float) -> dict[str, object]:
-    path, tests = MODULES[name]
+def _copy_checkout(work: Path) -> None:
+    """Copy the checkout's tracked files (as they are on disk) into ``work``, replacing older copies."""
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        src = ROOT / f
+        if src.is_file():
+            dst = work / f
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+
+
+def run_module(name: str, timeout_s: float, workdir: Path | None = None) -> dict[str, object]:
+    path, tests = MODULES[name]
+    paths = [path] if isinstance(path, str) else list(path)
     with tempfile.TemporaryDirectory(prefix=f"mutmut-{name}-") as tmp:
-        work = Path(tmp)
-        for f in files:
-            src = ROOT / f
-            if src.is_file():
-                dst = work / f
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
+        work = Path(tmp) if workdir is None else workdir
+        if workdir is not None and (work / "mutants").exists():
+            shutil.rmtree(work / "mutants")  # a fresh run: no verdict is carried over from an older checkout
+        work.mkdir(parents=True, exist_ok=True)
+        _copy_checkout(work)
         with open(work / "pyproject.toml", "a", encoding="utf-8") as fh:
-            fh.write(f"\n[tool.mutmut]\npaths_to_mutate = [{json.dumps(path)}]\n"
+            fh.write(f"\n[tool.mutmut]\npaths_to_mutate = {json.dumps(paths)}\n"
                      f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
                      'also_copy = ["tests", "examples", "feedapp"]\n')
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -67,16 +85,20 @@ def run_module(name: str, timeout_s: float) -> dict[str, object]:
         proc = subprocess.run([_mutmut(), "run", "--max-children", "1"], cwd=work, env=env, capture_output=True,
                               text=True, timeout=timeout_s)
         seconds = time.perf_counter() - t0
-        meta = work / "mutants" / (path + ".meta")
-        if not meta.exists():
-            return {"module": path, "error": (proc.stdout + proc.stderr)[-800:], "seconds": round(seconds, 1)}
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        codes: dict[str, int | None] = {}
+        for p in paths:
+            meta = work / "mutants" / (p + ".meta")
+            if not meta.exists():
+                return {"module": name, "error": (proc.stdout + proc.stderr)[-800:], "seconds": round(seconds, 1)}
+            codes.update(json.loads(meta.read_text())["exit_code_by_key"])
     killed = sum(1 for c in codes.values() if c not in (0, 33, None))
-    survived = sum(1 for c in codes.values() if c == 0)
-    no_tests = sum(1 for c in codes.values() if c == 33)
+    survived = sorted(k for k, c in codes.items() if c == 0)
+    no_tests = sorted(k for k, c in codes.items() if c == 33)
     total = len(codes)
-    return {"module": path, "tests": tests, "mutants": total, "killed": killed, "survived": survived,
-            "no_tests": no_tests, "score": round(killed / total, 4) if total else None, "seconds": round(seconds, 1)}
+    label = paths[0] if len(paths) == 1 else f"feedapp/core/rankers/ ({len(paths)} files)"
+    return {"module": label, "tests": tests, "mutants": total, "killed": killed, "survived": len(survived),
+            "no_tests": len(no_tests), "score": round(killed / total, 4) if total else None,
+            "seconds": round(seconds, 1), "survivors": survived, "untested": no_tests}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,8 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--module", action="append", choices=sorted(MODULES), help="only these modules (repeatable)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per module (default 3600)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--workdir", type=Path, help="keep the mutated copy here (one module only) to inspect it with "
+                                                 "mutmut show / rerun survivors with mutmut run NAME")
+    ap.add_argument("--survivors", action="store_true", help="also list the mutants that survived or no test ran")
     args = ap.parse_args(argv)
-    rows = [run_module(m, args.timeout) for m in (args.module or list(MODULES))]
+    modules = args.module or list(MODULES)
+    if args.workdir is not None and len(modules) != 1:
+        ap.error("--workdir needs exactly one --module")
+    rows = [run_module(m, args.timeout, args.workdir) for m in modules]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -96,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{r['module']:<34} {r['mutants']:>7} {r['killed']:>6} {r['survived']:>8} {r['no_tests']:>8} "
               f"{r['score']:>6.1%} {r['seconds']:>6.0f}")
+    if args.survivors:
+        for r in rows:
+            for key in ("survivors", "untested"):
+                for mutant in r.get(key, []):
+                    print(f"{key[:-1] if key == 'survivors' else 'no tests'}: {mutant}")
     done = [r for r in rows if "error" not in r]
     total = sum(int(r["mutants"]) for r in done)
     killed = sum(int(r["killed"]) for r in done)

@@ -126,3 +126,98 @@ def test_bad_quantile_settings_are_errors():
         DurationQuantiles(prior_weight=-1)
     with pytest.raises(ValueError):
         DurationQuantiles(window=0)
+
+
+# -- exact values (the documented formulas, recomputed here), so a changed constant or sign fails ------------
+
+def _prior(play_s: float, dur_s: float) -> float:
+    median = min(max(dur_s, 0.5), 3.0 + 0.35 * max(dur_s, 0.5))
+    return 1.0 / (1.0 + (play_s / median) ** -2.5) if play_s > 0 else 0.0
+
+
+def test_prior_is_the_documented_log_logistic():
+    assert typical_play_s(6.0) == pytest.approx(5.1)  # min(6, 3 + 0.35 * 6)
+    assert typical_play_s(1.0) == 1.0 and typical_play_s(0.1) == 0.5  # very short clips count as 0.5 s
+    for play_s, dur_s in [(0.5, 6.0), (3.0, 6.0), (12.0, 30.0), (0.3, 0.2)]:
+        assert prior_cdf(play_s, dur_s) == pytest.approx(_prior(play_s, dur_s), rel=1e-12)
+    assert prior_cdf(0.5, 6.0) > 0.0 and prior_cdf(0.0, 6.0) == 0.0
+
+
+def test_reward_parts_are_exact_and_add_up_to_the_value():
+    r = compute_reward(view(3000, loops=2, revisit=True), 12000)
+    q = _prior(3.0, 12.0)
+    assert r.quantile == pytest.approx(q, rel=1e-12)
+    assert [name for name, _ in r.parts] == ["watch", "loops", "revisit"]
+    assert [v for _, v in r.parts] == pytest.approx([2 * q - 1, 0.1, 0.5])
+    assert r.value == pytest.approx(2 * q - 1 + 0.1 + 0.5)
+    r = compute_reward(view(9000, liked=True, not_interested=True), 10000)
+    assert [name for name, _ in r.parts] == ["watch", "like", "not_interested"]
+    assert sum(v for _, v in r.parts) == pytest.approx(r.value) and r.value == -2.0
+
+
+def test_a_skip_ends_at_the_penalty_below_a_non_positive_watch():
+    r = compute_reward(view(2500, skipped=True), 2000)  # a full watch flagged as skipped
+    assert r.value == pytest.approx(-RewardConfig().skip_penalty)
+    r = compute_reward(view(500, skipped=True, loops=3), 20000)  # skipped: loops earn nothing
+    assert [name for name, _ in r.parts] == ["watch", "skip"]
+    assert r.value == pytest.approx(2 * _prior(0.5, 20.0) - 1 - 0.5)
+
+
+def test_loops_count_from_the_second_completed_play():
+    assert [n for n, _ in compute_reward(view(8000, loops=1), 8000).parts] == ["watch"]
+    assert dict(compute_reward(view(16000, loops=2), 8000).parts)["loops"] == pytest.approx(0.1)
+    big = RewardConfig(loop_bonus=1.0, max_loop_bonus=5000.0)  # the loop count itself is capped at 1000
+    assert dict(compute_reward(view(8000, loops=5000), 8000, config=big).parts)["loops"] == 1000.0
+
+
+def test_the_reward_is_clipped_to_plus_minus_two():
+    assert compute_reward(view(30000, loops=5, revisit=True, liked=True), 10000).value == 2.0
+    assert compute_reward(view(9000, not_interested=True), 10000,
+                          config=RewardConfig(not_interested_reward=-3.0)).value == -2.0
+
+
+def test_a_broken_duration_counts_as_one_second():
+    ref = compute_reward(view(700), 1000)
+    for dur in (0, -5, float("nan")):
+        assert compute_reward(view(700), dur) == ref
+    tiny = compute_reward(view(10), 1)  # 1 ms is a length (no fallback); play is capped at 20 x 1 ms
+    assert tiny.quantile == pytest.approx(_prior(0.01, 0.001), rel=1e-12)
+
+
+def test_quantile_blends_the_prior_and_the_mid_rank_exactly():
+    q = DurationQuantiles()  # prior worth 20 views
+    prior = _prior(4.0, 12.0)
+    assert q.quantile(4000, 12000) == pytest.approx((20 * prior + 0.5) / 21.0, rel=1e-12)
+    for ratio in (0.2, 0.5, 0.5, 0.8):
+        q.observe(ratio * 12000, 12000)
+    # 1 play below 0.5, 2 tied: mid-rank 1 + 0.5 * 2 = 2
+    assert q.quantile(6000, 12000) == pytest.approx((20 * _prior(6.0, 12.0) + 2 + 0.5) / 25.0, rel=1e-12)
+    empirical = DurationQuantiles(prior_weight=0)  # 0 is allowed: the viewer's own plays only
+    for ratio in (0.2, 0.5, 0.5, 0.8):
+        empirical.observe(ratio * 12000, 12000)
+    assert empirical.quantile(6000, 12000) == pytest.approx(0.5)
+    assert DurationQuantiles(prior_weight=0.5).prior_weight == 0.5
+
+
+def test_a_clip_of_unknown_length_is_ranked_by_play_time():
+    q = DurationQuantiles(prior_weight=0)
+    q.observe(300, 0)
+    assert q.quantile(200, 0) < 0.5 < q.quantile(400, 0)
+
+
+def test_default_window_and_the_smallest_window():
+    q = DurationQuantiles()
+    for i in range(2001):
+        q.observe(1000 + i, 6000)
+    assert q.count() == 2000
+    one = DurationQuantiles(window=1)
+    one.observe(1000, 6000)
+    one.observe(2000, 6000)
+    assert one.count() == 1
+
+
+def test_bad_quantile_settings_say_what_is_wrong():
+    with pytest.raises(ValueError, match="prior_weight must be a finite number >= 0"):
+        DurationQuantiles(prior_weight=float("inf"))
+    with pytest.raises(ValueError, match="window must be 1 or more"):
+        DurationQuantiles(window=0)

@@ -24,6 +24,7 @@ MS = 1_000_000
     (1900, 0, 2000, "key", True),  # a short clip left before its end: a skip
     (2000, 0, 2000, "key", False),  # a short clip watched to its end: never a skip
     (2100, 1, 2000, "key", False),  # ... nor when it looped
+    (1500, 1, 8000, "key", False),  # a completed play (loops >= 1) is watched to the end, whatever play_ms says
     (100, 0, 10_000, UNPLAYABLE_EXIT, False),  # could not be played: not a skip
 ])
 def test_the_skip_rule(play, loops, duration, exit, skipped):
