@@ -248,3 +248,34 @@ def test_plugin_exits_and_errors_in_replay_are_one_line_and_exit_code_2(tmp_path
     plugin.write_text("import sys\nsys.exit('at import')\n")
     assert run_replay_command(open_for_reading, path, sid[:8], [f"{plugin}:Patchy"]) == 2
     assert "importing it raised SystemExit: at import" in capsys.readouterr().err
+
+
+def test_the_direct_method_uses_the_targets_whole_distribution():
+    """DR = mean(dm_i + w_i (r_i - q_i)) with dm_i the cross-fitted reward model averaged over the
+    target's probabilities of every clip in slot i (ope.py's definition), recomputed here from the
+    target's replayed distributions."""
+    from feedapp.core.features import FeatureSpace
+    from feedapp.core.ope import cross_fit
+    from feedapp.core.rankers import make_ranker
+    from feedapp.core.replay import replay_ranker
+
+    eng = drive(ranker="random", n=60)
+    session = session_from_engine(eng)
+    rep = replay(session, ["foryou", "popular"], n_boot=20)
+    assert rep["counts"]["used"] == 60
+    r = np.array(eng.rewards)
+    logged_p = np.array([p.propensity for p in eng.picks])
+    X = FeatureSpace(session.clips).X.astype(np.float64)
+    rows = np.array([eng.space.row_of[p.clip_id] for p in eng.picks])
+    models, fold = cross_fit(X[rows], r, folds=2, seed=0)
+    q = np.stack([m.predict(X) for m in models])
+    values = []
+    for entry in rep["rankers"]:
+        steps = replay_ranker(session, lambda: make_ranker(entry["ranker"], seed=session.seed))["steps"]
+        dm = np.array([s["probs"] @ q[fold[k]] for k, s in enumerate(steps)])
+        w = np.array([s["target_p"] for s in steps]) / logged_p
+        dr = float(np.mean(dm + w * (r - q[fold, rows])))
+        assert entry["estimates"]["dr"]["value"] == pytest.approx(dr, abs=1e-4)
+        assert entry["estimates"]["ips"]["value"] == pytest.approx(float(np.mean(w * r)), abs=1e-4)
+        values.append(dr)
+    assert abs(values[0] - values[1]) > 1e-3  # two targets, two distributions, two direct-method terms

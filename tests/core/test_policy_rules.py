@@ -1,0 +1,215 @@
+"""The policy's rules and foryou's model, checked against their documented formulas recomputed here.
+
+The propensity tests (test_exact_propensities.py, the contract suite) show that the policy logs the
+probability of its own draw; they cannot see a rule that is wrong but self-consistent (fatigue
+weights reversed, the worst clips shortlisted, the optimism bonus gone). These tests pin each rule
+to the formula in the module docstrings, on catalogs small enough to compute it by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from feedapp.core.features import FeatureSpace
+from feedapp.core.model import Clip
+from feedapp.core.rankers import make_ranker
+from feedapp.core.rankers.policy import SHORTLIST, allowed_mask, decide
+from feedapp.core.rankers.rng import SplitMix
+
+#: every rule off but the one a test switches on
+QUIET = {"epsilon": 0.0, "temperature": 1.0, "max_same_topic": 0, "topic_fatigue": 0.0, "creator_fatigue": 0.0,
+         "fatigue_halflife": 1.0, "new_creator_floor": 0.0, "repeat_gap": 1, "repeat_penalty": 0.0}
+
+
+def _clip(i: int, topic: str, creator: str) -> Clip:
+    return Clip(f"c{i}", "", f"C{i}", (topic,), creator, 10_000, 30, 540, 960)
+
+
+def _space(spec: list[tuple[str, str]]) -> FeatureSpace:
+    return FeatureSpace([_clip(i, t, c) for i, (t, c) in enumerate(spec)])
+
+
+def _decide(space, scores, served, params, seed=0, blocked=None):
+    blocked = np.zeros(space.n, dtype=bool) if blocked is None else blocked
+    return decide(space, np.asarray(scores, dtype=np.float64), served, blocked, {**QUIET, **params}, SplitMix(seed))
+
+
+def _expected_adjusted(spec, scores, served, tf, cf, h, rp):
+    """score - tf * sum of w(age) over recent same-topic clips - cf * (same creator) - rp * times served,
+    w(age) = 0.5 ** (age / h), age 0 = the clip served last."""
+    out = []
+    for row, (topic, creator) in enumerate(spec):
+        a = float(scores[row])
+        for age, s in enumerate(reversed(served)):
+            w = 0.5 ** (age / h)
+            a -= tf * w * (spec[s][0] == topic) + cf * w * (spec[s][1] == creator)
+        out.append(a - rp * served.count(row))
+    return np.array(out)
+
+
+SPEC = [("cats", "ann"), ("dogs", "bob"), ("cats", "cy"), ("dogs", "ann"), ("art", "bob"), ("art", "dee"),
+        ("tech", "eve"), ("cats", "bob")]
+
+
+def test_fatigue_weighs_the_last_served_clip_most():
+    scores = np.linspace(0.2, 0.9, len(SPEC))
+    served = [0, 1, 4]  # cats/ann three slots ago, dogs/bob two ago, art/bob last
+    tf, cf, h = 0.4, 0.3, 1.5
+    dec = _decide(_space(SPEC), scores, served, {"topic_fatigue": tf, "creator_fatigue": cf, "fatigue_halflife": h})
+    exp = _expected_adjusted(SPEC, scores, served, tf, cf, h, 0.0)
+    assert dec.allowed.tolist() == [r for r in range(len(SPEC)) if r != 4]  # only the clip just served is out
+    assert dec.adjusted == pytest.approx(exp[dec.allowed], rel=1e-12)
+    cut = scores - exp
+    assert cut[5] == pytest.approx(tf)  # art/dee: art was served last (weight 1), dee never
+    assert cut[2] == pytest.approx(tf * 0.5 ** (2 / h))  # cats/cy: cats three slots ago
+    soft = np.exp(exp[dec.allowed] - exp[dec.allowed].max())
+    assert dec.probs == pytest.approx(soft / soft.sum(), rel=1e-12)
+    assert dec.propensity == pytest.approx(dec.prob_of(dec.row)) and dec.propensity > 0
+
+
+def test_fatigue_only_looks_back_six_halflives():
+    scores = np.zeros(len(SPEC))
+    served = [0] + [6] * 1 + [5, 6, 5, 6, 5, 6]  # cats/ann 7 slots ago, beyond int(6 * 1) + 1 = 7 recent slots
+    dec = _decide(_space(SPEC), scores, served, {"topic_fatigue": 1.0, "repeat_gap": 1})
+    cats = [k for k, r in enumerate(dec.allowed.tolist()) if SPEC[r][0] == "cats"]
+    assert [dec.adjusted[k] for k in cats] == [0.0] * len(cats)  # 7 slots ago is forgotten
+    dec = _decide(_space(SPEC), scores, served[1:] + [0], {"topic_fatigue": 1.0})
+    cats = [k for k, r in enumerate(dec.allowed.tolist()) if SPEC[r][0] == "cats"]
+    assert all(dec.adjusted[k] == pytest.approx(-1.0) for k in cats)
+
+
+def test_repeat_penalty_counts_earlier_servings_and_says_so():
+    scores = np.zeros(len(SPEC))
+    served = [2, 6, 2, 6, 1]
+    dec = _decide(_space(SPEC), scores, served, {"repeat_penalty": 0.3, "temperature": 0.0})
+    exp = _expected_adjusted(SPEC, scores, served, 0.0, 0.0, 1.0, 0.3)
+    assert dec.adjusted == pytest.approx(exp[dec.allowed])
+    assert dec.row == 0  # first of the clips never served (ties keep row order)
+    dec = _decide(_space(SPEC), np.where(np.arange(len(SPEC)) == 2, 5.0, 0.0), served,
+                  {"repeat_penalty": 0.3, "temperature": 0.0})
+    assert dec.row == 2 and "served 2x before" in dec.why and dec.score == pytest.approx(5.0 - 0.6)
+    assert dec.propensity == 1.0 and not dec.explore
+
+
+def test_reasons_name_the_fatigue_cuts():
+    scores = np.where(np.arange(len(SPEC)) == 7, 3.0, 0.0)  # cats/bob: the best by far
+    dec = _decide(_space(SPEC), scores, [0, 1], {"topic_fatigue": 0.2, "creator_fatigue": 0.4, "temperature": 0.0})
+    assert dec.row == 7
+    assert dec.why == ("topic fatigue -0.10", "creator fatigue -0.40")  # cats 2 ago (w 0.5), bob last (w 1)
+
+
+def test_temperature_zero_takes_the_best_adjusted_score_and_ties_go_to_the_first_row():
+    scores = [0.5, 0.9, 0.9, 0.1, 0.0, 0.0, 0.0, 0.0]
+    dec = _decide(_space(SPEC), scores, [], {"temperature": 0.0})
+    assert dec.row == 1 and dec.propensity == 1.0 and dec.probs.tolist() == [0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def _big(n: int) -> list[tuple[str, str]]:
+    return [(f"t{i % 7}", f"cr{i % 40}") for i in range(n)]
+
+
+def test_the_shortlist_holds_the_best_scores_not_the_worst():
+    spec = _big(SHORTLIST + 200)
+    space = _space(spec)
+    rng = np.random.default_rng(3)
+    scores = rng.permutation(space.n).astype(np.float64)  # distinct scores in a shuffled order
+    dec = _decide(space, scores, [], {"temperature": 0.0})
+    best = np.sort(np.argsort(-scores)[:SHORTLIST])
+    assert dec.allowed.tolist() == best.tolist()
+    assert dec.row == int(np.argmax(scores)) and dec.propensity == 1.0
+    assert dec.prob_of(int(np.argmin(scores))) == 0.0  # never reachable without exploration
+    dec = _decide(space, scores, [], {"temperature": 0.0, "epsilon": 0.2})
+    worst = int(np.argmin(scores))
+    assert dec.prob_of(worst) == pytest.approx(0.2 / space.n)  # reachable by exploration only
+    assert dec.full_probs().sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_new_creator_floor_is_in_every_logged_propensity():
+    spec = _big(SHORTLIST + 200)
+    space = _space(spec)
+    scores = np.arange(space.n, dtype=np.float64)  # the last rows are the shortlist
+    served = list(range(space.n - 30, space.n))  # their creators are no longer new
+    params = {"temperature": 0.0, "epsilon": 0.1, "new_creator_floor": 0.3, "repeat_gap": 100}
+    seen = {spec[r][1] for r in served}
+    ok = [r for r in range(space.n) if r not in served]
+    new = [r for r in ok if spec[r][1] not in seen]
+    assert 0 < len(new) < len(ok)
+    base = _decide(space, scores, served, params)
+    best = max(ok, key=lambda r: scores[r])
+    assert base.new_rows.tolist() == new and base.ok_rows.tolist() == ok
+    for row in (best, new[0], next(r for r in ok if r not in new and r != best)):
+        expected = 0.1 / len(ok) + 0.3 / len(new) * (row in new) + 0.6 * (row == best)
+        assert base.prob_of(row) == pytest.approx(expected, rel=1e-12)
+    picked_new_outside = picked_best = 0
+    for k in range(400):
+        d = _decide(space, scores, served, params, seed=k)
+        expected = 0.1 / len(ok) + 0.3 / len(new) * (d.row in new) + 0.6 * (d.row == best)
+        assert d.propensity == pytest.approx(expected, rel=1e-12), d.why
+        picked_new_outside += d.row in new and d.row not in d.allowed
+        picked_best += d.row == best
+        assert ("explore: new creator" in d.why) == (d.why[:1] == ("explore: new creator",))
+    assert picked_new_outside > 0 and 0.55 < picked_best / 400 < 0.8
+
+
+def test_the_floor_is_off_when_every_creator_was_shown():
+    spec = [("a", "x"), ("b", "y"), ("c", "x"), ("d", "y")]
+    dec = _decide(_space(spec), [0.0, 0.0, 1.0, 0.0], [0, 1], {"new_creator_floor": 0.5, "temperature": 0.0})
+    assert dec.new_each == 0.0 and dec.row == 2 and dec.propensity == 1.0
+
+
+def test_diversity_drops_a_topic_that_filled_the_last_slots_and_relaxes_when_nothing_is_left():
+    spec = [("cats", "a"), ("cats", "b"), ("cats", "c"), ("dogs", "d"), ("cats", "e")]
+    space = _space(spec)
+    blocked = np.zeros(space.n, dtype=bool)
+    mask = allowed_mask(space, np.array([0, 1]), blocked, {**QUIET, "max_same_topic": 2, "repeat_gap": 2})
+    assert mask.tolist() == [False, False, False, True, False]
+    mask = allowed_mask(space, np.array([0, 1]), blocked, {**QUIET, "max_same_topic": 3, "repeat_gap": 2})
+    assert mask.tolist() == [False, False, True, True, True]  # only 2 cats in a row: no limit yet
+    blocked[3] = True  # "not interested" in the only other topic: diversity gives way
+    mask = allowed_mask(space, np.array([0, 1]), blocked, {**QUIET, "max_same_topic": 2, "repeat_gap": 2})
+    assert mask.tolist() == [False, False, True, False, True]
+    everything = np.ones(space.n, dtype=bool)  # all blocked: the repeat gap and the block give way
+    mask = allowed_mask(space, np.array([0, 1]), everything, {**QUIET, "repeat_gap": 5})
+    assert mask.tolist() == [True, False, True, True, True]
+    assert allowed_mask(space, np.array([], dtype=np.intp), everything, QUIET).all()
+
+
+def test_foryou_scores_are_posterior_mean_plus_optimism_times_sd():
+    spec = SPEC
+    space = _space(spec)
+    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5)
+    r.bind(space)
+    X = space.X.astype(np.float64)
+    # before any view: mean 0, P = I / prior_precision
+    assert r.scores(SplitMix(1)) == pytest.approx(0.7 * np.sqrt((X * X).sum(axis=1) / 2.0), rel=1e-6)
+    mean, P = np.zeros(space.d), np.eye(space.d) / 2.0
+    for row, reward in [(0, 1.0), (2, 0.8), (1, -0.5)]:
+        x = X[row]
+        mean, P = 0.9 * mean, 0.81 * P + (1 - 0.81) / 2.0 * np.eye(space.d)  # relax towards the prior
+        k = P @ x / (0.5 + x @ P @ x)
+        mean, P = mean + k * (reward - x @ mean), P - np.outer(k, x @ P)
+        r.learn_one(space.clips[row], reward)
+    assert r.views == 3
+    expected = X @ mean + 0.7 * np.sqrt((X * X) @ np.diag(P))
+    assert r.scores(SplitMix(1)) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert r.weights()["bias"] == pytest.approx(mean[0], rel=1e-5)
+    calm = make_ranker("foryou", optimism=0.0).bind(_space(spec))
+    assert calm.scores(SplitMix(1)).tolist() == [0.0] * len(spec)
+
+
+def test_foryou_explains_its_score():
+    space = _space(SPEC)
+    r = make_ranker("foryou", optimism=1.0).bind(space)
+    for _ in range(5):
+        r.learn_one(space.clips[0], 1.0)
+    why = r.explain(0)
+    # the largest contributions of the clip's features (the bias column is not a reason), then the bonus
+    assert {w.rsplit(" ", 1)[0] for w in why[:-1]} <= {"topic:cats", "creator:ann", "duration:8-12s"}
+    assert len(why) >= 3 and all(w.rsplit(" ", 1)[1].startswith("+") for w in why)
+    assert why[-1].startswith("uncertainty +")
+    assert make_ranker("foryou", optimism=0.0).bind(space).explain(0) == ()  # nothing learned, no bonus
+    x = space.X[0].astype(np.float64)
+    assert float(why[-1].split("+")[1]) == pytest.approx(math.sqrt((x * x) @ r._var32), abs=0.006)
