@@ -188,6 +188,100 @@ def make_any_ranker(name_or_spec: str, seed: int = 0, **params: object) -> BaseR
         raise PluginError(f"{name_or_spec}: creating the ranker raised {type(e).__name__}: {e}") from e
 
 
+def load_error(spec: str, e: BaseException, timeout_s: float) -> str:
+    """One line for a plugin version that did not load in its worker (``e`` from ``RemoteRanker.prepare``)."""
+    path, class_name = parse_spec(spec)
+    if isinstance(e, PluginRaised):
+        if e.kind == "PluginError":
+            return e.message
+        return f"{spec}: creating the ranker raised {e}"
+    if isinstance(e, PluginTimeout):
+        return (f"{path}: loading {class_name} did not finish within {timeout_s:g} s "
+                "(does it loop when imported or created?)")
+    return f"{path}: {e}"
+
+
+QUICK_CHECK_VIEWS = 6  # views a plugin learns in ``quick_check`` before it scores
+
+
+def quick_check(spec: str, params: dict[str, object] | None = None, *,
+                timeout_s: float = DEFAULT_LOAD_TIMEOUT_S) -> list[tuple[str, str]]:
+    """Load the plugin at ``spec`` in its own worker process (as the feed would) and try it: its
+    parameters against its spec, then bound to a small demo-like catalog, learning a few whole views,
+    one ``scores`` (one finite number per clip) and ``restrict`` (a boolean mask) if it has one.
+
+    Returns what is wrong as (where, one-line message): ``where`` is ``"ranker"`` or ``"params.NAME"``
+    (a study file's ``lab validate`` puts them on the condition's line). Empty: it works. Every call
+    into plugin code has ``timeout_s`` together, so a plugin that loops cannot hang the check.
+    """
+    from feedapp.core.contract import _catalog  # the contract suite's demo-like clips
+
+    try:
+        path, class_name = parse_spec(spec)
+        source = read_plugin_source(path)
+    except PluginError as e:
+        return [("ranker", str(e))]
+    r = RemoteRanker(PluginVersion(str(path), class_name, source), seed=0)
+    deadline = time.perf_counter() + timeout_s
+    try:
+        try:
+            r.prepare(timeout_s=timeout_s)
+        except BaseException as e:  # noqa: BLE001 - plugin code: one clear line
+            return [("ranker", load_error(spec, e, timeout_s))]
+        own = {p.name: p for p in r.spec()}
+        problems = []
+        for name, value in (params or {}).items():
+            if name not in own:
+                problems.append((f"params.{name}", f"plugin {r.name!r} ({spec}) has no parameter {name!r} "
+                                 f"(it has: {', '.join(own)})"))
+                continue
+            try:
+                r.set_param(name, own[name].check(r.name, value))
+            except ParameterError as e:
+                problems.append((f"params.{name}", str(e)))
+        if problems:
+            return problems
+        clips = _catalog(40)
+        space = FeatureSpace(clips)
+        learned = [(space.row_of[c.id], 0.5 if k % 2 else -0.5,
+                    View(c.id, 2000.0 + 100 * k, 1500.0 + 90 * k, loops=k % 2, exit="swipe_next", position=k))
+                   for k, c in enumerate(clips[:QUICK_CHECK_VIEWS])]
+        what = f"{spec}: "
+        try:
+            scores = r.prepare(space=space, world=World(), learned=learned, check=SplitMix(0),
+                               timeout_s=max(0.0, deadline - time.perf_counter()))
+            _check_scores(scores, space.n)
+            if r._restricts:
+                allowed = np.ones(space.n, dtype=bool)
+                out = r._call("restrict", allowed, timeout_s=max(0.0, deadline - time.perf_counter()))
+                if not isinstance(out, np.ndarray) or out.dtype != bool or out.shape != allowed.shape:
+                    raise RankerFailure(f"restrict() must return a boolean array of shape {allowed.shape}")
+        except PluginTimeout:
+            return [("ranker", f"{what}binding, learning {QUICK_CHECK_VIEWS} views and scoring {space.n} clips did "
+                               f"not finish within {timeout_s:g} s")]
+        except RankerFailure as e:
+            return [("ranker", f"{what}{e}")]
+        except PluginRaised as e:
+            return [("ranker", f"{what}trying it (bind, learn_one, scores) raised {e}{_plugin_line(e, path)}")]
+        except BaseException as e:  # noqa: BLE001 - plugin code (its process ended): one clear line
+            return [("ranker", f"{what}{describe(e)[1]}")]
+        return []
+    finally:
+        r.close()
+
+
+def _plugin_line(e: PluginRaised, path: Path) -> str:
+    """`` (at line N of file.py, in method)`` from the worker's traceback: the last frame in the plugin file."""
+    import re
+
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', e.remote_traceback)
+    mine = [f for f in frames if Path(f[0]).name == path.name]
+    if not mine:
+        return ""
+    _, line, func = mine[-1]
+    return f" (at line {line} of {path.name}, in {func})"
+
+
 # -- the guard ----------------------------------------------------------------------------------------
 
 
@@ -248,7 +342,7 @@ def _check_scores(s: object, n: int) -> np.ndarray:
     bad = ~np.isfinite(s)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise RankerFailure(f"scores() returned {int(bad.sum())} non-finite score(s), e.g. {s[i]!r} at row {i}")
+        raise RankerFailure(f"scores() returned {int(bad.sum())} non-finite score(s), e.g. {float(s[i])} at row {i}")
     return s
 
 
@@ -627,6 +721,7 @@ class PluginHost:
         self._wanted: tuple[int, Callable[[], BaseRanker]] | None = None  # a good version to restart
         self._latest = 1  # the newest version number that served
         self.watcher = PluginWatcher(self.path)
+        self.watch_file = True  # False: edits to the file are not loaded (a lab session keeps the version it started with)
         v1 = PluginVersion(str(self.path), self.class_name, read_plugin_source(self.path), 1)
         first = self._maker(v1)()
         try:
@@ -647,14 +742,7 @@ class PluginHost:
             self.guard.set_param(k, v)
 
     def _load_error(self, e: BaseException) -> str:
-        if isinstance(e, PluginRaised):
-            if e.kind == "PluginError":
-                return e.message
-            return f"{self.spec}: creating the ranker raised {e}"
-        if isinstance(e, PluginTimeout):
-            return (f"{self.path}: loading {self.class_name} did not finish within {self.load_timeout_s:g} s "
-                    "(does it loop when imported or created?)")
-        return f"{self.path}: {e}"
+        return load_error(self.spec, e, self.load_timeout_s)
 
     def _maker(self, version: PluginVersion) -> Callable[[], BaseRanker]:
         return lambda: RemoteRanker(version, self.seed, budget_ms=self.budget_ms, output=self.output)
@@ -702,7 +790,7 @@ class PluginHost:
         None: nothing finished. ``wait=True`` waits for a load it starts or finds running.
         """
         if self._pending is None:
-            if self.watcher.changed():  # a saved file wins over a restart
+            if self.watch_file and self.watcher.changed():  # a saved file wins over a restart
                 self._wanted = None
                 if not self._begin_reload():
                     return False

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from feedapp.lab.study import Problem, StudyError, check_catalog, load_study, ranker_specs
+from feedapp.lab.study import Problem, StudyError, check_catalog, check_plugins, load_study, ranker_specs
 from feedapp.ranges import LAB_BLOCK, QUIT_AFTER, SEED
 
 
@@ -40,7 +40,7 @@ def validate(path: str | Path, *, demo_dir: Path | None = None) -> tuple[int, di
                       "problems": [_pdict(p) for p in e.problems]}
     text = path.read_text(encoding="utf-8")
     cat = check_catalog(study, text, demo_dir=demo_dir)
-    problems = list(study.warnings) + cat.problems
+    problems = list(study.warnings) + cat.problems + check_plugins(study, text)  # plugins load and score
     errors = [p for p in problems if p.severity == "error"]
     _, rankers_from = ranker_specs()
     result = {

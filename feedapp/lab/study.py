@@ -34,6 +34,7 @@ same study and participant always see the same feed (for the same catalog and vi
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 import tomllib
@@ -552,6 +553,48 @@ def ranker_specs() -> tuple[dict[str, set[str] | None], str]:
     return {n: {p.name for p in cls.spec()} for n, cls in RANKERS.items()}, "feedapp.core.rankers.registry"
 
 
+def _is_plugin(ranker: str) -> bool:
+    """``path/to/file.py:ClassName`` (a plugin), as ``feedapp.core.plugins.is_plugin_spec`` says."""
+    path, sep, cls = ranker.rpartition(":")
+    return bool(sep) and path.endswith(".py") and bool(cls)
+
+
+def _resolve_plugin(ranker: str, base: Path) -> tuple[str, str | None]:
+    """(the spec with its file made absolute, relative to the study file's folder ``base``; a problem or None).
+
+    Only the shape and the file are checked here (parsing runs no plugin code); ``check_plugins``
+    loads and tries it (``lab validate``)."""
+    path, _, cls = ranker.rpartition(":")
+    if not cls.isidentifier():
+        return ranker, f"{cls!r} is not a Python class name (a plugin is given as path/to/file.py:ClassName)"
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = base / p
+    p = Path(os.path.normpath(p.absolute()))
+    if not p.is_file():
+        where = "" if Path(path).expanduser().is_absolute() else " (a relative path is relative to the study file's folder)"
+        return ranker, f"there is no plugin file {p}{where}"
+    return f"{p}:{cls}", None
+
+
+def check_plugins(study: Study, text: str = "", *, timeout_s: float | None = None) -> list[Problem]:
+    """Load each plugin a condition names (``ranker = "file.py:Class"``) in its own process and try it
+    with the condition's parameters (``feedapp.core.plugins.quick_check``): a problem per thing wrong,
+    on the line of ``conditions.NAME.ranker`` or ``conditions.NAME.params.PARAM``."""
+    from feedapp.core.plugins import DEFAULT_LOAD_TIMEOUT_S, quick_check
+
+    loc = _Locator(text)
+    problems: list[Problem] = []
+    for cond in study.conditions:
+        if not _is_plugin(cond.ranker):
+            continue
+        for where, message in quick_check(cond.ranker, study.ranker_params(cond),
+                                          timeout_s=DEFAULT_LOAD_TIMEOUT_S if timeout_s is None else timeout_s):
+            at = ("conditions", cond.name, *where.split(".", 1))
+            problems.append(Problem(".".join(at), message, loc.line(at), None, "error"))
+    return problems
+
+
 def _check_param(ranker: str, name: str, value: object) -> str | None:
     try:
         from feedapp.core.rankers.registry import RANKERS
@@ -760,11 +803,17 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
                     ok = False
             ranker = body.get("ranker")
             if "ranker" not in body:
-                err(cpath + ("ranker",), f"missing: which ranker serves this condition ({', '.join(specs)})")
+                err(cpath + ("ranker",), f"missing: which ranker serves this condition ({', '.join(specs)}, "
+                    "or a plugin path/to/file.py:ClassName)")
                 ok = False
+            elif isinstance(ranker, str) and _is_plugin(ranker):
+                ranker, bad = _resolve_plugin(ranker, Path(path).parent if path is not None else Path.cwd())
+                if bad:
+                    err(cpath + ("ranker",), bad)
+                    ok = False
             elif isinstance(ranker, str) and ranker not in specs:
                 err(cpath + ("ranker",), f"there is no ranker called {ranker!r}{_suggest(ranker, list(specs))} "
-                    f"(choose one of: {', '.join(specs)})")
+                    f"(choose one of: {', '.join(specs)}, or a plugin path/to/file.py:ClassName)")
                 ok = False
             params = body.get("params", {}) if isinstance(body.get("params", {}), dict) else {}
             if ok and specs.get(ranker) is not None:

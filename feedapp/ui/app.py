@@ -211,10 +211,8 @@ def make_engine(catalog: Catalog, ranker: str, seed: int, params: dict | None = 
     from feedapp.core.plugins import PluginHost, is_plugin_spec
 
     if is_plugin_spec(ranker):  # path/to/file.py:ClassName, watched and reloaded on save
-        if warmup:
-            raise UserError("warm-up clips need a registered ranker, not a plugin")
         budget = {} if plugin_budget_ms is None else {"budget_ms": plugin_budget_ms}
-        return PluginHost.feed(catalog, ranker, seed=seed, params=params or {}, **budget)
+        return PluginHost.feed(catalog, ranker, seed=seed, params=params or {}, warmup=warmup, **budget)
     return FeedEngine(catalog, ranker, seed, params or {}, warmup=warmup)
 
 

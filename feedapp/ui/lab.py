@@ -328,6 +328,7 @@ def run_lab(
     for r in (lab.practice_run, lab.main_run):
         if r is not None:
             r.view.shutdown()
+            r.close_plugin()
     log.close(timeout=5.0)
     from feedapp.ui.app import written_summary
 

@@ -114,6 +114,7 @@ class FeedRun(QObject):
         super().__init__(lab)
         self.lab = lab
         self.engine = make_engine(catalog, ranker, seed, params, warmup=warmup)
+        self.plugin_timer = self._serve_plugin()
         for v in replay:  # a continued session: the ranker first learns what the crashed one saw
             if v.clip_id in self.engine.space.row_of:
                 self.engine.finish(v)
@@ -250,6 +251,32 @@ class FeedRun(QObject):
             return
         self.view.blockSignals(True)
         self.view.shutdown()
+
+    def _serve_plugin(self) -> QTimer | None:
+        """A plugin condition (``ranker = "file.py:Class"``): the version loaded at the start serves the
+        whole session (edits to the file are not loaded); a timer finishes the background restart of
+        the last good version after a failure. Failures are logged (``ranker_failed``) and said on the
+        terminal, never shown to the participant."""
+        host = getattr(self.engine, "plugin_host", None)
+        if host is None:
+            return None
+        host.watch_file = False
+        self.engine.on("ranker_did_fail", lambda info: _say(
+            f"the ranker plugin failed in {info.get('method')}(): {info.get('message')}; "
+            f"the feed goes on with {info.get('fallback')}"))
+        timer = QTimer(self, interval=250)
+        timer.timeout.connect(host.poll)
+        timer.start()
+        return timer
+
+    def close_plugin(self) -> None:
+        """End the plugin's worker processes: when the lab window closes (a swipe that lands after the
+        session ended still has the engine decide a slot, never logged)."""
+        host = getattr(self.engine, "plugin_host", None)
+        if self.plugin_timer is not None:
+            self.plugin_timer.stop()
+        if host is not None:
+            host.close()
 
 
 class LabSession(QObject):
@@ -651,5 +678,6 @@ class LabSession(QObject):
         for r in (self.practice_run, self.main_run):
             if r is not None:
                 r.view.shutdown()
+                r.close_plugin()
         self.guard.remove()
         self.finished.emit(self.exit_code)
