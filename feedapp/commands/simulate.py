@@ -51,8 +51,9 @@ def format_fame(report: dict) -> str:
     if not fame:
         return ""
     names = list(fame)
+    w = max([12, *(len(p) + 2 for p in names)])  # a plugin's path:Class is longer than a ranker name
     lines = ["", "creators' side (algorithmic fame):"]
-    head = f"{'policy':<12}{'gini':>7}{'top 10%':>9}{'breakouts':>11}{'median 1st view':>17}"
+    head = f"{'policy':<{w}}{'gini':>7}{'top 10%':>9}{'breakouts':>11}{'median 1st view':>17}"
     newcomer = any(f["newcomer"] for f in fame.values())
     if newcomer:
         head += f"{'newcomer: views to 1st':>24}{'reach':>8}{'share/fair':>12}"
@@ -60,7 +61,7 @@ def format_fame(report: dict) -> str:
     for p in names:
         f = fame[p]
         firsts = [c["first_view"] for c in f["creators"] if c["first_view"] is not None]
-        row = (f"{p:<12}{f['gini']:>7.3f}{f['top10_share']:>9.3f}{len(f['breakouts']):>11}"
+        row = (f"{p:<{w}}{f['gini']:>7.3f}{f['top10_share']:>9.3f}{len(f['breakouts']):>11}"
                f"{(float(np.median(firsts)) if firsts else float('nan')):>17.1f}")
         nw = f["newcomer"]
         if newcomer and nw:
@@ -193,19 +194,21 @@ def run_simulate_command(
     cat = report["catalog"]
     print(
         f"{report['viewers']} simulated viewers x {report['views']} views, seed {report['seed']}, catalog of "
-        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), method {method}"
+        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), "
+        f"method {report.get('method', method)}"
         + (f", taste switch at view {switch_at}" if switch_at is not None else "")
     )
     print(f"chance level (share of clips in a viewer's preferred topics): {report['chance']:.3f}\n")
     cols = ["precision_after_20", "watch_ratio", "explore_after_50", "creators_shown"]
     if switch_at is not None:
         cols.append("precision_after_switch")
-    print(f"{'policy':<10}" + "".join(f"{c:>24}" for c in cols))
+    w = max([10, *(len(p["ranker"]) + 2 for p in report["policies"])])  # a plugin's path:Class is long
+    print(f"{'policy':<{w}}" + "".join(f"{c:>24}" for c in cols))
     for p in report["policies"]:
-        print(f"{p['ranker']:<10}" + "".join(f"{_fmt(p.get(c)):>24}" for c in cols))
+        print(f"{p['ranker']:<{w}}" + "".join(f"{_fmt(p.get(c)):>24}" for c in cols))
     print("\nlearning curve: share of preferred-topic clips per block of 10 views")
     for p in report["policies"]:
-        print(f"{p['ranker']:<10}" + " ".join("  - " if v is None else f"{v:.2f}" for v in p["curve"]))
+        print(f"{p['ranker']:<{w}}" + " ".join("  - " if v is None else f"{v:.2f}" for v in p["curve"]))
     print(f"\ntargets for {ranker}:")
     for k, t in report["targets"].items():
         print(f"  {k:<24} {t['value']:.3f}  (target >= {t['target']:.2f})  {'met' if t['met'] else 'NOT MET'}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import View
-from feedapp.core.plugins import PluginHost, load_plugin_class
+from feedapp.core.plugins import PluginHost, load_plugin_class, make_any_ranker
 from feedapp.core.rankers.base import view_argument
 from feedapp.core.records import MemorySink
 from feedapp.core.replay import replay
@@ -150,3 +151,26 @@ def test_a_plugin_that_learns_from_the_view_replays_exactly_from_the_sqlite_log(
     assert [st.view.position for st in logged.steps if st.view is not None] == \
         [st.position for st in logged.steps if st.view is not None]
     _assert_reproduced(replay(logged, [spec], n_boot=20), spec, engine.picks)
+
+
+def test_the_example_watch_time_plugin_learns_from_the_view_not_the_reward():
+    """examples/plugins/watch_time.py: every reward 0, yet the topic watched to the end (and swiped back
+    to) comes first, because it reads play time, duration and revisits from the view."""
+    spec = f"{Path(__file__).resolve().parents[2] / 'examples' / 'plugins' / 'watch_time.py'}:WatchTime"
+    engine = FeedEngine(Catalog(demo_like_catalog(1).clips), spec, seed=1)
+    r = engine.ranker
+    assert view_argument(r) == "positional"
+    space = engine.space
+    for k, clip in enumerate(space.clips[:40]):
+        liked = "cats" in clip.topics
+        r.learn_one(clip, 0.0, View(clip.id, 1.0, clip.duration_ms * (2.0 if liked else 0.1), loops=int(liked),
+                                    revisit=liked and k % 2 == 0, position=k))
+    s = r.scores(None)
+    cats = np.array(["cats" in c.topics for c in space.clips])
+    assert cats.any() and s[cats].min() > s[~cats].max()
+    fresh = make_any_ranker(spec)  # without views, the same zero rewards teach it nothing about cats
+    fresh.bind(space)
+    for clip in space.clips[:40]:
+        fresh.learn_one(clip, 0.0)
+    f = fresh.scores(None)
+    assert not (f[cats].min() > f[~cats].max())

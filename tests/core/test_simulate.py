@@ -144,7 +144,11 @@ def test_a_plugin_is_a_ranker_in_the_engine_and_in_simulate(tmp_path, capsys):
     assert rep["method"] == "engine"  # a plugin has no array version
     assert [p["ranker"] for p in rep["policies"]][:2] == [spec, "random"]
     assert main(["simulate", "--viewers", "4", "--views", "20", "--ranker", spec, "--compare", "random"]) == 0
-    assert "topic_average.py:TopicAverage" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "topic_average.py:TopicAverage" in out and "method engine" in out  # what ran, not what was asked
+    head, plugin_row, random_row = out.splitlines()[3:6]  # the columns stay aligned under a long plugin name
+    assert plugin_row.startswith(spec + " ") and random_row.startswith("random ")
+    assert len({len(head), len(plugin_row), len(random_row)}) == 1
     assert main(["simulate", "--viewers", "4", "--views", "20", "--ranker", f"{tmp_path}/nope.py:X"]) == 2
     err = capsys.readouterr().err
     assert "there is no plugin file" in err and err.count("\n") == 1
