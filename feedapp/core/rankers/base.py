@@ -1,7 +1,8 @@
 """The ranker protocol, its parameter spec, and what rankers may read about the world.
 
 A ranker turns the catalog's feature matrix into one score per clip (``scores``) and, if it is a
-learner, learns from each view's reward (``learn_one``), in the spirit of river's estimators. It
+learner, learns from each view (``learn_one``: its reward, and the whole ``View`` when its signature
+takes a third argument; ``learn`` calls it either way), in the spirit of river's estimators. It
 does *not* decide the served order: the policy (``policy.py``) turns scores into a served clip with
 exploration, diversity, fatigue and an exact propensity, and is the same for every ranker, so
 rankers stay comparable. Each ranker is seeded and clonable, and can also be used as the plain
