@@ -19,10 +19,23 @@ class UnknownRanker(ParameterError):
     """A ranker name that is not in the registry."""
 
 
+def peer_rankers() -> dict[str, type[BaseRanker]]:
+    """The peer baselines (``feedapp.core.peers``): found by name, not in the app's menu (``RANKERS``)."""
+    from feedapp.core.peers import PEERS  # imported late: the peers import the rankers
+
+    return PEERS
+
+
+def find_ranker_class(name: str) -> type[BaseRanker] | None:
+    """The class of a registry ranker or a peer, or None."""
+    return RANKERS.get(name) or peer_rankers().get(name)
+
+
 def make_ranker(name: str = DEFAULT_RANKER, seed: int = 0, **params: object) -> BaseRanker:
-    cls = RANKERS.get(name)
+    cls = find_ranker_class(name)
     if cls is None:
-        raise UnknownRanker(f"there is no ranker called {name!r} (choose one of: {', '.join(RANKERS)})")
+        raise UnknownRanker(f"there is no ranker called {name!r} (choose one of: {', '.join(RANKERS)}; "
+                            f"peers: {', '.join(peer_rankers())})")
     return cls(seed=seed, **params)
 
 
