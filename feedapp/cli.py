@@ -26,6 +26,7 @@ from feedapp.config import (  # noqa: E402
     parse_params,
     parse_taste,
 )
+from feedapp.core.sim_kinds import KINDS as VIEWER_KINDS  # noqa: E402
 from feedapp.errors import UserError  # noqa: E402,F401 - raised by the UI, caught here
 from feedapp.ranges import (  # noqa: E402
     AUTOPILOT_SPEED,
@@ -34,7 +35,9 @@ from feedapp.ranges import (  # noqa: E402
     SCALE,
     SEED,
     SIM_AT,
+    SIM_CATALOG_SIZE,
     SIM_CREATORS,
+    SIM_TOPICS,
     SIM_VIEWERS,
     SIM_VIEWS,
     SKIP_THRESHOLD_MS,
@@ -205,9 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sim.add_argument("--compare", nargs="+", metavar="NAME", default=None,
-                     help="policies beside the ranker (default: random popular), e.g. --compare following popular")
+                     help="policies beside the ranker (default: random popular; with --viewer-kind: peers), e.g. --compare "
+                     "following popular; 'peers' stands for ts_topic lin_ts vw_cb (Thompson sampling per topic and "
+                     "creator, linear Thompson sampling, Vowpal Wabbit; a peer that cannot run is reported as missing)")
     sim.add_argument("--creators", type=SIM_CREATORS.arg, default=None, metavar="N",
-                     help="use a demo-like catalog with N creators, 1 .. 1000 (default: the demo's 5)")
+                     help="creators in the catalog: with --catalog-size, 1 .. the catalog size (default 200); without "
+                     "it a demo-like catalog with N creators, 1 .. 1000 (default: the demo's 5)")
+    sim.add_argument("--catalog-size", type=SIM_CATALOG_SIZE.arg, default=None, metavar="N",
+                     help="a generated catalog of N clips, 1 .. 100000, creators of heavy-tailed size "
+                     "(default: the 64-clip demo-like catalog)")
+    sim.add_argument("--topics", type=SIM_TOPICS.arg, default=None, metavar="N",
+                     help="topics of the generated catalog, 1 .. 1000 (default 20; needs --catalog-size)")
+    sim.add_argument("--viewer-kind", choices=tuple(VIEWER_KINDS), default=None, metavar="KIND",
+                     help="simulate viewers of one kind and report the honest metrics (liked share per block, watch "
+                     "time / oracle, flagged exploration, new creators, recovery, creators shown) with random's "
+                     "figure as chance, default --compare peers; kinds: "
+                     + "; ".join(f"{k}: {v}" for k, v in VIEWER_KINDS.items()))
     sim.add_argument("--newcomer-at", type=SIM_AT.arg, default=None, metavar="VIEW",
                      help="a brand-new creator's clips join every viewer's feed at this view")
     sim.add_argument("--plot", type=Path, default=None, metavar="DIR",
@@ -316,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.viewers, args.views, args.ranker, args.seed,
                 as_json=args.json, switch_at=args.switch_at, method=args.method,
                 compare=args.compare, creators=args.creators, newcomer_at=args.newcomer_at, plot_dir=args.plot,
+                catalog_size=args.catalog_size, topics=args.topics, viewer_kind=args.viewer_kind,
             )
         if args.command == "replay":
             from feedapp.commands.replay import run_replay_command

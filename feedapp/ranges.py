@@ -119,6 +119,9 @@ SCALE = Range("--scale", 0.5, 3.0, whole=False, why="at 3 a panel already fills 
 QUIT_AFTER = Range("--quit-after", 0, QT_TIMER_MS_MAX // 1000, whole=False, lo_open=True, unit="seconds")
 SIM_VIEWERS = Range("--viewers", 1, 10_000, why="memory and time of one run; split larger studies over seeds")
 SIM_VIEWS = Range("--views", 1, 10_000, why="memory and time of one run")
-SIM_CREATORS = Range("--creators", 1, 1_000, why="a catalog of about three clips per creator")
+SIM_CREATORS = Range("--creators", 1, 100_000, why="one clip per creator in a 100,000-clip catalog")
+SIM_DEMO_CREATORS = 1_000  # --creators without --catalog-size: a demo-like catalog of about three clips per creator
+SIM_CATALOG_SIZE = Range("--catalog-size", 1, 100_000, why="memory and time of one run")
+SIM_TOPICS = Range("--topics", 1, 1_000, why="a thousand topics already leave most with a handful of clips in 10k")
 SIM_AT = Range("VIEW", 1, 10_000)  # --switch-at, --newcomer-at (simulate also checks them against --views)
 LAB_BLOCK = Range("--block", 0, 1_000)

@@ -21,7 +21,9 @@ import numpy as np
 from feedapp.core.catalog import Catalog
 from feedapp.core.rankers.base import ParameterError
 from feedapp.core.rankers.registry import describe
+from feedapp.core.sim_metrics import METRICS
 from feedapp.core.simulate import simulate
+from feedapp.ranges import SIM_DEMO_CREATORS
 
 
 class ProgressBar:
@@ -82,6 +84,31 @@ def format_fame(report: dict) -> str:
     return "\n".join(lines)
 
 
+def format_kind_report(report: dict) -> str:
+    """A ``run_kind`` report as text: one row per ranker, random's row as the chance level, the oracle."""
+    cat = report["catalog"]
+    lines = [
+        f"{report['viewers']} simulated viewers of kind {report['viewer_kind']} x {report['views']} views, seed "
+        f"{report['seed']}, catalog of {cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators; "
+        f"liked by a viewer: {cat['liked_share']:.3f}, short: {cat['short_share']:.3f}), one FeedEngine per viewer",
+        "",
+    ]
+    rows = [*report["policies"], {**report["chance"], "ranker": "random (chance)"}]
+    if report.get("oracle"):
+        rows.append(report["oracle"])
+    width = max(12, *(len(r["ranker"]) + 2 for r in rows))
+    label_w = max(len(label) for _, label in METRICS) + 2
+    lines.append(f"{'':<{label_w}}" + "".join(f"{r['ranker']:>{width}}" for r in rows))
+    for k, label in METRICS:
+        lines.append(f"{label:<{label_w}}" + "".join(f"{_fmt(r.get(k)):>{width}}" for r in rows))
+    lines.append("\nliked share per block of 20 views")
+    for r in rows:
+        lines.append(f"{r['ranker']:<{width}}" + " ".join("  - " if v is None else f"{v:.2f}" for v in r["liked_blocks"]))
+    for name, why in report["missing"].items():
+        lines.append(f"\nmissing: {name}: {why}")
+    return "\n".join(lines)
+
+
 def run_rankers_command(as_json: bool = False) -> int:
     """Print every ranker with its parameter spec (name, default, min, max, description)."""
     rankers = describe()
@@ -128,6 +155,9 @@ def run_simulate_command(
     creators: int | None = None,
     newcomer_at: int | None = None,
     plot_dir: str | os.PathLike | None = None,
+    catalog_size: int | None = None,
+    topics: int | None = None,
+    viewer_kind: str | None = None,
 ) -> int:
     """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
 
@@ -138,7 +168,11 @@ def run_simulate_command(
     The creators' side (``feedapp.core.fame``) is printed after the learning curves. ``compare``
     replaces the policies beside ``ranker`` (default: random, popular); ``creators`` uses a demo-like
     catalog with that many creators; ``newcomer_at`` adds a brand-new creator whose clips join the feed
-    at that view; ``plot_dir`` writes PNG charts there (needs matplotlib).
+    at that view; ``plot_dir`` writes PNG charts there (needs matplotlib). ``catalog_size`` (with
+    ``topics`` and ``creators``) uses a generated catalog (``core.sim_catalogs``); ``viewer_kind`` runs
+    viewers of that kind through one FeedEngine each (``core.sim_bench``) and prints the honest metrics
+    with random's figures as chance (``compare`` defaults to the peers there; ``peers`` in ``compare``
+    stands for them).
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     in_the_way = _file_in_the_way(plot_dir) if plot_dir is not None else None
@@ -149,11 +183,35 @@ def run_simulate_command(
     try:
         from feedapp.commands.charts import write_plots
         from feedapp.core.fame import add_newcomer, creators_catalog
+        from feedapp.core.sim_bench import DEFAULT_PEERS
 
-        if creators is not None:
+        compare = [n for c in compare or () for n in (DEFAULT_PEERS if c == "peers" else (c,))] or None
+        if topics is not None and catalog_size is None:
+            raise ValueError("--topics sets the topics of a generated catalog: give --catalog-size too")
+        if catalog_size is not None:
+            from feedapp.core.sim_catalogs import generated_catalog
+
+            if catalog is not None:
+                raise ValueError("give either a catalog or --catalog-size, not both")
+            catalog = generated_catalog(catalog_size, topics or 20, creators or min(200, catalog_size), seed)
+        elif creators is not None:
             if catalog is not None:
                 raise ValueError("give either a catalog or a number of creators, not both")
+            if creators > SIM_DEMO_CREATORS:
+                raise ValueError(f"--creators: without --catalog-size at most {SIM_DEMO_CREATORS:,} (a demo-like "
+                                 f"catalog of about three clips per creator), not {creators:,}")
             catalog = creators_catalog(seed, creators)
+        if viewer_kind is not None:
+            if newcomer_at is not None or plot_dir is not None:
+                raise ValueError("--newcomer-at and --plot are not available with --viewer-kind")
+            from feedapp.core.demo_catalog import demo_like_catalog
+            from feedapp.core.sim_bench import run_kind
+
+            kind_report = run_kind(viewer_kind, catalog if catalog is not None else demo_like_catalog(seed),
+                                   (ranker, *(compare or DEFAULT_PEERS)), viewers=viewers, views=views, seed=seed,
+                                   switch_at=switch_at, progress=ProgressBar() if progress else None)
+            print(json.dumps(kind_report, indent=2) if as_json else format_kind_report(kind_report))
+            return 0
         newcomer = None
         if newcomer_at is not None:
             from feedapp.core.demo_catalog import demo_like_catalog

@@ -46,17 +46,10 @@ import numpy as np
 
 from feedapp.core.model import Clip, View
 from feedapp.core.rankers.rng import SplitMix
+from feedapp.core.sim_kinds import KINDS
 from feedapp.core.reward import is_skip
 from feedapp.core.simulate import _clip_key, _phi
 
-KINDS: dict[str, str] = {
-    "one_topic": "likes one topic",
-    "several_topics": "likes 2-3 topics and never watches a clip to its end (partial watching)",
-    "creator_fan": "likes every clip of one creator, whatever its topic",
-    "short_lover": "finishes every short clip whatever its topic, but likes only one topic",
-    "switcher": "likes one topic, then another from view 50 (--switch-at moves it)",
-    "mixed": "a mix of the five kinds above, with noisy dwell and idle pauses",
-}
 PURE_KINDS = tuple(k for k in KINDS if k != "mixed")
 SHORT_S = 10.0
 """A clip this many seconds long or shorter is short (``short_lover``; the short-clip share)."""

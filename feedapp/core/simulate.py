@@ -61,7 +61,7 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
 from feedapp.core.plugins import is_plugin_spec, make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
-from feedapp.core.rankers.registry import make_ranker
+from feedapp.core.rankers.registry import make_ranker, peer_rankers
 from feedapp.core.rankers.rng import Rng, SplitMix
 from feedapp.core.reward import DurationQuantiles, compute_reward, is_skip
 
@@ -383,8 +383,8 @@ def simulate(
     make_any_ranker(ranker, seed=seed, **dict(params or {}))  # fail early on a bad name, file or parameter
     for b in baselines:
         make_any_ranker(b)
-    if method == "lockstep" and any(is_plugin_spec(p) for p in (ranker, *baselines)):
-        method = "engine"  # a plugin has no array version: its viewers run through FeedEngine
+    if method == "lockstep" and any(is_plugin_spec(p) or p in peer_rankers() for p in (ranker, *baselines)):
+        method = "engine"  # a plugin or a peer has no array version: its viewers run through FeedEngine
     catalog = catalog if catalog is not None else demo_like_catalog(seed)
     if len(catalog) == 0:
         raise ValueError("the catalog has no clips to simulate with")

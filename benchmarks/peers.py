@@ -1,0 +1,84 @@
+"""The baseline table of issue 11: foryou vs the peers vs random, per viewer kind and catalog.
+
+For each catalog (the demo-like 64 clips; generated 1k clips, 20 topics, 200 creators; with
+``--big`` also 10k clips, 50 topics, 2,000 creators) and each viewer kind, runs
+``sim_bench.run_kind`` (one FeedEngine per viewer and ranker, the oracle, random as chance) for
+every seed, averages the seeds and prints a Markdown table per catalog (the one in
+docs/benchmarks.md) plus the JSON of every averaged report with ``--json FILE``.
+
+    .venv/bin/python benchmarks/peers.py [--viewers 50] [--views 100] [--seeds 3] [--big] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from feedapp.core.demo_catalog import demo_like_catalog  # noqa: E402
+from feedapp.core.sim_bench import DEFAULT_PEERS, mean_reports, run_kind  # noqa: E402
+from feedapp.core.sim_catalogs import generated_catalog  # noqa: E402
+from feedapp.core.sim_viewers import KINDS  # noqa: E402
+
+COLS = (("liked_after_20", "liked 21-30"), ("watch_vs_oracle", "watch/oracle"), ("explored_after_50", "flagged expl. >50"),
+        ("new_creator_after_50", "new creator >50"), ("short_share", "short share"), ("recover_median", "recover (median)"),
+        ("creators_shown", "creators shown"))
+
+
+def catalogs(big: bool) -> list[tuple[str, object]]:
+    out = [("demo 64", lambda s: demo_like_catalog(s)), ("generated 1k", lambda s: generated_catalog(1000, 20, 200, s))]
+    if big:
+        out.append(("generated 10k", lambda s: generated_catalog(10_000, 50, 2000, s)))
+    return out
+
+
+def fmt(v: object) -> str:
+    return "–" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def table(name: str, reports: list[dict]) -> str:
+    head = "| kind | ranker | " + " | ".join(c[1] for c in COLS) + " | liked per 20 views |"
+    lines = [f"**{name}**", "", head, "|" + "---|" * (len(COLS) + 3)]
+    for r in reports:
+        for p in [*r["policies"], r["chance"]]:
+            blocks = " ".join(fmt(b) for b in p["liked_blocks"])
+            lines.append(f"| {r['viewer_kind']} | {p['ranker']} | " + " | ".join(fmt(p[c]) for c, _ in COLS) + f" | {blocks} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--viewers", type=int, default=50)
+    ap.add_argument("--views", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--big", action="store_true", help="also the generated 10k-clip catalog")
+    ap.add_argument("--kinds", nargs="+", default=list(KINDS))
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    out: dict[str, list[dict]] = {}
+    for name, make in catalogs(a.big):
+        out[name] = []
+        for kind in a.kinds:
+            runs = [run_kind(kind, make(s), ("foryou", *DEFAULT_PEERS), viewers=a.viewers, views=a.views, seed=s)
+                    for s in range(a.seeds)]
+            out[name].append(mean_reports(runs))
+            print(f"# {name} {kind} done at {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+        print(table(name, out[name]) + "\n", flush=True)
+        missing = {k: v for r in out[name] for k, v in r["missing"].items()}
+        if missing:
+            print("missing peers: " + "; ".join(f"{k}: {v}" for k, v in missing.items()) + "\n")
+    print(f"{a.viewers} viewers per kind, {a.views} views, seeds 0..{a.seeds - 1}; {time.monotonic() - t0:.0f} s on "
+          f"{platform.machine()} ({platform.python_version()})")
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
