@@ -1,12 +1,12 @@
 """The baseline table of issue 11: foryou vs the peers vs random, per viewer kind and catalog.
 
-For each catalog (the demo-like 64 clips; generated 1k clips, 20 topics, 200 creators; with
-``--big`` also 10k clips, 50 topics, 2,000 creators) and each viewer kind, runs
+For each catalog (``--catalogs``: the demo-like 64 clips; generated 1k clips, 20 topics, 200
+creators; generated 10k clips, 50 topics, 2,000 creators) and each viewer kind, runs
 ``sim_bench.run_kind`` (one FeedEngine per viewer and ranker, the oracle, random as chance) for
 every seed, averages the seeds and prints a Markdown table per catalog (the one in
 docs/benchmarks.md) plus the JSON of every averaged report with ``--json FILE``.
 
-    .venv/bin/python benchmarks/peers.py [--viewers 50] [--views 100] [--seeds 3] [--big] [--json out.json]
+    .venv/bin/python benchmarks/peers.py [--viewers 50] [--views 100] [--seeds 3] [--catalogs demo 1k 10k] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ COLS = (("liked_after_20", "liked 21-30"), ("watch_vs_oracle", "watch/oracle"), 
         ("creators_shown", "creators shown"))
 
 
-def catalogs(big: bool) -> list[tuple[str, object]]:
-    out = [("demo 64", lambda s: demo_like_catalog(s)), ("generated 1k", lambda s: generated_catalog(1000, 20, 200, s))]
-    if big:
-        out.append(("generated 10k", lambda s: generated_catalog(10_000, 50, 2000, s)))
-    return out
+CATALOGS = {
+    "demo": ("demo 64", lambda s: demo_like_catalog(s)),
+    "1k": ("generated 1k (20 topics, 200 creators)", lambda s: generated_catalog(1000, 20, 200, s)),
+    "10k": ("generated 10k (50 topics, 2,000 creators)", lambda s: generated_catalog(10_000, 50, 2000, s)),
+}
 
 
 def fmt(v: object) -> str:
@@ -56,13 +56,13 @@ def main() -> int:
     ap.add_argument("--viewers", type=int, default=50)
     ap.add_argument("--views", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--big", action="store_true", help="also the generated 10k-clip catalog")
+    ap.add_argument("--catalogs", nargs="+", choices=tuple(CATALOGS), default=["demo", "1k"])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     t0 = time.monotonic()
     out: dict[str, list[dict]] = {}
-    for name, make in catalogs(a.big):
+    for name, make in (CATALOGS[c] for c in a.catalogs):
         out[name] = []
         for kind in a.kinds:
             runs = [run_kind(kind, make(s), ("foryou", *DEFAULT_PEERS), viewers=a.viewers, views=a.views, seed=s)

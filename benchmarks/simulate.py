@@ -63,7 +63,7 @@ def main() -> int:
         print(f"ranker only: {wall2:.1f} s wall, {cpu2:.1f} s CPU")
     m = rep["policies"][0]
     print(f"{args.ranker}: precision_after_20 {m['precision_after_20']:.3f}, watch_ratio {m['watch_ratio']:.3f}, "
-          f"explore_after_50 {m['explore_after_50']:.3f}, creators_shown {m['creators_shown']:.3f}"
+          f"off_taste_after_50 {m['off_taste_after_50']:.3f}, creators_shown {m['creators_shown']:.3f}"
           f" (baselines: {', '.join(BASELINES)})")
     return 0 if wall <= TARGET_S else 1
 

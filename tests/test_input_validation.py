@@ -224,7 +224,7 @@ def test_simulate_plot_below_a_file_is_one_line(tmp_path):
 @pytest.mark.parametrize("argv,words", [
     (["--viewers", "1000000000"], "--viewers: must be between 1 and 10,000"),
     (["--views", "0"], "--views: must be between 1 and 10,000"),
-    (["--creators", "99999999999999999999"], "--creators: must be between 1 and 1,000"),
+    (["--creators", "99999999999999999999"], "--creators: must be between 1 and 100,000"),
     (["--seed", "-5"], "--seed: must be between 0 and"),
     (["--switch-at", "abc"], "--switch-at: must be a whole number"),
 ])

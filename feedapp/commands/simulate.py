@@ -257,7 +257,7 @@ def run_simulate_command(
         + (f", taste switch at view {switch_at}" if switch_at is not None else "")
     )
     print(f"chance level (share of clips in a viewer's preferred topics): {report['chance']:.3f}\n")
-    cols = ["precision_after_20", "watch_ratio", "explore_after_50", "creators_shown"]
+    cols = ["precision_after_20", "watch_ratio", "off_taste_after_50", "creators_shown"]
     if switch_at is not None:
         cols.append("precision_after_switch")
     w = max([10, *(len(p["ranker"]) + 2 for p in report["policies"])])  # a plugin's path:Class is long

@@ -106,15 +106,20 @@ def run_kind(
         vseed = seed * 1_000_003 + v
         for name in names:
             viewer = KindViewer.make(kind, vseed, topics, creators, switch_at, sizes)
-            eng = FeedEngine(catalog, build(name, vseed), seed=vseed, world=worlds[name], space=space,
+            # its own Catalog: an engine listens to its catalog, which would keep every engine (and its
+            # ranker's memory) alive until the run ends
+            eng = FeedEngine(Catalog(catalog.clips), build(name, vseed), seed=vseed, world=worlds[name], space=space,
                              record_profile=False, explain=False)
             traces[name].append(run_viewer(eng, viewer, views, topics))
+            close = getattr(eng.ranker, "close", None)
+            if callable(close):  # vw_cb: its native memory, now rather than whenever the collector runs
+                close()
             done += 1
             if progress:
                 progress(done, total)
         if oracle:
             viewer = KindViewer.make(kind, vseed, topics, creators, switch_at, sizes)
-            eng = FeedEngine(catalog, OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
+            eng = FeedEngine(Catalog(catalog.clips), OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
                              record_profile=False, explain=False)
             oracle_traces.append(run_viewer(eng, viewer, views, topics))
             done += 1

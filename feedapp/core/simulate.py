@@ -28,14 +28,16 @@ Metrics (averaged over viewers):
 - ``precision_after_20``: that share over the 10 clips served after the first 20 views;
 - ``chance``: what a random feed would get (preferred clips / all clips);
 - ``watch_ratio``: total play time / the oracle's total play time, over all views;
-- ``explore_after_50``: share of impressions after view 50 with no preferred topic;
+- ``off_taste_after_50``: share of impressions after view 50 with no preferred topic (1 - precision;
+  this is *not* exploration: the share of picks the policy flagged as exploration is reported by
+  ``feedapp simulate --viewer-kind``, ``sim_bench``/``sim_metrics``);
 - ``creators_shown``: creators served at least once to some viewer / creators in the catalog;
 - with ``switch_at``: the viewer's taste moves to new topics at that view, and
   ``precision_after_switch`` is the share from the *new* topics over views switch_at+15..+24.
 
 Read the late part of the curves with the catalog in mind: a viewer with one preferred topic has
 about 10 clips of it, so after ~40 views even the oracle serves repeats (worth less) or other
-topics, and ``explore_after_50`` is then far above the 5 % floor for every policy.
+topics, and ``off_taste_after_50`` is then high for every policy.
 
 Two ways to run, same model and policy (the tests check they agree; the oracle agrees exactly):
 ``method="engine"`` drives one ``FeedEngine`` per viewer, in ``SHARDS`` fixed populations that share
@@ -258,7 +260,7 @@ def _summary(name: str, runs: list[_Run], oracle_ms: float, views: int, n_creato
         "precision_after_20": _r(_window(runs, 20, 30)),
         "watch_ms_per_viewer": round(play / max(len(runs), 1), 1),
         "watch_ratio": round(play / oracle_ms, 4) if oracle_ms > 0 else None,
-        "explore_after_50": _r(1.0 - _window(runs, 50, views)) if views > 50 else None,
+        "off_taste_after_50": _r(1.0 - _window(runs, 50, views)) if views > 50 else None,
         "creators_shown": round(len(set().union(*(r.creators for r in runs))) / max(n_creators, 1), 4),
     }
     if switch_at is not None:
@@ -269,7 +271,6 @@ def _summary(name: str, runs: list[_Run], oracle_ms: float, views: int, n_creato
 TARGETS = {
     "precision_after_20": 0.70,
     "watch_ratio": 0.85,
-    "explore_after_50": 0.05,
     "creators_shown": 1.0,
     "precision_after_switch": 0.70,
 }

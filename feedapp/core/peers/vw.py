@@ -105,5 +105,22 @@ class VowpalWabbitRanker(BaseRanker):
         p = float(self._pmf()[row])
         self._vw.learn(f"shared |s b\n0:{-float(reward)!r}:{max(p, 1e-6)!r} {self._lines[row]}")
 
+    def close(self) -> None:
+        """Give back VW's native memory (its parsed actions and workspace, ~30 MB at 1,000 clips) now;
+        the ranker cannot score afterwards. ``sim_bench`` calls it after each simulated viewer."""
+        vw, examples = getattr(self, "_vw", None), getattr(self, "_examples", None)
+        self._vw, self._examples, self._parsed_n = None, None, -1
+        if vw is None:
+            return
+        try:
+            if examples is not None:
+                vw.finish_example(examples)
+            vw.finish()
+        except Exception:  # noqa: BLE001 - at interpreter shutdown there is nothing left to give back
+            pass
+
+    def __del__(self) -> None:
+        self.close()
+
     def explain(self, row: int) -> tuple[str, ...]:
         return (f"VW probability {float(self._pmf()[row]):.3f}",) if self.space is not None and self.space.n else ()
