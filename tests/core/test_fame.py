@@ -145,3 +145,106 @@ def test_cli_reports_fame_as_json_text_and_charts(tmp_path, capsys):
     assert names == ["exposure_over_time.png", "learning_curves.png", "lorenz.png"]
     for p in out.iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+def test_the_whole_report_of_a_tiny_log_by_hand():
+    # creators a (2 clips), b, c, d (1 clip each; d never served); 2 viewers x 3 views
+    space = FeatureSpace([clip(0, "a"), clip(1, "a"), clip(2, "b"), clip(3, "c"), clip(4, "d")])
+    rows = [[0, 2, 3], [1, 2, 2]]
+    play = [[1000.27, 500, 0], [2000, 250, 250]]
+    f = fame_report(rows, play, space)
+    assert [c["creator"] for c in f["creators"]] == ["b", "a", "c", "d"]  # most impressions first, then by name
+    by = {c["creator"]: c for c in f["creators"]}
+    assert by["a"] == {"creator": "a", "clips": 2, "impressions": 2, "share": 0.3333, "fair_share": 0.4,
+                       "late_share": 0.0, "watch_ms": 3000.3, "reach": 1.0, "first_view": 0.0, "broke_out": False}
+    # the last third is view 2: c (viewer 1) and b (viewer 2), each 0.5 > 2 x 0.2
+    assert by["b"] == {"creator": "b", "clips": 1, "impressions": 3, "share": 0.5, "fair_share": 0.2,
+                       "late_share": 0.5, "watch_ms": 1000.0, "reach": 1.0, "first_view": 1.0, "broke_out": True}
+    assert by["c"]["share"] == 0.1667 and by["c"]["reach"] == 0.5 and by["c"]["first_view"] == 2.0
+    assert by["d"] == {"creator": "d", "clips": 1, "impressions": 0, "share": 0.0, "fair_share": 0.2,
+                       "late_share": 0.0, "watch_ms": 0.0, "reach": 0.0, "first_view": None, "broke_out": False}
+    assert f["breakouts"] == ["b", "c"]
+    assert f["gini"] == 0.4167  # sorted 0, 1, 2, 3: (-3*0 - 1*1 + 1*2 + 3*3) / (4 * 6)
+    assert f["gini_watch"] == round(gini([3000.27, 1000, 0, 0]), 4)  # c was watched for 0 ms
+    assert f["top10_share"] == 0.5
+    assert f["breakout_rule"] == ("share of impressions in the last third of views (views 2-2) > "
+                                  "2 x the creator's share of catalog clips")
+    assert f["lorenz"] == {"creators": [0.0, 0.25, 0.5, 0.75, 1.0], "impressions": [0.0, 0.0, 0.1667, 0.5, 1.0]}
+    assert f["exposure_over_time"] == {"block": 10, "impressions": {"a": [2], "b": [3], "c": [1], "d": [0]}}
+
+
+def test_breaking_out_needs_more_than_twice_the_fair_share():
+    space = FeatureSpace([clip(0, "x"), clip(1, "y")])
+    f = fame_report([[1, 1, 0]], [[1.0, 1.0, 1.0]], space)  # x has the whole last third: exactly 2 x 0.5
+    by = {c["creator"]: c for c in f["creators"]}
+    assert by["x"]["late_share"] == 1.0 and f["breakouts"] == []
+    one = fame_report([[0]], [[5.0]], FeatureSpace([clip(0, "solo")]))  # fewer than 3 views: all are late
+    assert one["creators"] == [{"creator": "solo", "clips": 1, "impressions": 1, "share": 1.0, "fair_share": 1.0,
+                                "late_share": 1.0, "watch_ms": 5.0, "reach": 1.0, "first_view": 0.0,
+                                "broke_out": False}]
+    assert one["breakout_rule"].startswith("share of impressions in the last third of views (views 0-0)")
+
+
+def test_exposure_is_counted_in_blocks_of_ten_views_and_the_newcomer_window_is_checked():
+    space = FeatureSpace([clip(0, "a"), clip(1, "b")])
+    rows = [[0] * 10 + [1, 0]]
+    f = fame_report(rows, [[1.0] * 12], space, newcomer="b", newcomer_at=10)
+    assert f["exposure_over_time"]["impressions"] == {"a": [10, 1], "b": [0, 1]}
+    assert f["newcomer"] == {"creator": "b", "arrives_at_view": 10, "views_until_first": 0.0, "reach": 1.0,
+                             "share_after_arrival": 0.5, "fair_share": 0.5}
+    assert fame_report(rows, [[1.0] * 12], space, newcomer="b", newcomer_at=12)["newcomer"] is None
+    assert fame_report(rows, [[1.0] * 12], space, newcomer="b", newcomer_at=-1)["newcomer"] is None
+    assert fame_report(rows, [[1.0] * 12], space, newcomer="b", newcomer_at=0)["newcomer"]["arrives_at_view"] == 0
+    never = fame_report([[0, 0, 0]], [[1.0] * 3], space, newcomer="b", newcomer_at=1)["newcomer"]
+    assert never["views_until_first"] is None and never["reach"] == 0.0 and never["share_after_arrival"] == 0.0
+
+
+def test_the_newcomer_copies_existing_clips_of_each_topic():
+    """Per topic, the newcomer's k-th clip copies the topic's clip number 3k + 1 (cyclically): fixed, so
+    a fame run is reproducible, and spread over the topic's clips rather than always its first."""
+    cat = creators_catalog(0, 6)
+    grown = add_newcomer(cat, per_topic=2)
+    extra = grown.clips[len(cat.clips):]
+    assert len(extra) == 2 * len(cat.topics())
+    for t in cat.topics():
+        same = [c for c in cat.clips if t in c.topics]
+        for k in (0, 1):
+            new = grown.get(f"newcomer-{t}-{k + 1}")
+            src = same[(3 * k + 1) % len(same)]
+            assert new.creator == "newcomer" and new.title == f"{t} by newcomer #{k + 1}"
+            assert new.path == f"sim/newcomer-{t}-{k + 1}.mp4"
+            assert (new.duration_ms, new.topics, new.features) == (src.duration_ms, src.topics, src.features)
+    default = add_newcomer(cat, creator="nova")
+    assert [c.id for c in default.clips[len(cat.clips):]] == [f"nova-{t}-1" for t in cat.topics()]
+
+
+def test_inequality_edge_cases():
+    assert gini([7]) == 0.0 and gini([]) == 0.0  # one creator: nobody to be unequal to
+    assert gini([0.2, 0.6]) == pytest.approx((-1 * 0.2 + 1 * 0.6) / (2 * 0.8))  # amounts below 1 are amounts
+    assert gini([True, False]) == pytest.approx(0.5)  # counted as 1 and 0
+    assert top_share([]) == 0.0 and top_share([0, 0]) == 0.0
+    assert top_share([3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == 1.0  # the top 10 % of 11 creators is 2 of them
+    xs, ys = lorenz([0, 0])
+    assert xs == ys == [0.0, 0.5, 1.0]  # nobody seen: the line of equality
+    assert lorenz([0.6, 0.2]) == ([0.0, 0.5, 1.0], [0.0, 0.25, 1.0]) and top_share([0.5, 0.25]) == pytest.approx(2 / 3)
+
+
+def test_shares_and_reach_are_rounded_to_four_places():
+    space = FeatureSpace([clip(0, "a"), clip(1, "b"), clip(2, "n")])
+    rows = [[0, 1, 2], [0, 1, 1], [1, 0, 0]]  # 3 viewers: n reached by one of them, at its arrival
+    f = fame_report(rows, np.ones((3, 3)), space, newcomer="n", newcomer_at=2)
+    by = {c["creator"]: c for c in f["creators"]}
+    assert by["n"]["fair_share"] == 0.3333 and by["n"]["late_share"] == 0.3333 and by["n"]["reach"] == 0.3333
+    assert f["newcomer"]["reach"] == 0.3333 and f["newcomer"]["share_after_arrival"] == 0.3333
+
+
+def test_creators_catalog_has_the_named_creators_and_about_three_clips_each():
+    small = creators_catalog(4, 1)
+    assert len(small.clips) == 64 and small.creators() == ["creator01"]  # at least 64 clips
+    big = creators_catalog(4, 30)  # 8 * ceil(90 / 8) = 96 clips
+    assert len(big.clips) == 96 and sorted(big.creators()) == [f"creator{i:02d}" for i in range(1, 31)]
+    assert len(creators_catalog(4, 22).clips) == 72  # 8 * ceil(66 / 8)
+    assert [c.duration_ms for c in creators_catalog(4, 30).clips] == [c.duration_ms for c in big.clips]
+    assert [c.duration_ms for c in creators_catalog(5, 30).clips] != [c.duration_ms for c in big.clips]
+    with pytest.raises(ValueError, match="creators must be 1 or more, not 0"):
+        creators_catalog(4, 0)

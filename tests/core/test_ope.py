@@ -116,3 +116,143 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="same length"):
         estimate([1.0, 2.0], [0.5], [0.5])
     assert estimate([], [], [])["ips"].n == 0
+
+
+# -- the documented formulas, recomputed here on a small log ----------------------------------------------
+
+R = np.array([1.0, 0.0, 0.5, 1.0, -0.5, 0.25, 0.0, 1.0])
+P = np.array([0.5, 0.25, 0.8, 0.1, 0.5, 0.4, 1.0, 0.2])
+PI = np.array([0.9, 0.0, 0.4, 0.3, 0.1, 0.6, 0.5, 0.05])
+DM = np.array([0.2, 0.4, 0.1, 0.7, 0.0, 0.3, 0.5, 0.6])
+Q = np.array([0.8, 0.1, 0.4, 0.9, -0.2, 0.3, 0.2, 0.7])
+
+
+def test_point_estimates_are_the_documented_formulas():
+    w = PI / P
+    est = estimate(R, P, PI, dm=DM, q_logged=Q, ci="normal")
+    assert est["ips"].value == pytest.approx(np.mean(w * R), rel=1e-12)
+    assert est["snips"].value == pytest.approx(np.sum(w * R) / np.sum(w), rel=1e-12)
+    assert est["dr"].value == pytest.approx(np.mean(DM + w * (R - Q)), rel=1e-12)
+    assert [e.estimator for e in est.values()] == ["ips", "snips", "dr"]
+    assert all(e.n == 8 and e.ci == "normal" and e.level == 0.95 for e in est.values())
+    # DR needs both model inputs; without them only IPS and SNIPS are given
+    assert set(estimate(R, P, PI, dm=DM, ci="normal")) == {"ips", "snips"}
+    assert set(estimate(R, P, PI, dm=DM, q_logged=Q, estimators=("dr",), ci="normal")) == {"dr"}
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+def test_normal_intervals_are_the_documented_formulas(level):
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    n, w = R.size, PI / P
+    est = estimate(R, P, PI, dm=DM, q_logged=Q, ci="normal", level=level)
+    for name, terms in (("ips", w * R), ("dr", DM + w * (R - Q))):
+        half = z * np.std(terms, ddof=1) / np.sqrt(n)
+        e = est[name]
+        assert (e.low, e.high) == pytest.approx((terms.mean() - half, terms.mean() + half), rel=1e-9)
+        assert e.level == level
+    v = np.sum(w * R) / np.sum(w)  # SNIPS: the delta method
+    half = z * np.sqrt(np.mean((w * (R - v)) ** 2) * n / (n - 1)) / np.mean(w) / np.sqrt(n)
+    assert (est["snips"].low, est["snips"].high) == pytest.approx((v - half, v + half), rel=1e-9)
+
+
+def test_normal_intervals_need_two_steps_and_a_positive_weight():
+    one = estimate([1.0], [0.5], [0.5], dm=[0.1], q_logged=[0.2], ci="normal")
+    assert all(np.isnan(e.low) and np.isnan(e.high) for e in one.values())
+    assert one["ips"].value == 1.0 and one["dr"].value == pytest.approx(0.1 + 0.8)
+    zero = estimate([1.0, 0.0, 1.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0], ci="normal")
+    assert np.isnan(zero["snips"].value) and np.isnan(zero["snips"].low) and np.isnan(zero["snips"].high)
+    assert zero["ips"].value == 0.0 and zero["ips"].low == zero["ips"].high == 0.0
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_bootstrap_intervals_are_seeded_percentiles_of_resampled_steps(level):
+    pi = np.array([0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.05])  # a tenth of the resamples have no weight at all
+    n, w, n_boot = R.size, pi / P, 400
+    idx = np.random.default_rng(7).integers(0, n, size=(n_boot, n))
+    est = estimate(R, P, pi, dm=DM, q_logged=Q, n_boot=n_boot, seed=7, level=level)
+    a = (1 - level) / 2
+    boot = {"ips": (w * R)[idx].mean(axis=1), "dr": (DM + w * (R - Q))[idx].mean(axis=1)}
+    sw = w[idx].sum(axis=1)
+    snips = (w * R)[idx].sum(axis=1)[sw > 0] / sw[sw > 0]  # resamples with no weight have no SNIPS
+    boot["snips"] = snips
+    assert snips.size < n_boot  # the test covers resamples without weight
+    for name, bs in boot.items():
+        e = est[name]
+        assert (e.low, e.high) == pytest.approx((np.quantile(bs, a), np.quantile(bs, 1 - a)), rel=1e-12)
+        assert e.ci == "bootstrap" and e.level == level and e.n == n
+
+
+def test_the_bootstrap_resamples_in_chunks_without_changing_its_size():
+    n = 4001  # 2,000,000 // 4001 = 499 resamples per chunk: 3 chunks for 1,200
+    g = np.random.default_rng(0)
+    r, p = g.random(n), np.full(n, 0.5)
+    e = estimate(r, p, p, n_boot=1200, seed=3)["ips"]
+    assert e.low < r.mean() < e.high
+    se = r.std() / np.sqrt(n)
+    assert (e.high - e.low) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.15)
+
+
+def test_mean_ci_is_the_logged_mean_with_its_interval():
+    on = mean_ci(R, ci="normal", level=0.9)
+    half = 1.6448536269514722 * np.std(R, ddof=1) / np.sqrt(R.size)
+    assert on.estimator == "logged" and on.n == R.size and on.ci == "normal" and on.level == 0.9
+    assert (on.value, on.low, on.high) == pytest.approx((R.mean(), R.mean() - half, R.mean() + half))
+    boot = mean_ci(R, n_boot=300, seed=4)
+    ref = estimate(R, np.ones(R.size), np.ones(R.size), estimators=("ips",), n_boot=300, seed=4)["ips"]
+    assert (boot.low, boot.high, boot.ci) == (ref.low, ref.high, "bootstrap")
+
+
+def test_estimate_reads_as_plain_data_and_covers_its_ends():
+    e = estimate(R, P, PI, ci="normal")["ips"]
+    assert e.covers(e.low) and e.covers(e.high) and not e.covers(e.high + 1e-9)
+    assert e.as_dict() == {"estimator": "ips", "value": e.value, "low": e.low, "high": e.high, "n": 8,
+                           "ci": "normal", "level": 0.95}
+    empty = estimate([], [], [], ci="normal")
+    assert set(empty) == {"ips", "snips"} and empty["ips"].ci == "normal" and np.isnan(empty["ips"].value)
+
+
+def test_ridge_reward_model_is_ridge_around_the_mean():
+    g = np.random.default_rng(1)
+    X, r = g.random((30, 4)), g.random(30)
+    m = RidgeRewardModel(lam=2.5).fit(X, r)
+    w = np.linalg.solve(X.T @ X + 2.5 * np.eye(4), X.T @ (r - r.mean()))
+    assert m.mean == pytest.approx(r.mean()) and m.w == pytest.approx(w, rel=1e-10)
+    assert m.predict(X[:3]) == pytest.approx(r.mean() + X[:3] @ w, rel=1e-10)
+    flat = RidgeRewardModel().fit(np.zeros((3, 0)), np.array([1.0, 2.0, 6.0]))  # no features: the mean
+    assert flat.predict(np.zeros((2, 0))).tolist() == [3.0, 3.0]
+    none = RidgeRewardModel().fit(np.zeros((0, 4)), np.zeros(0))
+    assert none.w.tolist() == [0.0] * 4 and none.mean == 0.0 and none.predict(X[:2]).tolist() == [0.0, 0.0]
+
+
+def test_cross_fit_leaves_each_steps_fold_out():
+    g = np.random.default_rng(2)
+    X, r = g.random((10, 3)), g.random(10)
+    models, fold = cross_fit(X, r, folds=3, seed=5, lam=0.5)
+    assert fold.tolist() == (np.random.default_rng(5).permutation(10) % 3).tolist()
+    for j, m in enumerate(models):
+        ref = RidgeRewardModel(0.5).fit(X[fold != j], r[fold != j])
+        assert m.w == pytest.approx(ref.w) and m.mean == pytest.approx(ref.mean) and m.lam == 0.5
+    one, fold1 = cross_fit(X, r, folds=1)
+    assert len(one) == 1 and fold1.tolist() == [0] * 10 and one[0].mean == pytest.approx(r.mean())
+    few, fold2 = cross_fit(X[:2], r[:2], folds=5)  # never more folds than steps
+    assert len(few) == 2 and sorted(fold2.tolist()) == [0, 1]
+    none, fold0 = cross_fit(np.zeros((0, 3)), np.zeros(0))
+    assert len(none) == 1 and fold0.size == 0
+
+
+def test_every_bad_input_names_what_is_wrong():
+    with pytest.raises(ValueError, match="1-D arrays of the same length"):
+        estimate([[1.0]], [[0.5]], [[0.5]])
+    for bad in ([1.5], [float("nan")], [-0.1]):
+        with pytest.raises(ValueError, match=r"logged propensities must be in \(0, 1\]"):
+            estimate([1.0], bad, [0.5])
+    estimate([1.0], [1.0 + 1e-12], [0.5])  # rounding above 1 is tolerated
+    with pytest.raises(ValueError, match="ci must be 'bootstrap' or 'normal', not 'exact'"):
+        estimate([1.0], [0.5], [0.5], ci="exact")
+    with pytest.raises(ValueError, match=r"level must be one of \[0.9, 0.95, 0.99\] for normal intervals"):
+        estimate([1.0], [0.5], [0.5], ci="normal", level=0.8)
+    estimate([1.0, 0.0], [0.5, 0.5], [0.5, 0.5], level=0.8, n_boot=10)  # any level for the bootstrap
+    with pytest.raises(ValueError, match="unknown estimator 'mips'"):
+        estimate([1.0], [0.5], [0.5], estimators=("mips",))
