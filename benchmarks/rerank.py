@@ -79,7 +79,7 @@ def bench(n: int, repeats: int) -> tuple[float, float, int]:
     for i in range(repeats):
         t = time.perf_counter()
         eng.finish(View(cur.id, dwell_ms=4000, play_ms=4000, loops=0))  # learn + re-rank ...
-        nxt = eng.peek(1)  # ... and decide the next clip (what the player preloads)
+        nxt = eng.decide_next()  # ... and decide the next clip (what the player preloads)
         times.append((time.perf_counter() - t) * 1000.0)
         cur = eng.move(1)
         assert nxt is cur

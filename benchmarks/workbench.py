@@ -10,8 +10,8 @@ Each figure is printed beside a baseline measured in the same run, and against i
   median <= 200 ms. Baselines: the import alone and the 200-view replay alone;
 - ``replay`` of a 500-view session under 5 rankers (foryou, random, popular, chronological and the
   example plugin), with the bootstrap intervals: <= 5 s. Baseline: the logging ranker alone;
-- ``feedapp simulate --viewers 1000 --views 100`` (lockstep, with the creators' side): <= 30 s.
-  Baseline: the same simulation without the fame figures.
+- ``feedapp simulate --viewers 1000 --views 100`` (one FeedEngine per viewer in 2 processes, with
+  the creators' side): <= 30 s. Baseline: the same simulation without the fame figures.
 
     .venv/bin/python benchmarks/workbench.py [--repeats 15] [--skip-simulate]
 """
@@ -140,11 +140,11 @@ def main() -> int:
     # 4. simulate 1000 x 100 with the creators' side
     if not args.skip_simulate:
         t = time.perf_counter()
-        r = simulate(viewers=1000, views=100, ranker="foryou", seed=0, method="lockstep")
+        r = simulate(viewers=1000, views=100, ranker="foryou", seed=0, workers=2)
         fame_s = time.perf_counter() - t
         assert "fame" in r
         t = time.perf_counter()
-        simulate(viewers=1000, views=100, ranker="foryou", seed=0, method="lockstep", fame=False)
+        simulate(viewers=1000, views=100, ranker="foryou", seed=0, workers=2, fame=False)
         plain_s = time.perf_counter() - t
         results.append(row("simulate 1000 viewers x 100 views + fame", fame_s, "s", 30.0,
                            f"(baseline: without fame figures {plain_s:.2f} s)"))

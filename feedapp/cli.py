@@ -39,6 +39,7 @@ from feedapp.ranges import (  # noqa: E402
     SIM_CREATORS,
     SIM_TOPICS,
     SIM_VIEWERS,
+    SIM_WORKERS,
     SIM_VIEWS,
     SKIP_THRESHOLD_MS,
 )
@@ -190,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="simulate viewers with hidden tastes and report learning curves",
         description="Simulate viewers with hidden tastes over 1-3 topics on a demo-like catalog and report how fast "
-        "the ranker learns them, with random and popular (and an oracle that knows the taste) beside it.",
+        "the ranker learns them, with random and popular (and an oracle that knows the taste) beside it. Every "
+        "simulated viewer runs the app's own feed engine and step (one FeedEngine per viewer).",
     )
     sim.add_argument("--viewers", type=SIM_VIEWERS.arg, default=200,
                      help="number of simulated viewers, 1 .. 10000 (default: 200)")
@@ -200,12 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--switch-at", type=SIM_AT.arg, default=None, metavar="VIEW", help="every viewer's taste moves to new topics at this view"
     )
-    sim.add_argument(
-        "--method",
-        choices=("lockstep", "engine"),
-        default="lockstep",
-        help="lockstep: all viewers as arrays (fast, default); engine: one FeedEngine per viewer (slow, same model)",
-    )
+    sim.add_argument("--workers", type=SIM_WORKERS.arg, default=None, metavar="N",
+                     help="processes that run the viewers, each one FeedEngine driven like the app's feed "
+                     "(default: 2, or 1 on a one-core machine; same report with any number)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sim.add_argument("--compare", nargs="+", metavar="NAME", default=None,
                      help="policies beside the ranker (default: random popular; with --viewer-kind: peers), e.g. --compare "
@@ -330,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_simulate_command(
                 args.viewers, args.views, args.ranker, args.seed,
-                as_json=args.json, switch_at=args.switch_at, method=args.method,
+                as_json=args.json, switch_at=args.switch_at, workers=args.workers,
                 compare=args.compare, creators=args.creators, newcomer_at=args.newcomer_at, plot_dir=args.plot,
                 catalog_size=args.catalog_size, topics=args.topics, viewer_kind=args.viewer_kind,
             )

@@ -123,5 +123,6 @@ SIM_CREATORS = Range("--creators", 1, 100_000, why="one clip per creator in a 10
 SIM_DEMO_CREATORS = 1_000  # --creators without --catalog-size: a demo-like catalog of about three clips per creator
 SIM_CATALOG_SIZE = Range("--catalog-size", 1, 100_000, why="memory and time of one run")
 SIM_TOPICS = Range("--topics", 1, 1_000, why="a thousand topics already leave most with a handful of clips in 10k")
+SIM_WORKERS = Range("--workers", 1, 64, why="processes that run the simulated viewers' shards")
 SIM_AT = Range("VIEW", 1, 10_000)  # --switch-at, --newcomer-at (simulate also checks them against --views)
 LAB_BLOCK = Range("--block", 0, 1_000)

@@ -118,7 +118,7 @@ def test_player_numbers(clips, work, option, value, command):
         assert stored == (kw.get("seed", 0), kw.get("skip_threshold_ms", 3000))
 
 
-SIM_OPTIONS = ["--viewers", "--views", "--seed", "--switch-at", "--creators", "--newcomer-at"]
+SIM_OPTIONS = ["--viewers", "--views", "--seed", "--switch-at", "--creators", "--newcomer-at", "--workers"]
 
 
 @FUZZ

@@ -227,6 +227,7 @@ def test_simulate_plot_below_a_file_is_one_line(tmp_path):
     (["--creators", "99999999999999999999"], "--creators: must be between 1 and 100,000"),
     (["--seed", "-5"], "--seed: must be between 0 and"),
     (["--switch-at", "abc"], "--switch-at: must be a whole number"),
+    (["--workers", "0"], "--workers: must be between 1 and 64"),
 ])
 def test_simulate_numbers_are_range_checked(argv, words):
     code, err = cli("simulate", *argv)

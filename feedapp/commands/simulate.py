@@ -149,7 +149,6 @@ def run_simulate_command(
     switch_at: int | None = None,
     workers: int | None = None,
     progress: bool = True,
-    method: str = "lockstep",
     catalog: Catalog | None = None,
     compare: Sequence[str] | None = None,
     creators: int | None = None,
@@ -161,9 +160,9 @@ def run_simulate_command(
 ) -> int:
     """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
 
-    ``method="lockstep"`` (default) runs every viewer of a policy as arrays; ``"engine"`` drives one
-    FeedEngine per viewer (slower, same model; the tests check both agree). ``catalog`` (e.g. the
-    scanned demo folder) replaces the built-in demo-like catalog.
+    Every viewer is one FeedEngine driven through the feed transaction (``FeedSession``), in
+    ``workers`` processes (default: up to 2). ``catalog`` (e.g. the scanned demo folder) replaces the
+    built-in demo-like catalog.
 
     The creators' side (``feedapp.core.fame``) is printed after the learning curves. ``compare``
     replaces the policies beside ``ranker`` (default: random, popular); ``creators`` uses a demo-like
@@ -226,7 +225,6 @@ def run_simulate_command(
             seed=seed,
             switch_at=switch_at,
             workers=workers,
-            method=method,
             catalog=catalog,
             progress=ProgressBar() if progress else None,
             newcomer=newcomer,
@@ -252,8 +250,7 @@ def run_simulate_command(
     cat = report["catalog"]
     print(
         f"{report['viewers']} simulated viewers x {report['views']} views, seed {report['seed']}, catalog of "
-        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), "
-        f"method {report.get('method', method)}"
+        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), one FeedEngine per viewer in {workers} process(es)"
         + (f", taste switch at view {switch_at}" if switch_at is not None else "")
     )
     print(f"chance level (share of clips in a viewer's preferred topics): {report['chance']:.3f}\n")

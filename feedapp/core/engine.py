@@ -1,8 +1,8 @@
 """FeedEngine: the feed a viewer swipes through, chosen by a named ranker and learning from views.
 
-Why a subclass of ``Feed``: the UI already drives ``Feed`` (``start``, ``peek``, ``move``,
-``current``, ``position``, ``history``, ``is_revisit``, ``redecide_next``), so an engine *is* a
-feed and the UI needs no change. The engine replaces how the next clip is chosen (``_choose``):
+Why a subclass of ``Feed``: the UI already drives ``Feed`` (``start``, ``peek``, ``decide_next``,
+``move``, ``current``, ``position``, ``history``, ``is_revisit``, ``redecide_next``), so an engine
+*is* a feed and the UI needs no change. The engine replaces how the next clip is chosen (``_choose``):
 instead of "every clip once per cycle" it asks the ranker for scores and the shared policy
 (``rankers/policy.py``) for a clip, logging a ``Pick`` (score, exact propensity, exploration flag,
 reasons) for each served slot. Clips may come back after ``repeat_gap`` impressions, as on a real
@@ -13,6 +13,13 @@ Determinism: the randomness of the pick for slot ``p`` comes from two generators
 an independent one for the policy's draw), never from a shared stream. So the served sequence depends only
 on catalog, ranker, parameters, seed, the views reported and how many had been reported when each
 slot was decided (``Pick.views``), not on how often the UI peeked or re-decided in between.
+
+When a slot is decided: only by ``decide_next()`` (or ``move(+1)`` onto an undecided slot), never by
+a query (``peek``, ``upcoming``, ``decision``, ``next_clip``). Learning a view or a live change
+forgets an undisplayed decision (``redecide_next``); a live change decides that slot again as soon
+as it is complete (in ``_emit``, after it is counted and its listeners ran, which log it), so the
+new decision sees the change and its ``Pick.live`` says so; after a view the slot waits for the next
+``decide_next`` (``FeedSession.arrive`` calls it right after learning).
 
 From the UI: ``feedapp.core.feed_session.FeedSession`` drives the engine (learn the closed view
 when the next clip settles, log the impression with its ``Pick``, decide the slot after it).
@@ -202,6 +209,8 @@ class FeedEngine(Feed):
         self.refreshed_at: list[int] = []  # view counts at which the viewer asked for a fresh feed
         self.rewards: list[float] = []
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._redecide_due = False  # an undisplayed decision was forgotten: decide again at the next live change
+        self._choosing = False
         self.live = 0  # live changes applied so far (see LIVE_EVENTS)
         self.params_version = 0  # parameter changes among them
         self.live_log: list[dict[str, Any]] = []  # one entry per live change, in order (what replay applies)
@@ -230,6 +239,8 @@ class FeedEngine(Feed):
             self._record_live(change, *args)
         for cb in list(self._listeners.get(event, ())):
             cb(*args)
+        if change is not None and self._redecide_due and not self._choosing:
+            self.decide_next()  # the slot this change made undecided, decided again now that it is complete
 
     def _record_live(self, change: str, *args: Any) -> None:
         """Count a live change and record what replay needs to apply it again (plain data)."""
@@ -261,6 +272,8 @@ class FeedEngine(Feed):
     # -- choosing ---------------------------------------------------------------------------------
     def _check_serving(self) -> None:
         """Record a change of the code serving (a live change) when a guarded plugin swapped it."""
+        if getattr(self.ranker, "active", None) is None:
+            return  # not a guard: its code changes only by a reload, which is recorded when it happens
         v = ranker_version(self.ranker)
         if v != self.ranker_version:
             self._emit("ranker_serving_did_change", {"from": self.ranker_version, "to": v})
@@ -290,9 +303,13 @@ class FeedEngine(Feed):
         position = len(self._history)
         if position < len(self.warmup):
             return self._warmup_pick(position)
-        self._check_serving()  # a guarded plugin may have fallen back or been restored in the background
-        dec = self._decide(position)
-        self._check_serving()  # or failed while scoring: the fallback answered this decision
+        self._choosing = True
+        try:
+            self._check_serving()  # a guarded plugin may have fallen back or been restored in the background
+            dec = self._decide(position)
+            self._check_serving()  # or failed while scoring: the fallback answered this decision
+        finally:
+            self._choosing = False
         clip = self.space.clips[dec.row]
         pick = Pick(
             clip_id=clip.id,
@@ -329,9 +346,20 @@ class FeedEngine(Feed):
         return clip
 
     def redecide_next(self) -> None:
-        super().redecide_next()
+        """Forget the undisplayed next decision: it is decided again at the next live change (``_emit``)
+        or ``decide_next`` call, whichever comes first, with what the engine knows then."""
+        if self._drop_next():
+            self._redecide_due = True
+
+    def _drop_next(self) -> bool:
+        dropped = super()._drop_next()
         del self._picks[len(self._history) :]
         del self._rows[len(self._history) :]
+        return dropped
+
+    def decide_next(self) -> Clip | None:
+        self._redecide_due = False
+        return super().decide_next()
 
     def next(self) -> Clip | None:
         """Serve the next clip (the first one if nothing was served yet) and make it current."""
@@ -349,8 +377,8 @@ class FeedEngine(Feed):
     def finish(self, view: View) -> Reward | None:
         """Learn from a view (of the current clip, or any served one) and re-rank what comes next.
 
-        If the next clip was already decided but not shown, it is decided again with what was just
-        learned: the UI should ``peek(+1)`` again after this to preload the right clip. A view of a
+        If the next clip was already decided but not shown, that decision is forgotten: the driver
+        decides it again (``decide_next``; ``FeedSession.arrive`` does) with what was just learned. A view of a
         clip that could not be played (``exit == UNPLAYABLE_EXIT``) says nothing about the viewer's
         taste: it is not learned, not counted in ``views``, and None is returned.
         """

@@ -2,8 +2,12 @@
 
 ``Feed`` keeps the history of served clips and a cursor into it. Moving back revisits history;
 moving forward past the end asks the *order* (a ranker, once there is one) for the next clip.
-The next clip is decided as soon as anybody peeks at it, so what the player preloads is what it
-will show.
+
+Deciding and asking are separate: ``decide_next()`` decides the slot after the current one (the
+one moment a slot is decided; ``FeedSession.arrive`` calls it after learning the view just closed),
+``peek(step)`` only reads what is decided (no side effect: ``None`` for a slot not decided yet).
+``move(+1)`` onto an undecided slot decides it first (a driver that does not decide ahead, and the
+first clip). What the player preloads is what it will show.
 """
 
 from __future__ import annotations
@@ -70,22 +74,26 @@ class Feed:
         return self.current is not None and self._back_again
 
     def peek(self, step: int) -> Clip | None:
-        """The clip one ``step`` away (+1 next, -1 previous) without moving; decides the next one."""
+        """The clip one ``step`` away (+1 next, -1 previous) if it is decided; no side effect."""
         target = self._cursor + step
-        if target < 0:
-            return None
-        if target < len(self._history):
+        if 0 <= target < len(self._history):
             return self._history[target]
-        if target == len(self._history):
-            nxt = self._choose()
-            if nxt is not None:
-                self._history.append(nxt)
-            return nxt
         return None
 
+    def decide_next(self) -> Clip | None:
+        """Decide the slot after the current one if it is not decided yet; return its clip (None
+        when the order has nothing to serve). The only place a new slot is decided."""
+        if self._cursor + 1 < len(self._history):
+            return self._history[self._cursor + 1]
+        nxt = self._choose()
+        if nxt is not None:
+            self._history.append(nxt)
+        return nxt
+
     def move(self, step: int) -> Clip | None:
-        """Make the clip ``step`` away current; return it, or None (and stay) when there is none."""
-        clip = self.peek(step)
+        """Make the clip ``step`` away current; return it, or None (and stay) when there is none.
+        Moving forward onto a slot not decided yet decides it (``decide_next``)."""
+        clip = self.decide_next() if step == 1 else self.peek(step)
         if clip is None:
             return None
         self._cursor += step
@@ -98,11 +106,18 @@ class Feed:
         return self.current if self._cursor >= 0 else self.move(1)
 
     def redecide_next(self) -> None:
-        """Forget an undisplayed next pick so the order can choose again (after it learned something)."""
+        """Forget an undisplayed next pick so the order can choose again at the next ``decide_next``
+        (after it learned something)."""
+        self._drop_next()
+
+    def _drop_next(self) -> bool:
+        """Forget an undisplayed next pick; True when there was one."""
         if len(self._history) > self._cursor + 1 and self._cursor + 1 == len(self._history) - 1:
             dropped = self._history.pop()
             if not any(c.id == dropped.id for c in self._history):
                 self._served_this_cycle.discard(dropped.id)
+            return True
+        return False
 
     def _choose(self) -> Clip | None:
         clips = self.catalog.clips

@@ -1,17 +1,25 @@
 """One feed transaction: the Qt-free object every consumer of the feed drives.
 
 The widget (through ``feedapp.ui.recording.SessionBridge``), the lab runner and the autopilot (both
-through the widget), the simulator's engine path and tests drive a ``FeedSession``; replay runs the
-same engine over the log (``feedapp.core.replay``). One step, in this order:
+through the widget), the simulator (``feedapp.core.simulate``: ``open``, ``swipe``, ``end`` without a
+recorder, the closed views given by the simulated viewer) and replay (``feedapp.core.replay``:
+``learn`` and ``serve_logged`` at the points the log says) drive a ``FeedSession``. One step, in
+this order:
 
 ```
 leave(how, input_ns)      input leaves clip p: view p closed, its record handed to the log
+                          (without a recorder the driver hands the closed ``View`` itself)
 arrive(clip, ...)         clip p+1 settles: the engine learns view p, the impression of p+1 is
                           logged with the decision that served it (views learned, live changes,
                           parameter version, ranker version, scripted or picked), then slot p+2 is
                           decided (``decide_next``): the one moment a slot is decided
 next_clip()               what the widget should preload: a query, no side effect
 ```
+
+So the decision of slot p+2 has seen p+1 views (the player preloads it while p+1 plays), in the app,
+the lab, the autopilot and the simulator alike. A live change that forgets an undisplayed decision
+decides that slot again as soon as the change is complete (``FeedEngine._emit``); learning a view
+waits for the next ``decide_next``.
 
 Live changes (parameter change, plugin reload, refresh, follow/unfollow, catalog growth) enter
 the engine (``engine.set_param``, ``engine.follow``, ``engine.refresh``, the plugin host,
@@ -24,10 +32,11 @@ state each logged decision saw (docs/architecture.md, "One feed transaction").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from feedapp.core.engine import LIVE_EVENTS, FeedEngine, plugin_info, view_from_record
-from feedapp.core.model import Clip
+from feedapp.core.model import Clip, Pick, View
 from feedapp.core.records import ViewRecord
 from feedapp.core.session import SessionRecorder
 
@@ -41,7 +50,7 @@ class FeedSession:
     def __init__(self, engine: FeedEngine, recorder: SessionRecorder | None = None) -> None:
         self.engine = engine
         self.recorder = recorder
-        self._to_learn: tuple[ViewRecord, str, bool, int] | None = None  # closed view not learned yet
+        self._to_learn: View | None = None  # closed view not learned yet
         self._current: tuple[Clip, int, bool] | None = None  # (clip, feed position, revisit) on screen
         if recorder is not None:
             recorder.event(SESSION_CATALOG, **self.start_state())
@@ -68,26 +77,54 @@ class FeedSession:
             self.recorder.event(LIVE_CHANGE, **self.engine.live_log[-1])
 
     # -- the step ---------------------------------------------------------------------------------
-    def start(self) -> Clip | None:
-        """Serve slot 0 (the widget calls ``engine.start()`` itself; this is for drivers without one)."""
-        return self.engine.start()
+    def open(self, ns: int = 0) -> Clip | None:
+        """For drivers without a widget (the simulator): serve slot 0 and let it settle (``arrive``)."""
+        clip = self.engine.start()
+        if clip is not None:
+            self.arrive(clip, position=self.engine.position, how="start", is_revisit=False, settled_ns=ns)
+        return clip
 
-    def leave(self, how: str, input_ns: int | None = None) -> ViewRecord | None:
+    def swipe(self, view: View | None = None, how: str = "swipe_next", ns: int = 0) -> Clip | None:
+        """For drivers without a widget: leave the current clip (``view``: how it was watched, when
+        there is no recorder to close it), move to the next slot and let it settle. None at the end."""
+        self.leave(how, ns, view=view)
+        clip = self.engine.move(1)
+        if clip is not None:
+            self.arrive(clip, position=self.engine.position, how=how, is_revisit=self.engine.is_revisit(),
+                        settled_ns=ns)
+        return clip
+
+    def leave(self, how: str, input_ns: int | None = None, *, view: View | None = None) -> ViewRecord | None:
         """The input that leaves the current clip: its view closes and goes to the log now; the
         engine learns it when the next clip settles (``arrive``), so what is on screen during the
-        swipe is never re-decided."""
+        swipe is never re-decided. With a recorder the view is the one it closes; without one the
+        driver passes ``view`` (a simulated viewer's)."""
         cur, self._current = self._current, None
         rec = self.recorder.leave(how, input_ns) if self.recorder is not None else None
-        if rec is not None and cur is not None:
-            self._to_learn = (rec, cur[0].id, cur[2], self.recorder.position)  # its impressions.position
+        if cur is not None:
+            if rec is not None:
+                self._to_learn = view_from_record(rec, cur[0].id, cur[2], self.recorder.position)  # its impressions.position
+            elif self.recorder is None and view is not None:
+                if view.clip_id != cur[0].id:
+                    raise ValueError(f"the view is of clip {view.clip_id!r}, but clip {cur[0].id!r} was on screen")
+                self._to_learn = view if view.position is not None else replace(view, position=cur[1])
         return rec
 
     def learn_pending(self) -> None:
         """Learn the closed view that waits for it (called by ``arrive`` and ``end``)."""
         if self._to_learn is not None:
-            rec, clip_id, revisit, position = self._to_learn
-            self._to_learn = None
-            self.engine.finish(view_from_record(rec, clip_id, revisit, position))
+            view, self._to_learn = self._to_learn, None
+            self.learn(view)
+
+    def learn(self, view: View) -> None:
+        """The engine learns one closed view now (``learn_pending``; replay at the logged point)."""
+        self.engine.finish(view)
+
+    def serve_logged(self, pick: Pick) -> Clip:
+        """Replay: the logged slot settles with the logged decision (``FeedEngine.serve_logged``)."""
+        clip = self.engine.serve_logged(pick)
+        self._current = (clip, self.engine.position, False)
+        return clip
 
     def arrive(self, clip: Clip, *, position: int, how: str, is_revisit: bool, settled_ns: int,
                input_ns: int | None = None, decide_next: bool = True) -> str | None:
@@ -116,7 +153,7 @@ class FeedSession:
 
     def decide_next(self) -> Clip | None:
         """Decide the slot after the current one, if it is not decided yet (the decision moment)."""
-        return self.engine.peek(1)
+        return self.engine.decide_next()
 
     def next_clip(self) -> Clip | None:
         """The clip the widget should preload next: the decided one, or None (no side effect)."""
@@ -124,9 +161,15 @@ class FeedSession:
         pos = eng.position + 1
         return eng.history[pos] if 0 <= pos < len(eng.history) else None
 
-    def end(self, reason: str, ns: int | None = None) -> None:
-        """Close the open view (learning from it) and the session."""
-        if self.recorder is None or self.recorder.ended is not None:
+    def end(self, reason: str, ns: int | None = None, *, view: View | None = None) -> None:
+        """Close the open view (learning from it) and the session (``view``: without a recorder,
+        how the last clip was watched)."""
+        if self.recorder is None:
+            if self._current is not None:
+                self.leave(reason, ns, view=view)
+            self.learn_pending()
+            return
+        if self.recorder.ended is not None:
             self.learn_pending()
             return
         if self._current is not None:

@@ -5,15 +5,16 @@ the clip was watched (Open Bandit Pipeline's (action, propensity, reward)). That
 without a new study, "what would ranker B have served here, and what reward would it have earned?"
 
 How one ranker is replayed (``replay``): the same transaction as the live feed, run over the log.
-A ``FeedEngine`` (the engine code that served the session, not a copy) starts from the session's
-own state, logged when it started (``session_catalog``: the catalog's rows in order, parameters,
-seed), with a fresh ranker. It then walks the log: before each logged decision it learns exactly
+A ``FeedSession`` (no recorder) over a ``FeedEngine`` (the engine code that served the session, not
+a copy) starts from the session's own state, logged when it started (``session_catalog``: the
+catalog's rows in order, parameters, seed), with a fresh ranker. It then walks the log: before each logged decision it learns exactly
 the views the live engine had learned (``impressions.views_learned``) and applies exactly the live
 changes it had seen (``impressions.live_seq``; the ``live_change`` events: parameter changes,
 plugin reloads, refreshes, follows and unfollows, catalog growth, each at its logged position).
 Then it decides the slot as the engine would (same randomness keys, same policy), which gives its
 probability of every clip of the catalog (``Decision.full_probs``), and "sees" what really
-happened: the logged clip is served in that slot (``FeedEngine.serve_logged``). The target's
+happened: the logged clip settles in that slot (``FeedSession.serve_logged``), and views are learned
+through ``FeedSession.learn``, the step the live session learns with. The target's
 probability of the *logged* clip against the logged propensity is the importance weight.
 
 Replaying the ranker that served the session with its own parameters reproduces every logged
@@ -63,6 +64,7 @@ import numpy as np
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
+from feedapp.core.feed_session import FeedSession
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, Pick, View
 from feedapp.core.ope import ESTIMATORS, Estimate, cross_fit, estimate, mean_ci
@@ -162,6 +164,7 @@ class _Replayer:
         self.nonfinite = 0  # decisions whose scores held NaN or inf
         self.engine = FeedEngine(Catalog(session.initial), self._watched(make()), seed=session.seed,
                                  reward_config=reward_config, record_profile=False, explain=False)
+        self.feed = FeedSession(self.engine)  # no recorder: the log is the input here
         self.overrides = dict(session.start.get("overrides") or {})  # what a rebuilt plugin version gets
         self.plugins = {}  # ranker version -> plugin (path, class, source), as logged
         for e in (session.start, *session.live):
@@ -249,7 +252,7 @@ class _Replayer:
             view = steps[self.next_view].view
             self.next_view += 1
             if view.exit != UNPLAYABLE_EXIT:
-                self.engine.finish(view)
+                self.feed.learn(view)
                 self.learned += 1
                 return True
         return False
@@ -306,7 +309,7 @@ def replay_ranker(session: LoggedSession, make: Callable[[], BaseRanker], *, ser
                     "top_clip": eng.space.clips[int(dec.allowed[top])].id, "top_p": float(dec.probs[top]),
                     "probs": dec.full_probs(),
                 })
-            eng.serve_logged(rp.serve(st, position))
+            rp.feed.serve_logged(rp.serve(st, position))
         if st.view is not None and st.view.exit != UNPLAYABLE_EXIT:
             closed_before += 1
     return {"name": eng.ranker.name, "steps": steps, "clips": eng.space.clips, "nonfinite": rp.nonfinite}

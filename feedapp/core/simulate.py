@@ -39,10 +39,13 @@ Read the late part of the curves with the catalog in mind: a viewer with one pre
 about 10 clips of it, so after ~40 views even the oracle serves repeats (worth less) or other
 topics, and ``off_taste_after_50`` is then high for every policy.
 
-Two ways to run, same model and policy (the tests check they agree; the oracle agrees exactly):
-``method="engine"`` drives one ``FeedEngine`` per viewer, in ``SHARDS`` fixed populations that share
-global popularity; ``method="lockstep"`` (the CLI's default, ~50x faster) advances all viewers of
-a policy together as arrays, one population. Watch-time quantiles are each viewer's own in both.
+One implementation: every viewer is one ``FeedEngine`` driven through the feed transaction
+(``FeedSession`` without a recorder: the app's own step, so the slot after a clip is decided when
+that clip settles, after the view before it was learned), the same engine, policy, rankers and
+reward the app runs. Viewers are split into ``SHARDS`` fixed populations that share global
+popularity per policy; ``workers`` processes run the shards (same results with any number).
+Watch-time quantiles are each viewer's own. There is no second (array) implementation: an earlier
+one drifted from the engine unnoticed.
 """
 
 from __future__ import annotations
@@ -59,13 +62,13 @@ import numpy as np
 from feedapp.core.catalog import Catalog
 from feedapp.core.demo_catalog import DEMO_CREATORS, DEMO_TOPICS, demo_like_catalog  # noqa: F401 - re-exported
 from feedapp.core.engine import FeedEngine
+from feedapp.core.feed_session import FeedSession
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
-from feedapp.core.plugins import is_plugin_spec, make_any_ranker
+from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
-from feedapp.core.rankers.registry import make_ranker, peer_rankers
 from feedapp.core.rankers.rng import Rng, SplitMix
-from feedapp.core.reward import DurationQuantiles, compute_reward, is_skip
+from feedapp.core.reward import is_skip
 
 NOISE_SIGMA = 0.5
 MAX_PLAYS = 3
@@ -204,6 +207,7 @@ class _Run:
     creators: set[str] = field(default_factory=set)
     chance: float = 0.0
     rows: list[int] = field(default_factory=list)  # feature-space row served at each view (for fame.py)
+    propensity: list[float] = field(default_factory=list)  # the logged propensity of each served slot
 
 
 FOLLOWS = 2
@@ -218,26 +222,34 @@ def follows_of(viewer_seed: int, creators: Sequence[str], k: int = FOLLOWS) -> l
 
 def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Sequence[str], switch_at: int | None,
                 hidden: Sequence[int] = (), reveal_at: int | None = None) -> _Run:
+    """One simulated viewer swipes through ``views`` clips of the feed transaction (``FeedSession``,
+    no recorder): the slot after each clip is decided when the clip settles, after learning the view
+    before it, as in the app. A taste switch or a newcomer's arrival makes the undisplayed decision
+    be made again before the viewer swipes to it."""
     run = _Run()
     clips = engine.catalog.clips
     hidden_rows = np.asarray(hidden, dtype=np.intp)
     if hidden_rows.size:  # a newcomer's clips join the feed at view ``reveal_at``
         engine._blocked[hidden_rows] = True
+    session = FeedSession(engine)
+    view = None
     for i in range(views):
         if switch_at is not None and i == switch_at:
             viewer.switch(topics)
+            engine.redecide_next()  # the oracle's scores read the taste
         if hidden_rows.size and i == reveal_at:
             engine._blocked[hidden_rows] = False
             engine.redecide_next()
-        clip = engine.next()
+        clip = session.open() if view is None else session.swipe(view)
         if clip is None:
             break
         view = viewer.watch(clip)
-        engine.finish(view)
         run.liked.append(viewer.likes(clip))
         run.play_ms.append(view.play_ms)
         run.creators.add(clip.creator)
         run.rows.append(engine.space.row_of[clip.id])
+    session.end("finished", view=view)
+    run.propensity = [p.propensity for p in engine.picks[: len(run.rows)]]
     run.chance = sum(viewer.likes(c) for c in clips) / max(len(clips), 1)
     return run
 
@@ -353,7 +365,6 @@ def simulate(
     baselines: Sequence[str] = BASELINES,
     oracle: bool = True,
     workers: int = 1,
-    method: str = "engine",
     progress: Callable[[int, int], None] | None = None,
     newcomer: str | None = None,
     newcomer_at: int | None = None,
@@ -362,9 +373,8 @@ def simulate(
     """Run ``viewers`` simulated viewers for ``views`` views each under ``ranker`` (and baselines).
 
     Returns plain data: one summary per policy (see the module docstring), the chance level, the
-    targets and whether the ranker met them. ``method="engine"`` drives one ``FeedEngine`` per viewer
-    (``workers`` > 1 runs its shards in that many processes, same results); ``method="lockstep"``
-    runs all viewers of a policy as arrays (one population, ~50x faster, same model and policy).
+    targets and whether the ranker met them. Each viewer is one ``FeedEngine`` driven through
+    ``FeedSession``; ``workers`` > 1 runs the ``SHARDS`` populations in that many processes (same results).
 
     The creators' side (``feedapp.core.fame``) is in ``report["fame"]`` (one entry per policy) unless
     ``fame=False``. ``newcomer`` names a creator of the catalog whose clips are held back until view
@@ -379,13 +389,9 @@ def simulate(
         raise ValueError(f"switch_at must be between 1 and views - 1 ({views - 1}), not {switch_at}")
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
-    if method not in ("engine", "lockstep"):
-        raise ValueError(f"method must be 'engine' or 'lockstep', not {method!r}")
     make_any_ranker(ranker, seed=seed, **dict(params or {}))  # fail early on a bad name, file or parameter
     for b in baselines:
         make_any_ranker(b)
-    if method == "lockstep" and any(is_plugin_spec(p) or p in peer_rankers() for p in (ranker, *baselines)):
-        method = "engine"  # a plugin or a peer has no array version: its viewers run through FeedEngine
     catalog = catalog if catalog is not None else demo_like_catalog(seed)
     if len(catalog) == 0:
         raise ValueError("the catalog has no clips to simulate with")
@@ -404,11 +410,7 @@ def simulate(
                  hidden, newcomer_at if hidden else None)
             for s in range(min(SHARDS, viewers))]
     results: list[dict[str, list[tuple[int, _Run]]]] = []
-    if method == "lockstep":
-        by_name = _lockstep(viewers, views, ranker, seed, catalog, dict(params) if params else None, switch_at,
-                            policies, oracle, progress, hidden, newcomer_at if hidden else None)
-        results = [{k: list(enumerate(v)) for k, v in by_name.items()}]
-    elif workers == 1 or len(jobs) == 1:
+    if workers == 1 or len(jobs) == 1:
         done = 0
 
         def tick() -> None:
@@ -457,7 +459,6 @@ def simulate(
         "viewers": viewers,
         "views": views,
         "seed": seed,
-        "method": method,
         "switch_at": switch_at,
         "catalog": {"clips": len(catalog), "topics": len(topics), "creators": len(creators)},
         "chance": round(float(np.mean([r.chance for r in runs[ranker]])), 4),
@@ -475,275 +476,3 @@ def simulate(
                                          newcomer=newcomer if hidden else None, newcomer_at=newcomer_at)
                           for p in policies}
     return report
-
-
-# -- the lockstep simulator: every viewer of a policy advances one view at a time, as arrays -------
-#
-# Why a second implementation: driving one FeedEngine per viewer costs ~250 us of numpy call
-# overhead per simulated view (a 64-clip catalog is too small for numpy to pay off), so 1000
-# viewers x 100 views x 4 policies takes minutes. Here the same policy (rankers/policy.py: allowed
-# set, repeat gap, same-topic limit, fatigue, repeat penalty, epsilon/new-creator/softmax mixture),
-# the same learner (foryou's Kalman form), the same reward (compute_reward, per-viewer quantiles)
-# and the same viewer model (identical noise draws) run on V x n arrays. It samples from the same
-# mixture distribution (by inverse CDF rather than component first, so individual draws differ
-# from an engine with the same seed) and has no shortlist (fine for catalogs up to a few thousand
-# clips). tests/core/test_simulate.py checks that both give the same learning figures.
-
-_M64 = np.uint64((1 << 64) - 1)
-_G64 = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix_arr(z: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        z = z + _G64
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
-def _splitmix_uniforms(keys: Sequence[np.ndarray], count: int) -> list[np.ndarray]:
-    """The first ``count`` draws of ``SplitMix(*keys)`` for arrays of keys (bit-identical)."""
-    s = np.zeros(np.broadcast(*keys).shape, dtype=np.uint64)
-    for k in keys:
-        s = _mix_arr(s ^ k.astype(np.uint64))
-    out = []
-    with np.errstate(over="ignore"):
-        for i in range(1, count + 1):
-            z = _mix_arr(s + _G64 * np.uint64(i))
-            out.append((z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53)))
-    return out
-
-
-class _Viewers:
-    """V simulated viewers as arrays (appeal per clip, seen counts), watching like ``SimViewer``."""
-
-    def __init__(self, viewers: list[SimViewer], clips: Sequence[Clip]) -> None:
-        self.viewers = viewers
-        self.clips = clips
-        self.seeds = np.array([v.seed & ((1 << 64) - 1) for v in viewers], dtype=np.uint64)
-        self.keys = np.array([_clip_key(c.id) for c in clips], dtype=np.uint64)
-        self.dur = np.array([max(c.duration_ms, 1) for c in clips], dtype=np.int64)
-        self.patience = np.array([v.patience_s for v in viewers])
-        self.seen = np.zeros((len(viewers), len(clips)), dtype=np.int64)
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Recompute appeal and preferences (after a taste switch)."""
-        self.appeal = np.array([[v.appeal(c) for c in self.clips] for v in self.viewers])
-        self.likes = np.array([[v.likes(c) for c in self.clips] for v in self.viewers], dtype=bool)
-
-    def expected_play_ms(self) -> np.ndarray:
-        s2 = NOISE_SIGMA**2
-        mu = (np.log(self.patience * 1000.0)[:, None] + 4.0 * (self.appeal - 0.4)
-              + self.seen * math.log(REPEAT_FATIGUE))
-        cap = (MAX_PLAYS * self.dur).astype(np.float64)[None, :]
-        lc = np.log(cap)
-        return np.exp(mu + s2 / 2) * _phi((lc - mu - s2) / NOISE_SIGMA) + cap * (1.0 - _phi((lc - mu) / NOISE_SIGMA))
-
-    def watch(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        v = np.arange(rows.size)
-        seen = self.seen[v, rows]
-        a = self.appeal[v, rows]
-        u1, u2, u3, u4 = _splitmix_uniforms([self.seeds, self.keys[rows], seen.astype(np.uint64)], 4)
-        z = np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * math.pi * u2)
-        wanted = 1000.0 * (self.patience * np.exp(4.0 * (a - 0.4)) * REPEAT_FATIGUE**seen) * np.exp(NOISE_SIGMA * z)
-        d = self.dur[rows]
-        play = np.minimum(wanted, MAX_PLAYS * d).astype(np.int64)
-        loops = play // d
-        like_cond = (a > 0.75) & (loops >= 1)
-        liked = like_cond & (u3 < 0.3)
-        ni = (a < 0.15) & (np.where(like_cond, u4, u3) < 0.05)
-        self.seen[v, rows] += 1
-        skipped = (play < SKIP_MS) & (loops < 1)  # reward.is_skip: loops < 1 is play < duration here
-        return {"play": play, "loops": loops, "skipped": skipped, "liked": liked, "not_interested": ni}
-
-
-def _lockstep_policy_run(
-    name: str, space: FeatureSpace, viewers: _Viewers, params: dict, views: int, switch_at: int | None,
-    topics: Sequence[str], progress: Callable[[int], None] | None,
-    hidden: Sequence[int] = (), reveal_at: int | None = None, follow: np.ndarray | None = None,
-) -> list[_Run]:
-    """Run V viewers under one policy (a registry ranker or ``"oracle"``) for ``views`` views."""
-    V, n = len(viewers.viewers), space.n
-    X = space.X.astype(np.float64)
-    X2 = X * X
-    T = space.T.astype(np.float64)
-    creator_of = space.creator_of
-    nc = len(space.creators)
-    learner = name == "foryou"
-    p = params
-    eps, temp, floor = float(p["epsilon"]), float(p["temperature"]), float(p["new_creator_floor"])
-    gap, nrun = int(p["repeat_gap"]), int(p["max_same_topic"])
-    tf, cf, rp, h = float(p["topic_fatigue"]), float(p["creator_fatigue"]), float(p["repeat_penalty"]), float(p["fatigue_halflife"])
-    served = np.zeros((V, views), dtype=np.int64)
-    blocked = np.zeros((V, n), dtype=bool)
-    hidden_rows = np.asarray(hidden, dtype=np.intp)
-    blocked[:, hidden_rows] = True  # a newcomer's clips join at view ``reveal_at``
-    times = np.zeros((V, n), dtype=np.int64)
-    seen_creator = np.zeros((V, nc), dtype=bool)
-    pop = np.zeros(n)
-    quants = [DurationQuantiles() for _ in range(V)]  # each viewer's own scale, as in one FeedEngine
-    if learner:
-        d = X.shape[1]
-        g, lam, noise, opt = float(p["decay"]), float(p["prior_precision"]), float(p["noise"]), float(p["optimism"])
-        mean = np.zeros((V, d))
-        P = np.tile(np.eye(d) / lam, (V, 1, 1))
-    vi = np.arange(V)
-    runs = [_Run() for _ in range(V)]
-    liked_hist = np.zeros((V, views), dtype=bool)
-    play_hist = np.zeros((V, views), dtype=np.int64)
-    for t in range(views):
-        if switch_at is not None and t == switch_at:
-            for v in viewers.viewers:
-                v.switch(topics)
-            viewers.refresh()
-        if hidden_rows.size and t == reveal_at:
-            blocked[:, hidden_rows] = False
-        # scores
-        if name == "oracle":
-            s = viewers.expected_play_ms() / 1000.0
-        elif learner:
-            s = mean @ X.T + opt * np.sqrt(np.maximum(np.einsum("vii->vi", P), 0.0) @ X2.T)
-        elif name in ("popular", "following"):
-            v_ = np.log1p(pop)
-            top = v_.max()
-            s = np.broadcast_to(v_ / top if top > 0 else v_, (V, n))
-        elif name == "chronological":
-            s = np.broadcast_to(space.created_rank, (V, n))
-        else:  # random: epsilon 1, scores do not matter
-            s = np.zeros((V, n))
-        # allowed set
-        ok = ~blocked
-        if t:
-            ok[vi[:, None], served[:, max(0, t - gap) : t]] = False
-        if nrun > 0 and t >= nrun and T.shape[1]:
-            full = T[served[:, t - nrun : t]].min(axis=1) > 0  # V x topics
-            div = ok & ~((full.astype(np.float64) @ T.T) > 0)
-            use = div.any(axis=1)
-            ok[use] = div[use]
-        empty = ~ok.any(axis=1)
-        if empty.any():
-            ok[empty] = ~blocked[empty]
-            if t and n > 1:
-                ok[empty, served[empty, t - 1]] = False
-            still = ~ok.any(axis=1)
-            ok[still] = True
-            if t and n > 1:
-                ok[still, served[still, t - 1]] = False
-        if follow is not None:  # ``following``: followed creators' clips only, as FollowingRanker.restrict
-            narrowed = ok & follow
-            none = ~narrowed.any(axis=1)
-            if t and none.any():
-                relaxed = ~blocked[none]
-                if n > 1:
-                    relaxed[np.arange(relaxed.shape[0]), served[none, t - 1]] = False
-                narrowed[none] = relaxed & follow[none]
-            use = narrowed.any(axis=1)
-            ok[use] = narrowed[use]
-        m = ok.sum(axis=1)
-        # adjusted scores
-        adj = np.array(s, dtype=np.float64)
-        if t:
-            k = min(t, int(6 * h) + 1)
-            w = 0.5 ** (np.arange(k - 1, -1, -1, dtype=np.float64) / h)
-            recent = served[:, t - k : t]
-            if tf > 0 and T.shape[1]:
-                adj -= tf * (np.einsum("k,vkt->vt", w, T[recent]) @ T.T)
-            if cf > 0:
-                exp_c = np.zeros((V, nc))
-                np.add.at(exp_c, (np.repeat(vi, k), creator_of[recent].ravel()), np.tile(w, V))
-                adj -= cf * exp_c[:, creator_of]
-            if rp > 0:
-                adj -= rp * times
-        # mixture
-        masked = np.where(ok, adj, -np.inf)
-        best = masked.max(axis=1, keepdims=True)
-        if temp > 0:
-            soft = np.where(ok, np.exp((masked - best) / temp), 0.0)
-        else:
-            soft = np.zeros((V, n))
-            soft[vi, masked.argmax(axis=1)] = 1.0
-        soft /= soft.sum(axis=1, keepdims=True)
-        f = np.zeros(V)
-        new = None
-        if floor > 0:
-            new = ok & ~seen_creator[:, creator_of]
-            n_new = new.sum(axis=1)
-            f = np.where(n_new > 0, min(floor, 1.0 - eps), 0.0)
-        probs = (1.0 - eps - f)[:, None] * soft + eps * ok / m[:, None]
-        if new is not None:
-            probs += (f / np.maximum(n_new, 1))[:, None] * new
-        u = _splitmix_uniforms([viewers.seeds, np.full(V, t, dtype=np.uint64)], 1)[0]
-        cum = np.cumsum(probs, axis=1)
-        rows = np.minimum((cum < (u * cum[:, -1])[:, None]).sum(axis=1), n - 1)
-        rows = np.where(ok[vi, rows], rows, masked.argmax(axis=1))  # guard against rounding at the edges
-        # watch, learn, record
-        out = viewers.watch(rows)
-        served[:, t] = rows
-        times[vi, rows] += 1
-        seen_creator[vi, creator_of[rows]] = True
-        blocked[vi, rows] |= out["not_interested"]
-        np.add.at(pop, rows, 1.0)
-        liked_hist[:, t] = viewers.likes[vi, rows]
-        play_hist[:, t] = out["play"]
-        if learner:
-            r = np.empty(V)
-            for i in range(V):
-                c = space.clips[rows[i]]
-                view = View(c.id, int(out["play"][i]) + 300, int(out["play"][i]), loops=int(out["loops"][i]),
-                             skipped=bool(out["skipped"][i]), liked=bool(out["liked"][i]),
-                             not_interested=bool(out["not_interested"][i]))
-                r[i] = compute_reward(view, float(c.duration_ms), quants[i]).value
-                quants[i].observe(min(float(view.play_ms), 20.0 * max(float(c.duration_ms), 1.0)), float(c.duration_ms))
-            x = X[rows]
-            if g < 1.0:
-                mean *= g
-                P *= g * g
-                P[:, np.arange(d), np.arange(d)] += (1.0 - g * g) / lam
-            Px = np.einsum("vij,vj->vi", P, x)
-            sden = noise + np.einsum("vi,vi->v", x, Px)
-            mean += Px * ((r - np.einsum("vi,vi->v", x, mean)) / sden)[:, None]
-            P -= np.einsum("vi,vj->vij", Px, Px / sden[:, None])
-        if progress:
-            progress(V)
-    for i, run in enumerate(runs):
-        run.liked = liked_hist[i].tolist()
-        run.play_ms = play_hist[i].tolist()
-        run.creators = {space.creators[c] for c in set(creator_of[served[i]].tolist())}
-        run.chance = float(viewers.likes[i].mean())
-        run.rows = served[i].tolist()
-    return runs
-
-
-def _lockstep(viewers: int, views: int, ranker: str, seed: int, catalog: Catalog, params: dict | None,
-              switch_at: int | None, policies: Sequence[str], oracle: bool,
-              progress: Callable[[int, int], None] | None, hidden: Sequence[int] = (),
-              reveal_at: int | None = None) -> dict[str, list[_Run]]:
-    space = FeatureSpace(catalog.clips)
-    topics, creators = space.topics, space.creators
-    total = viewers * views * (len(policies) + int(oracle))
-    done = 0
-
-    def tick(k: int) -> None:
-        nonlocal done
-        done += k
-        if progress:
-            progress(done, total)
-
-    out: dict[str, list[_Run]] = {}
-    main_params = make_ranker(ranker, **dict(params or {})).params
-    for name in (*policies, *(["oracle"] if oracle else [])):
-        if name == "oracle":
-            pp = dict(OracleRanker(0).params)
-            pp.update({k: main_params[k] for k in ("repeat_gap", "max_same_topic")})
-        else:
-            pp = dict(make_ranker(name, **dict(params or {}) if name == ranker else {}).params)
-        vs = _Viewers([SimViewer.make(seed * 1_000_003 + v, topics, creators) for v in range(viewers)], space.clips)
-        follow = None
-        if name == "following":
-            follow = np.zeros((viewers, space.n), dtype=bool)
-            for v in range(viewers):
-                ids = [space.creator_index[c] for c in follows_of(seed * 1_000_003 + v, creators)]
-                follow[v] = np.isin(space.creator_of, ids)
-        out[name] = _lockstep_policy_run(name, space, vs, pp, views, switch_at, topics, tick, hidden, reveal_at, follow)
-    return out

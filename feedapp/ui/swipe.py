@@ -1,8 +1,11 @@
 """The vertical-swipe view: one full-height clip at a time, moved by drag, wheel, keys and touch.
 
 The order of clips is not decided here: ``feedapp.core.feed.Feed`` says what comes next
-(``peek(+1)``, decided as soon as it is peeked, so what is preloaded is what is shown) and the view
-calls ``move(step)`` when a swipe settles. Everything a study needs to log leaves this widget as a
+(``peek(+1)``, a query: what is decided) and the view calls ``move(step)`` when a swipe settles.
+The next slot is decided when a clip settles: the ``settled`` listener (``SessionBridge``: learn the
+view just closed, then decide) first, else this view's ``feed.decide_next()`` right after it, and
+again before the neighbours are preloaded if an ``arrived`` listener made the feed forget it
+(``Feed.redecide_next``); so what is preloaded is what is shown. Everything a study needs to log leaves this widget as a
 Qt signal carrying a small frozen dataclass stamped with ``time.monotonic_ns()`` at the input event.
 
 Three recycled :class:`SlotPlayer` objects hold the previous, current and next clip. The neighbours
@@ -210,6 +213,7 @@ class SwipeView(QWidget):
         cur.load(clip, preload=True)
         cur.play()
         self._apply_mute()
+        self.feed.decide_next()  # slot 1, after no view (what the session's first arrival would decide)
         self._load_neighbours()
         self._settled_ns = now
         self._begin_pending("start", 0, now, now)
@@ -221,7 +225,7 @@ class SwipeView(QWidget):
         if not self.started:
             self.start()
         elif self._slots[1].clip is None and self.preload and not self.is_animating():
-            self._slots[1].load(self.feed.peek(1), preload=True)
+            self._slots[1].load(self.feed.decide_next(), preload=True)
 
     def go(self, step: int, how: str, input_ns: int | None = None) -> bool:
         """Move one clip (+1 next, -1 previous) with the snap animation; False when there is none.
@@ -243,8 +247,14 @@ class SwipeView(QWidget):
             return True
         return self._go_now(step, how, input_ns)
 
+    def _toward(self, step: int) -> Clip | None:
+        """The clip a move of ``step`` goes to. Moving forward onto a slot not decided yet decides it
+        (as ``Feed.move(+1)``: only when a driver made the feed forget the decision, e.g. by learning a
+        view outside the session); a backward move only reads the history."""
+        return self.feed.decide_next() if step == 1 else self.feed.peek(step)
+
     def _go_now(self, step: int, how: str, input_ns: int) -> bool:
-        if self.feed.peek(step) is None:
+        if self._toward(step) is None:
             self._bounce(step)
             return False
         # A queued press predates the clip it leaves: that clip's view closes as the move starts.
@@ -331,11 +341,13 @@ class SwipeView(QWidget):
         """Let the order choose the next clip again (e.g. the catalog grew), unless it is on screen now."""
         if self.started and not self.is_animating() and self._drag is None:
             self.feed.redecide_next()
+            self.feed.decide_next()
             self._neighbour_clip_ok(1)
 
     def reload_next(self) -> None:
         """The feed changed its mind about the next clip (a follow, a refresh): preload what it says now."""
         if self.started and not self.is_animating() and self._drag is None:
+            self.feed.decide_next()  # decided already after a live change (FeedEngine._emit); else now
             self._neighbour_clip_ok(1)
 
     @property
@@ -476,6 +488,8 @@ class SwipeView(QWidget):
     def _load_neighbours(self) -> None:
         """Preload the clips around the current one (or, for the baseline, leave them empty)."""
         self._neighbours_due = False
+        if self.preload:
+            self.feed.decide_next()  # an arrival listener may have made the feed forget it (redecide_next)
         for step in (-1, 1):
             if self.preload:
                 self._neighbour_clip_ok(step)
@@ -505,6 +519,7 @@ class SwipeView(QWidget):
         # The log needs the view to open at this moment (a pause or a quit right after settling must be
         # booked to this clip), and the order may learn and re-decide before the neighbours preload.
         self.settled.emit(Arrival(first_frame_ns=None, **self._pending))
+        self.feed.decide_next()  # no-op when a listener (the session) decided it after learning
 
     def _finish_pending(self, first_frame_ns: int | None) -> None:
         pending, self._pending = self._pending, None
@@ -562,9 +577,9 @@ class SwipeView(QWidget):
             self.shutdown()
             return
         step = self._last_step
-        if self.feed.peek(step) is None:
+        if self._toward(step) is None:
             step = -step
-        if self.feed.peek(step) is None:
+        if self._toward(step) is None:
             return
         self.go(step, "auto_skip")
 
@@ -742,7 +757,7 @@ class SwipeView(QWidget):
         shown = d.base + dy  # where the page is: a grabbed page starts where the animation left it
         step = step_for(shown)
         h = self.height()
-        if self.feed.peek(step) is None:
+        if self._toward(step) is None:
             self._offset = d.base + dy * RUBBER_BAND  # resistance: nothing there
         else:
             self._offset = max(-h, min(h, shown))
@@ -764,7 +779,7 @@ class SwipeView(QWidget):
             self.toggle_pause(ns)
             if self._queued:  # moves asked for while the button was down: no animation will start them
                 QTimer.singleShot(0, self._run_queued)
-        elif action == "snap" and self.feed.peek(step) is not None:
+        elif action == "snap" and self._toward(step) is not None:
             how = "touch" if d.touch else ("swipe_next" if step == 1 else "swipe_prev")
             remaining = abs(-step * h - self._offset) / max(1, h)
             self._leave_current()

@@ -29,10 +29,12 @@ def drive(eng: FeedEngine, viewer: SimViewer, n: int, peek_extra: bool = False) 
     cur = eng.start()
     for _ in range(n):
         if peek_extra:
-            eng.peek(+1)  # the player preloads the next clip...
-        eng.finish(viewer.watch(cur))  # ...then the view closes and the engine re-decides it
+            eng.decide_next()  # the player preloads the next clip...
+            eng.peek(+1)
+        eng.finish(viewer.watch(cur))  # ...then the view closes and the engine forgets that decision
         if peek_extra:
             eng.upcoming(5)
+            eng.decision()
         served.append(cur.id)
         cur = eng.move(1)
     return served
@@ -62,8 +64,10 @@ def test_navigation_api_matches_feed():
     eng = FeedEngine(demo_like_catalog(0), "foryou", seed=0)
     first = eng.start()
     assert eng.current is first and eng.position == 0 and not eng.is_revisit()
-    nxt = eng.peek(+1)
-    assert eng.peek(+1) is nxt  # decided once
+    assert eng.peek(+1) is None and eng.upcoming(3) and eng.decision() is not None
+    assert len(eng.history) == 1 and len(eng.picks) == 1  # the queries decided nothing
+    nxt = eng.decide_next()
+    assert eng.peek(+1) is nxt and eng.decide_next() is nxt  # decided once
     assert eng.upcoming(3)[0].clip is nxt and eng.upcoming(3)[0].decided
     eng.redecide_next()
     assert len(eng.history) == 1 and len(eng.picks) == 1
@@ -73,7 +77,8 @@ def test_navigation_api_matches_feed():
     assert [p.clip_id for p in eng.picks] == [c.id for c in eng.history]
     assert eng.pick_at(0).position == 0 and eng.pick_at(0).ranker == "foryou" and eng.pick_at(0).views == 0
     eng.finish(View(second.id, dwell_ms=900, play_ms=900, skipped=True))
-    assert eng.peek(1) is not None and eng.pick_at(2).views == 1
+    assert eng.peek(1) is None and len(eng.picks) == 2
+    assert eng.decide_next() is not None and eng.pick_at(2).views == 1
     assert json.loads(json.dumps(eng.pick_at(2).as_dict()))["views"] == 1
 
 
@@ -314,3 +319,22 @@ def test_session_log_is_enough_to_replay_the_feed():
         replayed.append(again.move(1).id)
     assert replayed[:30] == [i.clip_id for i in impressions]
     assert again.profile() == eng.profile()
+
+
+def test_a_live_change_decides_the_forgotten_slot_again_once_it_is_logged():
+    """A decided, undisplayed slot is decided again right after a live change and its listeners (the
+    log), so the new pick counts the change; learning a view only forgets it (the driver decides)."""
+    eng = FeedEngine(demo_like_catalog(0), "foryou", seed=3)
+    eng.start()
+    first = eng.decide_next()
+    seen = []
+    eng.on("ranker_param_did_change", lambda *a: seen.append((len(eng.history), eng.live)))
+    eng.set_param("epsilon", 0.5)
+    assert seen == [(1, 1)]  # the listener ran with the slot undecided and the change counted
+    assert len(eng.history) == 2 and eng.pick_at(1).live == 1 and eng.pick_at(1).params_version == 1
+    assert first is not None
+    eng.finish(View(eng.current.id, dwell_ms=900, play_ms=900, skipped=True))
+    assert len(eng.history) == 1 and eng.peek(1) is None  # forgotten, not decided again
+    eng.upcoming(5)
+    assert len(eng.history) == 1 and len(eng.picks) == 1
+    assert eng.decide_next() is not None and eng.pick_at(1).views == 1

@@ -20,12 +20,14 @@ def test_forward_serves_every_clip_once_per_cycle_then_repeats():
     assert nxt is not None and nxt.id != first[-1]
 
 
-def test_peek_decides_next_and_move_lands_on_it():
+def test_peek_is_a_query_decide_next_decides_and_move_lands_on_it():
     feed = Feed(make_catalog(), SimpleOrder(seed=1))
     feed.start()
-    peeked = feed.peek(1)
-    assert feed.peek(1) is peeked  # stable: what the player preloads is what it shows
-    assert feed.move(1) is peeked
+    assert feed.peek(1) is None and len(feed.history) == 1  # asking "what is next" decides nothing
+    decided = feed.decide_next()
+    assert decided is not None and len(feed.history) == 2
+    assert feed.peek(1) is decided and feed.decide_next() is decided  # decided once
+    assert feed.move(1) is decided  # what the player preloads is what it shows
     assert feed.position == 1
 
 
@@ -73,10 +75,10 @@ def test_empty_catalog_and_growing_catalog():
 def test_redecide_next_drops_an_unshown_pick():
     feed = Feed(make_catalog(6), SimpleOrder(seed=0))
     feed.start()
-    first_pick = feed.peek(1)
+    first_pick = feed.decide_next()
     feed.redecide_next()
-    assert len(feed.history) == 1
-    again = feed.peek(1)
+    assert len(feed.history) == 1 and feed.peek(1) is None
+    again = feed.decide_next()
     assert again is not None and len(feed.history) == 2
     assert first_pick.id in {c.id for c in feed.catalog}
 

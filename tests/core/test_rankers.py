@@ -218,3 +218,24 @@ def test_shortlisted_policy_on_a_large_catalog_is_still_exact():
             outside += 1
             assert d.explore and d.propensity == pytest.approx(0.3 / n_allowed)
     assert outside > 0
+
+
+@pytest.mark.parametrize("kind", ["topic", "creator"])
+def test_fatigue_weighs_the_latest_clip_most(kind):
+    """Fatigue halves every ``fatigue_halflife`` impressions back: the clip just served weighs 1, the one
+    before it 0.5 (halflife 1). Reversed weights (or a penalty of the wrong clip) fail here, exactly."""
+    def c(i, topic, creator):
+        return Clip(f"f{i}", "", f"clip {i}", (topic,), creator, 8000, 30, 540, 960)
+
+    # served a (topic a, creator x) then b (topic b, creator y); candidates share one topic or creator each
+    cs = [c(0, "a", "x"), c(1, "b", "y"), c(2, "a", "z"), c(3, "b", "w")] if kind == "topic" else \
+         [c(0, "a", "x"), c(1, "b", "y"), c(2, "c", "x"), c(3, "d", "y")]
+    space = FeatureSpace(cs)
+    params = {"epsilon": 0.0, "temperature": 1.0, "max_same_topic": 0, "repeat_gap": 2, "repeat_penalty": 0.0,
+              "new_creator_floor": 0.0, "fatigue_halflife": 1.0,
+              "topic_fatigue": 0.4 if kind == "topic" else 0.0, "creator_fatigue": 0.4 if kind == "creator" else 0.0}
+    dec = decide(space, np.zeros(4), [0, 1], np.zeros(4, dtype=bool), params, SplitMix(1))
+    assert dec.allowed.tolist() == [2, 3]
+    assert dec.adjusted.tolist() == [-0.4 * 0.5, -0.4 * 1.0]  # like the older clip: half the cut
+    e = math.exp(-0.2) + math.exp(-0.4)
+    assert dec.probs.tolist() == pytest.approx([math.exp(-0.2) / e, math.exp(-0.4) / e], abs=1e-15)

@@ -8,7 +8,11 @@ import statistics
 import pytest
 
 from feedapp.commands.simulate import run_rankers_command, run_simulate_command
-from feedapp.core.simulate import SimViewer, demo_like_catalog, simulate
+from feedapp.core.engine import FeedEngine
+from feedapp.core.features import FeatureSpace
+from feedapp.core.rankers import RANKERS
+from feedapp.core.rankers.base import World
+from feedapp.core.simulate import SHARDS, OracleRanker, SimViewer, _Job, _run_shard, demo_like_catalog, follows_of, simulate
 
 
 def test_demo_like_catalog_has_the_demo_shape():
@@ -48,7 +52,7 @@ def test_taste_switch_moves_to_new_topics():
 @pytest.mark.slow
 def test_foryou_meets_the_learning_targets_at_reduced_scale():
     """40 viewers x 100 views (the benchmark uses 200): same targets, random beside it."""
-    r = simulate(viewers=40, views=100, ranker="foryou", seed=0, baselines=("random",), method="engine")
+    r = simulate(viewers=40, views=100, ranker="foryou", seed=0, baselines=("random",))
     foryou, rand, oracle = r["policies"]
     assert (foryou["ranker"], rand["ranker"], oracle["ranker"]) == ("foryou", "random", "oracle")
     assert foryou["precision_after_20"] >= 0.70
@@ -62,10 +66,9 @@ def test_foryou_meets_the_learning_targets_at_reduced_scale():
     assert foryou["curve"][2] > foryou["curve"][0]  # it learns
 
 
-@pytest.mark.parametrize("method", ["engine", "lockstep"])
-def test_foryou_recognises_a_taste_switch(method):
+def test_foryou_recognises_a_taste_switch():
     """The target's scenario (taste switch at view 50, judged 15 views later) with 40 viewers."""
-    r = simulate(viewers=40, views=75, ranker="foryou", seed=0, baselines=(), oracle=False, switch_at=50, method=method)
+    r = simulate(viewers=40, views=75, ranker="foryou", seed=0, baselines=(), oracle=False, switch_at=50, workers=2)
     assert r["policies"][0]["precision_after_switch"] >= 0.70
 
 
@@ -77,20 +80,46 @@ def test_simulation_is_deterministic_and_independent_of_workers():
     assert c != a
 
 
-def test_lockstep_simulator_agrees_with_one_engine_per_viewer():
-    """The fast array simulator and FeedEngine-per-viewer share model, policy and learner."""
-    kw = dict(viewers=40, views=60, ranker="foryou", seed=2, baselines=("random",))
-    fast = simulate(method="lockstep", **kw)
-    slow = simulate(method="engine", **kw)
-    f, s_ = {p["ranker"]: p for p in fast["policies"]}, {p["ranker"]: p for p in slow["policies"]}
-    # the oracle is greedy and the viewers' noise is shared: identical, view for view
-    assert f["oracle"] == s_["oracle"]
-    assert fast["chance"] == slow["chance"]
-    # stochastic policies: same distributions, different draws
-    for name in ("foryou", "random"):
-        assert abs(f[name]["precision_after_20"] - s_[name]["precision_after_20"]) < 0.1, (f[name], s_[name])
-        assert abs(f[name]["watch_ratio"] - s_[name]["watch_ratio"]) < 0.06, (f[name], s_[name])
-    assert simulate(method="lockstep", **kw) == fast  # deterministic
+def _app_order(eng: FeedEngine, viewer: SimViewer, views: int) -> list[int]:
+    """The app's order, written out: slot 0 starts, the slot after each clip is decided when it settles,
+    after the engine learned the view before it (SwipeView + SessionBridge + FeedSession)."""
+    rows = []
+    clip = eng.start()
+    eng.decide_next()
+    for i in range(views):
+        view = viewer.watch(clip)
+        rows.append(eng.space.row_of[clip.id])
+        if i == views - 1:
+            break
+        clip = eng.move(1)  # the next clip settles...
+        eng.finish(view)  # ...the view just left is learned...
+        eng.decide_next()  # ...and the slot after it is decided
+    eng.finish(view)  # the session ends: its last view is learned (popularity the next viewer sees)
+    return rows
+
+
+@pytest.mark.parametrize("name", [*sorted(RANKERS), "oracle"])
+def test_the_simulator_serves_what_the_app_serves_bit_for_bit(name):
+    """There is one implementation: what ``simulate`` serves (clips and propensities, compared exactly)
+    is what the app's feed step serves the same viewer with the same seed, for every ranker."""
+    cat = demo_like_catalog(4)
+    space = FeatureSpace(cat.clips)
+    views, seed = 30, 5
+    job = _Job(0, SHARDS + 1, views, "foryou" if name == "oracle" else name, seed, cat, None, None,
+               () if name == "oracle" else (name,), name == "oracle")
+    got = _run_shard(job)[name]  # viewers 0 and SHARDS: one population, popularity shared in that order
+    world = World()
+    for v, run in got:
+        vseed = seed * 1_000_003 + v
+        viewer = SimViewer.make(vseed, space.topics, space.creators)
+        ranker = OracleRanker(vseed, viewer, repeat_gap=10, max_same_topic=3) if name == "oracle" else name
+        w = World(world.popularity, set(follows_of(vseed, space.creators))) if name == "following" else world
+        eng = FeedEngine(cat, ranker, seed=vseed, world=w, space=space, record_profile=False, explain=False)
+        rows = _app_order(eng, viewer, views)
+        assert run.rows == rows
+        assert run.propensity == [p.propensity for p in eng.picks[:views]]  # exact, not within a tolerance
+        assert [p.views for p in eng.picks[1:views]] == list(range(views - 1))  # slot p after p - 1 views
+    assert len(got) == 2
 
 
 def test_simulate_rejects_bad_arguments():
@@ -100,8 +129,8 @@ def test_simulate_rejects_bad_arguments():
         simulate(viewers=1, views=10, switch_at=10)
     with pytest.raises(ValueError, match="choose one of"):
         simulate(viewers=1, views=5, ranker="nope")
-    with pytest.raises(ValueError, match="method"):
-        simulate(viewers=1, views=5, method="quantum")
+    with pytest.raises(ValueError, match="workers"):
+        simulate(viewers=1, views=5, workers=0)
 
 
 def test_cli_simulate_json_and_text(capsys):
@@ -140,12 +169,11 @@ def test_a_plugin_is_a_ranker_in_the_engine_and_in_simulate(tmp_path, capsys):
     spec = f"{Path(__file__).resolve().parents[2] / 'examples' / 'plugins' / 'topic_average.py'}:TopicAverage"
     eng = FeedEngine(Catalog(demo_like_catalog(1).clips), spec, seed=3, params={"epsilon": 0.2})
     assert eng.ranker.name == "topic-average" and eng.ranker.params["epsilon"] == 0.2
-    rep = simulate(viewers=6, views=25, ranker=spec, seed=2, method="lockstep", baselines=("random", spec))
-    assert rep["method"] == "engine"  # a plugin has no array version
+    rep = simulate(viewers=6, views=25, ranker=spec, seed=2, baselines=("random", spec))
     assert [p["ranker"] for p in rep["policies"]][:2] == [spec, "random"]
     assert main(["simulate", "--viewers", "4", "--views", "20", "--ranker", spec, "--compare", "random"]) == 0
     out = capsys.readouterr().out
-    assert "topic_average.py:TopicAverage" in out and "method engine" in out  # what ran, not what was asked
+    assert "topic_average.py:TopicAverage" in out and "one FeedEngine per viewer" in out
     head, plugin_row, random_row = out.splitlines()[3:6]  # the columns stay aligned under a long plugin name
     assert plugin_row.startswith(spec + " ") and random_row.startswith("random ")
     assert len({len(head), len(plugin_row), len(random_row)}) == 1

@@ -155,10 +155,8 @@ def _penalties(
     if cf > 0:
         exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
         pen_creator = cf * exposure[space.creator_of[rows]]
-    if rp > 0:
-        uniq, counts = np.unique(served, return_counts=True)
-        pos = np.minimum(np.searchsorted(uniq, rows), uniq.size - 1)
-        times = np.where(uniq[pos] == rows, counts[pos], 0)
+    if rp > 0:  # how often each row was served (a bincount: ~10x cheaper than np.unique here)
+        times = np.bincount(served, minlength=space.n)[rows]
     return pen_topic, pen_creator, times
 
 

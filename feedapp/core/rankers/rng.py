@@ -74,5 +74,7 @@ def decision_streams(seed: int, position: int, views: int) -> tuple[SplitMix, Sp
     scores are part of the slot's context, and the propensity the policy computes from them is the
     exact probability of its own draw, whatever epsilon is. Replay rebuilds both from the same keys.
     """
-    s = int(seed) & _M
-    return SplitMix(s, position, views, SCORE_STREAM), SplitMix(s, position, views)
+    policy = SplitMix(int(seed) & _M, position, views)
+    score = SplitMix.__new__(SplitMix)  # = SplitMix(seed, position, views, SCORE_STREAM), sharing the prefix
+    score._state = _mix(policy._state ^ SCORE_STREAM)
+    return score, policy
