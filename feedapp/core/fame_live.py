@@ -33,6 +33,7 @@ import numpy as np
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
+from feedapp.core.feed_session import FeedSession
 from feedapp.core.fame import add_newcomer, creators_catalog, fame_report, gini, top_share
 from feedapp.core.features import FeatureSpace
 from feedapp.core.rankers.base import World
@@ -107,6 +108,7 @@ class LiveFame:
             # engines are made on first use (about 1 ms each), so no single step pays for all of them
             self.lanes.append(_Lane(p, World(), [None] * viewers, [None] * viewers, [[] for _ in range(viewers)],
                                     [[] for _ in range(viewers)], np.zeros(nc), np.zeros(nc), reached=set()))
+        self._sessions: dict[tuple[str, int], list] = {}  # (policy, viewer) -> [FeedSession, view left to learn]
         self._t = 0  # round: the view index every viewer is at
         self._v = 0  # next viewer within the round
         self._p = 0  # next policy for that viewer
@@ -146,6 +148,7 @@ class LiveFame:
             if self._hidden.size and self._t < (self.newcomer_at or 0):
                 eng._blocked[self._hidden] = True  # the newcomer's clips join at view ``newcomer_at``
             lane.engines[v] = eng
+            self._sessions[(lane.policy, v)] = [FeedSession(eng), None]  # the app's feed step; the view not learned yet
         return eng, lane.viewers[v]
 
     def _one(self) -> None:
@@ -155,10 +158,11 @@ class LiveFame:
         if self._hidden.size and t == self.newcomer_at:
             eng._blocked[self._hidden] = False
             eng.redecide_next()
-        clip = eng.next()
+        step = self._sessions[(lane.policy, v)]
+        session, left = step
+        clip = session.open() if left is None else session.swipe(left)  # as simulate: FeedSession's step
         assert clip is not None  # the catalog is never empty here
-        view = viewer.watch(clip)
-        eng.finish(view)
+        view = step[1] = viewer.watch(clip)
         row = self.space.row_of[clip.id]
         c = int(self.space.creator_of[row])
         lane.rows[v].append(row)

@@ -1,8 +1,9 @@
 """One viewer kind, one catalog, several rankers side by side: ``feedapp simulate --viewer-kind``.
 
 Each simulated viewer (``sim_viewers.KindViewer``) watches ``views`` clips served by one
-``FeedEngine`` per viewer and ranker (the engine the app runs: the same policy, the same logged
-``Pick`` with its exploration flag), and again served by the oracle (``simulate.OracleRanker``: it
+``FeedEngine`` per viewer and ranker, driven through ``FeedSession`` as ``simulate`` does (the engine
+and feed step the app runs: the same policy, the same decision moments, the same logged ``Pick``
+with its exploration flag), and again served by the oracle (``simulate.OracleRanker``: it
 knows the viewer's expected play time and obeys the repeat gap and same-topic limit of the ranker
 under test). Viewers of one ranker share its global popularity (one population). ``random`` always
 runs too: its figures are the chance level printed beside every metric (``sim_metrics``).
@@ -21,6 +22,7 @@ import numpy as np
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
+from feedapp.core.feed_session import FeedSession
 from feedapp.core.features import FeatureSpace
 from feedapp.core.peers import PeerMissing
 from feedapp.core.plugins import make_any_ranker
@@ -36,15 +38,17 @@ DEFAULT_PEERS = ("ts_topic", "lin_ts", "vw_cb")
 def run_viewer(engine: FeedEngine, viewer: KindViewer, views: int, topics: Sequence[str]) -> Trace:
     """Drive ``engine`` with ``viewer`` for ``views`` views; the trace of what was served and watched."""
     t = Trace()
+    session = FeedSession(engine)  # the app's feed step (as ``simulate``): slot p+2 decided after p+1 views
+    view = None
     for _ in range(views):
         if viewer.before_view(topics):
             t.switched_at = len(t.liked)
-        clip = engine.next()
+            engine.redecide_next()  # the oracle's scores read the taste
+        clip = session.open() if view is None else session.swipe(view)
         if clip is None:
             break
         pick = engine.pick_at(engine.position)
         view = viewer.watch(clip)
-        engine.finish(view)
         t.liked.append(viewer.likes(clip))
         t.play_ms.append(view.play_ms)
         t.explore.append(pick.explore)
@@ -52,6 +56,7 @@ def run_viewer(engine: FeedEngine, viewer: KindViewer, views: int, topics: Seque
         t.new_creator.append(clip.creator not in t.creators)
         t.short.append(is_short(clip))
         t.creators.add(clip.creator)
+    session.end("finished", view=view)
     return t
 
 
