@@ -32,7 +32,6 @@ state each logged decision saw (docs/architecture.md, "One feed transaction").
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from feedapp.core.engine import LIVE_EVENTS, FeedEngine, plugin_info, view_from_record
@@ -107,7 +106,7 @@ class FeedSession:
             elif self.recorder is None and view is not None:
                 if view.clip_id != cur[0].id:
                     raise ValueError(f"the view is of clip {view.clip_id!r}, but clip {cur[0].id!r} was on screen")
-                self._to_learn = view if view.position is not None else replace(view, position=cur[1])
+                self._to_learn = view  # as the driver made it (its position included: SimViewer.watch)
         return rec
 
     def learn_pending(self) -> None:

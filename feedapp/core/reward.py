@@ -129,7 +129,7 @@ def check_view(view: View) -> None:
     """Raise ``ViewError`` (one clear sentence) for a view no clock could have measured."""
     for name in ("dwell_ms", "play_ms", "loops", "paused_ms", "unfocused_ms"):
         v = getattr(view, name)
-        if not isinstance(v, numbers.Real) or not math.isfinite(v):
+        if type(v) is not int and not (isinstance(v, numbers.Real) and math.isfinite(v)):  # int: always finite
             raise ViewError(f"view of clip {view.clip_id!r}: {name} must be a finite number, not {v!r}")
         if v < 0:
             raise ViewError(f"view of clip {view.clip_id!r}: {name} must be 0 or more, not {v}")

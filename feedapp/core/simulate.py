@@ -108,6 +108,7 @@ class SimViewer:
     patience_s: float
     seen: Counter = field(default_factory=Counter)
     _cache: dict = field(default_factory=dict, repr=False)
+    _watched: list = field(default_factory=list, repr=False)  # clip ids in the order watched (for the oracle's cache)
 
     @classmethod
     def make(cls, seed: int, topics: Sequence[str], creators: Sequence[str]) -> SimViewer:
@@ -142,7 +143,8 @@ class SimViewer:
     def _median_wanted_s(self, appeal: float, seen: int) -> float:
         return self.patience_s * math.exp(4.0 * (appeal - 0.4)) * REPEAT_FATIGUE**seen
 
-    def watch(self, clip: Clip) -> View:
+    def watch(self, clip: Clip, position: int | None = None) -> View:
+        """How this viewer watches ``clip`` now (``position``: its feed slot, passed on in the View)."""
         seen = self.seen[clip.id]
         rng = SplitMix(self.seed, _clip_key(clip.id), seen)
         a = self.appeal(clip)
@@ -153,6 +155,7 @@ class SimViewer:
         play = int(min(wanted_ms, MAX_PLAYS * d_ms))
         loops = play // d_ms
         self.seen[clip.id] += 1
+        self._watched.append(clip.id)
         return View(
             clip_id=clip.id,
             dwell_ms=play + 300,
@@ -161,19 +164,41 @@ class SimViewer:
             skipped=is_skip(play, int(loops), d_ms, SKIP_MS),
             liked=a > 0.75 and loops >= 1 and rng.random() < 0.3,
             not_interested=a < 0.15 and rng.random() < 0.05,
+            position=position,
         )
 
     def expected_play_ms(self, clips: Sequence[Clip]) -> np.ndarray:
-        """E[min(wanted, 3 d)] per clip, in closed form for the log-normal noise."""
-        s2 = NOISE_SIGMA**2
+        """E[min(wanted, 3 d)] per clip, in closed form for the log-normal noise.
+
+        It depends on a clip's times seen only, so it is computed once per (clip, times seen): a table
+        with one row per count, extended when a clip is seen more often (the same numbers, elementwise)."""
         key = (id(clips), len(clips))
         if self._cache.get("key") != key:  # per-clip constants, until the taste or catalog changes
             appeal = np.array([self.appeal(c) for c in clips])
             cap = np.array([MAX_PLAYS * max(c.duration_ms, 1) for c in clips], dtype=np.float64)
+            ids = [c.id for c in clips]
             self._cache = {"key": key, "mu0": math.log(self.patience_s * 1000.0) + 4.0 * (appeal - 0.4),
-                           "cap": cap, "lc": np.log(cap), "ids": [c.id for c in clips]}
+                           "cap": cap, "lc": np.log(cap), "row": {i: k for k, i in enumerate(ids)},
+                           "seen": np.array([self.seen.get(i, 0) for i in ids], dtype=np.intp),
+                           "applied": len(self._watched), "table": np.zeros((0, len(ids))), "cols": np.arange(len(ids))}
         c = self._cache
-        seen = np.fromiter((self.seen.get(i, 0) for i in c["ids"]), dtype=np.float64, count=len(c["ids"]))
+        seen, row = c["seen"], c["row"]
+        for cid in self._watched[c["applied"]:]:  # the views since the last call
+            k = row.get(cid)
+            if k is not None:
+                seen[k] += 1
+        c["applied"] = len(self._watched)
+        table = c["table"]
+        top = int(seen.max()) if seen.size else 0
+        if top >= table.shape[0]:
+            more = [self._expected_at(float(s)) for s in range(table.shape[0], top + 1)]
+            table = c["table"] = np.vstack([table, *more])
+        return table[seen, c["cols"]]
+
+    def _expected_at(self, seen: float) -> np.ndarray:
+        """E[min(wanted, 3 d)] of every clip of the cached catalog, seen ``seen`` times."""
+        c = self._cache
+        s2 = NOISE_SIGMA**2
         mu = c["mu0"] + seen * math.log(REPEAT_FATIGUE)
         cap, lc = c["cap"], c["lc"]
         return np.exp(mu + s2 / 2) * _phi((lc - mu - s2) / NOISE_SIGMA) + cap * (1.0 - _phi((lc - mu) / NOISE_SIGMA))
@@ -243,7 +268,7 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
         clip = session.open() if view is None else session.swipe(view)
         if clip is None:
             break
-        view = viewer.watch(clip)
+        view = viewer.watch(clip, engine.position)
         run.liked.append(viewer.likes(clip))
         run.play_ms.append(view.play_ms)
         run.creators.add(clip.creator)

@@ -180,3 +180,34 @@ def test_a_plugin_is_a_ranker_in_the_engine_and_in_simulate(tmp_path, capsys):
     assert main(["simulate", "--viewers", "4", "--views", "20", "--ranker", f"{tmp_path}/nope.py:X"]) == 2
     err = capsys.readouterr().err
     assert "there is no plugin file" in err and err.count("\n") == 1
+
+
+def test_the_oracles_expected_play_time_follows_the_viewer():
+    """E[min(wanted, 3 d)] against the closed form written out with math.erf, after repeats (its cached
+    table by times seen must follow every view) and after a taste switch."""
+    import math
+
+    cat = demo_like_catalog(2)
+    clips = cat.clips
+    v = SimViewer.make(7, cat.topics(), cat.creators())
+
+    def closed_form(c) -> float:
+        s = 0.5  # NOISE_SIGMA
+        mu = math.log(v.patience_s * 1000.0) + 4.0 * (v.appeal(c) - 0.4) + v.seen[c.id] * math.log(0.6)
+        cap = 3.0 * max(c.duration_ms, 1)
+        phi = lambda x: 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))  # noqa: E731
+        lc = math.log(cap)
+        return math.exp(mu + s * s / 2) * phi((lc - mu - s * s) / s) + cap * (1.0 - phi((lc - mu) / s))
+
+    def check() -> None:
+        got = v.expected_play_ms(clips)
+        want = [closed_form(c) for c in clips]
+        assert got.tolist() == pytest.approx(want, rel=1e-6)
+
+    check()
+    for c in (clips[0], clips[0], clips[0], clips[5], clips[0]):
+        v.watch(c)
+        check()  # clip 0 seen up to four times: the table grows a row per count
+    assert v.seen[clips[0].id] == 4
+    v.switch(cat.topics())
+    check()

@@ -31,6 +31,22 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_STEPS: dict[int, np.ndarray] = {}
+
+
+def _steps(size: int) -> np.ndarray:
+    """(1, 2, ..., size) * golden ratio modulo 2**64, cached per size (read-only)."""
+    a = _STEPS.get(size)
+    if a is None:
+        a = np.arange(1, size + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
+        a.flags.writeable = False
+        if len(_STEPS) < 64:
+            _STEPS[size] = a
+    return a
+
+
 class SplitMix:
     """A tiny generator with the part of numpy's ``Generator`` API the rankers and policy use."""
 
@@ -48,13 +64,12 @@ class SplitMix:
         """A float in [0, 1), or an array of ``size`` of them."""
         if size is None:
             return (self._next() >> 11) * (1.0 / (1 << 53))
-        base = np.uint64(self._next())
-        with np.errstate(over="ignore"):
-            z = base + np.arange(1, int(size) + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            z = z ^ (z >> np.uint64(31))
-        return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+        # array arithmetic on uint64 wraps modulo 2**64 without a warning (no errstate needed)
+        z = _steps(int(size)) + np.uint64(self._next())
+        z = (z ^ (z >> _S30)) * _C1
+        z = (z ^ (z >> _S27)) * _C2
+        z = z ^ (z >> _S31)
+        return (z >> _S11).astype(np.float64) * (1.0 / (1 << 53))
 
     def integers(self, high: int) -> int:
         """An int in [0, high)."""
