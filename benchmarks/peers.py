@@ -26,7 +26,7 @@ from feedapp.core.sim_catalogs import generated_catalog  # noqa: E402
 from feedapp.core.sim_viewers import KINDS  # noqa: E402
 
 COLS = (("liked_after_20", "liked 21-30"), ("watch_vs_oracle", "watch/oracle"), ("explored_after_50", "flagged expl. >50"),
-        ("new_creator_after_50", "new creator >50"), ("short_share", "short share"), ("recover_median", "recover (median)"),
+        ("new_creator_after_50", "new creator >50"), ("short_share", "short share"), ("recover_median", "recover (median)"), ("recovered_share", "recovered"),
         ("creators_shown", "creators shown"))
 
 
@@ -45,7 +45,7 @@ def table(name: str, reports: list[dict]) -> str:
     head = "| kind | ranker | " + " | ".join(c[1] for c in COLS) + " | liked per 20 views |"
     lines = [f"**{name}**", "", head, "|" + "---|" * (len(COLS) + 3)]
     for r in reports:
-        for p in [*r["policies"], r["chance"]]:
+        for p in [*r["policies"], r["chance"], r["oracle"]]:
             blocks = " ".join(fmt(b) for b in p["liked_blocks"])
             lines.append(f"| {r['viewer_kind']} | {p['ranker']} | " + " | ".join(fmt(p[c]) for c, _ in COLS) + f" | {blocks} |")
     return "\n".join(lines)
@@ -59,7 +59,12 @@ def main() -> int:
     ap.add_argument("--catalogs", nargs="+", choices=tuple(CATALOGS), default=["demo", "1k"])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--render", type=Path, default=None, help="print the tables of an earlier --json file and stop")
     a = ap.parse_args()
+    if a.render:
+        for name, reports in json.loads(a.render.read_text()).items():
+            print(table(name, reports) + "\n")
+        return 0
     t0 = time.monotonic()
     out: dict[str, list[dict]] = {}
     for name, make in (CATALOGS[c] for c in a.catalogs):
@@ -67,7 +72,7 @@ def main() -> int:
         for kind in a.kinds:
             runs = [run_kind(kind, make(s), ("foryou", *DEFAULT_PEERS), viewers=a.viewers, views=a.views, seed=s)
                     for s in range(a.seeds)]
-            out[name].append(mean_reports(runs))
+            out[name].append({**mean_reports(runs), "per_seed": runs})
             print(f"# {name} {kind} done at {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
         print(table(name, out[name]) + "\n", flush=True)
         missing = {k: v for r in out[name] for k, v in r["missing"].items()}

@@ -154,15 +154,18 @@ def run_kind(
 
 
 def mean_reports(reports: Sequence[dict]) -> dict:
-    """The mean of several ``run_kind`` reports (other seeds, same settings), metric by metric."""
+    """The mean of several ``run_kind`` reports (other seeds, same settings), metric by metric; a metric
+    that some seed could not measure (``None``: e.g. more than half its viewers never recovered a switch)
+    is ``None`` in the mean too, rather than the mean of the seeds that could."""
     if not reports:
         raise ValueError("no reports to average")
 
     def avg(vals: list) -> object:
         if isinstance(vals[0], list):
-            return [avg([v[i] for v in vals if i < len(v)]) for i in range(max(len(v) for v in vals))]
-        nums = [v for v in vals if v is not None]
-        return round(float(np.mean(nums)), 4) if nums else None
+            return [avg([v[i] if i < len(v) else None for v in vals]) for i in range(max(len(v) for v in vals))]
+        if any(v is None for v in vals):  # not measured in some seed (e.g. most viewers never recovered): none
+            return None
+        return round(float(np.mean(vals)), 4)
 
     def merge(rows: list[dict]) -> dict:
         return {k: (rows[0][k] if k == "ranker" else avg([r.get(k) for r in rows])) for k in rows[0]}

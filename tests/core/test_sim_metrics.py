@@ -61,3 +61,18 @@ def test_recovery_counts_views_after_the_switch_until_7_of_the_last_10_are_liked
     assert recover_views(trace([True] * 10)) is None
     assert recover_summary([fast, slow, never]) == (12.0, pytest.approx(2 / 3))
     assert recover_summary([fast, never, never])[0] is None  # most never recovered: no median
+
+
+def test_the_mean_over_seeds_is_none_where_a_seed_could_not_measure():
+    from feedapp.core.sim_bench import mean_reports
+
+    def rep(seed, liked, recover, blocks):
+        row = {"ranker": "foryou", "liked_after_20": liked, "recover_median": recover, "liked_blocks": blocks}
+        return {"seed": seed, "policies": [row], "chance": {**row, "ranker": "random"}, "oracle": None,
+                "catalog": {"clips": 64, "liked_share": 0.1 * (seed + 1), "short_share": 0.5}}
+
+    m = mean_reports([rep(0, 0.6, 10.0, [0.2, 0.4]), rep(1, 0.8, None, [0.4, 0.6])])
+    p = m["policies"][0]
+    assert p["ranker"] == "foryou" and p["liked_after_20"] == 0.7 and p["liked_blocks"] == [0.3, 0.5]
+    assert p["recover_median"] is None  # seed 1: most viewers never recovered; not the mean of seed 0 alone
+    assert m["seeds"] == [0, 1] and m["catalog"]["liked_share"] == 0.15
