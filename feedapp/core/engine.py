@@ -204,7 +204,8 @@ class FeedEngine(Feed):
         self._explain = explain
         self._blocked = np.zeros(self.space.n, dtype=bool)
         self._picks: list[Pick] = []  # aligned with history
-        self._rows: list[int] = []  # feature rows of history
+        self._row_buf = np.zeros(64, dtype=np.intp)  # feature rows of history, in a buffer that doubles:
+        self._n_rows = 0  # the policy reads them as an array (``_rows``), no list converted per decision
         self.views: list[View] = []
         self.refreshed_at: list[int] = []  # view counts at which the viewer asked for a fresh feed
         self.rewards: list[float] = []
@@ -293,7 +294,7 @@ class FeedEngine(Feed):
                     live=self.live, params_version=self.params_version, ranker_version=self.ranker_version,
                     scripted=True)
         self._picks.append(pick)
-        self._rows.append(self.space.row_of[clip.id])
+        self._push_row(self.space.row_of[clip.id])
         self._emit("pick_did_decide", pick)
         return clip
 
@@ -325,9 +326,20 @@ class FeedEngine(Feed):
             ranker_version=self.ranker_version,
         )
         self._picks.append(pick)
-        self._rows.append(dec.row)
+        self._push_row(dec.row)
         self._emit("pick_did_decide", pick)
         return clip
+
+    @property
+    def _rows(self) -> np.ndarray:
+        """The feature rows of the served slots, aligned with ``history`` (a view of the buffer)."""
+        return self._row_buf[: self._n_rows]
+
+    def _push_row(self, row: int) -> None:
+        if self._n_rows == self._row_buf.size:
+            self._row_buf = np.concatenate([self._row_buf, np.zeros(self._row_buf.size, dtype=np.intp)])
+        self._row_buf[self._n_rows] = row
+        self._n_rows += 1
 
     def decision(self) -> Decision:
         """The distribution the next undecided slot would be drawn from now (no side effect)."""
@@ -341,7 +353,7 @@ class FeedEngine(Feed):
         clip = self.space.clips[row]
         self._history.append(clip)
         self._picks.append(pick)
-        self._rows.append(row)
+        self._push_row(row)
         self.move(1)
         return clip
 
@@ -354,7 +366,7 @@ class FeedEngine(Feed):
     def _drop_next(self) -> bool:
         dropped = super()._drop_next()
         del self._picks[len(self._history) :]
-        del self._rows[len(self._history) :]
+        self._n_rows = min(self._n_rows, len(self._history))
         return dropped
 
     def decide_next(self) -> Clip | None:

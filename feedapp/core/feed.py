@@ -59,6 +59,11 @@ class Feed:
         return tuple(self._history)
 
     @property
+    def decided(self) -> int:
+        """How many slots are decided (``len(history)``, without copying it)."""
+        return len(self._history)
+
+    @property
     def position(self) -> int:
         """Index of the current clip in the history (0-based); -1 before the first clip."""
         return self._cursor

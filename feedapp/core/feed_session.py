@@ -134,7 +134,7 @@ class FeedSession:
             self.leave(how, input_ns if input_ns is not None else settled_ns)
         self.learn_pending()
         pick = None
-        if not is_revisit and 0 <= position < len(self.engine.picks):
+        if not is_revisit and 0 <= position < self.engine.decided:  # picks are aligned with history
             pick = self.engine.pick_at(position)
         impression_id = None
         if self.recorder is not None:
@@ -158,7 +158,7 @@ class FeedSession:
         """The clip the widget should preload next: the decided one, or None (no side effect)."""
         eng = self.engine
         pos = eng.position + 1
-        return eng.history[pos] if 0 <= pos < len(eng.history) else None
+        return eng.peek(1)
 
     def end(self, reason: str, ns: int | None = None, *, view: View | None = None) -> None:
         """Close the open view (learning from it) and the session (``view``: without a recorder,
