@@ -8,6 +8,7 @@ case under test with plain SQL, as another process or an earlier boot would have
 from __future__ import annotations
 
 import os
+import socket
 import shutil
 import sqlite3
 import subprocess
@@ -216,3 +217,163 @@ def test_a_continuation_read_before_recovery_equals_one_read_after(open_session)
     late = load_continuation(conn, sid)
     conn.close()
     assert early == late and early.views == 4 and early.replay[-1].exit == "crash"
+
+
+# -- the rule and the recovery, case by case ---------------------------------------------------------------
+
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+from feedapp.store import recover as recover_mod  # noqa: E402
+from feedapp.store.recover import RecoveryLocked, is_interrupted, recover_session  # noqa: E402
+
+NOW = datetime(2024, 5, 6, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_the_rule_for_sessions_that_cannot_say_is_the_quiet_time():
+    unknown = {"host": "another-machine", "pid": 4242}
+    at = (NOW - timedelta(seconds=5)).isoformat()
+    assert is_interrupted(unknown, at, 5.0, NOW) and not is_interrupted(unknown, at, 5.5, NOW)  # >= quiet_s
+    assert is_interrupted(unknown, (NOW - timedelta(seconds=5.5)).isoformat(), now=NOW)  # 5 s by default
+    assert not is_interrupted(unknown, None, 0.0, NOW)  # nothing written: nothing to judge it by
+    assert is_interrupted({}, "2024-05-06T11:59:00", 5.0, NOW)  # a stamp without a zone is UTC
+    assert not is_interrupted({}, "2024-05-06T13:59:58+02:00", 5.0, NOW)  # 2 s ago, written in UTC+2
+    assert is_interrupted({}, "2000-01-01T00:00:00+00:00")  # against the real clock when none is given
+    # another host's pid means nothing here, even one that is gone on this machine; so does no pid
+    assert not is_interrupted({"host": "another-machine", "pid": _dead_pid()}, NOW.isoformat(), 5.0, NOW)
+    assert not is_interrupted({"host": socket.gethostname(), "pid": None}, NOW.isoformat(), 5.0, NOW)
+    assert is_interrupted({"host": socket.gethostname(), "pid": _dead_pid()}, NOW.isoformat(), 5.0, NOW)
+
+
+def test_looking_for_a_process_does_not_signal_it(other_process, monkeypatch):
+    assert recover_mod._process_gone(other_process.pid) is False
+    with pytest.raises(subprocess.TimeoutExpired):  # still running: signal 0 only asks
+        other_process.wait(timeout=0.3)
+    assert recover_mod._process_gone(_dead_pid()) is True
+
+    def not_yours(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(recover_mod.os, "kill", not_yours)
+    assert recover_mod._process_gone(other_process.pid) is False  # exists, owned by someone else
+
+
+SPAN_S = 2.767  # record_session(n_views=2, end=None) writes its last record this long after its start
+
+
+def _quiet_log(path: Path, ages: list[float]) -> list:
+    """Sessions recorded on another host (they can only be judged by their quiet time), whose last
+    record was written ``age`` seconds ago."""
+    recs = write_log(path, [dict(n_views=2, end=None, utc_shift_s=age + SPAN_S) for age in ages])
+    raw = sqlite3.connect(path)
+    for rec in recs:
+        _set(path, rec.id, host="another-machine")
+        last = raw.execute("SELECT MAX(ended_mono_ns) FROM views WHERE session_id = ?", [rec.id]).fetchone()[0]
+        assert (last - rec.started_ns) / 1e9 == SPAN_S
+    raw.close()
+    return recs
+
+
+def test_interrupted_sessions_newest_first_with_their_last_record(tmp_path):
+    path = tmp_path / "feed.db"
+    fresh, old, older = _quiet_log(path, [0.0, 60.0, 120.0])
+    db = open_db(path)
+    found = interrupted_sessions(db, quiet_s=30)
+    assert [f["id"] for f in found] == [old.id, older.id]  # newest last record first
+    raw = sqlite3.connect(path)
+    last = raw.execute("SELECT MAX(ended_mono_ns), MAX(ended_utc) FROM views WHERE session_id = ?", [old.id]).fetchone()
+    raw.close()
+    assert found[0] == {"id": old.id, "last_mono_ns": last[0], "last_utc": last[1]}
+    assert [f["id"] for f in interrupted_sessions(db, quiet_s=90)] == [older.id]
+    assert {f["id"] for f in interrupted_sessions(db)} == {old.id, older.id}  # 5 s by default
+    db.conn.close()
+
+
+def test_the_last_record_is_the_latest_of_start_views_events_and_impressions(tmp_path):
+    path = tmp_path / "feed.db"
+    (rec,) = _quiet_log(path, [60.0])  # views up to about 57 s ago
+    late_ns = 10**15
+    late_utc = (datetime.now(timezone.utc) - timedelta(seconds=40)).isoformat(timespec="milliseconds")
+    raw = sqlite3.connect(path)
+    raw.execute("INSERT INTO events (id, session_id, kind, mono_ns, utc, data) VALUES ('e-late', ?, 'note', ?, ?, '{}')",
+                [rec.id, late_ns, late_utc])
+    raw.commit()
+    raw.close()
+    db = open_db(path)
+    assert interrupted_sessions(db, quiet_s=50) == []  # judged by its latest record: the event 40 s ago
+    (found,) = interrupted_sessions(db, quiet_s=30)
+    assert (found["last_mono_ns"], found["last_utc"]) == (late_ns, late_utc)
+    (closed,) = recover_interrupted(db, quiet_s=30)
+    db.conn.close()
+    raw = sqlite3.connect(path)
+    row = raw.execute("SELECT end_reason, ended_mono_ns, ended_utc FROM sessions WHERE id = ?", [rec.id]).fetchone()
+    raw.close()
+    assert row == ("recovered_after_crash", late_ns, late_utc)
+    assert closed == {"id": rec.id, "last_mono_ns": late_ns, "last_utc": late_utc, "views_completed": 1}
+
+
+def test_recovering_uses_the_quiet_time_it_is_given(tmp_path):
+    path = tmp_path / "feed.db"
+    just_quiet, quiet, ahead, recent = _quiet_log(path, [5.6, 20.0, -30.0, 3.0])  # ahead: a clock 30 s fast
+    db = open_db(path)
+    assert just_quiet.id in {f["id"] for f in interrupted_sessions(db)}  # 5 s by default
+    assert [c["id"] for c in recover_interrupted(db, quiet_s=1, only=[recent.id])] == [recent.id]
+    assert recover_session(db, ahead.id) is None and not db.conn.in_transaction  # not quiet: untouched
+    assert recover_session(db, "no-such-session") is None and not db.conn.in_transaction
+    assert recover_interrupted(db, quiet_s=30, only=[quiet.id]) == []
+    assert recover_session(db, quiet.id, quiet_s=30) is None
+    assert [c["id"] for c in recover_interrupted(db, only=[quiet.id, ahead.id])] == [quiet.id]  # 5 s by default
+    assert recover_session(db, quiet.id, quiet_s=0) is None  # closed already
+    assert recover_session(db, just_quiet.id)["id"] == just_quiet.id  # 5 s by default
+    db.conn.close()
+
+
+def test_a_locked_database_names_what_is_still_open(tmp_path, monkeypatch):
+    path = tmp_path / "feed.db"
+    a, b, c = _quiet_log(path, [60.0, 70.0, 80.0])
+    db = open_db(path)
+    real = recover_mod.recover_session
+    calls = []
+
+    def lock_after_first(db_, sid, quiet_s):
+        calls.append(quiet_s)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database is locked")
+        return real(db_, sid, quiet_s)
+
+    monkeypatch.setattr(recover_mod, "recover_session", lock_after_first)
+    with pytest.raises(RecoveryLocked, match="^database is locked$") as info:
+        recover_interrupted(db, quiet_s=30)
+    assert [s["id"] for s in info.value.closed] == [a.id] and calls == [30, 30]
+    assert [s["id"] for s in info.value.pending] == [b.id, c.id]
+    assert set(info.value.pending[0]) == {"id", "last_mono_ns", "last_utc"}
+    for msg, locked in (("database table is busy", True), ("disk I/O error", False)):
+        monkeypatch.setattr(recover_mod, "recover_session",
+                            lambda *_a, m=msg: (_ for _ in ()).throw(sqlite3.OperationalError(m)))
+        with pytest.raises(RecoveryLocked if locked else sqlite3.OperationalError, match=msg):
+            recover_interrupted(db, quiet_s=30)
+    db.conn.close()
+
+
+def test_a_real_write_lock_is_reported_not_waited_out(tmp_path):
+    path = tmp_path / "feed.db"
+    (rec,) = _quiet_log(path, [60.0])
+    db = open_db(path)
+    db.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(RecoveryLocked) as info:
+            recover_interrupted(db)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert [s["id"] for s in info.value.pending] == [rec.id] and info.value.closed == []
+    assert "locked" in str(info.value) and not db.conn.in_transaction
+    assert [c["id"] for c in recover_interrupted(db)] == [rec.id]  # once the lock is gone
+    db.conn.close()
