@@ -184,16 +184,6 @@ def test_bootstrap_intervals_are_seeded_percentiles_of_resampled_steps(level):
         assert e.ci == "bootstrap" and e.level == level and e.n == n
 
 
-def test_the_bootstrap_resamples_in_chunks_without_changing_its_size():
-    n = 4001  # 2,000,000 // 4001 = 499 resamples per chunk: 3 chunks for 1,200
-    g = np.random.default_rng(0)
-    r, p = g.random(n), np.full(n, 0.5)
-    e = estimate(r, p, p, n_boot=1200, seed=3)["ips"]
-    assert e.low < r.mean() < e.high
-    se = r.std() / np.sqrt(n)
-    assert (e.high - e.low) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.15)
-
-
 def test_mean_ci_is_the_logged_mean_with_its_interval():
     on = mean_ci(R, ci="normal", level=0.9)
     half = 1.6448536269514722 * np.std(R, ddof=1) / np.sqrt(R.size)
@@ -256,3 +246,62 @@ def test_every_bad_input_names_what_is_wrong():
     estimate([1.0, 0.0], [0.5, 0.5], [0.5, 0.5], level=0.8, n_boot=10)  # any level for the bootstrap
     with pytest.raises(ValueError, match="unknown estimator 'mips'"):
         estimate([1.0], [0.5], [0.5], estimators=("mips",))
+
+
+def test_defaults_are_the_documented_ones():
+    # 2,000 resamples seeded with 0; a ridge of strength 1 cross-fitted in 2 folds seeded with 0
+    assert estimate(R, P, PI) == estimate(R, P, PI, n_boot=2000, seed=0)
+    g = np.random.default_rng(3)
+    values = g.random(30)  # continuous values, so another resample count or seed moves the interval
+    assert mean_ci(values) == mean_ci(values, n_boot=2000, seed=0)
+    assert mean_ci(values) not in (mean_ci(values, n_boot=2001), mean_ci(values, seed=1))
+    X, r = g.random((12, 3)), g.random(12)
+    models, fold = cross_fit(X, r)
+    assert len(models) == 2 and fold.tolist() == (np.random.default_rng(0).permutation(12) % 2).tolist()
+    assert models[0].w == pytest.approx(RidgeRewardModel(1.0).fit(X[fold != 0], r[fold != 0]).w)
+    assert RidgeRewardModel().predict(X[:2]).tolist() == [0.0, 0.0]  # unfitted: no reward expected
+    assert RidgeRewardModel().fit(X, r).w == pytest.approx(RidgeRewardModel(1.0).fit(X, r).w)
+    assert RidgeRewardModel().fit(X, r).w != pytest.approx(RidgeRewardModel(2.0).fit(X, r).w)
+
+
+def test_one_feature_is_a_feature():
+    X, r = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 1.0, 2.0, 3.0])
+    m = RidgeRewardModel(lam=1.0).fit(X, r)
+    w = float(X[:, 0] @ (r - 1.5) / (X[:, 0] @ X[:, 0] + 1.0))
+    assert m.w.tolist() == pytest.approx([w]) and m.predict(X[:1]).tolist() == pytest.approx([1.5 + 0 * w])
+    assert m.predict(np.array([[3.0]])).tolist() == pytest.approx([1.5 + 3 * w])
+    models, fold = cross_fit(X, r, folds=1)
+    assert models[0].w.tolist() == pytest.approx([w]) and fold.dtype.kind == "i"
+    assert cross_fit(np.zeros((0, 1)), np.zeros(0))[1].dtype.kind == "i"  # fold numbers index, even when empty
+
+
+def test_small_and_degenerate_logs():
+    two = estimate([1.0, 0.0], [0.5, 0.5], [0.5, 0.5], ci="normal")["ips"]
+    assert np.isfinite(two.low) and two.low < 0.5 < two.high  # two steps are enough for an interval
+    small = estimate([1.0, 0.0], [0.5, 0.5], [0.1, 0.3], ci="normal")["snips"]  # weights summing below 1
+    assert small.value == pytest.approx(0.2 / 0.8)
+    none = estimate([1.0, 0.0, 1.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0], n_boot=50)["snips"]  # never any weight
+    assert np.isnan(none.value) and np.isnan(none.low) and np.isnan(none.high) and none.estimator == "snips"
+    est = estimate(R, P, PI, dm=DM, q_logged=Q, n_boot=50)
+    assert [e.estimator for e in est.values()] == ["ips", "snips", "dr"]
+    empty = estimate([], [], [], dm=[], q_logged=[], level=0.9)
+    assert [(e.estimator, e.n, e.level, e.ci) for e in empty.values()] == [
+        ("ips", 0, 0.9, "bootstrap"), ("snips", 0, 0.9, "bootstrap"), ("dr", 0, 0.9, "bootstrap")]
+    assert all(np.isnan(x) for e in empty.values() for x in (e.value, e.low, e.high))
+    estimate([1.0], [1 + 1e-9], [0.5])  # exactly at the rounding tolerance
+    with pytest.raises(ValueError, match=r"^logged propensities must be in \(0, 1\]$"):
+        estimate([1.0], [1 + 1e-8], [0.5])
+    with pytest.raises(ValueError, match="^rewards, logged and target probabilities must be 1-D arrays of the same length$"):
+        estimate([1.0], [0.5, 0.5], [0.5])
+    with pytest.raises(ValueError, match=r"\(choose one of: ips, snips, dr\)$"):
+        estimate([1.0], [0.5], [0.5], estimators=("mips",))
+
+
+def test_the_bootstrap_draws_exactly_n_boot_resamples_in_chunks():
+    n, n_boot = 4001, 1200  # 2,000,000 // 4001 = 499 resamples per chunk: 499 + 499 + 202
+    r = np.random.default_rng(0).random(n)
+    p = np.full(n, 0.5)
+    rng = np.random.default_rng(3)
+    means = np.concatenate([r[rng.integers(0, n, size=(b, n))].mean(axis=1) for b in (499, 499, 202)])
+    e = estimate(r, p, p, n_boot=n_boot, seed=3, estimators=("ips",))["ips"]
+    assert (e.low, e.high) == pytest.approx((np.quantile(means, 0.025), np.quantile(means, 0.975)), rel=1e-12)
