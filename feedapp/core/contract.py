@@ -49,7 +49,7 @@ class Check:
     detail: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"check": self.name, "passed": self.passed, "detail": self.detail}
+        return {"check": self.name, "passed": bool(self.passed), "detail": self.detail}
 
 
 def chi2_sf(x: float, dof: int) -> float:
@@ -186,7 +186,7 @@ def _frequencies(make: Callable[[int], BaseRanker], rule: str, draws: int) -> Ch
         counts[d.row] += 1
         wrong_p += abs(d.propensity - full[d.row]) > 1e-12
     p, outside = chi2_pvalue(counts, full, draws)
-    ok = p >= P_MIN and outside == 0 and wrong_p == 0
+    ok = bool(p >= P_MIN and outside == 0 and wrong_p == 0)  # a plain bool: numpy's is not JSON
     detail = f"chi-square p = {p:.3g} over {draws} draws ({int((full > 0).sum())} clips possible)"
     if outside:
         detail += f"; {outside} picks of clips with probability 0"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import numpy as np
 import pytest
 
+from feedapp.cli import main
 from feedapp.core import peers as peers_mod
 from feedapp.core.catalog import Catalog
-from feedapp.core.contract import check_ranker
 from feedapp.core.demo_catalog import demo_like_catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import View
@@ -24,19 +25,22 @@ NEEDS_VW = pytest.mark.skipif(not HAS_VW, reason="vowpalwabbit is not installed 
 PURE = ["ts_topic", "lin_ts"]
 
 
-def _contract(name: str) -> None:
-    failed = [c for c in check_ranker(lambda seed: make_ranker(name, seed=seed), draws=1000) if not c.passed]
-    assert not failed, "; ".join(f"{c.name}: {c.detail}" for c in failed)
+def _contract(name: str, capsys) -> None:
+    """``feedapp check-ranker NAME`` (the contract suite, 1,000 draws per pick-frequency check)."""
+    code = main(["check-ranker", name, "--draws", "1000", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    failed = [c for c in report["checks"] if not c["passed"]]
+    assert code == 0 and report["passed"] and len(report["checks"]) == 9, failed
 
 
 @pytest.mark.parametrize("name", PURE)
-def test_peer_keeps_the_ranker_contract(name):
-    _contract(name)
+def test_peer_keeps_the_ranker_contract(name, capsys):
+    _contract(name, capsys)
 
 
 @NEEDS_VW
-def test_vw_peer_keeps_the_ranker_contract():
-    _contract("vw_cb")
+def test_vw_peer_keeps_the_ranker_contract(capsys):
+    _contract("vw_cb", capsys)
 
 
 def test_peers_are_found_by_name_but_not_in_the_app_menu():
