@@ -434,19 +434,16 @@ def file_owner(path: Path) -> tuple[str, str]:
     """
     if not path.exists():
         return "absent", ""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except OSError as e:
-        raise StoreError(f"cannot read {path}: {e.strerror}") from e
-    if not head:
-        return "empty", ""
-    if head != SQLITE_MAGIC:
-        shown = head.decode("ascii", "replace").strip()
-        return "not_sqlite", f"it starts with {shown[:16]!r}" if shown.isprintable() and shown else "binary content"
+    # Only SQLite opens the file while it may be an open log: a plain open() and close() of a database
+    # file drops every POSIX lock this process holds on it (SQLite's connections included), so another
+    # program closing its connection would then believe it was the last one, checkpoint and delete the
+    # -wal file under a running session, whose later writes would go to a deleted file (lost on a
+    # kill). The raw bytes are read only to describe a file SQLite refused, which no connection holds.
     from urllib.parse import quote
 
     try:
+        if path.stat().st_size == 0:
+            return "empty", ""
         conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5.0)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -455,7 +452,13 @@ def file_owner(path: Path) -> tuple[str, str]:
                 "ORDER BY name")]
         finally:
             conn.close()
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from e
     except sqlite3.DatabaseError as e:
+        head = _head(path)
+        if head != SQLITE_MAGIC:
+            shown = head.decode("ascii", "replace").strip()
+            return "not_sqlite", f"it starts with {shown[:16]!r}" if shown.isprintable() and shown else "binary content"
         raise explain_sqlite_error(path, e) from e
     if version == 0 and not names:
         return "empty", ""
@@ -467,6 +470,15 @@ def file_owner(path: Path) -> tuple[str, str]:
     if version == 0:
         return "foreign", f"tables {shown}" if names else "no tables"
     return "foreign", f"user_version {version}, tables {shown or 'none'}"
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file SQLite refused (never called on a database this process has open)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from e
 
 
 def check_ownership(path: Path, advice: str = "choose another file with --db (a new name creates a new log)") -> None:

@@ -133,15 +133,19 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
     tmp = out.with_name(f".{out.name}.merging-{os.getpid()}")
     _remove(tmp)
     lock, was_wal = _lock_for_merge(out) if existed else (None, False)
+    held = None  # a file object on out, kept open until the lock is released
     reports: list[dict[str, Any]] = []
     replaced = False
     try:
         if lock is not None:
-            shutil.copyfile(out, tmp)  # under the exclusive lock: out is one consistent file (rollback mode)
+            # under the exclusive lock: out is one consistent file (rollback mode). Read through a descriptor
+            # kept open until the lock is released: closing one would drop this process's lock on out
+            held = open(out, "rb")  # noqa: SIM115 - closed only after the lock is released (see above)
+            _copy_from(held, tmp)
             version = int(lock.execute("PRAGMA user_version").fetchone()[0])
             if version < SCHEMA_VERSION:
                 backup = backup_path(out, version)
-                shutil.copyfile(out, backup)
+                _copy_from(held, backup)
                 print(f"feedapp: upgrading {out} from schema {version} to {SCHEMA_VERSION}; backup kept at {backup}",
                       file=sys.stderr)
         open_db(tmp, backup=False).conn.close()  # create or migrate the copy
@@ -185,6 +189,8 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
     finally:
         if lock is not None:
             _release(lock, back_to_wal=was_wal and not replaced)
+        if held is not None:
+            held.close()
     return reports
 
 
@@ -233,6 +239,14 @@ def _release(conn: sqlite3.Connection, back_to_wal: bool) -> None:
     except sqlite3.Error:
         pass  # e.g. a full disk: the file is still whole, feedapp switches it to WAL when it next opens it
     conn.close()
+
+
+def _copy_from(src, dest: Path) -> None:  # noqa: ANN001 - a binary file object
+    """Copy the locked file through a descriptor that stays open: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, the merge's EXCLUSIVE lock included."""
+    src.seek(0)
+    with open(dest, "wb") as f:
+        shutil.copyfileobj(src, f, 1 << 20)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -158,3 +158,34 @@ def test_a_file_locked_by_another_program_is_one_clear_error_and_the_cache_is_ke
         for h in holders:
             h.communicate("release\n", timeout=10)
     assert ProbeCache(open_db(current)).get("/v/a.mp4", 10, 20) is None  # not written: a probe next time
+
+
+
+_READ_AND_CLOSE = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                   "print(c.execute(sys.argv[2]).fetchone()[0]); c.close()")
+
+
+def _another_program(path, sql: str) -> str:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _READ_AND_CLOSE, str(path), sql], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_another_program_reading_the_log_never_deletes_the_wal_under_a_running_session(tmp_path):
+    """Found with a plugin ranker: a second connection opened in the app's process (the log writer's)
+    read the file's first bytes with a plain open() and close(), which drops every POSIX lock the process
+    holds on it. An analyst's reader that then closed believed it was the last connection, checkpointed
+    and deleted the -wal file, and the running session wrote on into a deleted file (all lost on a kill)."""
+    path = tmp_path / "feed.db"
+    app = open_db(path)  # the app's first connection, as the catalog opens it
+    writer = open_db(path)  # the log writer's connection, opened while the first is open
+    assert _another_program(path, "SELECT COUNT(*) FROM sessions") == "0"
+    assert (tmp_path / "feed.db-wal").exists(), "the reader deleted the running session's -wal file"
+    writer.execute("CREATE TABLE scratch (x)")
+    writer.execute("INSERT INTO scratch VALUES (1)")
+    assert _another_program(path, "SELECT COUNT(*) FROM scratch") == "1"  # what the session writes, others read
+    writer.conn.close()
+    app.conn.close()

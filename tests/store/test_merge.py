@@ -247,3 +247,33 @@ def test_a_clip_without_features_from_an_older_file_is_the_same_version_and_gets
         assert all(merged[k] == f for k, f in shared.items())  # the newer file's features, whichever came first
         assert all(f is not None for k, f in merged.items() if k in shared)
         assert set(merged) == {k for (k,) in sqlite3.connect(a).execute("SELECT key FROM clips")} | set(shared)
+
+
+def test_nobody_can_write_to_the_study_file_while_it_is_copied_and_merged(machines, tmp_path, monkeypatch):
+    """The merge copies the study file under an EXCLUSIVE lock; closing a descriptor of the file would
+    drop that lock (POSIX locks are per process), letting another program write rows the merged file
+    then replaces. Tried from another process right after the copy."""
+    import subprocess
+    import sys
+
+    import feedapp.store.merge as merge_module
+
+    out = tmp_path / "study.db"
+    merge([machines[0]], out)
+    tries = []
+    original = merge_module._copy_from
+
+    def copy_then_try_to_write(src, dest):  # noqa: ANN001
+        original(src, dest)
+        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0.2); "
+                "c.execute('CREATE TABLE intruder (x)'); c.commit()")
+        tries.append(subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True))
+
+    monkeypatch.setattr(merge_module, "_copy_from", copy_then_try_to_write)
+    merge([machines[1]], out)
+    assert tries and all(t.returncode != 0 and "locked" in t.stderr for t in tries), [t.stderr for t in tries]
+    con = sqlite3.connect(out)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'intruder'").fetchone()[0] == 0
+    finally:
+        con.close()
