@@ -253,22 +253,16 @@ def test_check_is_read_only_and_errors_are_clear(tmp_path, capsys):
     assert "0 sessions" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_100k_views_checked_within_5_s(tmp_path):
-    import time
-
+def test_a_large_bulk_log_is_checked_clean(tmp_path):
+    """The check's speed (100k views within 5 s) is measured by benchmarks/export_check.py; here only
+    that a large, many-session log built the fast way is checked clean."""
     path = tmp_path / "big.db"
-    counts = bulk_log(path, n_sessions=100, views_per_session=1000)
-    assert counts["views"] == 100_000
+    counts = bulk_log(path, n_sessions=20, views_per_session=500)
+    assert counts["views"] == 10_000
     conn = open_for_reading(path)
-    times = []
-    for _ in range(2):  # best of 2: the machine is shared
-        t0 = time.perf_counter()
-        result = check(conn)
-        times.append(time.perf_counter() - t0)
-    elapsed = min(times)
+    result = check(conn)
     assert result["ok"], [v.describe() for v in result["violations"][:5]]
-    assert elapsed <= 5.0, f"check took {elapsed:.2f} s"
+    assert result["checked"]["views"] == 10_000
     conn.close()
 
 

@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -235,22 +234,17 @@ def test_export_sees_one_snapshot_while_the_app_writes(tmp_path):
     assert manifest["files"]["sessions"]["rows"] == 2 and manifest["files"]["views"]["rows"] == 7
 
 
-@pytest.mark.slow
-def test_10k_view_session_to_csv_within_2_s(tmp_path):
+def test_a_long_session_is_exported_whole_to_csv(tmp_path):
+    """The export's speed (a 10k-view session within 2 s) is measured by benchmarks/export_check.py;
+    here only that one long session among others is exported whole, its rows and nothing else."""
     path = tmp_path / "big.db"
-    bulk_log(path, n_sessions=3, views_per_session=10_000, events_per_view=3)
+    bulk_log(path, n_sessions=3, views_per_session=2_000, events_per_view=3)
     conn = open_for_reading(path)
     sid = conn.execute("SELECT id FROM sessions ORDER BY started_utc LIMIT 1 OFFSET 1").fetchone()[0]
-    times = []
-    for _ in range(3):  # best of 3: the machine is shared
-        t0 = time.perf_counter()
-        manifest = export(conn, tmp_path / "o", [sid], "csv")
-        times.append(time.perf_counter() - t0)
-    elapsed = min(times)
+    manifest = export(conn, tmp_path / "o", [sid], "csv")
     conn.close()
-    assert manifest["files"]["views"]["rows"] == 10_000 and manifest["files"]["events"]["rows"] == 30_000
-    assert len(_read_csv(tmp_path / "o" / "view_log.csv")) == 10_000
-    assert elapsed <= 2.0, f"export took {elapsed:.2f} s"
+    assert manifest["files"]["views"]["rows"] == 2_000 and manifest["files"]["events"]["rows"] == 6_000
+    assert len(_read_csv(tmp_path / "o" / "view_log.csv")) == 2_000
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "data.md"

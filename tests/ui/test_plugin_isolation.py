@@ -24,7 +24,11 @@ from tests.ui.helpers import spin
 
 os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
 
-MAX_STALL_MS = 100.0
+# A frozen window is a stall without end (before isolation the first pick never returned). The 100 ms
+# target for the stall with a looping plugin is a speed figure: benchmarks/plugin_isolation.py measures
+# it on a quiet machine. Here, where CI's other work shares the cores, a bound 20 times the plugin's
+# 50 ms budget still fails at once when a plugin call blocks the event loop until the cut-off is gone.
+MAX_STALL_MS = 1000.0
 
 PLUGIN = '''
 import os
