@@ -79,6 +79,7 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quit-after", type=QUIT_AFTER.arg, default=None, metavar="SECONDS", help=argparse.SUPPRESS
     )  # for tests and benchmarks: close the window by itself
+    p.add_argument("--quit-after-clips", type=int, default=None, metavar="N", help=argparse.SUPPRESS)  # ... after N arrivals
     p.add_argument("--screenshot", type=Path, default=None, metavar="PNG", help=argparse.SUPPRESS)
 
 
@@ -349,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 folder=None if args.command == "demo" else args.folder,
                 demo_dir=(getattr(args, "clips", None) or default_demo_dir()) if args.command == "demo" else None,
                 quit_after=args.quit_after,
+                quit_after_clips=args.quit_after_clips,
                 screenshot=args.screenshot,
                 autopilot=args.autopilot,
                 autopilot_speed=args.autopilot_speed,

@@ -398,6 +398,7 @@ def run_player(
     screenshot: Path | None = None,
     autopilot: str | Sequence[str] | None = None,
     autopilot_speed: float = 1.0,
+    quit_after_clips: int | None = None,
 ) -> int:
     """Open the store, find clips (a folder, or the demo maker in the background) and run the window.
 
@@ -581,6 +582,15 @@ def run_player(
 
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), finish)
+    if quit_after_clips is not None:  # tests: end once N clips have arrived (whatever the machine's speed)
+        arrived = [0]
+
+        def count_arrival(_arrival) -> None:  # noqa: ANN001 - Arrival
+            arrived[0] += 1
+            if arrived[0] == quit_after_clips:
+                QTimer.singleShot(300, finish)
+
+        view.arrived.connect(count_arrival)
 
     end_reason = ["quit"]
 

@@ -18,8 +18,9 @@ pytestmark = [
 
 def test_real_codec_folder_plays_with_quiet_honest_stderr(corpus: dict[str, Path], tmp_path: Path):
     folder = next(iter(corpus.values())).parent
-    r = run_app(["play", str(folder), "--autopilot", "phones", "--autopilot-speed", "20", "--quit-after", "8"],
-                tmp_path, timeout=90, FEEDAPP_TRACE="1")
+    # it ends once the autopilot has reached every clip (a slow machine takes longer), at most after 60 s
+    r = run_app(["play", str(folder), "--autopilot", "phones", "--autopilot-speed", "20", "--quit-after", "60",
+                 "--quit-after-clips", str(len(corpus) + 1)], tmp_path, timeout=120, FEEDAPP_TRACE="1")
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert f"playing {len(corpus)} clips" in r.stderr, r.stderr  # VFR mkv/webm accepted, nothing rejected
