@@ -213,3 +213,54 @@ def test_foryou_explains_its_score():
     assert make_ranker("foryou", optimism=0.0).bind(space).explain(0) == ()  # nothing learned, no bonus
     x = space.X[0].astype(np.float64)
     assert float(why[-1].split("+")[1]) == pytest.approx(math.sqrt((x * x) @ r._var32), abs=0.006)
+
+
+# -- the other rankers' scores and rules ----------------------------------------------------------------
+
+
+def test_popular_scores_are_log_views_scaled_to_one():
+    space = _space(SPEC)
+    r = make_ranker("popular").bind(space)
+    assert r.scores(SplitMix(1)).tolist() == [0.0] * len(SPEC)  # nobody has watched anything yet
+    r.world.popularity.add("c2", 9)
+    r.world.popularity.add("c5", 3)
+    expected = np.zeros(len(SPEC))
+    expected[2], expected[5] = 1.0, math.log1p(3) / math.log1p(9)
+    assert r.scores(SplitMix(1)) == pytest.approx(expected)
+    r.world.popularity.add("c5", 6)  # counted live: the cached vector follows
+    assert r.scores(SplitMix(1))[5] == pytest.approx(1.0)
+    assert r.explain(5) == ("9 views",) and r.explain(0) == ("0 views",)
+    p = make_ranker("popular").params
+    assert (p["epsilon"], p["temperature"], p["repeat_penalty"], p["new_creator_floor"]) == (0.05, 0.0, 2.0, 0.0)
+
+
+def test_following_keeps_to_followed_creators_and_says_why():
+    space = _space(SPEC)
+    r = make_ranker("following").bind(space)
+    allowed = np.ones(len(SPEC), dtype=bool)
+    assert r.restrict(allowed).tolist() == allowed.tolist()  # nobody followed: everything
+    r.world.following.add("nobody-here")
+    assert r.restrict(allowed).tolist() == allowed.tolist()  # only unknown creators: everything
+    r.world.following.add("bob")
+    assert np.flatnonzero(r.restrict(allowed)).tolist() == [1, 4, 7]
+    allowed[4] = False
+    assert np.flatnonzero(r.restrict(allowed)).tolist() == [1, 7]
+    assert r.explain(1) == ("followed", "0 views") and r.explain(0) == ("popular fallback", "0 views")
+
+
+def test_chronological_serves_the_newest_first():
+    dated = [Clip(f"d{i}", "", "", ("t",), "a", 5000, 30, 1, 1, created=d)
+             for i, d in enumerate(["2024-03-01", "", "2024-05-01", "2023-01-01"])]
+    r = make_ranker("chronological").bind(FeatureSpace(dated))
+    assert r.scores(SplitMix(0)).tolist() == pytest.approx([2 / 3, 0.0, 1.0, 1 / 3])
+    assert [c.id for c in r.rank(dated)] == ["d2", "d0", "d3", "d1"]
+    assert r.explain(2) == ("created 2024-05-01",) and r.explain(1) == ("no creation date",)
+    p = make_ranker("chronological").params
+    assert (p["epsilon"], p["temperature"], p["repeat_penalty"], p["max_same_topic"]) == (0.0, 0.0, 2.0, 0)
+
+
+def test_random_draws_its_scores_from_the_stream_it_is_given():
+    space = _space(SPEC)
+    r = make_ranker("random").bind(space)
+    assert r.scores(SplitMix(3, 4)).tolist() == SplitMix(3, 4).random(len(SPEC)).tolist()
+    assert r.params["epsilon"] == 1.0 and r.params["max_same_topic"] == 0
