@@ -264,3 +264,116 @@ def test_random_draws_its_scores_from_the_stream_it_is_given():
     r = make_ranker("random").bind(space)
     assert r.scores(SplitMix(3, 4)).tolist() == SplitMix(3, 4).random(len(SPEC)).tolist()
     assert r.params["epsilon"] == 1.0 and r.params["max_same_topic"] == 0
+
+
+def test_popularity_counts_known_before_binding_and_follows_the_world_and_growing_catalogs():
+    from feedapp.core.rankers.base import Popularity, World
+
+    space = _space(SPEC)
+    r = make_ranker("popular", seed=5).bind(space, World(Popularity({"c1": 4, "elsewhere": 7})))
+    assert r.seed == 5 and r.scores(SplitMix(0)) == pytest.approx([0, 1, 0, 0, 0, 0, 0, 0])
+    r.bind(space, World(Popularity({"c0": 1})))  # another world, same version number: not the cached one
+    assert r.scores(SplitMix(0)) == pytest.approx([1, 0, 0, 0, 0, 0, 0, 0])  # one view is the top: 1.0
+    space.add([_clip(8, "cats", "zed")])
+    r.world.popularity.add("c8", 1)
+    assert r.scores(SplitMix(0)) == pytest.approx([1, 0, 0, 0, 0, 0, 0, 0, 1])
+
+
+def test_the_plain_order_protocol_and_parameter_messages():
+    from feedapp.core.rankers import RANKERS, ParameterError
+
+    cs = [_clip(i, "t", "a") for i in range(40)]
+    calm = make_ranker("popular", epsilon=0.0)
+    assert calm.rank(cs) == cs  # equal scores: the input order, whatever the length
+    assert calm.pick(cs) is cs[0]
+    eager = make_ranker("popular", epsilon=1.0, seed=3)  # always a uniform candidate
+    assert len({eager.pick(cs).id for _ in range(30)}) > 5
+    with pytest.raises(ValueError, match="^cannot pick from an empty list of candidates$"):
+        calm.pick([])
+    assert all(cls().seed == 0 for cls in RANKERS.values())
+    r = make_ranker("foryou")
+    with pytest.raises(ParameterError, match=r"^ranker 'foryou' has no parameter 'speed' \(it has: decay, prior_precision, "):
+        r.set_param("speed", 1)
+    with pytest.raises(ParameterError, match="^ranker 'foryou': parameter decay must be between 0.5 and 1"):
+        r.set_param("decay", 2)
+    for name in ("random", "chronological", "popular"):
+        with pytest.raises(AssertionError, match="bind the ranker to a feature space first"):
+            make_ranker(name).scores(SplitMix(0))
+    assert make_ranker("foryou").explain(0) == ()  # not bound yet: nothing to say
+
+
+def test_describe_lists_every_ranker_with_its_sliders():
+    from feedapp.core.rankers import describe
+
+    for d in describe():
+        assert set(d) == {"name", "description", "learner", "default", "params"} and d["description"]
+        assert set(d["params"][0]) == {"name", "default", "min", "max", "kind", "description"}
+    foryou = describe()[0]
+    assert foryou["learner"] is True and foryou["params"][0] == {
+        "name": "decay", "default": 0.99, "min": 0.5, "max": 1.0, "kind": "float",
+        "description": "weight kept by past views at each new view (1 = never forget)"}
+
+
+def test_a_small_uncertainty_is_still_explained():
+    space = _space(SPEC)
+    r = make_ranker("foryou", optimism=0.3).bind(space)
+    x = space.X[0].astype(np.float64)
+    bonus = 0.3 * math.sqrt((x * x) @ r._var32)
+    assert 0.01 <= bonus < 1.0 and r.explain(0) == (f"uncertainty +{bonus:.2f}",)
+
+
+def test_array_draws_continue_the_splitmix64_sequence():
+    """Element i of ``random(size)`` is SplitMix64's output for the state base + (i + 1) * golden, where
+    base is the generator's next output: the documented algorithm, written out here in plain ints."""
+    M, G = (1 << 64) - 1, 0x9E3779B97F4A7C15
+
+    def finalize(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+        return z ^ (z >> 31)
+
+    for keys, size in [((3, 4), 7), ((0,), 1), ((11, 2, 9), 70)]:
+        ref = SplitMix(*keys)
+        state = (ref._state + G) & M
+        base = finalize((state + G) & M)  # what the array draw takes as its base
+        want = [(finalize((base + (i + 1) * G) & M) >> 11) / (1 << 53) for i in range(size)]
+        got = SplitMix(*keys).random(size)
+        assert got.tolist() == want
+        assert SplitMix(*keys).random(size).tolist() == want  # cached steps are not changed by a draw
+
+
+def test_learn_passes_the_view_the_way_each_learn_one_takes_it():
+    from feedapp.core.model import View
+    from feedapp.core.rankers.base import learn, view_argument
+
+    got = []
+
+    class Old:
+        def learn_one(self, clip, reward):
+            got.append(("old", clip, reward))
+
+    class Positional:
+        def learn_one(self, clip, reward, seen=None):  # any name for the third parameter
+            got.append(("positional", clip, reward, seen))
+
+    class Keyword:
+        def learn_one(self, clip, reward, *, view=None):
+            got.append(("keyword", clip, reward, view))
+
+    class Anything:
+        def learn_one(self, clip, reward, **extra):
+            got.append(("kwargs", clip, reward, extra))
+
+    assert [view_argument(r) for r in (Old(), Positional(), Keyword(), Anything())] == [
+        "", "positional", "keyword", "keyword"]
+    assert view_argument(Positional()) == "positional"  # read once per function, then cached
+    builtin = type("Builtin", (), {"learn_one": staticmethod(max)})()  # no signature to read: the old protocol
+    assert view_argument(builtin) == ""
+    v = View("c0", 1000, 800)
+    for r in (Old(), Positional(), Keyword(), Anything()):
+        learn(r, "clip", 0.5, v)
+        learn(r, "clip", 0.25, None)  # no view: clip and reward only, whatever the signature
+    assert got == [("old", "clip", 0.5), ("old", "clip", 0.25),
+                   ("positional", "clip", 0.5, v), ("positional", "clip", 0.25, None),
+                   ("keyword", "clip", 0.5, v), ("keyword", "clip", 0.25, None),
+                   ("kwargs", "clip", 0.5, {"view": v}), ("kwargs", "clip", 0.25, {})]
