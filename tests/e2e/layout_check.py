@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefix", default="", help="prefix for the screenshot names")
     ap.add_argument("--report", type=Path, default=None, help="write the figures here (JSON)")
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--orders", choices=("all", "rotations"), default="all",
+                    help="toggle G, D and P in every order (6), or in the three rotations (each key first once)")
     args = ap.parse_args(argv)
     ensure_display(args.screen)
 
@@ -281,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         # undoing in reverse order restores the layout
         sequences = []
         keys = {"G": Qt.Key.Key_G, "D": Qt.Key.Key_D, "P": Qt.Key.Key_P}
-        for order in itertools.permutations("GDP"):
+        orders = list(itertools.permutations("GDP")) if args.orders == "all" else [tuple("GDP"), tuple("DPG"), tuple("PGD")]
+        for order in orders:
             steps = []
             for k in list(order) + list(reversed(order)):
                 QTest.keyClick(view, keys[k])
