@@ -120,6 +120,7 @@ PART_NAMES = {
     "other": "rest of the score",
 }
 
+_SERVED = re.compile(r"^served (\d+)x before, last (\d+) ago$")
 _SIGNED = re.compile(r"^(?P<label>.+?)\s+(?P<value>[+-]\d+(?:\.\d+)?)$")
 
 
@@ -149,7 +150,8 @@ def parse_reasons(reasons: Sequence[str]) -> tuple[list[Part], list[str]]:
 
     The rankers write ``"topic:cooking +0.42"``, ``"creator:mila +0.10"``, ``"visual:3 +0.02"``,
     ``"duration:8-12s -0.05"``, ``"uncertainty +0.12"``; the policy writes ``"topic fatigue -0.10"``,
-    ``"creator fatigue -0.30"`` and notes like ``"explore: uniform"`` or ``"served 2x before"``.
+    ``"creator fatigue -0.30"``, ``"repeat -0.42"`` (the cut for earlier servings) and notes like
+    ``"explore: uniform"`` or ``"served 2x before, last 25 ago"`` (``"served 2x before"`` in older logs).
     """
     parts: list[Part] = []
     notes: list[str] = []
@@ -169,6 +171,8 @@ def parse_reasons(reasons: Sequence[str]) -> tuple[list[Part], list[str]]:
             parts.append(Part("length", label[9:], value))
         elif label == "uncertainty":
             parts.append(Part("unsure", "", value))
+        elif label == "repeat":
+            parts.append(Part("repeat", "", value))
         elif label.endswith("fatigue"):
             parts.append(Part("fatigue", label.split()[0], value))
         else:
@@ -196,8 +200,11 @@ def explain(
     ``views`` are the views the current profile learned from (``engine.views[views_since_refresh:]``):
     the counts in the sentences ("3 #cooking clips to the end") are taken over them. ``epsilon`` and
     ``repeat_penalty`` are the policy's parameters (``engine.ranker.params``): with them the share of
-    random picks is named and "served 2x before" becomes a part of the score (``-repeat_penalty * 2``,
-    the cut the policy applied). ``revisit``: the viewer came back to this clip (swiped back to it).
+    random picks is named and an older log's "served 2x before" becomes a part of the score
+    (``-repeat_penalty * 2``, the cut the policy applied then; newer picks carry the cut as
+    ``"repeat -0.42"``, which decays with the time since each serving). A repeat whose learned parts
+    (topics, creator, length, look) add up to more than zero is named as a returning favourite.
+    ``revisit``: the viewer came back to this clip (swiped back to it).
     """
     if pick is None:  # a revisit of history or a feed without picks
         return Explanation(math.nan, math.nan, False, (), ("You came back to this clip.",) if revisit else (), (), revisit)
@@ -246,6 +253,15 @@ def explain(
             sentences.append(f"@{clip.creator} is new to your feed: new creators get a fair first chance.")
         elif n == "followed" or (clip.creator in following and n.startswith("follow")):
             sentences.append(f"You follow @{clip.creator}.")
+        elif (m := _SERVED.match(n)) is not None:
+            liked = sum(p.value for p in merged if p.kind in ("topic", "creator", "length", "visual")) > 0
+            times, ago = _plural(int(m[1]), "time"), _plural(int(m[2]), "clip")
+            cut = next((f" ({p.value:+.2f})" for p in merged if p.kind == "repeat" and not p.label), "")
+            if liked:
+                sentences.append(f"A favourite back: you saw it {times}, last {ago} ago; a repeat counts "
+                                 f"less the more recently it was shown{cut}.")
+            else:
+                sentences.append(f"Shown {times} before, last {ago} ago, so it counts less{cut}.")
         elif n.startswith("served ") and n.endswith("before"):
             sentences.append(f"Shown {n[len('served '):].replace('x before', '')} time(s) before in this feed.")
         elif n == "popular fallback":
@@ -292,7 +308,7 @@ def explain(
         elif p.kind == "fatigue":
             what = f"#{', #'.join(clip.topics)}" if p.label == "topic" else f"@{clip.creator}"
             sentences.append(f"Held back a little: you just saw {what} ({p.value:+.2f}).")
-        elif p.kind == "repeat":
+        elif p.kind == "repeat" and p.label:  # an older log's "served 2x before" (newer: said with its note)
             sentences.append(f"Shown {_plural(int(p.label), 'time')} before in this feed, so it counts less ({p.value:+.2f}).")
     if not sentences:
         sentences.append("Nothing stands out yet: the feed has not learned enough about you.")

@@ -201,6 +201,17 @@ def test_explain_counts_views_to_the_end_from_the_engine():
     e4 = explain(Pick(clip.id, 7, "foryou", -0.4, 0.1, False, ("topic:cooking +0.20", "served 2x before")), clip,
                  eng.views, clips, repeat_penalty=0.3)
     assert e4.total("repeat") == pytest.approx(-0.6) and "Shown 2 times before" in " ".join(e4.sentences)
+    # newer picks carry the decayed cut and when it was last shown: a liked clip is a favourite back
+    fav = explain(Pick(clip.id, 70, "foryou", 0.3, 0.5, False,
+                       ("topic:cooking +0.42", "served 3x before, last 25 ago", "repeat -0.12")), clip, eng.views, clips)
+    assert fav.total("repeat") == pytest.approx(-0.12)
+    assert ("A favourite back: you saw it 3 times, last 25 clips ago; a repeat counts less the more recently "
+            "it was shown (-0.12).") in fav.sentences
+    assert sum(p.value for p in fav.parts) == pytest.approx(0.3)  # the cut is a part of the score
+    meh = explain(Pick(clip.id, 71, "foryou", -0.5, 0.1, False,
+                       ("topic:cooking -0.20", "served 1x before, last 11 ago", "repeat -0.30")), clip, eng.views, clips)
+    assert "Shown 1 time before, last 11 clips ago, so it counts less (-0.30)." in meh.sentences
+    assert not any("favourite" in t for t in meh.sentences)
     # a skipped topic counts against, with the count of skips
     other = next(c for c in eng.space.clips if "cooking" not in c.topics)
     skips = sum(1 for v in eng.views if other.topics[0] in clips[v.clip_id].topics and v.skipped)

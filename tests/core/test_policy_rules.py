@@ -90,8 +90,27 @@ def test_repeat_penalty_counts_earlier_servings_and_says_so():
     assert dec.row == 0  # first of the clips never served (ties keep row order)
     dec = _decide(_space(SPEC), np.where(np.arange(len(SPEC)) == 2, 5.0, 0.0), served,
                   {"repeat_penalty": 0.3, "temperature": 0.0})
-    assert dec.row == 2 and "served 2x before" in dec.why and dec.score == pytest.approx(5.0 - 0.6)
+    assert dec.row == 2 and dec.score == pytest.approx(5.0 - 0.6)
+    assert dec.why == ("served 2x before, last 3 ago", "repeat -0.60")
     assert dec.propensity == 1.0 and not dec.explore
+
+
+def test_repeat_penalty_decays_with_the_time_since_each_serving():
+    """Each earlier serving counts 0.5 ** (age / repeat_halflife), age 0 = the clip served last: a favourite
+    served long ago is cut less than one served just now, and comes back above a never-served clip that
+    scores lower (the rule that brings favourites back once a small catalog is exhausted)."""
+    served = [2] + [6] * 9 + [3, 6]  # row 2 eleven slots ago; row 3 one slot ago (ages 11 and 1)
+    scores = np.array([0.0, 0.0, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0])
+    params = {"repeat_penalty": 0.6, "repeat_halflife": 5.0, "temperature": 0.0}
+    dec = _decide(_space(SPEC), scores, served, params)
+    adj = dict(zip(dec.allowed.tolist(), dec.adjusted.tolist()))
+    assert adj[2] == pytest.approx(1.0 - 0.6 * 0.5 ** (11 / 5))
+    assert adj[3] == pytest.approx(1.0 - 0.6 * 0.5 ** (1 / 5))
+    assert dec.row == 2 and dec.why == ("served 1x before, last 12 ago", "repeat -0.13")
+    # without a halflife (older settings) every serving costs the whole cut, forever: row 4 wins
+    old = {k: v for k, v in {**QUIET, **params}.items() if k != "repeat_halflife"}
+    dec = decide(_space(SPEC), scores, served, np.zeros(len(SPEC), dtype=bool), old, SplitMix(0))
+    assert dec.row == 4
 
 
 def test_reasons_name_the_fatigue_cuts():

@@ -81,7 +81,10 @@ POLICY_PARAMS: tuple[Param, ...] = (
     Param("fatigue_halflife", 3.0, 0.5, 100.0, "impressions after which a fatigue cut has halved"),
     Param("new_creator_floor", 0.1, 0.0, 1.0, "share of picks reserved for creators not shown yet in this feed"),
     Param("repeat_gap", 10, 1, 100000, "impressions before the same clip may be served again", "int"),
-    Param("repeat_penalty", 0.3, 0.0, 10.0, "score cut per earlier serving of the same clip"),
+    Param("repeat_penalty", 0.3, 0.0, 10.0, "score cut per earlier serving of the same clip (when just served)"),
+    Param("repeat_halflife", 30.0, 1.0, 100000.0,
+          "impressions after which an earlier serving's cut has halved (favourites come back); "
+          "100000 = never"),
 )
 
 

@@ -13,8 +13,10 @@ One decision, given the served history:
    empty under the repeat rules they are relaxed for it, and only if it stays empty the ranker's
    restriction is dropped (``following`` falls back to popular).
 2. *Adjusted score* = ranker score - ``topic_fatigue`` * recent same-topic exposure
-   - ``creator_fatigue`` * recent same-creator exposure - ``repeat_penalty`` * times served, where
-   exposure decays with ``fatigue_halflife`` (a cool-down, not a ban).
+   - ``creator_fatigue`` * recent same-creator exposure - ``repeat_penalty`` * earlier servings, where
+   exposure decays with ``fatigue_halflife`` (a cool-down, not a ban) and each earlier serving of the
+   clip counts ``0.5 ** (age / repeat_halflife)`` (``age`` = impressions since it, 0 for the last one),
+   so a favourite comes back once the viewer has seen the rest: by this rule, and the reason says so.
 3. *Mixture*: with probability ``epsilon`` a uniform allowed clip; with probability ``f`` (the
    ``new_creator_floor``, only while some allowed clip's creator has not been shown in this feed)
    a uniform clip among those creators' allowed clips; otherwise softmax(adjusted / temperature)
@@ -130,6 +132,10 @@ def allowed_mask(
     return ok
 
 
+REPEAT_NEVER_DECAYS = 100000.0
+"""``repeat_halflife`` at this value (its maximum), or absent from the parameters (settings and logs from
+before it existed), keeps the older rule: every earlier serving costs the whole ``repeat_penalty``."""
+
 SHORTLIST = 512
 """The softmax part of the mixture ranges over the allowed clips with the SHORTLIST best ranker scores
 (all allowed clips in a catalog this small or smaller). Fatigue and repeat cuts are applied within
@@ -148,27 +154,36 @@ def _penalties(
     recent = served[-k:]
     w = _fatigue_weights(k, h)
     tf, cf, rp = float(params["topic_fatigue"]), float(params["creator_fatigue"]), float(params["repeat_penalty"])
-    pen_topic = pen_creator = times = None
+    pen_topic = pen_creator = repeat = None
     if tf > 0 and len(space.topics):
         T = space.T
         pen_topic = tf * (T[rows] @ (w @ T[recent]))
     if cf > 0:
         exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
         pen_creator = cf * exposure[space.creator_of[rows]]
-    if rp > 0:  # how often each row was served (a bincount: ~10x cheaper than np.unique here)
-        times = np.bincount(served, minlength=space.n)[rows]
-    return pen_topic, pen_creator, times
+    if rp > 0:  # earlier servings, each weighed by how long ago (bincounts: ~10x cheaper than np.unique)
+        rh = float(params.get("repeat_halflife", REPEAT_NEVER_DECAYS))  # absent (older settings): never decays
+        rh = math.inf if rh >= REPEAT_NEVER_DECAYS else rh
+        ages = np.arange(served.size - 1, -1, -1, dtype=np.float64)
+        repeat = rp * np.bincount(served, weights=0.5 ** (ages / rh), minlength=space.n)[rows]
+    return pen_topic, pen_creator, repeat
 
 
 def _adjust(a: np.ndarray, pens, params: Mapping[str, float | int]) -> np.ndarray:
-    pen_topic, pen_creator, times = pens
+    pen_topic, pen_creator, repeat = pens
     if pen_topic is not None:
         a = a - pen_topic
     if pen_creator is not None:
         a = a - pen_creator
-    if times is not None:
-        a = a - float(params["repeat_penalty"]) * times
+    if repeat is not None:
+        a = a - repeat
     return a
+
+
+def repeat_note(served: np.ndarray, row: int) -> str:
+    """``"served 2x before, last 25 ago"``: how often and how recently ``row`` was served."""
+    hits = np.flatnonzero(served == row)
+    return f"served {hits.size}x before, last {served.size - int(hits[-1])} ago"
 
 
 def decide(
@@ -266,19 +281,21 @@ def decide(
     in_short = short is None or (k < short.size and int(short[k]) == j)
     if in_short:
         propensity, score = float(probs[k]), float(a[k])
-        pt, pc, times = (None if p is None else p[k] for p in pens)
+        pt, pc, rep = (None if p is None else p[k] for p in pens)
     else:  # an exploration pick outside the shortlist: no softmax share
         propensity = eps / m + (f / n_new if new_all is not None and new_all[j] else 0.0)
         one = _penalties(space, np.array([row]), served_arr, params)
         score = float(_adjust(raw[j : j + 1], one, params)[0])
-        pt, pc, times = (None if p is None else p[0] for p in one)
+        pt, pc, rep = (None if p is None else p[0] for p in one)
     why: list[str] = [how] if how else []
     if pt is not None and pt > 0.005:
         why.append(f"topic fatigue -{pt:.2f}")
     if pc is not None and pc > 0.005:
         why.append(f"creator fatigue -{pc:.2f}")
-    if times is not None and times:
-        why.append(f"served {int(times)}x before")
+    if rep is not None and rep > 0:
+        why.append(repeat_note(served_arr, row))
+        if rep > 0.005:
+            why.append(f"repeat -{rep:.2f}")
     return Decision(
         row=row,
         propensity=propensity,
