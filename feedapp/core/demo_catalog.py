@@ -10,16 +10,27 @@ from collections.abc import Sequence
 from feedapp.core.catalog import Catalog
 from feedapp.core.model import Clip
 
-DEMO_TOPICS = ("ocean", "sports", "cooking", "cats", "tech", "music", "nature", "art")  # as media/demo_plan.py
-DEMO_CREATORS = ("mila", "juno", "theo", "sasha", "kai")
+# The demo `feedapp demo` makes (media/demo_plan.py, kept equal by tests/media/test_demo.py): 12 topics x 24 clips,
+# 8 creators with 3 clips in every topic.
+DEMO_PLAN_TOPICS = ("ocean", "sports", "cooking", "cats", "tech", "music", "nature", "art",
+                    "space", "city", "weather", "games")
+DEMO_PLAN_CREATORS = ("mila", "juno", "theo", "sasha", "kai", "noor", "ravi", "lena")
+DEMO_PLAN_SIZE = 288
+# The first demo's shape (64 clips, 8 topics x 5 creators): demo_like_catalog's default, which the tests and the
+# figures recorded in docs/benchmarks.md use.
+DEMO_TOPICS = DEMO_PLAN_TOPICS[:8]
+DEMO_CREATORS = DEMO_PLAN_CREATORS[:5]
 
 
 def demo_like_catalog(seed: int = 0, n_clips: int = 64, topics: Sequence[str] = DEMO_TOPICS,
                       creators: Sequence[str] = DEMO_CREATORS, visual_dims: int = 8,
                       second_topic_share: float = 0.0) -> Catalog:
-    """A catalog with the real demo's shape (feedapp.media.demo_plan), made of ``Clip`` records only.
+    """A catalog with the demo's shape (feedapp.media.demo_plan), made of ``Clip`` records only.
 
-    Like the demo: 8 topics x 8 clips, every creator in every topic, one topic per clip, lengths
+    By default the first demo's size: 64 clips, 8 topics x 8 clips, 5 creators. The demo that
+    ``feedapp demo`` makes now has 288 clips (12 topics x 24, 8 creators);
+    ``demo_like_catalog(seed, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)`` has that shape.
+    Like the demo: every creator in every topic, one topic per clip, lengths
     4-30 s skewed short (``4 + 26 q^2.2`` over spread quantiles: mean about 12 s), creation dates
     over most of a year; plus visual features that depend on the topic with noise (as colour
     statistics would). ``second_topic_share`` gives that share of clips a second topic.

@@ -9,7 +9,10 @@ Every topic has its own palette (BGR), motif and motion:
 ocean: layered waves drifting sideways; sports: a ball bouncing on a pitch; cooking: a pan with
 rising steam; cats: a cat face that bobs and blinks; tech: meshing gears turning; music: notes
 floating up over pulsing equaliser bars; nature: swaying trees, drifting clouds and a sun;
-art: brush strokes painting themselves over rotating shapes.
+art: brush strokes painting themselves over rotating shapes; space: twinkling stars, a ringed
+planet and a moon in orbit; city: a skyline whose windows light up, with cars driving past;
+weather: clouds drifting over slanting rain and rippling puddles; games: coloured blocks falling
+into a stack under a score counter.
 Each creator has an accent colour (caption stripe, @name) and a tempo, so creators are visible too.
 """
 
@@ -37,6 +40,10 @@ PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {  # (t
     "music": ((170, 50, 140), (70, 15, 60)),
     "nature": ((240, 210, 150), (60, 150, 70)),
     "art": ((210, 240, 250), (170, 215, 235)),
+    "space": ((45, 8, 20), (110, 30, 60)),
+    "city": ((110, 120, 245), (120, 50, 90)),
+    "weather": ((175, 170, 165), (105, 100, 95)),
+    "games": ((50, 30, 100), (25, 15, 55)),
 }
 CREATOR_STYLE: dict[str, tuple[tuple[int, int, int], float]] = {  # accent BGR, tempo
     "mila": ((90, 90, 255), 1.0),
@@ -44,6 +51,9 @@ CREATOR_STYLE: dict[str, tuple[tuple[int, int, int], float]] = {  # accent BGR, 
     "theo": ((80, 220, 120), 0.8),
     "sasha": ((60, 200, 255), 1.1),
     "kai": ((255, 120, 220), 0.9),
+    "noor": ((40, 160, 255), 1.15),
+    "ravi": ((200, 255, 120), 0.85),
+    "lena": ((180, 130, 255), 1.05),
 }
 
 
@@ -284,6 +294,112 @@ class Scene:
         cv2.polylines(f, [box], True, (40, 40, 40), 6, cv2.LINE_AA)
         r = int(70 + 20 * math.sin(t * 2 * self.speed))
         cv2.circle(f, (int(self.w / 2), int(self.h * 0.45)), r, self.accent, 6, cv2.LINE_AA)
+
+    # -- space ------------------------------------------------------------------------------------
+    def setup_space(self) -> None:
+        self.stars = [(self.rng.randrange(self.w), self.rng.randrange(self.h), self.rng.uniform(0, 6.3),
+                       self.rng.choice([1, 2, 3])) for _ in range(70)]
+        self.planet = (int(self.w * self.rng.uniform(0.35, 0.65)), int(self.h * 0.5))
+        self.planet_colour = self.rng.choice([(80, 150, 230), (200, 170, 90), (120, 200, 160)])
+
+    def draw_space(self, f: np.ndarray, t: float) -> None:
+        for x, y, ph, r in self.stars:
+            light = int(150 + 105 * math.sin(t * 3 * self.speed + ph))
+            cv2.circle(f, (x, y), r, (light, light, light), -1, cv2.LINE_AA)
+        px, py = self.planet
+        a = t * 0.9 * self.speed + self.phase
+        moon = (int(px + 200 * math.cos(a)), int(py + 70 * math.sin(a)))
+        behind = math.sin(a) < 0
+        if behind:
+            cv2.circle(f, moon, 24, (215, 215, 225), -1, cv2.LINE_AA)
+        cv2.circle(f, (px, py), 110, self.planet_colour, -1, cv2.LINE_AA)
+        cv2.ellipse(f, (px, py), (170, 36), -12, 0, 360, (230, 230, 240), 6, cv2.LINE_AA)
+        if not behind:
+            cv2.circle(f, moon, 24, (215, 215, 225), -1, cv2.LINE_AA)
+
+    # -- city -------------------------------------------------------------------------------------
+    def setup_city(self) -> None:
+        self.windows = []
+        x = 0
+        ground = int(self.h * 0.82)
+        while x < self.w:
+            bw, bh = self.rng.randrange(60, 120), self.rng.randrange(150, 420)
+            cv2.rectangle(self.bg, (x, ground - bh), (x + bw - 4, ground), (50, 35, 40), -1)
+            for wy in range(ground - bh + 16, ground - 20, 32):
+                for wx in range(x + 10, x + bw - 20, 22):
+                    self.windows.append((wx, wy, self.rng.uniform(0, 1)))
+            x += bw
+        cv2.rectangle(self.bg, (0, ground), (self.w, self.h), (60, 60, 60), -1)
+        for lx in range(0, self.w, 60):
+            cv2.line(self.bg, (lx, ground + 45), (lx + 30, ground + 45), (200, 200, 200), 4)
+        self.ground = ground
+
+    def draw_city(self, f: np.ndarray, t: float) -> None:
+        lit_share = 0.35 + 0.3 * math.sin(t * 0.5 * self.speed + self.phase)
+        for wx, wy, u in self.windows:
+            if (u + t * 0.07 * self.speed) % 1.0 < lit_share:
+                cv2.rectangle(f, (wx, wy), (wx + 12, wy + 16), (120, 220, 255), -1)
+        for lane, (colour, v) in enumerate(((self.accent, 160), ((60, 60, 230), -120))):
+            x = int((t * v * self.speed + lane * 250) % (self.w + 200)) - 100
+            y = self.ground + 20 + 50 * lane
+            cv2.rectangle(f, (x - 50, y - 18), (x + 50, y + 12), colour, -1, cv2.LINE_AA)
+            cv2.rectangle(f, (x - 28, y - 36), (x + 28, y - 18), colour, -1, cv2.LINE_AA)
+            for wheel in (-30, 30):
+                cv2.circle(f, (x + wheel, y + 14), 10, (20, 20, 20), -1, cv2.LINE_AA)
+
+    # -- weather ----------------------------------------------------------------------------------
+    def setup_weather(self) -> None:
+        ground = int(self.h * 0.85)
+        cv2.rectangle(self.bg, (0, ground), (self.w, self.h), (80, 75, 70), -1)
+        self.drops = [(self.rng.randrange(self.w + 200), self.rng.uniform(0, 1)) for _ in range(90)]
+        self.puddles = [(self.rng.randrange(40, self.w - 40), ground + self.rng.randrange(20, self.h - ground - 10),
+                         self.rng.uniform(0, 1)) for _ in range(5)]
+        self.ground = ground
+
+    def draw_weather(self, f: np.ndarray, t: float) -> None:
+        fall = self.ground
+        for x0, u in self.drops:
+            y = int(((u + t * 0.9 * self.speed) % 1.0) * fall)
+            x = int(x0 - y * 0.25)
+            cv2.line(f, (x, y), (x - 6, y + 26), (235, 225, 215), 2, cv2.LINE_AA)
+        for x, y, u in self.puddles:
+            r = ((u + t * 1.2 * self.speed) % 1.0)
+            cv2.ellipse(f, (x, y), (int(10 + 50 * r), int(3 + 12 * r)), 0, 0, 360, (200, 195, 190), 2, cv2.LINE_AA)
+        for i in range(3):
+            cx = int((t * (18 + 8 * i) * self.speed + i * 200 + self.phase * 40) % (self.w + 300)) - 150
+            cy = 70 + i * 70
+            for dx, r in ((-60, 45), (-10, 60), (45, 48), (90, 35)):
+                cv2.circle(f, (cx + dx, cy), r, (125 - 12 * i, 120 - 12 * i, 118 - 12 * i), -1, cv2.LINE_AA)
+
+    # -- games ------------------------------------------------------------------------------------
+    def setup_games(self) -> None:
+        self.cell = 45
+        cols = self.w // self.cell
+        for x in range(0, cols * self.cell + 1, self.cell):
+            cv2.line(self.bg, (x, 60), (x, self.h), (70, 70, 60), 1)
+        colours = [(60, 60, 230), (60, 200, 240), (80, 200, 80), (230, 160, 50), (200, 80, 200), (240, 240, 80)]
+        self.pieces = [(self.rng.randrange(cols - 1), self.rng.choice(colours)) for _ in range(60)]
+        self.cols = cols
+
+    def draw_games(self, f: np.ndarray, t: float) -> None:
+        c = self.cell
+        rate = 1.3 * self.speed  # pieces per second
+        done = int(t * rate)
+        heights = [0] * self.cols
+        settled = done % 40  # the stack empties every 40 pieces ("line clear")
+        for i in range(settled):
+            col, colour = self.pieces[(done - settled + i) % len(self.pieces)]
+            for dc in (0, 1):
+                y = self.h - c * (heights[col + dc] + 1)
+                cv2.rectangle(f, ((col + dc) * c + 2, y + 2), ((col + dc + 1) * c - 2, y + c - 2), colour, -1)
+            top = max(heights[col], heights[col + 1]) + 1
+            heights[col] = heights[col + 1] = top
+        col, colour = self.pieces[done % len(self.pieces)]
+        landing = self.h - c * (max(heights[col], heights[col + 1]) + 1)
+        y = int(60 + (t * rate - done) * (landing - 60))
+        for dc in (0, 1):
+            cv2.rectangle(f, ((col + dc) * c + 2, y + 2), ((col + dc + 1) * c - 2, y + c - 2), colour, -1)
+        cv2.putText(f, f"SCORE {done * 100:05d}", (24, 44), FONT, 1.0, (240, 240, 240), 2, cv2.LINE_AA)
 
     # -- one frame --------------------------------------------------------------------------------
     def frame(self, i: int) -> np.ndarray:

@@ -320,7 +320,7 @@ class SwipeView(QWidget):
         return self._notice
 
     def set_status(self, text: str) -> None:
-        """A small line at the top, e.g. 'Making demo clips 5/64'; empty hides it."""
+        """A small line at the top, e.g. 'Making demo clips 5/288'; empty hides it."""
         self._status = text
         self.update()
 

@@ -29,11 +29,14 @@ from benchmarks.swipe import ensure_display  # noqa: E402
 def demo_clips(folder: Path | None, cache: Path, limit: int | None):
     """The demo catalog: ``folder`` (or assets/demo) when it holds the clips, else made once in ``cache``."""
     from feedapp.media.demo import make_demo
+    from feedapp.media.demo_plan import plan_demo
+
+    want = limit or len(plan_demo(0))
 
     for candidate in ([folder] if folder else []) + [ROOT / "assets" / "demo"]:
         if candidate is not None and (candidate / "catalog.json").exists():
             n = len(json.loads((candidate / "catalog.json").read_text()))
-            if n >= (limit or 64) and len(list(candidate.glob("*.mp4"))) >= (limit or 64):
+            if n >= want and len(list(candidate.glob("*.mp4"))) >= want:
                 return list(make_demo(candidate, seed=0, workers=2, limit=limit).accepted)
     return list(make_demo(cache, seed=0, workers=2, limit=limit).accepted)
 

@@ -30,26 +30,50 @@ def _first_frame(path: Path) -> np.ndarray:
 # -- the plan -------------------------------------------------------------------------------------
 def test_full_plan_covers_topics_and_creators_with_varied_durations() -> None:
     plan = plan_demo(0)
-    assert len(plan) == 64
-    assert len({p.id for p in plan}) == 64 and len({p.file for p in plan}) == 64
-    assert set(Counter(p.topic for p in plan).values()) == {8} and len(TOPICS) >= 8
+    assert len(plan) == 288 == len(TOPICS) * 24  # 4.5x the first demo's 64: 200 views without running dry
+    assert len({p.id for p in plan}) == 288 and len({p.file for p in plan}) == 288
+    assert set(Counter(p.topic for p in plan).values()) == {24} and len(TOPICS) == 12
+    assert len({p.title for p in plan}) == 288  # every clip has its own title
     for topic in TOPICS:
-        assert {p.creator for p in plan if p.topic == topic} == set(CREATORS)  # 5 creators in every topic
+        assert Counter(p.creator for p in plan if p.topic == topic) == {c: 3 for c in CREATORS}  # 8 creators x 3
     seconds = [p.duration_ms / 1000 for p in plan]
     assert min(seconds) >= 4.0 and max(seconds) <= 30.0
     assert max(seconds) > 25 and 10.0 <= statistics.mean(seconds) <= 14.0
     assert statistics.stdev(seconds) > 5  # really spread, not all alike
-    assert sum(s < 8 for s in seconds) >= 16 and sum(s > 18 for s in seconds) >= 8
+    assert sum(s < 8 for s in seconds) >= 72 and sum(s > 18 for s in seconds) >= 36
     assert all((p.width, p.height, p.fps) == (540, 960, 30) for p in plan)
     assert all(len(p.created) == 10 and p.created.startswith("2025-") for p in plan)
 
 
 def test_plan_starts_with_short_clips_of_different_topics() -> None:
     plan = plan_demo(0)
-    first = plan[:8]
-    assert len({p.topic for p in first}) == 8
+    first = plan[:12]
+    assert {p.topic for p in first} == set(TOPICS)
     assert all(p.duration_ms <= 5000 for p in first)
     assert first[0].duration_ms == min(p.duration_ms for p in plan)
+    assert [p.duration_ms for p in first] == sorted(p.duration_ms for p in first)  # shortest first
+
+
+def test_whatever_is_made_so_far_is_balanced_across_topics_and_creators() -> None:
+    """Clips are made in rounds of one clip per topic: any prefix of the making order is a little catalog
+    with every topic about equally present, so the feed stays varied while the rest are made."""
+    plan = plan_demo(5)
+    for n in range(12, len(plan) + 1):
+        counts = Counter(p.topic for p in plan[:n])
+        assert len(counts) == 12 and max(counts.values()) - min(counts.values()) <= 1, n
+    assert {p.creator for p in plan[:12]} == set(CREATORS)  # every creator among the first clips made
+    assert set(Counter(p.creator for p in plan[12:108]).values()) == {12}  # and none dominates while they come
+
+
+def test_the_simulations_demo_like_catalog_knows_the_demo_plans_shape() -> None:
+    from feedapp.core.demo_catalog import DEMO_PLAN_CREATORS, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, demo_like_catalog
+
+    assert (DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS, DEMO_PLAN_SIZE) == (TOPICS, CREATORS, len(plan_demo(0)))
+    cat = demo_like_catalog(1, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)
+    plan = plan_demo(1)
+    shape = lambda pairs: sorted(Counter(pairs).values())  # noqa: E731
+    assert shape((c.topics[0], c.creator) for c in cat.clips) == shape((p.topic, p.creator) for p in plan)
+    assert len(cat.clips) == len(plan)
 
 
 def test_plan_is_deterministic_for_a_seed_and_differs_between_seeds() -> None:
