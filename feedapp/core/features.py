@@ -119,8 +119,8 @@ class FeatureSpace:
 
     # -- growing ----------------------------------------------------------------------------------
     def _ensure(self, n: int, d: int) -> None:
-        if n <= self._cap_n and d <= self._cap_d:
-            return
+        if n <= self._cap_n and d <= self._cap_d and len(self.topics) <= self._T.shape[1]:
+            return  # (a ninth topic arriving with the catalog's growth needs a wider T even when X has room)
         cap_n = max(n, self._cap_n * 2 if n > self._cap_n else self._cap_n, 16)
         cap_d = max(d, self._cap_d * 2 if d > self._cap_d else self._cap_d, 16)
         X = np.zeros((cap_n, cap_d), dtype=np.float32)

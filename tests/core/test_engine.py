@@ -338,3 +338,20 @@ def test_a_live_change_decides_the_forgotten_slot_again_once_it_is_logged():
     eng.upcoming(5)
     assert len(eng.history) == 1 and len(eng.picks) == 1
     assert eng.decide_next() is not None and eng.pick_at(1).views == 1
+
+
+def test_a_catalog_growing_one_clip_at_a_time_through_twelve_topics():
+    """What the demo maker does: clips arrive one by one, a new topic with many of them. The topic matrix
+    starts 8 topics wide; the ninth topic used to fail inside the engine (IndexError), its feature space half updated."""
+    clips = [clip(i, topics=(f"t{i % 12}",), creator=f"cr{i % 8}") for i in range(40)]
+    cat = Catalog(clips[:1])
+    eng = FeedEngine(cat, "foryou", seed=1)
+    cur = eng.start()
+    viewer = SimViewer.make(2, [f"t{k}" for k in range(12)], [f"cr{k}" for k in range(8)])
+    for c in clips[1:]:
+        cat.add([c])
+        eng.finish(viewer.watch(cur))
+        cur = eng.move(1)
+    assert len(eng.space.topics) == 12 and eng.space.T.shape == (40, 12)
+    assert [eng.space.topics[j] for j in np.flatnonzero(eng.space.T[eng.space.row_of["c11"]])] == ["t11"]
+    assert {c.id for c in eng.catalog.clips} == {c.id for c in clips}
