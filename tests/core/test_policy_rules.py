@@ -352,8 +352,11 @@ def test_array_draws_continue_the_splitmix64_sequence():
         return z ^ (z >> 31)
 
     for keys, size in [((3, 4), 7), ((0,), 1), ((11, 2, 9), 70)]:
-        ref = SplitMix(*keys)
-        state = (ref._state + G) & M
+        state = 0
+        for k in keys:  # the keys are folded in with the same mix
+            state = finalize(((state ^ k) + G) & M)
+        assert SplitMix(*keys)._state == state
+        state = (state + G) & M
         base = finalize((state + G) & M)  # what the array draw takes as its base
         want = [(finalize((base + (i + 1) * G) & M) >> 11) / (1 << 53) for i in range(size)]
         got = SplitMix(*keys).random(size)
@@ -396,3 +399,49 @@ def test_learn_passes_the_view_the_way_each_learn_one_takes_it():
                    ("positional", "clip", 0.5, v), ("positional", "clip", 0.25, None),
                    ("keyword", "clip", 0.5, v), ("keyword", "clip", 0.25, None),
                    ("kwargs", "clip", 0.5, {"view": v}), ("kwargs", "clip", 0.25, {})]
+
+
+def test_scalar_draws_integers_and_the_two_streams():
+    from feedapp.core.rankers.rng import SCORE_STREAM, decision_streams
+
+    M, G = (1 << 64) - 1, 0x9E3779B97F4A7C15
+    a, b = SplitMix(5, 6), SplitMix(5, 6)
+    first = a.random()
+    assert 0.0 <= first < 1.0 and a.random() != first and b.random() == first  # a stream, and a pure function
+    assert [SplitMix(9).integers(7) for _ in range(3)] == [int(SplitMix(9).random() * 7)] * 3
+    draws = SplitMix(1)
+    assert {draws.integers(3) for _ in range(200)} == {0, 1, 2}
+    with pytest.raises(ValueError, match="^high must be 1 or more, not 0$"):
+        SplitMix(1).integers(0)
+    score, policy = decision_streams(7 + (1 << 64), 3, 2)  # seeds are taken modulo 2**64
+    assert score.random() == SplitMix(7, 3, 2, SCORE_STREAM).random() and SCORE_STREAM == 0x53434F5245
+    assert policy.random() == SplitMix(7, 3, 2).random()
+    assert SplitMix(-1)._state == SplitMix(M)._state  # keys are taken modulo 2**64
+
+
+def test_registry_and_ranker_construction_messages():
+    from feedapp.core.rankers import ParameterError, UnknownRanker
+    from feedapp.core.rankers.base import Popularity
+
+    assert make_ranker().name == "foryou" and make_ranker("popular").seed == 0
+    assert make_ranker("ts_topic", seed=2).name == "ts_topic"  # a peer, found by name
+    with pytest.raises(UnknownRanker, match=r"^there is no ranker called 'tiktok' \(choose one of: foryou, random, "
+                                            r"chronological, popular, following; peers: ts_topic, lin_ts, vw_cb\)$"):
+        make_ranker("tiktok")
+    with pytest.raises(ParameterError, match="^ranker 'foryou': parameter decay must be between"):
+        make_ranker("foryou", decay=2)
+    with pytest.raises(ParameterError, match=r"^ranker 'foryou' has no parameter 'speed' \(it has: decay, "):
+        make_ranker("foryou", speed=1)
+    for bad in (True, 2.5, "3"):
+        with pytest.raises(ParameterError, match=f"^ranker 'popular': seed must be a whole number, not {bad!r}$"):
+            make_ranker("popular", seed=bad)
+    with pytest.raises(ParameterError, match="must be between 0 and 1, not a number that large$"):
+        make_ranker("foryou", epsilon=10**400)
+    pop = Popularity()
+    pop.add("a")
+    pop.add("b", 3)
+    assert pop.counts == {"a": 1, "b": 3}
+    space = _space(SPEC)
+    pop.vector(space)
+    pop.add("not-in-this-catalog")  # counted, and the catalog's vector is left alone
+    assert pop.counts["not-in-this-catalog"] == 1 and pop.vector(space).sum() == 0.0
