@@ -36,7 +36,7 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, View
 from feedapp.core.rankers.base import BaseRanker
-from feedapp.core.rankers.policy import SHORTLIST, decide
+from feedapp.core.rankers.policy import SHORTLIST, decide, ranker_context
 from feedapp.core.rankers.rng import SplitMix, decision_streams
 
 P_MIN = 0.001  # a pick-frequency check fails below this chi-square p-value
@@ -162,8 +162,10 @@ def _scores_independent(make: Callable[[int], BaseRanker]) -> Check:
     if not np.array_equal(a, b):
         return Check("scores_independent", False, "two score streams with the same keys gave different scores "
                      "(draw randomness only from the rng passed to scores)")
-    ref = decide(eng.space, a, eng._rows, eng._blocked, eng.ranker.params, SplitMix(1))
-    other = decide(eng.space, a, eng._rows, eng._blocked, eng.ranker.params, SplitMix(2))
+    ref = decide(eng.space, a, eng._rows, eng._blocked, eng.ranker.params, SplitMix(1),
+                 **ranker_context(eng.ranker))
+    other = decide(eng.space, a, eng._rows, eng._blocked, eng.ranker.params, SplitMix(2),
+                   **ranker_context(eng.ranker))
     live = eng.decision()
     same = np.array_equal(ref.adjusted, other.adjusted) and np.array_equal(live.adjusted, ref.adjusted)
     return Check("scores_independent", same, "scores depend on the score stream only" if same else
@@ -175,14 +177,16 @@ def _frequencies(make: Callable[[int], BaseRanker], rule: str, draws: int) -> Ch
     eng = _engine(make, _catalog(n_clips, seed=5), 7, params, 9)
     pos, views = len(eng.history), len(eng.views)
     scores = eng.ranker.scores(decision_streams(7, pos, views)[0])
-    ref = decide(eng.space, scores, eng._rows, eng._blocked, eng.ranker.params, SplitMix(0))
+    ref = decide(eng.space, scores, eng._rows, eng._blocked, eng.ranker.params, SplitMix(0),
+                 **ranker_context(eng.ranker))
     full = ref.full_probs()
     if abs(float(full.sum()) - 1.0) > 1e-9:
         return Check(f"pick_frequencies[{rule}]", False, f"the probabilities sum to {full.sum():.12f}, not 1")
     counts: Counter = Counter()
     wrong_p = 0
     for k in range(draws):
-        d = decide(eng.space, scores, eng._rows, eng._blocked, eng.ranker.params, SplitMix(11, k))
+        d = decide(eng.space, scores, eng._rows, eng._blocked, eng.ranker.params, SplitMix(11, k),
+                   **ranker_context(eng.ranker))
         counts[d.row] += 1
         wrong_p += abs(d.propensity - full[d.row]) > 1e-12
     p, outside = chi2_pvalue(counts, full, draws)

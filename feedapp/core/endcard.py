@@ -180,6 +180,20 @@ def parse_reasons(reasons: Sequence[str]) -> tuple[list[Part], list[str]]:
     return parts, notes
 
 
+def length_words(label: str) -> str:
+    """A duration bucket's label in plain words: "0-5s" -> "short clips (under 5 s)", "8-12s" -> "clips of
+    8-12 s", ">=30s" -> "long clips (30 s or more)"."""
+    m = re.match(r"^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)s$", label)
+    if m and float(m[1]) == 0:
+        return f"short clips (under {m[2]} s)"
+    if m:
+        return f"clips of {m[1]}-{m[2]} s"
+    m = re.match(r"^>=(\d+(?:\.\d+)?)s$", label)
+    if m:
+        return f"long clips ({m[1]} s or more)"
+    return f"clips of {label}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -301,8 +315,11 @@ def explain(
             look = "clips you watched long" if p.value > 0 else "clips you skipped"
             sentences.append(f"It looks like {look} ({p.value:+.2f}).")
         elif p.kind == "length":
-            how = "suits" if p.value > 0 else "does not suit"
-            sentences.append(f"Its length ({p.label}) {how} you ({p.value:+.2f}).")
+            what = length_words(p.label)
+            if p.value > 0:
+                sentences.append(f"A length preference: you tend to watch {what} longer than usual ({p.value:+.2f}).")
+            else:
+                sentences.append(f"A length preference: {what} tend not to hold you ({p.value:+.2f}).")
         elif p.kind == "unsure":
             sentences.append(f"The feed is still unsure about clips like this, so it tries one ({p.value:+.2f}).")
         elif p.kind == "fatigue":

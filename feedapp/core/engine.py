@@ -58,7 +58,7 @@ from feedapp.core.model import Clip, Pick, QueueEntry, View
 from feedapp.core.profile import TasteProfile
 from feedapp.core.records import ViewRecord
 from feedapp.core.rankers.base import BaseRanker, World, learn
-from feedapp.core.rankers.policy import Decision, decide
+from feedapp.core.rankers.policy import Decision, decide, ranker_context
 from feedapp.core.rankers.registry import DEFAULT_RANKER
 from feedapp.core.rankers.rng import decision_streams
 from feedapp.core.reward import (
@@ -283,8 +283,7 @@ class FeedEngine(Feed):
         score_rng, rng = decision_streams(self.seed, position, len(self.views))
         scores = self.ranker.scores(score_rng)
         blocked = self._blocked[: self.space.n]
-        restrict = self.ranker.restrict if type(self.ranker).restrict is not BaseRanker.restrict else None
-        return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, restrict=restrict)
+        return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, **ranker_context(self.ranker))
 
     def _warmup_pick(self, position: int) -> Clip:
         clip = self.warmup[position]

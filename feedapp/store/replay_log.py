@@ -14,7 +14,7 @@ from typing import Any
 
 from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG
 from feedapp.core.model import Clip, View
-from feedapp.core.rankers.policy import REPEAT_NEVER_DECAYS
+from feedapp.core.rankers.policy import NEVER
 from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError
 
 
@@ -98,8 +98,8 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
         clips = [by_id[c] for c in start.get("clips", ())]
         if isinstance(start.get("params"), dict):
             params = start["params"]
-            if "repeat_penalty" in params and "repeat_halflife" not in params:  # logged before repeats decayed
-                params = {**params, "repeat_halflife": REPEAT_NEVER_DECAYS}
+            if "repeat_penalty" in params:  # rules logged before their half-lives existed never decayed
+                params = {"repeat_halflife": NEVER, "new_creator_halflife": NEVER, **params}
     else:
         clips = list(by_id.values())
         if s[4] is not None and int(s[4]) != len(clips):

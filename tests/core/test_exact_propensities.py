@@ -79,7 +79,7 @@ def _big_catalog() -> list[Clip]:
 
 def test_target_probabilities_include_the_new_creator_floor_outside_the_shortlist_and_sum_to_one():
     space = FeatureSpace(_big_catalog())
-    r = make_ranker("foryou", epsilon=0.1, new_creator_floor=0.3, temperature=0.5)
+    r = make_ranker("foryou", epsilon=0.1, new_creator_floor=0.3, temperature=0.5, new_creator_halflife=100000)
     r.bind(space)
     for c in space.clips[:40]:  # a taste, so the shortlist is not just the first rows
         r.learn_one(c, 1.0 if "t3" in c.topics else -0.5)

@@ -212,6 +212,14 @@ def test_explain_counts_views_to_the_end_from_the_engine():
                        ("topic:cooking -0.20", "served 1x before, last 11 ago", "repeat -0.30")), clip, eng.views, clips)
     assert "Shown 1 time before, last 11 clips ago, so it counts less (-0.30)." in meh.sentences
     assert not any("favourite" in t for t in meh.sentences)
+    # a length preference is named in plain words
+    short = explain(Pick(clip.id, 72, "foryou", 0.2, 0.3, False, ("duration:0-5s +0.20",)), clip, eng.views, clips)
+    assert short.sentences == ("A length preference: you tend to watch short clips (under 5 s) longer than usual "
+                               "(+0.20).",)
+    long_ = explain(Pick(clip.id, 73, "foryou", -0.1, 0.3, False, ("duration:>=30s -0.10",)), clip, eng.views, clips)
+    assert long_.sentences == ("A length preference: long clips (30 s or more) tend not to hold you (-0.10).",)
+    mid = explain(Pick(clip.id, 74, "foryou", 0.1, 0.3, False, ("duration:8-12s +0.10",)), clip, eng.views, clips)
+    assert "you tend to watch clips of 8-12 s longer than usual" in mid.sentences[0]
     # a skipped topic counts against, with the count of skips
     other = next(c for c in eng.space.clips if "cooking" not in c.topics)
     skips = sum(1 for v in eng.views if other.topics[0] in clips[v.clip_id].topics and v.skipped)

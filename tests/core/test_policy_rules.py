@@ -113,6 +113,24 @@ def test_repeat_penalty_decays_with_the_time_since_each_serving():
     assert dec.row == 4
 
 
+def test_creator_fatigue_spares_liked_creators_and_the_new_creator_floor_halves():
+    scores = np.zeros(len(SPEC))
+    served = [0, 3]  # ann twice
+    liked = np.array([c == "ann" for c in _space(SPEC).creators])
+    plain = _decide(_space(SPEC), scores, served, {"creator_fatigue": 0.5})
+    spared = decide(_space(SPEC), scores, served, np.zeros(len(SPEC), dtype=bool), {**QUIET, "creator_fatigue": 0.5},
+                    SplitMix(0), liked_creators=liked)
+    ann = [k for k, r in enumerate(plain.allowed.tolist()) if SPEC[r][1] == "ann"]
+    assert ann and all(plain.adjusted[k] < 0 for k in ann) and all(spared.adjusted[k] == 0 for k in ann)
+    assert spared.adjusted.tolist() == [0.0 if SPEC[r][1] == "ann" else a
+                                        for r, a in zip(plain.allowed.tolist(), plain.adjusted.tolist())]
+    # the floor halves every new_creator_halflife impressions of the feed: 0.4 * 0.5 ** (2 / 4) here
+    dec = _decide(_space(SPEC), scores, served, {"new_creator_floor": 0.4, "new_creator_halflife": 4.0})
+    assert dec.new_each * dec.new_rows.size == pytest.approx(0.4 * 0.5 ** 0.5)
+    dec = _decide(_space(SPEC), scores, served, {"new_creator_floor": 0.4, "new_creator_halflife": 100000.0})
+    assert dec.new_each * dec.new_rows.size == pytest.approx(0.4)  # 100000: never halves
+
+
 def test_reasons_name_the_fatigue_cuts():
     scores = np.where(np.arange(len(SPEC)) == 7, 3.0, 0.0)  # cats/bob: the best by far
     dec = _decide(_space(SPEC), scores, [0, 1], {"topic_fatigue": 0.2, "creator_fatigue": 0.4, "temperature": 0.0})
@@ -196,27 +214,74 @@ def test_diversity_drops_a_topic_that_filled_the_last_slots_and_relaxes_when_not
     assert allowed_mask(space, np.array([], dtype=np.intp), everything, QUIET).all()
 
 
+def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, shrink):
+    """foryou's documented model written out: a Kalman filter over the columns that are not creator
+    columns (duration columns with prior precision ``shrink`` times the others'), beside one
+    (mean, variance) per creator, updated jointly without their cross-covariance."""
+    X = space.X.astype(np.float64)
+    keep = np.array([0.0 if lab.startswith("creator:") else 1.0 for lab in space.labels])
+    pv = np.array([1 / (prior_precision * (shrink if lab.startswith("duration:") else 1.0)) for lab in space.labels]) * keep
+    mean, P = np.zeros(space.d), np.diag(pv)
+    cm, cv = np.zeros(len(space.creators)), np.full(len(space.creators), 1 / prior_precision)
+    g = decay
+    for row, reward in views:
+        x, c = X[row] * keep, space.creator_of[row]
+        mean, P = g * mean, g * g * P + (1 - g * g) * np.diag(pv)  # relax towards the prior
+        cm, cv = g * cm, g * g * cv + (1 - g * g) / prior_precision
+        s = noise + x @ P @ x + cv[c]
+        err = (reward - x @ mean - cm[c]) / s
+        mean, P = mean + P @ x * err, P - np.outer(P @ x, x @ P) / s
+        cm[c], cv[c] = cm[c] + cv[c] * err, cv[c] - cv[c] ** 2 / s
+    cof = space.creator_of
+    return X @ mean + cm[cof] + optimism * np.sqrt((X * X) @ np.diag(P) + cv[cof]), mean, cm
+
+
 def test_foryou_scores_are_posterior_mean_plus_optimism_times_sd():
     spec = SPEC
     space = _space(spec)
-    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5)
+    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, duration_shrink=4.0)
     r.bind(space)
     X = space.X.astype(np.float64)
-    # before any view: mean 0, P = I / prior_precision
-    assert r.scores(SplitMix(1)) == pytest.approx(0.7 * np.sqrt((X * X).sum(axis=1) / 2.0), rel=1e-6)
-    mean, P = np.zeros(space.d), np.eye(space.d) / 2.0
-    for row, reward in [(0, 1.0), (2, 0.8), (1, -0.5)]:
-        x = X[row]
-        mean, P = 0.9 * mean, 0.81 * P + (1 - 0.81) / 2.0 * np.eye(space.d)  # relax towards the prior
-        k = P @ x / (0.5 + x @ P @ x)
-        mean, P = mean + k * (reward - x @ mean), P - np.outer(k, x @ P)
+    # before any view: mean 0; every clip's uncertainty: its non-creator columns plus its creator's entry
+    before, _, _ = _foryou_by_hand(space, [], optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0)
+    assert r.scores(SplitMix(1)) == pytest.approx(before, rel=1e-6)
+    assert before[0] == pytest.approx(0.7 * math.sqrt((1 + 1 / 4 + 1 + 1) / 2.0))  # bias, length, cats; ann
+    views = [(0, 1.0), (2, 0.8), (1, -0.5), (7, 0.3)]
+    for row, reward in views:
         r.learn_one(space.clips[row], reward)
-    assert r.views == 3
-    expected = X @ mean + 0.7 * np.sqrt((X * X) @ np.diag(P))
+    assert r.views == 4
+    expected, mean, cm = _foryou_by_hand(space, views, optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5,
+                                         shrink=4.0)
     assert r.scores(SplitMix(1)) == pytest.approx(expected, rel=1e-5, abs=1e-6)
     assert r.weights()["bias"] == pytest.approx(mean[0], rel=1e-5)
+    assert r.weights()["creator:ann"] == pytest.approx(cm[space.creator_index["ann"]], rel=1e-5)
+    assert cm[space.creator_index["ann"]] > 0 > cm[space.creator_index["bob"]]  # bob: -0.5 and 0.3
     calm = make_ranker("foryou", optimism=0.0).bind(_space(spec))
     assert calm.scores(SplitMix(1)).tolist() == [0.0] * len(spec)
+
+
+def test_foryou_keeps_every_creator_apart_however_many():
+    """Creators past the feature space's 32 one-hot slots share hashed columns; foryou's own table does
+    not: a fan's creator gains, a creator sharing its column does not move, and once the evidence is
+    clear (affinity - 1 sd > fan_margin) the creator is named liked, so creator fatigue spares it."""
+    clips = [_clip(i, f"t{i % 5}", f"cr{i % 100}") for i in range(300)]
+    space = FeatureSpace(clips)
+    fan = [c for c in space.clips if c.creator == "cr50"]
+    others = [c for c in space.clips if c.creator != "cr50"][:40]
+    shared = [c for c in space.creators[32:] if space.creator_col[c] == space.creator_col["cr50"]
+              and c != "cr50" and c not in {o.creator for o in others}]
+    assert shared, "the test needs a creator that aliases cr50 in the feature space"
+    r = make_ranker("foryou").bind(space)
+    fan_id = space.creator_index["cr50"]
+    for k in range(30):
+        if k == 2:
+            assert not r.liked_creators().any()  # two views are no proof
+        r.learn_one(fan[k % 3], 1.0)
+        r.learn_one(others[k], -0.5)
+    w = r.weights()
+    assert w["creator:cr50"] > 0.6 and w[f"creator:{shared[0]}"] == 0.0
+    assert r.liked_creators()[fan_id] and r.liked_creators().sum() == 1
+    assert not make_ranker("foryou", fan_margin=5.0).bind(space).liked_creators().any()
 
 
 def test_foryou_explains_its_score():
@@ -227,11 +292,12 @@ def test_foryou_explains_its_score():
     why = r.explain(0)
     # the largest contributions of the clip's features (the bias column is not a reason), then the bonus
     assert {w.rsplit(" ", 1)[0] for w in why[:-1]} <= {"topic:cats", "creator:ann", "duration:8-12s"}
+    assert "creator:ann" in {w.rsplit(" ", 1)[0] for w in why[:-1]}  # from the creators' table
     assert len(why) >= 3 and all(w.rsplit(" ", 1)[1].startswith("+") for w in why)
     assert why[-1].startswith("uncertainty +")
     assert make_ranker("foryou", optimism=0.0).bind(space).explain(0) == ()  # nothing learned, no bonus
     x = space.X[0].astype(np.float64)
-    assert float(why[-1].split("+")[1]) == pytest.approx(math.sqrt((x * x) @ r._var32), abs=0.006)
+    assert float(why[-1].split("+")[1]) == pytest.approx(math.sqrt((x * x) @ r._var32 + r._cv[0]), abs=0.006)
 
 
 # -- the other rankers' scores and rules ----------------------------------------------------------------
@@ -337,7 +403,7 @@ def test_a_small_uncertainty_is_still_explained():
     space = _space(SPEC)
     r = make_ranker("foryou", optimism=0.3).bind(space)
     x = space.X[0].astype(np.float64)
-    bonus = 0.3 * math.sqrt((x * x) @ r._var32)
+    bonus = 0.3 * math.sqrt((x * x) @ r._var32 + r._cv[space.creator_of[0]])
     assert 0.01 <= bonus < 1.0 and r.explain(0) == (f"uncertainty +{bonus:.2f}",)
 
 

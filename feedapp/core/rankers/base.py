@@ -80,6 +80,8 @@ POLICY_PARAMS: tuple[Param, ...] = (
     Param("creator_fatigue", 0.3, 0.0, 5.0, "score cut per recent clip of the same creator (cool-down)"),
     Param("fatigue_halflife", 3.0, 0.5, 100.0, "impressions after which a fatigue cut has halved"),
     Param("new_creator_floor", 0.1, 0.0, 1.0, "share of picks reserved for creators not shown yet in this feed"),
+    Param("new_creator_halflife", 15.0, 1.0, 100000.0,
+          "impressions after which the new-creator share has halved; 100000 = never"),
     Param("repeat_gap", 10, 1, 100000, "impressions before the same clip may be served again", "int"),
     Param("repeat_penalty", 0.3, 0.0, 10.0, "score cut per earlier serving of the same clip (when just served)"),
     Param("repeat_halflife", 30.0, 1.0, 100000.0,

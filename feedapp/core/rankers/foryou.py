@@ -12,6 +12,20 @@ prior's uncertainty); then the view's reward updates them with the usual rank-on
 (``k = P x / (noise + x'P x)``, ``mean += k (reward - x'mean)``, ``P -= k x'P``). No matrix is ever
 inverted, which matters at ~50 us per small ``numpy.linalg.inv`` call.
 
+Two refinements (issue 11), both in the same Kalman step:
+
+- *Creators have their own affinity table*, one (mean, variance) per creator however many there
+  are, instead of the feature space's creator columns (one-hot for the first 32 creators, hashed
+  slots shared by the rest, so two creators could alias). The creator columns are left out of the
+  linear part; a view updates its creator's entry jointly with the weights (the cross-covariance
+  between the two is not kept), and the entry relaxes towards the prior like the weights do.
+- *Fans are not held back*: a creator whose affinity minus one standard deviation is above
+  ``fan_margin`` is named by ``liked_creators``, and the policy spares it the creator fatigue.
+- *Duration buckets are shrunk*: their prior precision is ``duration_shrink`` times the others', so
+  a length preference needs ``duration_shrink`` times the evidence before it moves the feed as much
+  as a topic does. The reward already corrects watch time for length (``reward.py``); without the
+  shrink, viewers who finish every short clip got a feed of short clips whatever their topic.
+
 Score = posterior mean reward + ``optimism`` * posterior standard deviation (LinUCB). The standard
 deviation uses the diagonal of ``P`` (``sqrt(x^2 . diag(P))``), exact for one-hot blocks and one
 matrix-vector product for the whole catalog. Scores are deterministic given the views, so the
@@ -36,6 +50,10 @@ class ForYouRanker(BaseRanker):
         Param("prior_precision", 1.0, 0.001, 1000.0, "strength of the prior that every weight is 0"),
         Param("noise", 1.0, 0.01, 100.0, "expected noise of one view's reward (higher = learn slower)"),
         Param("optimism", 0.1, 0.0, 5.0, "bonus per unit of uncertainty (exploration of the unknown)"),
+        Param("duration_shrink", 10.0, 1.0, 1000.0, "prior strength of clip-length weights relative to the others "
+              "(higher = length moves the feed less)"),
+        Param("fan_margin", 0.2, 0.0, 5.0, "a creator whose affinity minus one standard deviation is above this "
+              "is one you like: no creator fatigue for it"),
     )
 
     def __init__(self, seed: int = 0, **params: object) -> None:
@@ -44,17 +62,48 @@ class ForYouRanker(BaseRanker):
         self._P = np.zeros((0, 0))
         self._mean32 = np.zeros(0, dtype=np.float32)
         self._var32 = np.zeros(0, dtype=np.float32)
+        self._keep = np.zeros(0)  # 1 for the columns of the linear part, 0 for the creator columns
+        self._prior_var = np.zeros(0)  # per column
+        self._cm = np.zeros(0)  # per creator (the space's dense creator ids): affinity mean
+        self._cv = np.zeros(0)  # and variance
+        self._prior_key: tuple | None = None
         self.views = 0
 
+    def _column_prior(self, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        base = 1.0 / float(self.params["prior_precision"])
+        keep = np.array([0.0 if lab.startswith("creator:") else 1.0 for lab in labels])
+        pv = np.array([base / float(self.params["duration_shrink"]) if lab.startswith("duration:") else base
+                       for lab in labels]) * keep
+        return keep, pv
+
+    def _priors(self) -> np.ndarray:
+        """The per-column prior variances under the current parameters (they may change live)."""
+        key = (float(self.params["prior_precision"]), float(self.params["duration_shrink"]), self._mean.size)
+        if key != self._prior_key:
+            assert self.space is not None
+            self._keep, self._prior_var = self._column_prior(self.space.labels[: self._mean.size])
+            self._prior_key = key
+        return self._prior_var
+
     def _space_did_grow(self, old_d: int, new_d: int, old_n: int, new_n: int) -> None:
+        space = self.space
+        assert space is not None
         d0 = self._mean.size
         if new_d > d0:
-            P = np.eye(new_d) * (1.0 / float(self.params["prior_precision"]))
-            P[:d0, :d0] = self._P
+            self._prior_key = None
+            P = np.zeros((new_d, new_d))
             mean = np.zeros(new_d)
             mean[:d0] = self._mean
-            self._P, self._mean = P, mean
-            self._refresh()
+            self._mean = mean
+            P[np.arange(new_d), np.arange(new_d)] = self._priors()
+            P[:d0, :d0] = self._P
+            self._P = P
+        k0 = self._cm.size
+        if len(space.creators) > k0:
+            k = len(space.creators)
+            self._cm = np.concatenate([self._cm, np.zeros(k - k0)])
+            self._cv = np.concatenate([self._cv, np.full(k - k0, 1.0 / float(self.params["prior_precision"]))])
+        self._refresh()
 
     def _refresh(self) -> None:
         self._mean32 = self._mean.astype(np.float32)
@@ -62,20 +111,29 @@ class ForYouRanker(BaseRanker):
 
     def learn_one(self, clip: Clip, reward: float) -> None:
         space = self._ensure_space([clip])
-        x = space.X[space.row(clip)].astype(np.float64)
+        row = space.row(clip)
+        x = space.X[row].astype(np.float64) * self._keep
+        c = int(space.creator_of[row])
         g = float(self.params["decay"])
         if g < 1.0:  # relax towards the prior: old views count less
             self._mean *= g
             self._P *= g * g
-            P, add = self._P, (1.0 - g * g) / float(self.params["prior_precision"])
+            P, add = self._P, (1.0 - g * g) * self._priors()
             if P.flags.c_contiguous:  # the diagonal as a strided view (3x cheaper than .flat)
                 P.reshape(-1)[:: P.shape[0] + 1] += add
             else:
                 P.flat[:: P.shape[0] + 1] += add
+            self._cm *= g
+            self._cv *= g * g
+            self._cv += (1.0 - g * g) / float(self.params["prior_precision"])
         Px = self._P @ x
-        s = float(self.params["noise"]) + float(x @ Px)
-        self._mean += Px * ((reward - float(x @ self._mean)) / s)
+        vc = float(self._cv[c])
+        s = float(self.params["noise"]) + float(x @ Px) + vc
+        err = (reward - float(x @ self._mean) - float(self._cm[c])) / s
+        self._mean += Px * err
         self._P -= Px[:, None] * (Px / s)[None, :]  # np.outer(Px, Px / s), without its wrapper's cost
+        self._cm[c] += vc * err
+        self._cv[c] -= vc * vc / s
         self._refresh()
         self.views += 1
 
@@ -83,16 +141,25 @@ class ForYouRanker(BaseRanker):
         space = self.space
         assert space is not None, "bind the ranker to a feature space first"
         X = space.X
-        s = X @ self._mean32
+        cof = space.creator_of
+        s = X @ self._mean32 + self._cm[cof]
         a = float(self.params["optimism"])
         if a > 0:
-            s = s + a * np.sqrt(space.X2 @ self._var32)
+            s = s + a * np.sqrt(space.X2 @ self._var32 + self._cv[cof])
         return s.astype(np.float64)
 
+    def liked_creators(self) -> np.ndarray:
+        """One bool per creator (the space's creator ids): liked beyond doubt (affinity - 1 sd > ``fan_margin``),
+        so the policy's creator fatigue spares it."""
+        return (self._cm - np.sqrt(np.maximum(self._cv, 0.0))) > float(self.params["fan_margin"])
+
     def weights(self) -> dict[str, float]:
-        """Posterior mean weight per labelled feature column (the learner's view of your taste)."""
+        """Posterior mean weight per labelled feature column, and each creator's affinity as
+        ``creator:<name>`` (the learner's view of your taste)."""
         assert self.space is not None
-        return {lab: float(w) for lab, w in zip(self.space.labels, self._mean32)}
+        out = {lab: float(w) for lab, w, k in zip(self.space.labels, self._mean32, self._keep) if k}
+        out.update({f"creator:{name}": float(m) for name, m in zip(self.space.creators, self._cm)})
+        return out
 
     def explain(self, row: int) -> tuple[str, ...]:
         space = self.space
@@ -100,13 +167,16 @@ class ForYouRanker(BaseRanker):
             return ()
         x = space.X[row]
         contrib = x * self._mean32
+        c = int(space.creator_of[row])
+        labels = [*space.labels, f"creator:{space.creators[c]}"]
+        contrib = np.append(contrib, np.float32(self._cm[c]))
         out = []
-        for j in np.argsort(-np.abs(contrib))[:3]:
-            if abs(contrib[j]) >= 0.01 and space.labels[j] != "bias":
-                out.append(f"{space.labels[j]} {contrib[j]:+.2f}")
+        for j in np.argsort(-np.abs(contrib), kind="stable")[:3]:
+            if abs(contrib[j]) >= 0.01 and labels[j] != "bias":
+                out.append(f"{labels[j]} {contrib[j]:+.2f}")
         a = float(self.params["optimism"])
         if a > 0:
-            bonus = a * float(np.sqrt((x * x) @ self._var32))
+            bonus = a * float(np.sqrt((x * x) @ self._var32 + self._cv[c]))
             if bonus >= 0.01:
                 out.append(f"uncertainty +{bonus:.2f}")
         return tuple(out)

@@ -14,11 +14,13 @@ One decision, given the served history:
    restriction is dropped (``following`` falls back to popular).
 2. *Adjusted score* = ranker score - ``topic_fatigue`` * recent same-topic exposure
    - ``creator_fatigue`` * recent same-creator exposure - ``repeat_penalty`` * earlier servings, where
-   exposure decays with ``fatigue_halflife`` (a cool-down, not a ban) and each earlier serving of the
+   exposure decays with ``fatigue_halflife`` (a cool-down, not a ban; a creator the ranker names as
+   liked, ``liked_creators``, gets no creator fatigue: fatigue must not hold back a fan) and each earlier serving of the
    clip counts ``0.5 ** (age / repeat_halflife)`` (``age`` = impressions since it, 0 for the last one),
    so a favourite comes back once the viewer has seen the rest: by this rule, and the reason says so.
 3. *Mixture*: with probability ``epsilon`` a uniform allowed clip; with probability ``f`` (the
-   ``new_creator_floor``, only while some allowed clip's creator has not been shown in this feed)
+   ``new_creator_floor``, halved every ``new_creator_halflife`` impressions of the feed, and only while
+   some allowed clip's creator has not been shown in this feed)
    a uniform clip among those creators' allowed clips; otherwise softmax(adjusted / temperature)
    over the shortlist, the ``SHORTLIST`` allowed clips with the best ranker scores (all of them in
    catalogs of up to 512 clips; temperature 0 = the best adjusted score, first row on ties). The
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from feedapp.core.features import FeatureSpace
+from feedapp.core.rankers.base import BaseRanker
 from feedapp.core.rankers.rng import Rng
 
 
@@ -132,9 +135,24 @@ def allowed_mask(
     return ok
 
 
-REPEAT_NEVER_DECAYS = 100000.0
-"""``repeat_halflife`` at this value (its maximum), or absent from the parameters (settings and logs from
-before it existed), keeps the older rule: every earlier serving costs the whole ``repeat_penalty``."""
+NEVER = REPEAT_NEVER_DECAYS = 100000.0
+"""``repeat_halflife`` (``new_creator_halflife``) at this value, their maximum, or absent from the
+parameters (settings and logs from before they existed), keeps the older rule: every earlier serving
+costs the whole ``repeat_penalty`` (the ``new_creator_floor`` stays whole all session)."""
+
+
+def ranker_context(ranker: object) -> dict:
+    """What ``decide`` takes from the ranker beside its scores: ``restrict`` when the ranker narrows the
+    allowed rows, ``liked_creators`` when it names creators the viewer demonstrably likes."""
+    out: dict = {}
+    if type(ranker).restrict is not BaseRanker.restrict:
+        out["restrict"] = ranker.restrict  # type: ignore[attr-defined]
+    liked = getattr(ranker, "liked_creators", None)
+    if callable(liked):
+        mask = liked()
+        if mask is not None:
+            out["liked_creators"] = np.asarray(mask, dtype=bool)
+    return out
 
 SHORTLIST = 512
 """The softmax part of the mixture ranges over the allowed clips with the SHORTLIST best ranker scores
@@ -144,7 +162,8 @@ propensity stays exact because the shortlist is part of the policy's definition.
 
 
 def _penalties(
-    space: FeatureSpace, rows: np.ndarray, served: np.ndarray, params: Mapping[str, float | int]
+    space: FeatureSpace, rows: np.ndarray, served: np.ndarray, params: Mapping[str, float | int],
+    liked_creators: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(topic fatigue, creator fatigue, times served) for ``rows``; None where switched off."""
     if not served.size:
@@ -160,6 +179,9 @@ def _penalties(
         pen_topic = tf * (T[rows] @ (w @ T[recent]))
     if cf > 0:
         exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
+        if liked_creators is not None:
+            k = min(liked_creators.size, exposure.size)
+            exposure[:k][liked_creators[:k]] = 0.0
         pen_creator = cf * exposure[space.creator_of[rows]]
     if rp > 0:  # earlier servings, each weighed by how long ago (bincounts: ~10x cheaper than np.unique)
         rh = float(params.get("repeat_halflife", REPEAT_NEVER_DECAYS))  # absent (older settings): never decays
@@ -194,8 +216,12 @@ def decide(
     params: Mapping[str, float | int],
     rng: Rng,
     restrict: Callable[[np.ndarray], np.ndarray] | None = None,
+    liked_creators: np.ndarray | None = None,
 ) -> Decision:
-    """Choose the row served after ``served`` (rows already in the feed, oldest first)."""
+    """Choose the row served after ``served`` (rows already in the feed, oldest first).
+
+    ``restrict`` and ``liked_creators`` come from the ranker (``ranker_context``): a narrowing of the
+    allowed rows, and one bool per creator (the space's creator ids) that the creator fatigue spares."""
     n = space.n
     if n == 0:
         raise ValueError("cannot choose a clip from an empty catalog")
@@ -231,7 +257,7 @@ def decide(
         short = None
         cand = allowed
         a = raw
-    pens = _penalties(space, cand, served_arr, params)
+    pens = _penalties(space, cand, served_arr, params, liked_creators)
     a = _adjust(a, pens, params)
 
     # the mixture
@@ -244,6 +270,9 @@ def decide(
         soft = np.zeros(a.size)
         soft[best] = 1.0
     f = float(params["new_creator_floor"])
+    fh = float(params.get("new_creator_halflife", NEVER))
+    if f > 0 and fh < NEVER and served_arr.size:  # a new feed discovers creators; a long one mostly serves taste
+        f *= 0.5 ** (served_arr.size / fh)
     new_all = None
     n_new = 0
     if f > 0:
@@ -284,7 +313,7 @@ def decide(
         pt, pc, rep = (None if p is None else p[k] for p in pens)
     else:  # an exploration pick outside the shortlist: no softmax share
         propensity = eps / m + (f / n_new if new_all is not None and new_all[j] else 0.0)
-        one = _penalties(space, np.array([row]), served_arr, params)
+        one = _penalties(space, np.array([row]), served_arr, params, liked_creators)
         score = float(_adjust(raw[j : j + 1], one, params)[0])
         pt, pc, rep = (None if p is None else p[0] for p in one)
     why: list[str] = [how] if how else []
