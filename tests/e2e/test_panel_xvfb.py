@@ -1,7 +1,7 @@
 """The taste panel on a real X server: the autopilot drives the real window, screenshots are taken.
 
 Runs tests/e2e/make_panel_screenshots.py in a subprocess under ``xvfb-run -a`` with a small demo
-catalog (the 8 shortest demo clips, one per topic) and checks the pictures it saves.
+catalog (the first 8 demo clips: short ones, 8 of the 12 topics) and checks the pictures it saves.
 """
 
 from __future__ import annotations
