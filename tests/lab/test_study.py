@@ -224,7 +224,7 @@ def test_demo_catalog_made_is_scanned(tmp_path, clip_dir):
     from feedapp.lab.study import check_catalog
 
     cat = check_catalog(study, EXAMPLE.read_text(), demo_dir=tmp_path / "nodemo")
-    assert cat.clips == 64 and [p.severity for p in cat.problems] == ["warning"]
+    assert cat.clips == 288 and [p.severity for p in cat.problems] == ["warning"]  # the plan's size
     bad = parse_study(EXAMPLE.read_text().replace('"tech-1.mp4"]', '"tech-99.mp4"]', 1))
     cat = check_catalog(bad, EXAMPLE.read_text(), demo_dir=tmp_path / "nodemo")
     errors = [p for p in cat.problems if p.severity == "error"]
