@@ -54,6 +54,15 @@ SPEC = [("cats", "ann"), ("dogs", "bob"), ("cats", "cy"), ("dogs", "ann"), ("art
         ("tech", "eve"), ("cats", "bob")]
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches(monkeypatch):
+    """The weight and step caches start empty, so every test computes them (not a value cached earlier)."""
+    from feedapp.core.rankers import policy, rng
+
+    monkeypatch.setattr(policy, "_WEIGHTS", {})
+    monkeypatch.setattr(rng, "_STEPS", {})
+
+
 def test_fatigue_weighs_the_last_served_clip_most():
     scores = np.linspace(0.2, 0.9, len(SPEC))
     served = [0, 1, 4]  # cats/ann three slots ago, dogs/bob two ago, art/bob last
@@ -511,3 +520,68 @@ def test_registry_and_ranker_construction_messages():
     pop.vector(space)
     pop.add("not-in-this-catalog")  # counted, and the catalog's vector is left alone
     assert pop.counts["not-in-this-catalog"] == 1 and pop.vector(space).sum() == 0.0
+
+
+def test_the_softmax_divides_by_the_temperature():
+    scores = np.array([0.5, 0.9, 0.2, 0.0, 0.7, 0.1, 0.3, 0.6])
+    for temp in (0.25, 2.0):
+        dec = _decide(_space(SPEC), scores, [], {"temperature": temp})
+        soft = np.exp(scores / temp)
+        assert dec.probs == pytest.approx(soft / soft.sum(), rel=1e-12)
+        assert dec.propensity == pytest.approx(float(dec.probs[dec.row])) and dec.why == ()
+
+
+def test_pure_exploration_is_uniform_over_the_allowed_clips():
+    scores = np.arange(len(SPEC), dtype=np.float64)
+    dec = _decide(_space(SPEC), scores, [3], {"epsilon": 1.0})
+    allowed = [r for r in range(len(SPEC)) if r != 3]
+    assert dec.explore and dec.why == ("explore: uniform",) and dec.propensity == 1 / 7
+    assert dec.allowed.tolist() == allowed and dec.ok_rows.tolist() == allowed and dec.n == len(SPEC)
+    assert dec.adjusted.tolist() == scores[allowed].tolist() and dec.score == scores[dec.row]
+    assert dec.full_probs().tolist() == [1 / 7 if r != 3 else 0.0 for r in range(len(SPEC))]
+    picks = {_decide(_space(SPEC), scores, [3], {"epsilon": 1.0}, seed=k).row for k in range(80)}
+    assert picks == set(allowed)
+    with pytest.raises(ValueError, match="^cannot choose a clip from an empty catalog$"):
+        _decide(FeatureSpace([]), np.zeros(0), [], {})
+
+
+def test_broken_scores_count_as_the_lowest():
+    scores = np.array([0.5, np.nan, 0.2, np.inf, 0.7, 0.1, -np.inf, 0.6])
+    dec = _decide(_space(SPEC), scores, [], {"temperature": 0.5})
+    fixed = np.where(np.isfinite(scores), scores, 0.1 - 1.0)
+    soft = np.exp(fixed / 0.5)
+    assert dec.adjusted.tolist() == fixed.tolist() and dec.probs == pytest.approx(soft / soft.sum())
+    dec = _decide(_space(SPEC), np.full(len(SPEC), np.nan), [], {"temperature": 0.5})
+    assert dec.adjusted.tolist() == [0.0] * len(SPEC)  # nothing finite: all equal
+
+
+def test_a_restriction_that_leaves_nothing_relaxes_the_repeat_rules_but_not_the_last_clip():
+    space = _space(SPEC)
+    only_bob = lambda ok: ok & np.isin(space.creator_of, [space.creator_index["bob"]])  # noqa: E731
+    served = [1, 4, 7]  # every clip by bob, within the repeat gap
+    dec = decide(space, np.zeros(len(SPEC)), served, np.zeros(len(SPEC), dtype=bool),
+                 {**QUIET, "repeat_gap": 10}, SplitMix(0), restrict=only_bob)
+    assert dec.ok_rows.tolist() == [1, 4]  # bob again, but never the clip just served
+    blocked = np.zeros(len(SPEC), dtype=bool)
+    blocked[[1, 4]] = True  # "not interested" in the other two: the restriction is dropped
+    dec = decide(space, np.zeros(len(SPEC)), served, blocked, {**QUIET, "repeat_gap": 10}, SplitMix(0),
+                 restrict=only_bob)
+    assert dec.ok_rows.tolist() == [0, 2, 3, 5, 6]
+
+
+def test_the_floor_reaches_new_creators_with_its_own_share():
+    scores = np.zeros(len(SPEC))
+    served = [0, 1]  # ann and bob shown; cy, dee, eve new
+    dec = _decide(_space(SPEC), scores, served, {"new_creator_floor": 0.3, "epsilon": 0.1, "temperature": 0.0})
+    new = [2, 5, 6]
+    assert dec.new_rows.tolist() == new and dec.new_each == pytest.approx(0.1)
+    assert dec.eps_each == pytest.approx(0.1 / 7)  # every clip but the one just served
+    best = int(dec.allowed[np.argmax(dec.adjusted)])
+    for row in range(len(SPEC)):
+        expected = 0.0 if row == 1 else 0.1 / 7 + 0.1 * (row in new) + 0.6 * (row == best)
+        assert dec.prob_of(row) == pytest.approx(expected)
+    whys = {_decide(_space(SPEC), scores, served, {"new_creator_floor": 0.3, "epsilon": 0.1, "temperature": 0.0},
+                    seed=k).why for k in range(200)}
+    assert {("explore: uniform",), ("explore: new creator",), ()} <= whys
+    capped = _decide(_space(SPEC), scores, served, {"new_creator_floor": 0.9, "epsilon": 0.5})
+    assert capped.new_each == pytest.approx(0.5 / 3)  # the floor never exceeds what exploration leaves
