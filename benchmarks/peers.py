@@ -7,6 +7,7 @@ every seed, averages the seeds and prints a Markdown table per catalog (the one 
 docs/benchmarks.md) plus the JSON of every averaged report with ``--json FILE``.
 
     .venv/bin/python benchmarks/peers.py [--viewers 50] [--views 100] [--seeds 3] [--catalogs demo 1k 10k] [--json out.json]
+        [--rankers foryou ts_topic lin_ts vw_cb]   (foryou alone: --rankers foryou)
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--catalogs", nargs="+", choices=tuple(CATALOGS), default=["demo", "1k"])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
+    ap.add_argument("--rankers", nargs="+", default=["foryou", *DEFAULT_PEERS],
+                    help="the ranker under test first, then the peers (random and the oracle are always added)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--render", type=Path, default=None, help="print the tables of an earlier --json file and stop")
     a = ap.parse_args()
@@ -70,7 +73,7 @@ def main() -> int:
     for name, make in (CATALOGS[c] for c in a.catalogs):
         out[name] = []
         for kind in a.kinds:
-            runs = [run_kind(kind, make(s), ("foryou", *DEFAULT_PEERS), viewers=a.viewers, views=a.views, seed=s)
+            runs = [run_kind(kind, make(s), tuple(a.rankers), viewers=a.viewers, views=a.views, seed=s)
                     for s in range(a.seeds)]
             out[name].append({**mean_reports(runs), "per_seed": runs})
             print(f"# {name} {kind} done at {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
