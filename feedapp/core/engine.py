@@ -58,7 +58,7 @@ from feedapp.core.model import Clip, Pick, QueueEntry, View
 from feedapp.core.profile import TasteProfile
 from feedapp.core.records import ViewRecord
 from feedapp.core.rankers.base import BaseRanker, World, learn
-from feedapp.core.rankers.policy import Decision, decide, ranker_context
+from feedapp.core.rankers.policy import Decision, cut_reasons, decide, ranker_context
 from feedapp.core.rankers.registry import DEFAULT_RANKER
 from feedapp.core.rankers.rng import decision_streams
 from feedapp.core.reward import (
@@ -435,13 +435,15 @@ class FeedEngine(Feed):
         if len(out) >= k or self.space.n == 0 or len(self._history) < len(self.warmup):
             return out[:k]
         dec = self._decide(len(self._history))
+        liked = ranker_context(self.ranker).get("liked_creators")
         taken = {e.clip.id for e in out}
         for i in np.argsort(-dec.probs, kind="stable"):
             row = int(dec.allowed[i])
             clip = self.space.clips[row]
             if clip.id in taken:
                 continue
-            out.append(QueueEntry(clip, float(dec.adjusted[i]), float(dec.probs[i]), self.ranker.explain(row), False))
+            why = self.ranker.explain(row) + cut_reasons(self.space, row, self._rows, self.ranker.params, liked)
+            out.append(QueueEntry(clip, float(dec.adjusted[i]), float(dec.probs[i]), why, False))
             if len(out) >= k:
                 break
         return out

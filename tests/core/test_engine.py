@@ -93,6 +93,29 @@ def test_upcoming_has_scores_propensities_and_reasons():
     assert len(eng.history) == 1  # reading the queue decides nothing
 
 
+def test_upcoming_rows_name_the_policy_cuts_in_their_scores():
+    """An undecided row of Up next shows its adjusted score; its reasons carry the policy's cuts (fatigue,
+    repeats), worded as a pick's, so a negative score says where it comes from."""
+    from feedapp.core.rankers.policy import cut_reasons
+
+    eng = FeedEngine(demo_like_catalog(0), "foryou", seed=0)
+    for _ in range(40):
+        c = eng.next()
+        eng.finish(View(c.id, dwell_ms=4000, play_ms=4000))
+    rows = eng._rows.tolist()
+    q = [e for e in eng.upcoming(10) if not e.decided]
+    assert q
+    for e in q:
+        row = eng.space.row(e.clip)
+        cuts = cut_reasons(eng.space, row, rows, eng.ranker.params, eng.ranker.liked_creators())
+        assert e.reasons == eng.ranker.explain(row) + cuts
+        if row in rows:
+            times = rows.count(row)
+            ago = len(rows) - max(i for i, r in enumerate(rows) if r == row)
+            assert f"served {times}x before, last {ago} ago" in e.reasons
+    assert any(r.startswith(("creator fatigue -", "topic fatigue -", "repeat -")) for e in q for r in e.reasons)
+
+
 def test_profile_learns_and_keeps_plain_snapshots():
     eng = FeedEngine(demo_like_catalog(0), "foryou", seed=0)
     for _ in range(30):

@@ -242,7 +242,8 @@ def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, sh
         mean, P = mean + P @ x * err, P - np.outer(P @ x, x @ P) / s
         cm[c], cv[c] = cm[c] + cv[c] * err, cv[c] - cv[c] ** 2 / s
     cof = space.creator_of
-    return X @ mean + cm[cof] + optimism * np.sqrt((X * X) @ np.diag(P) + cv[cof]), mean, cm
+    # the bias weight (column 0, 1 in every row) is learned but left out of the score
+    return X @ mean - mean[0] + cm[cof] + optimism * np.sqrt((X * X) @ np.diag(P) + cv[cof]), mean, cm
 
 
 def test_foryou_scores_are_posterior_mean_plus_optimism_times_sd():

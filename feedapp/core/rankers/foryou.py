@@ -26,7 +26,12 @@ Two refinements (issue 11), both in the same Kalman step:
   as a topic does. The reward already corrects watch time for length (``reward.py``); without the
   shrink, viewers who finish every short clip got a feed of short clips whatever their topic.
 
-Score = posterior mean reward + ``optimism`` * posterior standard deviation (LinUCB). The standard
+Score = posterior mean reward *relative to a typical clip* + ``optimism`` * posterior standard
+deviation (LinUCB). The bias weight (the viewer's average reward: it falls when a small catalog
+serves repeats, which are watched less) is learned but left out of the score: a constant changes no
+decision of the policy (argmax, softmax, shortlist and cuts are all unchanged by it), and without it a
+clip the viewer likes does not show a negative score in Up next just because every recent view was
+watched less. The standard
 deviation uses the diagonal of ``P`` (``sqrt(x^2 . diag(P))``), exact for one-hot blocks and one
 matrix-vector product for the whole catalog. Scores are deterministic given the views, so the
 policy's propensities are exact (Thompson sampling would need Monte Carlo to log them).
@@ -143,6 +148,8 @@ class ForYouRanker(BaseRanker):
         X = space.X
         cof = space.creator_of
         s = X @ self._mean32 + self._cm[cof]
+        if self._mean32.size:  # relative to the typical clip: the bias column is 1 in every row
+            s -= self._mean32[0]
         a = float(self.params["optimism"])
         if a > 0:
             s = s + a * np.sqrt(space.X2 @ self._var32 + self._cv[cof])

@@ -202,6 +202,28 @@ def _adjust(a: np.ndarray, pens, params: Mapping[str, float | int]) -> np.ndarra
     return a
 
 
+def _cut_reasons(pt, pc, rep, served: np.ndarray, row: int) -> list[str]:  # noqa: ANN001
+    why = []
+    if pt is not None and pt > 0.005:
+        why.append(f"topic fatigue -{pt:.2f}")
+    if pc is not None and pc > 0.005:
+        why.append(f"creator fatigue -{pc:.2f}")
+    if rep is not None and rep > 0:
+        why.append(repeat_note(served, row))
+        if rep > 0.005:
+            why.append(f"repeat -{rep:.2f}")
+    return why
+
+
+def cut_reasons(space: FeatureSpace, row: int, served: Sequence[int], params: Mapping[str, float | int],
+                liked_creators: np.ndarray | None = None) -> tuple[str, ...]:
+    """The policy's cuts of ``row``'s score after ``served``, worded as a pick's reasons (for the rows of
+    Up next that are not decided yet, so a negative adjusted score says where it comes from)."""
+    served_arr = np.asarray(served, dtype=np.intp)
+    pens = _penalties(space, np.array([row]), served_arr, params, liked_creators)
+    return tuple(_cut_reasons(*(None if p is None else p[0] for p in pens), served_arr, row))
+
+
 def repeat_note(served: np.ndarray, row: int) -> str:
     """``"served 2x before, last 25 ago"``: how often and how recently ``row`` was served."""
     hits = np.flatnonzero(served == row)
@@ -317,14 +339,7 @@ def decide(
         score = float(_adjust(raw[j : j + 1], one, params)[0])
         pt, pc, rep = (None if p is None else p[0] for p in one)
     why: list[str] = [how] if how else []
-    if pt is not None and pt > 0.005:
-        why.append(f"topic fatigue -{pt:.2f}")
-    if pc is not None and pc > 0.005:
-        why.append(f"creator fatigue -{pc:.2f}")
-    if rep is not None and rep > 0:
-        why.append(repeat_note(served_arr, row))
-        if rep > 0.005:
-            why.append(f"repeat -{rep:.2f}")
+    why += _cut_reasons(pt, pc, rep, served_arr, row)
     return Decision(
         row=row,
         propensity=propensity,
