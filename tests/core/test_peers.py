@@ -84,3 +84,22 @@ def test_run_kind_reports_every_ranker_with_random_as_chance_and_the_oracle():
     assert r["chance"]["ranker"] == "random" and r["chance"]["explored_after_50"] == 1.0
     assert r["oracle"]["watch_vs_oracle"] == 1.0 and r["oracle"]["recovered_share"] is not None
     assert len(r["policies"][0]["liked_blocks"]) == 3 and r["catalog"]["clips"] == 64
+
+
+def test_lin_ts_scores_creators_from_foryous_table():
+    """lin_ts learns with foryou's step, which keeps creators in a table beside the weights: its draw
+    covers the table too (scale 0: the posterior means exactly), so a fan's creator is found."""
+    from feedapp.core.features import FeatureSpace
+
+    space = FeatureSpace(demo_like_catalog(0).clips)
+    r = make_ranker("lin_ts", scale=0.0).bind(space)
+    fav = space.creators[2]
+    for c in space.clips[:30]:
+        r.learn_one(c, 1.0 if c.creator == fav else -0.5)
+    expected = space.X.astype(np.float64) @ r._mean + r._cm[space.creator_of]
+    assert r.scores(SplitMix(3)) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert r._cm[space.creator_index[fav]] > 0.3
+    assert any(w.startswith(f"creator:{fav} +") for w in r.explain(space.row(next(c for c in space.clips if c.creator == fav))))
+    drawn = make_ranker("lin_ts", scale=1.0).bind(space)
+    a, b = drawn.scores(SplitMix(1)), drawn.scores(SplitMix(2))
+    assert not np.allclose(a - a.mean(), b - b.mean())  # creators' draws differ between streams
