@@ -32,6 +32,7 @@ state each logged decision saw (docs/architecture.md, "One feed transaction").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from feedapp.core.engine import LIVE_EVENTS, FeedEngine, plugin_info, view_from_record
@@ -51,6 +52,7 @@ class FeedSession:
         self.recorder = recorder
         self._to_learn: View | None = None  # closed view not learned yet
         self._current: tuple[Clip, int, bool] | None = None  # (clip, feed position, revisit) on screen
+        self._shown = -1  # impressions so far - 1: the open view's impressions.position (swipes back included)
         if recorder is not None:
             recorder.event(SESSION_CATALOG, **self.start_state())
             for hook in LIVE_EVENTS:
@@ -106,7 +108,9 @@ class FeedSession:
             elif self.recorder is None and view is not None:
                 if view.clip_id != cur[0].id:
                     raise ValueError(f"the view is of clip {view.clip_id!r}, but clip {cur[0].id!r} was on screen")
-                self._to_learn = view  # as the driver made it (its position included: SimViewer.watch)
+                if view.position is None:  # the driver does not count impressions: this object does
+                    view = replace(view, position=self._shown)
+                self._to_learn = view
         return rec
 
     def learn_pending(self) -> None:
@@ -146,6 +150,7 @@ class FeedSession:
                 served_again=again,
             )
         self._current = (clip, position, is_revisit)
+        self._shown += 1
         if decide_next:
             self.decide_next()
         return impression_id

@@ -63,8 +63,9 @@ class View:
     above 1 means the clip looped. ``skipped`` is decided by whoever measured the view (the UI
     applies the configured skip threshold, default 3000 ms); the reward trusts it. ``position`` is the
     impression's place in the session, from 0, swipes back included (``impressions.position`` in the
-    log). None: not known to whoever made the view; ``FeedEngine.finish`` then fills in the feed slot
-    of the current clip, which is the same for a driver that only swipes forward (the simulator). A
+    log). None: not known to whoever made the view (a simulated viewer); ``FeedSession`` then fills in
+    the impression's place it counted, and ``FeedEngine.finish`` called directly fills in the feed slot
+    of the current clip (the same for a driver that only swipes forward). A
     ranker whose ``learn_one`` takes a third argument receives the whole view (docs/rankers.md).
     """
 

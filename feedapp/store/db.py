@@ -455,6 +455,8 @@ def file_owner(path: Path) -> tuple[str, str]:
     except OSError as e:
         raise StoreError(f"cannot read {path}: {e.strerror}") from e
     except sqlite3.DatabaseError as e:
+        if getattr(e, "sqlite_errorname", "") != "SQLITE_NOTADB":  # locked, busy, I/O: said as such, no raw read
+            raise explain_sqlite_error(path, e) from e
         head = _head(path)
         if head != SQLITE_MAGIC:
             shown = head.decode("ascii", "replace").strip()

@@ -174,3 +174,20 @@ def test_the_example_watch_time_plugin_learns_from_the_view_not_the_reward():
         fresh.learn_one(clip, 0.0)
     f = fresh.scores(None)
     assert not (f[cats].min() > f[~cats].max())
+
+
+def test_a_feed_session_without_a_log_gives_each_view_its_impression_position(tmp_path):
+    """The simulator's viewer kinds and the fame board drive a FeedSession with views that carry no
+    position (a simulated viewer does not count impressions); the session fills in the place it
+    counted, as impressions.position would say, so a plugin sees 0, 1, 2, ... there too."""
+    from feedapp.core.feed_session import FeedSession
+
+    p = _write(tmp_path, WATCHER.format(view_param="view=None"))
+    engine = FeedEngine(Catalog(demo_like_catalog(1).clips[:30]), f"{p}:Watcher", seed=3)
+    session = FeedSession(engine)
+    view = None
+    for k in range(6):
+        clip = session.open() if view is None else session.swipe(view)
+        view = View(clip.id, dwell_ms=1000.0 + k, play_ms=900.0, exit="swipe_next")
+    session.end("finished", view=view)
+    assert [s[1] for s in engine.ranker.seen] == [0, 1, 2, 3, 4, 5]

@@ -282,22 +282,24 @@ def _quiet_log(path: Path, ages: list[float]) -> list:
 
 def test_interrupted_sessions_newest_first_with_their_last_record(tmp_path):
     path = tmp_path / "feed.db"
-    fresh, old, older = _quiet_log(path, [0.0, 60.0, 120.0])
+    # real clocks: each "not quiet yet" has a wide margin, so a slow machine cannot cross it while the
+    # test runs (fresh: a clock 20 s ahead, so it stays within even the 5 s default for 25 s)
+    fresh, old, older = _quiet_log(path, [-20.0, 300.0, 900.0])
     db = open_db(path)
-    found = interrupted_sessions(db, quiet_s=30)
+    found = interrupted_sessions(db, quiet_s=120)
     assert [f["id"] for f in found] == [old.id, older.id]  # newest last record first
     raw = sqlite3.connect(path)
     last = raw.execute("SELECT MAX(ended_mono_ns), MAX(ended_utc) FROM views WHERE session_id = ?", [old.id]).fetchone()
     raw.close()
     assert found[0] == {"id": old.id, "last_mono_ns": last[0], "last_utc": last[1]}
-    assert [f["id"] for f in interrupted_sessions(db, quiet_s=90)] == [older.id]
+    assert [f["id"] for f in interrupted_sessions(db, quiet_s=600)] == [older.id]
     assert {f["id"] for f in interrupted_sessions(db)} == {old.id, older.id}  # 5 s by default
     db.conn.close()
 
 
 def test_the_last_record_is_the_latest_of_start_views_events_and_impressions(tmp_path):
     path = tmp_path / "feed.db"
-    (rec,) = _quiet_log(path, [60.0])  # views up to about 57 s ago
+    (rec,) = _quiet_log(path, [900.0])  # views up to about 897 s ago
     late_ns = 10**15
     late_utc = (datetime.now(timezone.utc) - timedelta(seconds=40)).isoformat(timespec="milliseconds")
     raw = sqlite3.connect(path)
@@ -306,7 +308,7 @@ def test_the_last_record_is_the_latest_of_start_views_events_and_impressions(tmp
     raw.commit()
     raw.close()
     db = open_db(path)
-    assert interrupted_sessions(db, quiet_s=50) == []  # judged by its latest record: the event 40 s ago
+    assert interrupted_sessions(db, quiet_s=600) == []  # judged by its latest record: the event 40 s ago
     (found,) = interrupted_sessions(db, quiet_s=30)
     assert (found["last_mono_ns"], found["last_utc"]) == (late_ns, late_utc)
     (closed,) = recover_interrupted(db, quiet_s=30)
@@ -326,8 +328,8 @@ def test_recovering_uses_the_quiet_time_it_is_given(tmp_path):
     assert [c["id"] for c in recover_interrupted(db, quiet_s=1, only=[recent.id])] == [recent.id]
     assert recover_session(db, ahead.id) is None and not db.conn.in_transaction  # not quiet: untouched
     assert recover_session(db, "no-such-session") is None and not db.conn.in_transaction
-    assert recover_interrupted(db, quiet_s=30, only=[quiet.id]) == []
-    assert recover_session(db, quiet.id, quiet_s=30) is None
+    assert recover_interrupted(db, quiet_s=300, only=[quiet.id]) == []  # 20 s quiet: wide margins on real clocks
+    assert recover_session(db, quiet.id, quiet_s=300) is None
     assert [c["id"] for c in recover_interrupted(db, only=[quiet.id, ahead.id])] == [quiet.id]  # 5 s by default
     assert recover_session(db, quiet.id, quiet_s=0) is None  # closed already
     assert recover_session(db, just_quiet.id)["id"] == just_quiet.id  # 5 s by default

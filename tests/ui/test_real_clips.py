@@ -81,20 +81,22 @@ def test_conversion_matches_qts_own_and_turns_the_phone_clip(qtbot, corpus):
 
 
 def test_ui_thread_work_per_frame_does_not_grow_with_resolution(qtbot, corpus):
-    """A 2160x3840 clip costs the UI thread what a 540x960 one does: the frame is only handed over."""
+    """A 2160x3840 clip's frames are only handed over on the UI thread: compared with the old path that
+    converted and scaled them there (``convert_on_ui_thread``, the baseline), the same clip costs the UI
+    thread a fraction per frame. Both are timed in the same run, so a loaded machine slows both; the
+    absolute figure (under 2 ms a frame) is a speed target that benchmarks/real_clips.py measures."""
     per_frame = {}
-    for name in ("mpeg4_540p.mp4", "uhd_2160x3840_portrait.mp4"):
+    for inline in (False, True):
         slot = SlotPlayer(muted=True)
+        slot.convert_on_ui_thread = inline
         slot.set_target(QSize(270, 480))
-        _first_frames(slot, qtbot, _clip(corpus[name]))
+        _first_frames(slot, qtbot, _clip(corpus["uhd_2160x3840_portrait.mp4"]))
         slot.play()
-        qtbot.waitUntil(lambda: slot.frames_total >= 8, timeout=10000)
-        per_frame[name] = slot.ui_ns_total / slot.arrived_total / 1e6
+        qtbot.waitUntil(lambda: slot.frames_total >= 8, timeout=20000)
+        per_frame[inline] = slot.ui_ns_total / slot.arrived_total / 1e6
         assert slot.image.size() == QSize(270, 480)
         slot.close()
-    # relative, so a loaded machine slows both alike; the absolute figure (under 2 ms) is a speed target
-    # that benchmarks/real_clips.py measures
-    assert per_frame["uhd_2160x3840_portrait.mp4"] < per_frame["mpeg4_540p.mp4"] * 3 + 0.5, per_frame
+    assert per_frame[False] < per_frame[True] * 0.5, per_frame
 
 
 def test_rotated_phone_clip_is_upright_and_landscape_is_letterboxed_on_screen(qtbot, corpus):
