@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import multiprocessing as mp
+import os
 import sys
 import threading
 import time
@@ -119,6 +120,16 @@ def _make_one_packed(args: tuple[DemoItem, str]) -> tuple[int, int, ProbeInfo | 
     return _make_one(*args)
 
 
+def _background_priority() -> None:
+    """In each encoding worker: yield the CPU to the player (nice +10). Making all the demo clips keeps
+    both cores busy for minutes while the viewer already watches; the window and its video decoding
+    come first, the encoders take what is left."""
+    try:
+        os.nice(10)
+    except (OSError, AttributeError):  # no nice() here: encode at normal priority
+        pass
+
+
 def make_demo(
     dest: Path,
     seed: int = 0,
@@ -202,7 +213,7 @@ def make_demo(
         # The first clip is made alone (the other workers are still starting up meanwhile), so it gets a
         # whole core: the viewer waits for this one only. Then the rest share the workers. Making the first
         # clip in this process instead was measured slower: three encoders fighting for 2 cores.
-        pool = mp.get_context("spawn").Pool(processes=min(workers, len(todo)))
+        pool = mp.get_context("spawn").Pool(processes=min(workers, len(todo)), initializer=_background_priority)
         try:
             if FIRST_ALONE:
                 collect(pool.apply(_make_one, (todo[0], str(dest))))

@@ -187,3 +187,17 @@ def test_stop_ends_a_run_with_worker_processes(tmp_path: Path) -> None:
     assert not list((tmp_path / "demo").glob(".*.part.mp4"))
     left = [p for p in multiprocessing.active_children() if p.pid not in before]
     assert left == []  # the demo's workers were ended, not left running
+
+
+def test_the_encoding_workers_yield_the_cpu_to_the_player():
+    """make_demo's pool starts each worker with _background_priority: the clips made while the viewer
+    already watches take only what the window and its video decoding leave of the cores."""
+    import multiprocessing as mp
+    import os
+
+    from feedapp.media import demo
+
+    here = os.nice(0)
+    with mp.get_context("spawn").Pool(1, initializer=demo._background_priority) as pool:
+        there = pool.apply(os.nice, (0,))
+    assert there == min(here + 10, 19)
