@@ -98,13 +98,13 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
         clips = [by_id[c] for c in start.get("clips", ())]
         if isinstance(start.get("params"), dict):
             params = start["params"]
-            if "repeat_penalty" in params:  # rules logged before their half-lives existed never decayed
-                params = {"repeat_halflife": NEVER, "new_creator_halflife": NEVER, **params}
     else:
         clips = list(by_id.values())
         if s[4] is not None and int(s[4]) != len(clips):
             notes.append(f"the session's catalog had {s[4]} clips; the log's clips table holds {len(clips)} "
                          "(clips of every session in this file); the replay uses all of them")
+    if "repeat_penalty" in params:  # policy rules logged before their half-lives existed never decayed
+        params = {"repeat_halflife": NEVER, "new_creator_halflife": NEVER, **params}
     imp_cols = _columns(conn, "impressions")
     ctx = ("views_learned", "live_seq", "params_version", "ranker_version", "scripted")
     ctx_sql = ", ".join(f"i.{c}" if c in imp_cols else "NULL" for c in ctx)

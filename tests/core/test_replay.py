@@ -102,13 +102,14 @@ def test_clear_errors():
 # -- from a real SQLite log, through the command ------------------------------------------------------
 
 
-def record(path: Path, ranker="foryou", n=60, seed=7, propensities=True) -> str:
+def record(path: Path, ranker="foryou", n=60, seed=7, propensities=True, drop_params=()) -> str:
     """A session written the way the app writes it: recorder + SQLite writer, engine picks logged."""
     log = EventLog(path)
     eng = FeedEngine(demo_like_catalog(2), ranker, seed=seed)
     viewer = SimViewer.make(5, eng.space.topics, eng.space.creators)
     log.clips_known(eng.catalog.clips)
-    rec = SessionRecorder(log, app_version="test", mode="demo", ranker=ranker, ranker_params=dict(eng.ranker.params),
+    params = {k: v for k, v in eng.ranker.params.items() if k not in drop_params}
+    rec = SessionRecorder(log, app_version="test", mode="demo", ranker=ranker, ranker_params=params,
                           seed=seed, catalog_fingerprint=eng.catalog.fingerprint(), catalog_size=len(eng.catalog))
     t = 1_000_000_000
     for i in range(n):
@@ -144,6 +145,18 @@ def test_read_a_logged_session_by_prefix_and_replay_it(tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0 and "IPS" in text and "SNIPS" in text and "DR" in text and "(logged)" in text
     assert text.count("\n") > 60  # one line per step
+
+
+def test_a_log_from_before_the_half_lives_replays_with_the_rules_it_was_served_by(tmp_path):
+    """A session logged before repeat_halflife and new_creator_halflife existed was served by cuts that
+    never decayed: its parameters read back with both at 100000 (never); a newer log keeps its own."""
+    old = record(tmp_path / "old.db", n=5, drop_params=("repeat_halflife", "new_creator_halflife"))
+    new = record(tmp_path / "new.db", n=5)
+    for path, sid, want in ((tmp_path / "old.db", old, (100000.0, 100000.0)), (tmp_path / "new.db", new, (30.0, 15.0))):
+        conn = open_for_reading(path)
+        p = read_logged_session(conn, sid).params
+        conn.close()
+        assert (p["repeat_halflife"], p["new_creator_halflife"]) == want
 
 
 def test_command_errors_are_one_line_and_exit_code_2(tmp_path, capsys):
