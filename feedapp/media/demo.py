@@ -117,17 +117,27 @@ def _make_one(item: DemoItem, dest: str) -> tuple[int, int, ProbeInfo | None, st
 
 
 def _make_one_packed(args: tuple[DemoItem, str]) -> tuple[int, int, ProbeInfo | None, str]:
+    """The clips after the first: made in the background (``_background_priority``)."""
+    _background_priority()
     return _make_one(*args)
 
 
+_BACKGROUND = 10  # nice increment of an encoding worker once the first clip is made
+
+
 def _background_priority() -> None:
-    """In each encoding worker: yield the CPU to the player (nice +10). Making all the demo clips keeps
-    both cores busy for minutes while the viewer already watches; the window and its video decoding
-    come first, the encoders take what is left."""
+    """In an encoding worker, before each clip after the first: yield the CPU to the player (nice
+    +10, once). Making all the demo clips keeps both cores busy for minutes while the viewer already
+    watches; the window and its video decoding come first, the encoders take what is left. The first
+    clip, which the viewer waits for, is made at normal priority."""
+    global _BACKGROUND
+    if not _BACKGROUND:
+        return
     try:
-        os.nice(10)
+        os.nice(_BACKGROUND)
     except (OSError, AttributeError):  # no nice() here: encode at normal priority
         pass
+    _BACKGROUND = 0
 
 
 def make_demo(
@@ -213,7 +223,7 @@ def make_demo(
         # The first clip is made alone (the other workers are still starting up meanwhile), so it gets a
         # whole core: the viewer waits for this one only. Then the rest share the workers. Making the first
         # clip in this process instead was measured slower: three encoders fighting for 2 cores.
-        pool = mp.get_context("spawn").Pool(processes=min(workers, len(todo)), initializer=_background_priority)
+        pool = mp.get_context("spawn").Pool(processes=min(workers, len(todo)))
         try:
             if FIRST_ALONE:
                 collect(pool.apply(_make_one, (todo[0], str(dest))))

@@ -189,15 +189,22 @@ def test_stop_ends_a_run_with_worker_processes(tmp_path: Path) -> None:
     assert left == []  # the demo's workers were ended, not left running
 
 
-def test_the_encoding_workers_yield_the_cpu_to_the_player():
-    """make_demo's pool starts each worker with _background_priority: the clips made while the viewer
-    already watches take only what the window and its video decoding leave of the cores."""
+def test_the_encoding_workers_yield_the_cpu_to_the_player_after_the_first_clip(tmp_path):
+    """The clips after the first (``_make_one_packed``) are made at nice +10, once per worker: the
+    clips made while the viewer already watches take only what the window and its video decoding
+    leave of the cores. The first clip, which the viewer waits for, keeps normal priority."""
     import multiprocessing as mp
     import os
 
     from feedapp.media import demo
 
+    item = demo.plan_demo(0)[0]  # the shortest clip
     here = os.nice(0)
-    with mp.get_context("spawn").Pool(1, initializer=demo._background_priority) as pool:
-        there = pool.apply(os.nice, (0,))
-    assert there == min(here + 10, 19)
+    with mp.get_context("spawn").Pool(1) as pool:
+        first = pool.apply(os.nice, (0,))
+        pool.apply(demo._make_one_packed, ((item, str(tmp_path)),))  # a clip after the first
+        later = pool.apply(os.nice, (0,))
+        pool.apply(demo._make_one_packed, ((item, str(tmp_path)),))  # once per worker, not once per clip
+        again = pool.apply(os.nice, (0,))
+    assert first == here and later == again == min(here + 10, 19)
+    assert any(tmp_path.rglob("*.mp4"))
