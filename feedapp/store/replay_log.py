@@ -16,6 +16,7 @@ from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG
 from feedapp.core.model import Clip, View
 from feedapp.core.rankers.policy import NEVER
 from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError
+from feedapp.store.sessions import match_session_id
 
 
 def _loads(text: Any, default: Any) -> Any:
@@ -29,18 +30,7 @@ def _loads(text: Any, default: Any) -> Any:
 
 def resolve_session_id(conn: Any, prefix: str) -> str:
     """The one session id starting with ``prefix`` (case-insensitive); ``ReplayError`` otherwise."""
-    prefix = prefix.strip().lower()
-    if not prefix:
-        raise ReplayError("the session id is empty; run `feedapp sessions` to list them")
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = [r[0] for r in conn.execute(
-        "SELECT id FROM sessions WHERE lower(id) LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", [escaped + "%"])]
-    if not rows:
-        raise ReplayError(f"no session id starts with {prefix!r}; run `feedapp sessions` to list them")
-    if len(rows) > 1:
-        shown = ", ".join(r[: max(len(prefix) + 4, 8)] for r in rows[:5])
-        raise ReplayError(f"{prefix!r} matches several sessions ({shown}{', ...' if len(rows) > 5 else ''}); give more characters")
-    return rows[0]
+    return match_session_id(conn, prefix, ReplayError)
 
 
 def _columns(conn: Any, table: str) -> set[str]:

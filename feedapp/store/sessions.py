@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from feedapp.store.db import SCHEMA_VERSION, StoreError, check_ownership, explain_sqlite_error
@@ -165,20 +166,26 @@ def list_sessions(conn: sqlite3.Connection, *, now: datetime | None = None, quie
 
 def resolve_session(conn: sqlite3.Connection, prefix: str) -> str:
     """The full id of the one session whose id starts with ``prefix``; StoreError otherwise."""
+    if prefix.strip() and conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0:
+        raise StoreError("this database holds no sessions yet")
+    return match_session_id(conn, prefix)
+
+
+def match_session_id(conn: Any, prefix: str, error: type[Exception] = StoreError) -> str:
+    """The one session id starting with ``prefix`` (case-insensitive); ``error`` with advice when the
+    prefix is empty, matches nothing or matches several (``feedapp replay`` raises its own ReplayError)."""
     prefix = prefix.strip().lower()
     if not prefix:
-        raise StoreError("the session id is empty; run `feedapp sessions` to list them")
-    if conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0:
-        raise StoreError("this database holds no sessions yet")
+        raise error("the session id is empty; run `feedapp sessions` to list them")
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = [r[0] for r in conn.execute(
         "SELECT id FROM sessions WHERE lower(id) LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", [escaped + "%"]
     )]
     if not rows:
-        raise StoreError(f"no session id starts with {prefix!r}; run `feedapp sessions` to list them")
+        raise error(f"no session id starts with {prefix!r}; run `feedapp sessions` to list them")
     if len(rows) > 1:
         shown = ", ".join(r[: max(len(prefix) + 4, 8)] for r in rows[:5])
-        raise StoreError(f"{prefix!r} matches several sessions ({shown}{', ...' if len(rows) > 5 else ''}); give more characters")
+        raise error(f"{prefix!r} matches several sessions ({shown}{', ...' if len(rows) > 5 else ''}); give more characters")
     return rows[0]
 
 
