@@ -32,6 +32,7 @@ from feedapp.ranges import (  # noqa: E402
     AUTOPILOT_SPEED,
     PLUGIN_BUDGET_MS,
     QUIT_AFTER,
+    QUIT_AFTER_CLIPS,
     SCALE,
     SEED,
     SIM_AT,
@@ -79,7 +80,7 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quit-after", type=QUIT_AFTER.arg, default=None, metavar="SECONDS", help=argparse.SUPPRESS
     )  # for tests and benchmarks: close the window by itself
-    p.add_argument("--quit-after-clips", type=int, default=None, metavar="N", help=argparse.SUPPRESS)  # ... after N arrivals
+    p.add_argument("--quit-after-clips", type=QUIT_AFTER_CLIPS.arg, default=None, metavar="N", help=argparse.SUPPRESS)  # ... after N arrivals
     p.add_argument("--screenshot", type=Path, default=None, metavar="PNG", help=argparse.SUPPRESS)
 
 

@@ -117,6 +117,8 @@ AUTOPILOT_SPEED = Range("--autopilot-speed", 0.01, 100.0, whole=False,
 SCALE = Range("--scale", 0.5, 3.0, whole=False, why="at 3 a panel already fills a 4K screen's height")
 #: hidden --quit-after (tests, benchmarks): a Qt single-shot timer in milliseconds.
 QUIT_AFTER = Range("--quit-after", 0, QT_TIMER_MS_MAX // 1000, whole=False, lo_open=True, unit="seconds")
+#: hidden --quit-after-clips (tests): end once this many clips have arrived
+QUIT_AFTER_CLIPS = Range("--quit-after-clips", 1, 100_000)
 SIM_VIEWERS = Range("--viewers", 1, 10_000, why="memory and time of one run; split larger studies over seeds")
 SIM_VIEWS = Range("--views", 1, 10_000, why="memory and time of one run")
 SIM_CREATORS = Range("--creators", 1, 100_000, why="one clip per creator in a 100,000-clip catalog")
