@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,17 @@ def run_app(args: list[str], tmp_path: Path, timeout: float = 60, **extra_env: s
     env["FEEDAPP_DATA"] = str(tmp_path / "data")
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable, "-m", "feedapp", *args,
            "--db", str(tmp_path / "feed.db")]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    # its own process group: on a timeout the app and its Xvfb end too (killing xvfb-run alone left them
+    # running), and the failure shows what the app had printed by then
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"feedapp {' '.join(args)} did not end within {timeout:g} s; its stderr:\n{err}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def centre_colour(png: Path) -> tuple[int, int, int]:
