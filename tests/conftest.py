@@ -32,3 +32,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if ffmpeg_path() is None:
         pytest.skip("ffmpeg is not installed (scripts/setup.sh --test installs it)")
     return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(autouse=True)
+def _end_a_deadlocked_test():
+    """A test stuck inside C++ while holding the GIL (seen: QMediaPlayer.stop() waiting on a Qt mutex
+    that an FFmpeg thread holds while it waits for the GIL) cannot be interrupted from Python, not even
+    by pytest-timeout. faulthandler's watchdog is C code: after 300 s it prints every thread's stack and
+    ends the process, and pytest-xdist reports the test as failed and starts a new worker."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(300, exit=True, file=sys.__stderr__)
+    yield
+    faulthandler.cancel_dump_traceback_later()
