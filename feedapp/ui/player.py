@@ -29,6 +29,28 @@ from feedapp.core.model import Clip
 from feedapp.ui.frames import FrameConverter, frame_rotation
 
 
+def _no_op() -> None:
+    pass
+
+
+def settle_notify_overrides(*objects: QObject) -> None:
+    """Let PySide find out, on this (the UI) thread, that these objects have no Python ``connectNotify`` or
+    ``disconnectNotify``, so Qt Multimedia's own threads never need the GIL when they call them.
+
+    Why: an object made from Python is a shiboken wrapper whose C++ virtuals first look for a Python
+    override, taking the GIL, until one lookup found none (then a cache skips it). The FFmpeg backend
+    connects its worker objects to the player's, sink's and audio output's signals and destroys them
+    on its own threads; ``QObject::~QObject`` calls the *sender's* ``disconnectNotify`` while it holds
+    Qt's signal-slot mutex. With a cold cache that thread then waits for the GIL while the UI thread,
+    holding the GIL inside ``QMediaPlayer.stop()``/``setSource()``, waits for the same mutex: the window
+    freezes for good (seen with py-spy; in a stress loop of fresh players it happened within ~100 loads).
+    One connect and disconnect from here fills both caches before any backend thread exists.
+    """
+    for obj in objects:
+        obj.objectNameChanged.connect(_no_op)
+        obj.objectNameChanged.disconnect(_no_op)
+
+
 def _message_for(error: QMediaPlayer.Error, detail: str) -> str:
     """A sentence a researcher understands for a playback error (the backend's detail in brackets)."""
     if error == QMediaPlayer.Error.ResourceError:
@@ -59,6 +81,7 @@ class SlotPlayer(QObject):
         self.player = QMediaPlayer(self)
         self.sink = QVideoSink(self)
         self.audio = QAudioOutput(self)
+        settle_notify_overrides(self.player, self.sink, self.audio)  # before the backend's threads exist
         self.audio.setMuted(muted)
         self.player.setAudioOutput(self.audio)
         self.player.setVideoSink(self.sink)
