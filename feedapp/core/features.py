@@ -81,6 +81,9 @@ class FeatureSpace:
         self._raw_visual: list[np.ndarray] = []
         self._listeners: list = []
         self._X2: np.ndarray | None = None
+        self._T64: np.ndarray | None = None
+        self._topic_masks: dict[frozenset[int], np.ndarray] = {}
+        self.row_topics: list[frozenset[int]] = []  # per row: its topics' columns in T (for the policy's rules)
         self.add(clips)
 
     # -- shape ------------------------------------------------------------------------------------
@@ -109,6 +112,24 @@ class FeatureSpace:
     def T(self) -> np.ndarray:
         """Topic membership (n x number of topics, 0/1 float32) for diversity and fatigue."""
         return self._T[: self.n, : len(self.topics)]
+
+    @property
+    def T64(self) -> np.ndarray:
+        """``T`` as float64 (exact: 0 and 1), made once per growth: the policy's fatigue products take
+        float64 operands, and numpy would otherwise convert the float32 rows on every decision."""
+        if self._T64 is None or self._T64.shape != (self.n, len(self.topics)):
+            self._T64 = self.T.astype(np.float64)
+        return self._T64
+
+    def topic_rows(self, topics: frozenset[int]) -> np.ndarray:
+        """Bool per row: the row has one of ``topics`` (columns of ``T``); cached until the next growth
+        (do not modify)."""
+        mask = self._topic_masks.get(topics)
+        if mask is None:
+            mask = self.T[:, sorted(topics)].max(axis=1) > 0
+            if len(self._topic_masks) < 4096:
+                self._topic_masks[topics] = mask
+        return mask
 
     def on_grow(self, listener) -> None:
         """Call ``listener(old_d, new_d, old_n, new_n)`` after rows or columns were added."""
@@ -190,6 +211,7 @@ class FeatureSpace:
                 for t in topics:
                     X[r, self.topic_col[t]] = w
                     T[r, self.topic_index[t]] = 1.0
+            self.row_topics.append(frozenset(self.topic_index[t] for t in topics))
             X[r, self.creator_col[c.creator]] = 1.0
             creator_of[k] = self.creator_index[c.creator]
             durations[k] = float(c.duration_ms) if math.isfinite(c.duration_ms) and c.duration_ms > 0 else 0.0
@@ -198,7 +220,8 @@ class FeatureSpace:
         self.duration_ms = np.concatenate([self.duration_ms, durations])
         self._restandardise_visual()
         self._rank_created()
-        self._X2 = None
+        self._X2 = self._T64 = None
+        self._topic_masks = {}
         for listener in list(self._listeners):
             listener(old_d, self.d, old_n, self.n)
         return len(new)

@@ -44,7 +44,9 @@ class TasteProfile:
             raise ValueError(f"profile prior_views must be a finite number >= 0, not {self.prior_views}")
 
     def _bump(self, table: dict[str, _Tally], key: str, reward: float) -> None:
-        t = table.setdefault(key, _Tally(step=self.views))
+        t = table.get(key)
+        if t is None:
+            t = table[key] = _Tally(step=self.views)
         f = self.decay ** (self.views - t.step)
         t.weighted = t.weighted * f + reward
         t.weight = t.weight * f + 1.0

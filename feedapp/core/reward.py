@@ -127,9 +127,11 @@ class Reward:
 
 def check_view(view: View) -> None:
     """Raise ``ViewError`` (one clear sentence) for a view no clock could have measured."""
-    for name in ("dwell_ms", "play_ms", "loops", "paused_ms", "unfocused_ms"):
-        v = getattr(view, name)
-        if type(v) is not int and not (isinstance(v, numbers.Real) and math.isfinite(v)):  # int: always finite
+    for name, v in (("dwell_ms", view.dwell_ms), ("play_ms", view.play_ms), ("loops", view.loops),
+                    ("paused_ms", view.paused_ms), ("unfocused_ms", view.unfocused_ms)):
+        t = type(v)
+        # int: always finite; float checked first (the common case) without the Real check's cost
+        if t is not int and not (math.isfinite(v) if t is float else isinstance(v, numbers.Real) and math.isfinite(v)):
             raise ViewError(f"view of clip {view.clip_id!r}: {name} must be a finite number, not {v!r}")
         if v < 0:
             raise ViewError(f"view of clip {view.clip_id!r}: {name} must be 0 or more, not {v}")

@@ -67,7 +67,7 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
 from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
-from feedapp.core.rankers.rng import Rng, SplitMix
+from feedapp.core.rankers.rng import Rng, SplitMix, absorb
 from feedapp.core.reward import is_skip
 
 NOISE_SIGMA = 0.5
@@ -109,6 +109,7 @@ class SimViewer:
     seen: Counter = field(default_factory=Counter)
     _cache: dict = field(default_factory=dict, repr=False)
     _watched: list = field(default_factory=list, repr=False)  # clip ids in the order watched (for the oracle's cache)
+    _per_clip: dict = field(default_factory=dict, repr=False)  # clip id -> (appeal, likes, noise key state), per taste
 
     @classmethod
     def make(cls, seed: int, topics: Sequence[str], creators: Sequence[str]) -> SimViewer:
@@ -121,6 +122,7 @@ class SimViewer:
 
     def _set_taste(self, preferred: tuple[str, ...], rng: random.Random) -> None:
         self._cache = {}
+        self._per_clip = {}
         self.preferred = preferred
         self.affinity = {t: (rng.uniform(0.75, 1.0) if t in preferred else rng.uniform(0.0, 0.3))
                          for t in sorted(set(self.affinity) | set(preferred))}
@@ -140,14 +142,22 @@ class SimViewer:
     def likes(self, clip: Clip) -> bool:
         return any(t in self.preferred for t in clip.topics)
 
+    def _clip_consts(self, clip: Clip) -> tuple[float, bool, int]:
+        """(appeal, likes, the noise generator's state after the viewer's seed and the clip's key), kept
+        per clip until the taste changes: a view then only absorbs its times seen."""
+        got = self._per_clip.get(clip.id)
+        if got is None:
+            got = self._per_clip[clip.id] = (self.appeal(clip), self.likes(clip), absorb(0, self.seed, _clip_key(clip.id)))
+        return got
+
     def _median_wanted_s(self, appeal: float, seen: int) -> float:
         return self.patience_s * math.exp(4.0 * (appeal - 0.4)) * REPEAT_FATIGUE**seen
 
     def watch(self, clip: Clip, position: int | None = None) -> View:
         """How this viewer watches ``clip`` now (``position``: its feed slot, passed on in the View)."""
         seen = self.seen[clip.id]
-        rng = SplitMix(self.seed, _clip_key(clip.id), seen)
-        a = self.appeal(clip)
+        a, _, key_state = self._clip_consts(clip)
+        rng = SplitMix.at(absorb(key_state, seen))  # = SplitMix(self.seed, _clip_key(clip.id), seen)
         d_ms = max(clip.duration_ms, 1)
         u1, u2 = rng.random(), rng.random()  # Box-Muller: one standard normal
         z = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
@@ -269,7 +279,7 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
         if clip is None:
             break
         view = viewer.watch(clip, engine.position)
-        run.liked.append(viewer.likes(clip))
+        run.liked.append(viewer._clip_consts(clip)[1])  # = viewer.likes(clip)
         run.play_ms.append(view.play_ms)
         run.creators.add(clip.creator)
         run.rows.append(engine.space.row_of[clip.id])

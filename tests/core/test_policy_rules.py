@@ -493,6 +493,11 @@ def test_scalar_draws_integers_and_the_two_streams():
     assert score.random() == SplitMix(7, 3, 2, SCORE_STREAM).random() and SCORE_STREAM == 0x53434F5245
     assert policy.random() == SplitMix(7, 3, 2).random()
     assert SplitMix(-1)._state == SplitMix(M)._state  # keys are taken modulo 2**64
+    from feedapp.core.rankers.rng import absorb
+
+    prefix = absorb(0, 5, -6)  # a common prefix taken in once, the rest of the keys later: the same stream
+    assert SplitMix.at(absorb(prefix, 7)).random(4).tolist() == SplitMix(5, -6, 7).random(4).tolist()
+    assert SplitMix.at(prefix).random() == SplitMix(5, -6).random() and absorb(prefix) == prefix
 
 
 def test_registry_and_ranker_construction_messages():
@@ -586,3 +591,44 @@ def test_the_floor_reaches_new_creators_with_its_own_share():
     assert {("explore: uniform",), ("explore: new creator",), ()} <= whys
     capped = _decide(_space(SPEC), scores, served, {"new_creator_floor": 0.9, "epsilon": 0.5})
     assert capped.new_each == pytest.approx(0.5 / 3)  # the floor never exceeds what exploration leaves
+
+
+def test_diversity_rule_on_clips_of_several_topics_and_after_the_catalog_grows():
+    """The topic run of ``max_same_topic`` read as written: a topic fills the run when each of the last N
+    clips has it (clips of two and three topics here), and every clip with such a topic is left out
+    (unless that leaves nothing); also for rows and topics added after the space was made."""
+    rng = np.random.default_rng(5)
+    names = ["cats", "dogs", "art", "tech"]
+
+    def clips(lo, hi, pool):
+        return [Clip(f"m{i}", "", f"M{i}", tuple(rng.choice(pool, size=rng.integers(1, 4), replace=False)),
+                     f"cr{i % 3}", 10_000, 30, 540, 960) for i in range(lo, hi)]
+
+    space = FeatureSpace(clips(0, 12, names))
+
+    def by_hand(served, blocked, nrun, gap):
+        ok = ~blocked
+        ok[served[-gap:]] = False
+        T = space.T
+        full = T[served[-nrun:]].min(axis=0) > 0
+        if full.any():
+            diverse = ok & ~(T[:, full].max(axis=1) > 0)
+            if diverse.any():
+                ok = diverse
+        return ok
+
+    checked = 0
+    for grow in (False, True):
+        if grow:
+            space.add(clips(12, 20, names + ["food"]))  # new rows, and a topic the space had not seen
+        for _ in range(60):
+            served = rng.integers(0, space.n, size=int(rng.integers(3, 8)))
+            blocked = rng.random(space.n) < 0.1
+            nrun = int(rng.integers(1, 4))
+            want = by_hand(served, blocked, nrun, 2)
+            if not want.any():
+                continue
+            got = allowed_mask(space, served, blocked, {**QUIET, "max_same_topic": nrun, "repeat_gap": 2})
+            assert got.tolist() == want.tolist()
+            checked += 1
+    assert checked > 80

@@ -72,6 +72,8 @@ class ForYouRanker(BaseRanker):
         self._cm = np.zeros(0)  # per creator (the space's dense creator ids): affinity mean
         self._cv = np.zeros(0)  # and variance
         self._prior_key: tuple | None = None
+        self._relax: tuple[tuple, np.ndarray] | None = None  # ((decay, prior key), (1 - decay^2) * prior variances)
+        self._x: dict[int, np.ndarray] = {}  # row -> its features as the linear part reads them (until growth)
         self.views = 0
 
     def _column_prior(self, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +95,7 @@ class ForYouRanker(BaseRanker):
     def _space_did_grow(self, old_d: int, new_d: int, old_n: int, new_n: int) -> None:
         space = self.space
         assert space is not None
+        self._x = {}
         d0 = self._mean.size
         if new_d > d0:
             self._prior_key = None
@@ -115,15 +118,22 @@ class ForYouRanker(BaseRanker):
         self._var32 = np.maximum(np.diagonal(self._P), 0.0).astype(np.float32)
 
     def learn_one(self, clip: Clip, reward: float) -> None:
-        space = self._ensure_space([clip])
-        row = space.row(clip)
-        x = space.X[row].astype(np.float64) * self._keep
+        space = self.space
+        row = space.row_of.get(clip.id) if space is not None else None
+        if row is None:  # a clip the space does not hold yet (plain use, without an engine)
+            space = self._ensure_space([clip])
+            row = space.row(clip)
+        x = self._x.get(row)
+        if x is None:
+            x = space.X[row].astype(np.float64) * self._keep
+            if self._keep.size == x.size:
+                self._x[row] = x
         c = int(space.creator_of[row])
         g = float(self.params["decay"])
         if g < 1.0:  # relax towards the prior: old views count less
             self._mean *= g
             self._P *= g * g
-            P, add = self._P, (1.0 - g * g) * self._priors()
+            P, add = self._P, self._relax_add(g)
             if P.flags.c_contiguous:  # the diagonal as a strided view (3x cheaper than .flat)
                 P.reshape(-1)[:: P.shape[0] + 1] += add
             else:
@@ -142,6 +152,14 @@ class ForYouRanker(BaseRanker):
         self._refresh()
         self.views += 1
 
+    def _relax_add(self, g: float) -> np.ndarray:
+        """``(1 - g^2) * prior variances``: what relaxing adds to P's diagonal (kept until decay or priors change)."""
+        pv = self._priors()
+        key = (g, self._prior_key)
+        if self._relax is None or self._relax[0] != key:
+            self._relax = (key, (1.0 - g * g) * pv)
+        return self._relax[1]
+
     def scores(self, rng: Rng) -> np.ndarray:
         space = self.space
         assert space is not None, "bind the ranker to a feature space first"
@@ -153,7 +171,7 @@ class ForYouRanker(BaseRanker):
         a = float(self.params["optimism"])
         if a > 0:
             s = s + a * np.sqrt(space.X2 @ self._var32 + self._cv[cof])
-        return s.astype(np.float64)
+        return s if s.dtype == np.float64 else s.astype(np.float64)  # (a new array either way)
 
     def liked_creators(self) -> np.ndarray:
         """One bool per creator (the space's creator ids): liked beyond doubt (affinity - 1 sd > ``fan_margin``),

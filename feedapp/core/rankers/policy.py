@@ -113,26 +113,33 @@ def allowed_mask(
     n = space.n
     ok = ~blocked
     if not served.size:
-        return ok if ok.any() else np.ones(n, dtype=bool)
+        return ok if _any(ok) else np.ones(n, dtype=bool)
     last = int(served[-1])
     ok[served[-int(params["repeat_gap"]) :]] = False
     nrun = int(params["max_same_topic"])
-    if ok.any() and nrun > 0 and served.size >= nrun and len(space.topics):
-        T = space.T
-        full = T[served[-nrun:]].min(axis=0) > 0  # topics present in each of the last N clips
-        if full.any():
-            diverse = ok & ~(T[:, full].max(axis=1) > 0)
-            if diverse.any():
+    if nrun > 0 and served.size >= nrun and len(space.topics) and _any(ok):
+        row_topics = space.row_topics
+        full = row_topics[last]  # topics present in each of the last N clips
+        for r in served[-nrun:-1].tolist():
+            if not full:
+                break
+            full = full & row_topics[r]
+        if full:
+            diverse = ok & ~space.topic_rows(full)
+            if _any(diverse):
                 ok = diverse
-    if not ok.any():  # relax the repeat gap, then "not interested"; never the same clip twice in a row
+    if not _any(ok):  # relax the repeat gap, then "not interested"; never the same clip twice in a row
         ok = ~blocked
         if n > 1:
             ok[last] = False
-        if not ok.any():
+        if not _any(ok):
             ok = np.ones(n, dtype=bool)
             if n > 1:
                 ok[last] = False
     return ok
+
+
+_any = np.logical_or.reduce  # ``mask.any()`` without the method's Python wrapper (one decision makes several)
 
 
 NEVER = REPEAT_NEVER_DECAYS = 100000.0
@@ -175,7 +182,7 @@ def _penalties(
     tf, cf, rp = float(params["topic_fatigue"]), float(params["creator_fatigue"]), float(params["repeat_penalty"])
     pen_topic = pen_creator = repeat = None
     if tf > 0 and len(space.topics):
-        T = space.T
+        T = space.T64  # = T in float64, the type numpy computes these products in
         pen_topic = tf * (T[rows] @ (w @ T[recent]))
     if cf > 0:
         exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
@@ -186,8 +193,8 @@ def _penalties(
     if rp > 0:  # earlier servings, each weighed by how long ago (bincounts: ~10x cheaper than np.unique)
         rh = float(params.get("repeat_halflife", REPEAT_NEVER_DECAYS))  # absent (older settings): never decays
         rh = math.inf if rh >= REPEAT_NEVER_DECAYS else rh
-        ages = np.arange(served.size - 1, -1, -1, dtype=np.float64)
-        repeat = rp * np.bincount(served, weights=0.5 ** (ages / rh), minlength=space.n)[rows]
+        # 0.5 ** (age / rh), age = served.size - 1 .. 0: the same numbers as the fatigue weights' (cached)
+        repeat = rp * np.bincount(served, weights=_fatigue_weights(served.size, rh), minlength=space.n)[rows]
     return pen_topic, pen_creator, repeat
 
 
@@ -258,11 +265,11 @@ def decide(
             narrowed = restrict(relaxed)
         if narrowed.any():
             ok = narrowed
-    allowed = np.flatnonzero(ok)
+    allowed = ok.nonzero()[0]
     m = allowed.size
     eps = float(params["epsilon"])
     raw = np.asarray(scores, dtype=np.float64)[allowed]
-    if not math.isfinite(float(raw.sum())):  # a ranker bug must not become a NaN propensity
+    if not math.isfinite(float(np.add.reduce(raw))):  # a ranker bug must not become a NaN propensity
         finite = raw[np.isfinite(raw)]
         raw = np.where(np.isfinite(raw), raw, finite.min() - 1.0 if finite.size else 0.0)
     if eps >= 1.0:  # pure uniform (the random ranker): scores and fatigue cannot matter
@@ -302,7 +309,7 @@ def decide(
         if served_arr.size:
             seen[space.creator_of[served_arr]] = True
         new_all = ~seen[space.creator_of[allowed]]
-        n_new = int(new_all.sum())
+        n_new = int(np.count_nonzero(new_all))
         if not n_new:
             f, new_all = 0.0, None
     f = min(f, 1.0 - eps)
@@ -332,7 +339,7 @@ def decide(
     in_short = short is None or (k < short.size and int(short[k]) == j)
     if in_short:
         propensity, score = float(probs[k]), float(a[k])
-        pt, pc, rep = (None if p is None else p[k] for p in pens)
+        pt, pc, rep = [None if p is None else p[k] for p in pens]
     else:  # an exploration pick outside the shortlist: no softmax share
         propensity = eps / m + (f / n_new if new_all is not None and new_all[j] else 0.0)
         one = _penalties(space, np.array([row]), served_arr, params, liked_creators)

@@ -8,6 +8,7 @@ vectorised variant fills arrays (the ``random`` ranker's scores) at numpy speed.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,14 +48,26 @@ def _steps(size: int) -> np.ndarray:
     return a
 
 
+def absorb(state: int, *keys: int) -> int:
+    """The state after taking in ``keys``: ``SplitMix(*a, *b)`` is ``SplitMix.at(absorb(absorb(0, *a), *b))``,
+    so a caller that draws for many keys with a common prefix absorbs the prefix once."""
+    for k in keys:
+        state = _mix(state ^ (int(k) & _M))
+    return state
+
+
 class SplitMix:
     """A tiny generator with the part of numpy's ``Generator`` API the rankers and policy use."""
 
     def __init__(self, *keys: int) -> None:
-        s = 0
-        for k in keys:
-            s = _mix(s ^ (int(k) & _M))
-        self._state = s
+        self._state = absorb(0, *keys)
+
+    @classmethod
+    def at(cls, state: int) -> SplitMix:
+        """The generator whose keys were absorbed into ``state`` (``absorb``)."""
+        rng = cls.__new__(cls)
+        rng._state = state
+        return rng
 
     def _next(self) -> int:
         self._state = (self._state + _GOLDEN) & _M
@@ -89,7 +102,12 @@ def decision_streams(seed: int, position: int, views: int) -> tuple[SplitMix, Sp
     scores are part of the slot's context, and the propensity the policy computes from them is the
     exact probability of its own draw, whatever epsilon is. Replay rebuilds both from the same keys.
     """
-    policy = SplitMix(int(seed) & _M, position, views)
-    score = SplitMix.__new__(SplitMix)  # = SplitMix(seed, position, views, SCORE_STREAM), sharing the prefix
-    score._state = _mix(policy._state ^ SCORE_STREAM)
+    policy = SplitMix.at(absorb(_seed_state(int(seed) & _M), position, views))
+    score = SplitMix.at(_mix(policy._state ^ SCORE_STREAM))  # = SplitMix(seed, position, views, SCORE_STREAM)
     return score, policy
+
+
+@functools.lru_cache(maxsize=4096)
+def _seed_state(seed: int) -> int:
+    """``absorb(0, seed)``: the same for every decision of an engine, so taken in once."""
+    return _mix(seed)
