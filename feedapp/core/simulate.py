@@ -193,13 +193,17 @@ class SimViewer:
                            "applied": len(self._watched), "table": np.zeros((0, len(ids))), "cols": np.arange(len(ids))}
         c = self._cache
         seen, row = c["seen"], c["row"]
+        top = c.get("top")
+        if top is None:
+            top = c["top"] = int(seen.max()) if seen.size else 0
         for cid in self._watched[c["applied"]:]:  # the views since the last call
             k = row.get(cid)
             if k is not None:
                 seen[k] += 1
+                top = max(top, int(seen[k]))
         c["applied"] = len(self._watched)
+        c["top"] = top  # the most times any clip was seen
         table = c["table"]
-        top = int(seen.max()) if seen.size else 0
         if top >= table.shape[0]:
             more = [self._expected_at(float(s)) for s in range(table.shape[0], top + 1)]
             table = c["table"] = np.vstack([table, *more])

@@ -173,22 +173,25 @@ def _penalties(
     liked_creators: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(topic fatigue, creator fatigue, times served) for ``rows``; None where switched off."""
-    if not served.size:
+    tf, cf, rp = float(params["topic_fatigue"]), float(params["creator_fatigue"]), float(params["repeat_penalty"])
+    if not served.size or not (tf > 0 or cf > 0 or rp > 0):
         return None, None, None
     h = float(params["fatigue_halflife"])
     k = min(served.size, int(6 * h) + 1)
     recent = served[-k:]
     w = _fatigue_weights(k, h)
-    tf, cf, rp = float(params["topic_fatigue"]), float(params["creator_fatigue"]), float(params["repeat_penalty"])
     pen_topic = pen_creator = repeat = None
     if tf > 0 and len(space.topics):
         T = space.T64  # = T in float64, the type numpy computes these products in
-        pen_topic = tf * (T[rows] @ (w @ T[recent]))
+        pen_topic = tf * T[rows].dot(w.dot(T[recent]))  # (the products of ``@``, without matmul's dispatch)
     if cf > 0:
         exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
         if liked_creators is not None:
-            k = min(liked_creators.size, exposure.size)
-            exposure[:k][liked_creators[:k]] = 0.0
+            if liked_creators.size == exposure.size:
+                exposure[liked_creators] = 0.0
+            else:
+                k = min(liked_creators.size, exposure.size)
+                exposure[:k][liked_creators[:k]] = 0.0
         pen_creator = cf * exposure[space.creator_of[rows]]
     if rp > 0:  # earlier servings, each weighed by how long ago (bincounts: ~10x cheaper than np.unique)
         rh = float(params.get("repeat_halflife", REPEAT_NEVER_DECAYS))  # absent (older settings): never decays
@@ -233,7 +236,7 @@ def cut_reasons(space: FeatureSpace, row: int, served: Sequence[int], params: Ma
 
 def repeat_note(served: np.ndarray, row: int) -> str:
     """``"served 2x before, last 25 ago"``: how often and how recently ``row`` was served."""
-    hits = np.flatnonzero(served == row)
+    hits = (served == row).nonzero()[0]
     return f"served {hits.size}x before, last {served.size - int(hits[-1])} ago"
 
 
@@ -291,10 +294,10 @@ def decide(
 
     # the mixture
     temp = float(params["temperature"])
-    best = int(np.argmax(a))
+    best = int(a.argmax())
     if temp > 0:
         soft = np.exp((a - a[best]) / temp)
-        soft /= soft.sum()
+        soft /= np.add.reduce(soft)
     else:
         soft = np.zeros(a.size)
         soft[best] = 1.0
@@ -323,11 +326,11 @@ def decide(
     if u < eps:
         j, how = int(rng.integers(m)), "explore: uniform"
     elif u < eps + f and new_all is not None:
-        idx = np.flatnonzero(new_all)
+        idx = new_all.nonzero()[0]
         j, how = int(idx[rng.integers(idx.size)]), "explore: new creator"
     elif temp > 0:
-        c = np.cumsum(soft)
-        kk = min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), a.size - 1)
+        c = soft.cumsum()
+        kk = min(int(c.searchsorted(rng.random() * c[-1], side="right")), a.size - 1)
         j = int(short[kk]) if short is not None else kk
         how = ""
     else:
