@@ -62,3 +62,8 @@ class Catalog:
 
     def on_grow(self, listener: Callable[[tuple[Clip, ...]], None]) -> None:
         self._listeners.append(listener)
+
+    def off_grow(self, listener: Callable[[tuple[Clip, ...]], None]) -> None:
+        """Stop calling ``listener`` (added by ``on_grow``; nothing happens if it is not there)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)

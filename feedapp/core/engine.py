@@ -222,6 +222,13 @@ class FeedEngine(Feed):
             raise ValueError(f"warm-up clip(s) not in the catalog: {', '.join(missing)}")
         catalog.on_grow(self._catalog_did_grow)
 
+    def close(self) -> None:
+        """Detach from the catalog and the feature space, which may be shared and outlive this engine
+        (the simulator's viewers share both): their growth no longer reaches this engine or its
+        ranker, and nothing there keeps them alive. The record (views, picks, rewards) stays readable."""
+        self.catalog.off_grow(self._catalog_did_grow)
+        self.space.off_grow(self.ranker._space_did_grow)
+
     # -- hooks ------------------------------------------------------------------------------------
     def on(self, event: str, callback: Callable[..., Any]) -> None:
         """Call ``callback`` on ``event`` (one of ``EVENTS``; any other name raises ``UnknownEvent``)."""

@@ -135,6 +135,11 @@ class FeatureSpace:
         """Call ``listener(old_d, new_d, old_n, new_n)`` after rows or columns were added."""
         self._listeners.append(listener)
 
+    def off_grow(self, listener) -> None:
+        """Stop calling ``listener`` (added by ``on_grow``; nothing happens if it is not there)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def row(self, clip: Clip | str) -> int:
         return self.row_of[clip if isinstance(clip, str) else clip.id]
 

@@ -111,11 +111,10 @@ def run_kind(
         vseed = seed * 1_000_003 + v
         for name in names:
             viewer = KindViewer.make(kind, vseed, topics, creators, switch_at, sizes)
-            # its own Catalog: an engine listens to its catalog, which would keep every engine (and its
-            # ranker's memory) alive until the run ends
-            eng = FeedEngine(Catalog(catalog.clips), build(name, vseed), seed=vseed, world=worlds[name], space=space,
+            eng = FeedEngine(catalog, build(name, vseed), seed=vseed, world=worlds[name], space=space,
                              record_profile=False, explain=False)
             traces[name].append(run_viewer(eng, viewer, views, topics))
+            eng.close()  # detached from the shared catalog and space, which would keep it (and its ranker) alive
             close = getattr(eng.ranker, "close", None)
             if callable(close):  # vw_cb: its native memory, now rather than whenever the collector runs
                 close()
@@ -124,9 +123,10 @@ def run_kind(
                 progress(done, total)
         if oracle:
             viewer = KindViewer.make(kind, vseed, topics, creators, switch_at, sizes)
-            eng = FeedEngine(Catalog(catalog.clips), OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
+            eng = FeedEngine(catalog, OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
                              record_profile=False, explain=False)
             oracle_traces.append(run_viewer(eng, viewer, views, topics))
+            eng.close()
             done += 1
             if progress:
                 progress(done, total)

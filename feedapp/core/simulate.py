@@ -288,6 +288,7 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
         run.creators.add(clip.creator)
         run.rows.append(engine.space.row_of[clip.id])
     session.end("finished", view=view)
+    engine.close()  # the shard's catalog and space outlive the viewer: let its engine go
     run.propensity = [p.propensity for p in engine.picks[: len(run.rows)]]
     run.chance = sum(viewer.likes(c) for c in clips) / max(len(clips), 1)
     return run

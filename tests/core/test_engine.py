@@ -378,3 +378,33 @@ def test_a_catalog_growing_one_clip_at_a_time_through_twelve_topics():
     assert len(eng.space.topics) == 12 and eng.space.T.shape == (40, 12)
     assert [eng.space.topics[j] for j in np.flatnonzero(eng.space.T[eng.space.row_of["c11"]])] == ["t11"]
     assert {c.id for c in eng.catalog.clips} == {c.id for c in clips}
+
+
+def test_a_closed_engine_leaves_the_shared_catalog_and_space_and_can_be_freed():
+    import gc
+    import weakref
+
+    from feedapp.core.features import FeatureSpace
+
+    cat = demo_like_catalog(0)
+    space = FeatureSpace(cat.clips)
+    kept = FeedEngine(cat, "foryou", seed=1, space=space)
+    gone = FeedEngine(cat, "foryou", seed=2, space=space)
+    for eng in (kept, gone):
+        eng.finish(View(eng.next().id, 5000, 4000))
+    d_before = gone.ranker._mean.size
+    gone.close()
+    gone.close()  # twice: nothing left to detach
+    assert gone.views and gone.picks  # its record stays readable
+    cat.add([Clip("late", "", "late", ("brand-new-topic",), "late-creator", 9000, 30, 540, 960)])
+    assert kept.space.n == cat.__len__() and kept.ranker._mean.size > d_before  # the open engine grew
+    assert gone.ranker._mean.size == d_before  # the closed one's ranker was not called
+    ref = weakref.ref(gone)
+    del gone, eng
+    gc.collect()
+    assert ref() is None  # nothing shared keeps it alive
+    also = FeedEngine(cat, "foryou", seed=3, space=space)
+    ref = weakref.ref(also)
+    del also
+    gc.collect()
+    assert ref() is not None  # without close the shared catalog keeps the engine alive (why the simulator closes)
