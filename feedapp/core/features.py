@@ -127,7 +127,7 @@ class FeatureSpace:
         mask = self._topic_masks.get(topics)
         if mask is None:
             mask = self.T[:, sorted(topics)].max(axis=1) > 0
-            if len(self._topic_masks) < 4096:
+            if (len(self._topic_masks) + 1) * self.n <= 1 << 25:  # at most 32 MB of masks
                 self._topic_masks[topics] = mask
         return mask
 

@@ -182,8 +182,8 @@ def _penalties(
     w = _fatigue_weights(k, h)
     pen_topic = pen_creator = repeat = None
     if tf > 0 and len(space.topics):
-        T = space.T64  # = T in float64, the type numpy computes these products in
-        pen_topic = tf * T[rows].dot(w.dot(T[recent]))  # (the products of ``@``, without matmul's dispatch)
+        # the products ``@`` made of T's float32 rows and float64 weights: numpy takes both in float64
+        pen_topic = tf * _topic_rows64(space, rows).dot(w.dot(_topic_rows64(space, recent)))
     if cf > 0:
         exposure = np.bincount(space.creator_of[recent], weights=w, minlength=len(space.creators))
         if liked_creators is not None:
@@ -199,6 +199,17 @@ def _penalties(
         # 0.5 ** (age / rh), age = served.size - 1 .. 0: the same numbers as the fatigue weights' (cached)
         repeat = rp * np.bincount(served, weights=_fatigue_weights(served.size, rh), minlength=space.n)[rows]
     return pen_topic, pen_creator, repeat
+
+
+T64_MAX_ROWS = 1 << 16
+"""Up to this many clips the policy reads topic rows from the space's float64 copy of ``T`` (made once
+per growth); a larger catalog converts the rows it reads (the same numbers, without a second matrix)."""
+
+
+def _topic_rows64(space: FeatureSpace, rows: np.ndarray) -> np.ndarray:
+    if space.n <= T64_MAX_ROWS:
+        return space.T64[rows]
+    return space.T[rows].astype(np.float64)
 
 
 def _adjust(a: np.ndarray, pens, params: Mapping[str, float | int]) -> np.ndarray:
