@@ -115,7 +115,7 @@ class ForYouRanker(BaseRanker):
 
     def _refresh(self) -> None:
         self._mean32 = self._mean.astype(np.float32)
-        self._var32 = np.maximum(np.diagonal(self._P), 0.0).astype(np.float32)
+        self._var32 = np.maximum(self._P.diagonal(), 0.0).astype(np.float32)
 
     def learn_one(self, clip: Clip, reward: float) -> None:
         space = self.space
@@ -141,10 +141,10 @@ class ForYouRanker(BaseRanker):
             self._cm *= g
             self._cv *= g * g
             self._cv += (1.0 - g * g) / float(self.params["prior_precision"])
-        Px = self._P @ x
+        Px = self._P.dot(x)  # (ndarray.dot: the same BLAS products as @, without matmul's dispatch)
         vc = float(self._cv[c])
-        s = float(self.params["noise"]) + float(x @ Px) + vc
-        err = (reward - float(x @ self._mean) - float(self._cm[c])) / s
+        s = float(self.params["noise"]) + float(x.dot(Px)) + vc
+        err = (reward - float(x.dot(self._mean)) - float(self._cm[c])) / s
         self._mean += Px * err
         self._P -= Px[:, None] * (Px / s)[None, :]  # np.outer(Px, Px / s), without its wrapper's cost
         self._cm[c] += vc * err
