@@ -116,8 +116,9 @@ def allowed_mask(
         return ok if _any(ok) else np.ones(n, dtype=bool)
     last = int(served[-1])
     ok[served[-int(params["repeat_gap"]) :]] = False
+    has = _any(ok)  # (diversity below only ever keeps a non-empty set)
     nrun = int(params["max_same_topic"])
-    if nrun > 0 and served.size >= nrun and len(space.topics) and _any(ok):
+    if has and nrun > 0 and served.size >= nrun and len(space.topics):
         row_topics = space.row_topics
         full = row_topics[last]  # topics present in each of the last N clips
         for r in served[-nrun:-1].tolist():
@@ -128,7 +129,7 @@ def allowed_mask(
             diverse = ok & ~space.topic_rows(full)
             if _any(diverse):
                 ok = diverse
-    if not _any(ok):  # relax the repeat gap, then "not interested"; never the same clip twice in a row
+    if not has:  # relax the repeat gap, then "not interested"; never the same clip twice in a row
         ok = ~blocked
         if n > 1:
             ok[last] = False
@@ -319,11 +320,10 @@ def decide(
     new_all = None
     n_new = 0
     if f > 0:
-        seen = np.zeros(len(space.creators), dtype=bool)
-        if served_arr.size:
-            seen[space.creator_of[served_arr]] = True
-        new_all = ~seen[space.creator_of[allowed]]
-        n_new = int(np.count_nonzero(new_all))
+        shown = np.bincount(space.creator_of[served_arr], minlength=len(space.creators))  # servings per creator
+        if np.count_nonzero(shown) < shown.size:  # (once every creator was shown, none is new: a long feed's case)
+            new_all = (shown == 0)[space.creator_of[allowed]]
+            n_new = int(np.count_nonzero(new_all))
         if not n_new:
             f, new_all = 0.0, None
     f = min(f, 1.0 - eps)
