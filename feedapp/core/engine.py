@@ -227,7 +227,7 @@ class FeedEngine(Feed):
         (the simulator's viewers share both): their growth no longer reaches this engine or its
         ranker, and nothing there keeps them alive. The record (views, picks, rewards) stays readable."""
         self.catalog.off_grow(self._catalog_did_grow)
-        self.space.off_grow(self.ranker._space_did_grow)
+        self.ranker.unbind()
 
     # -- hooks ------------------------------------------------------------------------------------
     def on(self, event: str, callback: Callable[..., Any]) -> None:
@@ -488,8 +488,10 @@ class FeedEngine(Feed):
         then ``profile_did_update(snapshot)``.
         """
         before = self._profile.snapshot()
-        fresh = self.ranker.clone()
-        fresh.bind(self.space, self.world)
+        old, fresh = self.ranker, self.ranker.clone()
+        if fresh is not old:  # (a plugin's guard refreshes itself in place and stays bound)
+            old.unbind()  # the space would otherwise keep calling, and keep alive, every ranker refreshed away
+            fresh.bind(self.space, self.world)
         self.ranker = fresh
         self.order = fresh
         self._profile = TasteProfile(decay=self._profile.decay, prior_views=self._profile.prior_views,

@@ -360,6 +360,10 @@ def replay_into(ranker: BaseRanker, learned: Sequence[tuple[Clip, float, View | 
 
 
 def _close(ranker: object) -> None:
+    """A version that is no longer served: detach it from the feature space and end its process (if any)."""
+    unbind = getattr(ranker, "unbind", None)
+    if callable(unbind):
+        unbind()
     close = getattr(ranker, "close", None)
     if callable(close):
         close()
@@ -479,6 +483,12 @@ class GuardedRanker(BaseRanker):
     def close(self) -> None:
         """End the serving version's worker process (if it has one)."""
         _close(self.active)
+
+    def unbind(self) -> None:
+        """The guard itself never follows the space (``bind`` binds the version serving): detach that one."""
+        unbind = getattr(self.active, "unbind", None)
+        if callable(unbind):
+            unbind()
 
     def set_param(self, name: str, value: object):
         try:

@@ -408,3 +408,28 @@ def test_a_closed_engine_leaves_the_shared_catalog_and_space_and_can_be_freed():
     del also
     gc.collect()
     assert ref() is not None  # without close the shared catalog keeps the engine alive (why the simulator closes)
+
+
+def test_refresh_detaches_the_ranker_it_replaces():
+    """"Refresh my feed" binds a fresh ranker; the one it replaces stops hearing the space's growth and is freed
+    (before, the space kept every ranker ever refreshed away, calling each on growth)."""
+    import gc
+    import weakref
+
+    cat = demo_like_catalog(0)
+    eng = FeedEngine(cat, "foryou", seed=1)
+    listeners = eng.space._listeners
+    old = [weakref.ref(eng.ranker)]
+    for _ in range(3):
+        eng.finish(View(eng.next().id, 5000, 4000))
+        eng.refresh()
+        old.append(weakref.ref(eng.ranker))
+    assert [getattr(f, "__self__", None) for f in listeners].count(eng.ranker) == 1
+    assert not any(getattr(f, "__self__", None) is r() for f in listeners for r in old[:-1])
+    d_before = eng.ranker._mean.size
+    cat.add([Clip("late", "", "late", ("brand-new-topic",), "late-creator", 9000, 30, 540, 960)])
+    assert eng.ranker._mean.size > d_before  # the serving ranker still grows with the catalog
+    gc.collect()
+    assert [r() is None for r in old[:-1]] == [True, True, True]
+    eng.close()
+    assert not any(getattr(f, "__self__", None) is eng.ranker for f in listeners)

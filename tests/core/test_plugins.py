@@ -711,3 +711,17 @@ def test_a_large_message_to_a_worker_that_does_not_read_is_cut_off_at_its_deadli
     assert time.perf_counter() - t0 < 3.0
     assert not r.proc.alive
     r.close()
+
+
+def test_a_version_no_longer_served_is_detached_from_the_space():
+    """A reload or a failure closes the version it replaces (``plugins._close``): an in-process version stops
+    hearing the space's growth, so the space does not keep every version ever loaded."""
+    from feedapp.core.features import FeatureSpace
+    from feedapp.core.plugins import _close
+
+    space = FeatureSpace(demo_like_catalog(0).clips)
+    kept, replaced = RANKERS["foryou"](seed=1).bind(space), RANKERS["foryou"](seed=2).bind(space)
+    _close(replaced)
+    owners = [getattr(f, "__self__", None) for f in space._listeners]
+    assert kept in owners and replaced not in owners
+    _close(replaced)  # twice: nothing left to detach

@@ -229,6 +229,14 @@ class BaseRanker:
         self._space_did_grow(0, space.d, 0, space.n)
         return self
 
+    def unbind(self) -> None:
+        """Stop following the feature space's growth: this ranker is being replaced (a refreshed feed, a
+        reloaded plugin, a closed engine). Without it the space, which outlives the ranker, keeps calling
+        and keeping alive every ranker ever bound to it. Safe to call twice or on a ranker never bound."""
+        space = getattr(self, "space", None)
+        if space is not None:
+            space.off_grow(self._space_did_grow)
+
     def _space_did_grow(self, old_d: int, new_d: int, old_n: int, new_n: int) -> None:
         """Learners pad their state for new columns here."""
 
