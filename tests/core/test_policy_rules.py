@@ -16,7 +16,7 @@ import pytest
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip
 from feedapp.core.rankers import make_ranker
-from feedapp.core.rankers.policy import SHORTLIST, allowed_mask, decide
+from feedapp.core.rankers.policy import SHORTLIST, allowed_mask, cut_reasons, decide, ranker_context
 from feedapp.core.rankers.rng import SplitMix
 
 #: every rule off but the one a test switches on
@@ -656,3 +656,203 @@ def test_topic_fatigue_is_the_same_from_the_float64_copy_and_from_converted_rows
         assert (a.row, a.propensity, a.score) == (b.row, b.propensity, b.score)
         assert a.adjusted.tobytes() == b.adjusted.tobytes() and a.probs.tobytes() == b.probs.tobytes()
     assert any("topic fatigue" in r for d in small for r in d.why)
+
+
+def test_fatigue_looks_back_six_halflives_plus_one_slots_at_any_halflife():
+    """The window is int(6 * h) + 1 slots: at h = 2 a clip 12 slots ago still counts 0.5 ** 6, one 13 ago
+    does not."""
+    scores = np.zeros(len(SPEC))
+    served = [2, 0] + [6, 5] * 6  # cats/cy 13 slots ago, cats/ann 12 ago, then tech and art
+    dec = _decide(_space(SPEC), scores, served, {"topic_fatigue": 1.0, "fatigue_halflife": 2.0})
+    adj = dict(zip(dec.allowed.tolist(), dec.adjusted.tolist()))
+    assert [adj[r] for r in (0, 2, 7)] == [-(0.5 ** 6)] * 3  # the cats clips: only the serving 12 ago
+    assert adj[1] == adj[3] == 0.0
+
+
+def test_liked_creators_of_another_length_spare_the_creators_they_cover():
+    """A liked mask shorter than the space's creators (creators added since the ranker built it) spares the
+    creators it covers; a longer one is read up to the space's creators."""
+    space = _space(SPEC)  # creators in order: ann, bob, cy, dee, eve
+    served = [0, 1]  # ann two slots ago (weight 0.5), bob last (weight 1)
+    params = {**QUIET, "creator_fatigue": 0.4}
+
+    def adjusted(liked):
+        dec = decide(space, np.zeros(len(SPEC)), served, np.zeros(len(SPEC), dtype=bool), params, SplitMix(0),
+                     liked_creators=np.array(liked, dtype=bool))
+        return dict(zip(dec.allowed.tolist(), dec.adjusted.tolist()))
+
+    short = adjusted([True])  # ann only
+    assert [short[r] for r in (0, 3, 4, 7, 2)] == [0.0, 0.0, -0.4, -0.4, 0.0]
+    long = adjusted([False, True, False, False, False, True, True])  # bob, and two creators the space lacks
+    assert [long[r] for r in (0, 3, 4, 7, 2)] == [-0.2, -0.2, 0.0, 0.0, 0.0]
+
+
+def test_ranker_context_passes_the_restriction_and_liked_creators_as_bools():
+    from feedapp.core.rankers.popular import PopularRanker
+
+    space = _space(SPEC)
+    assert ranker_context(make_ranker("popular").bind(space)) == {}  # no restriction, no liked creators
+    following = make_ranker("following").bind(space)
+    assert ranker_context(following) == {"restrict": following.restrict}
+    foryou = make_ranker("foryou").bind(space)
+    ctx = ranker_context(foryou)
+    assert list(ctx) == ["liked_creators"] and ctx["liked_creators"].tolist() == foryou.liked_creators().tolist()
+
+    class Fan(PopularRanker):  # a plugin-style ranker naming its liked creators by 0/1, or not at all
+        mask: list[int] | None = [0, 1, 0, 0, 1]
+
+        def liked_creators(self):
+            return self.mask
+
+    fan = Fan().bind(space)
+    liked = ranker_context(fan)["liked_creators"]
+    assert liked.dtype == bool and liked.tolist() == [False, True, False, False, True]
+    fan.mask = None
+    assert ranker_context(fan) == {}
+
+
+def test_cut_reasons_word_the_cuts_of_an_undecided_row_like_a_picks():
+    space = _space(SPEC)
+    params = {**QUIET, "topic_fatigue": 0.2, "creator_fatigue": 0.4}
+    assert cut_reasons(space, 7, [0, 1], params) == ("topic fatigue -0.10", "creator fatigue -0.40")
+    assert cut_reasons(space, 6, [0, 1], params) == ()  # tech/eve: nothing in common with what was served
+    liked = np.array([False, True, False, False, False])  # bob spared
+    assert cut_reasons(space, 7, [0, 1], params, liked) == ("topic fatigue -0.10",)
+    rep = {**QUIET, "repeat_penalty": 0.3}
+    assert cut_reasons(space, 2, [2, 6, 2, 6, 1], rep) == ("served 2x before, last 3 ago", "repeat -0.60")
+    assert cut_reasons(space, 0, [2, 6, 2, 6, 1], rep) == ()
+    assert cut_reasons(space, 2, [], rep) == () and cut_reasons(space, 2, [2, 6], QUIET) == ()
+    # a cut of exactly 0.005 (weight 1) is not worth naming; a repeat is named however small
+    tiny = {**QUIET, "topic_fatigue": 0.005, "creator_fatigue": 0.005, "repeat_penalty": 0.005}
+    assert cut_reasons(space, 1, [6, 5, 4, 3, 2, 1, 0], tiny) == ("served 1x before, last 2 ago",)
+    assert cut_reasons(space, 7, [0, 4], tiny) == ()  # cats 2 ago (0.0025), bob last (exactly 0.005)
+    assert cut_reasons(space, 7, [4, 0], tiny) == ()  # bob 2 ago (0.0025), cats last (exactly 0.005)
+    assert cut_reasons(space, 7, [4], {**tiny, "creator_fatigue": 0.0051}) == ("creator fatigue -0.01",)
+
+
+def test_prob_of_a_row_past_every_allowed_or_new_row():
+    dec = _decide(_space(SPEC), np.zeros(len(SPEC)), [0, 7], {"epsilon": 0.1})
+    assert dec.prob_of(7) == 0.0  # the clip just served, the last row of the catalog
+    spec = _big(SHORTLIST + 200)  # creator cr(i % 40)
+    space = _space(spec)
+    scores = -np.arange(space.n, dtype=np.float64)  # the first 512 rows are the shortlist
+    last = space.n - 1
+    dec = _decide(space, scores, [last - 40], {"epsilon": 0.1, "new_creator_floor": 0.3})  # the last row's creator
+    assert last not in dec.allowed and last not in dec.new_rows and dec.new_rows[-1] < last
+    assert dec.prob_of(last) == pytest.approx(0.1 / (space.n - 1))  # exploration's share only: not new
+
+
+def test_a_restriction_keeps_the_repeat_rules_while_it_leaves_something():
+    space = _space(SPEC)
+    only_bob = lambda ok: ok & np.isin(space.creator_of, [space.creator_index["bob"]])  # noqa: E731
+    dec = decide(space, np.zeros(len(SPEC)), [1, 0], np.zeros(len(SPEC), dtype=bool), {**QUIET, "repeat_gap": 10},
+                 SplitMix(0), restrict=only_bob)
+    assert dec.ok_rows.tolist() == [4, 7]  # bob's clip 1 was served within the gap: not back yet
+    two = _space([("cats", "bob"), ("dogs", "ann")])  # two clips: the relaxed rules still skip the last one
+    only_bob2 = lambda ok: ok & (two.creator_of == two.creator_index["bob"])  # noqa: E731
+    dec = decide(two, np.zeros(2), [0], np.zeros(2, dtype=bool), QUIET, SplitMix(0), restrict=only_bob2)
+    assert dec.ok_rows.tolist() == [1] and dec.row == 1
+
+
+def test_pure_exploration_ignores_fatigue_and_repeats():
+    scores = np.arange(len(SPEC), dtype=np.float64)
+    params = {"epsilon": 1.0, "topic_fatigue": 0.5, "creator_fatigue": 0.5, "repeat_penalty": 1.0}
+    for seed in range(6):
+        dec = _decide(_space(SPEC), scores, [0, 3, 1], params, seed=seed)
+        allowed = [0, 2, 3, 4, 5, 6, 7]
+        assert dec.adjusted.tolist() == scores[allowed].tolist() and dec.score == scores[dec.row]
+        assert dec.why == ("explore: uniform",) and dec.propensity == 1 / 7 and dec.eps_each == 1 / 7
+
+
+def test_the_first_decision_of_a_feed_finds_every_creator_new():
+    dec = _decide(_space(SPEC), np.zeros(len(SPEC)), [], {"new_creator_floor": 0.3, "epsilon": 0.1})
+    assert dec.new_rows.tolist() == list(range(len(SPEC))) and dec.new_each == pytest.approx(0.3 / len(SPEC))
+    assert dec.propensity == pytest.approx(0.6 / len(SPEC) + 0.1 / len(SPEC) + 0.3 / len(SPEC))
+
+
+def test_scores_of_any_float_type_are_decided_in_float64():
+    scores = np.random.default_rng(4).normal(size=len(SPEC)).astype(np.float32)
+    blocked = np.zeros(len(SPEC), dtype=bool)
+    params = {**QUIET, "temperature": 0.3, "epsilon": 0.05}
+    low = decide(_space(SPEC), scores, [2], blocked, params, SplitMix(1))
+    wide = decide(_space(SPEC), scores.astype(np.float64), [2], blocked, params, SplitMix(1))
+    assert low.adjusted.dtype == np.float64 and low.probs.tobytes() == wide.probs.tobytes()
+    assert (low.row, low.propensity) == (wide.row, wide.propensity)
+
+
+def test_the_shortlist_is_the_best_scores_on_orders_that_partition_unevenly():
+    """Score orders (valleys, saw teeth) where a partition at the wrong rank would keep another clip than the
+    512th best: the shortlist is still exactly the SHORTLIST best."""
+    for m, shape in ((652, "valley"), (559, "saw"), (649, "vee")):
+        x = np.arange(m, dtype=np.float64)
+        scores = {"valley": np.minimum(x, m - x) - x / (4 * m), "saw": x % 37 + x / (4 * m),
+                  "vee": np.abs(x - m / 2) + x / (4 * m)}[shape]
+        dec = _decide(_space(_big(m)), scores, [], {"temperature": 0.0})
+        assert dec.allowed.tolist() == np.sort(np.argsort(-scores)[:SHORTLIST]).tolist(), shape
+
+
+def test_the_softmax_holds_for_scores_far_from_zero():
+    for big in (800.0, -800.0):
+        scores = np.array([big, big - 1.0, big - 2.0, 0.0, 0.0, 0.0, 0.0, 0.0]) if big > 0 else \
+            np.array([big, big - 1.0, big - 2.0, -2000.0, -2000.0, -2000.0, -2000.0, -2000.0])
+        dec = _decide(_space(SPEC), scores, [], {"temperature": 1.0})
+        soft = np.exp(scores - scores.max())
+        assert np.isfinite(dec.probs).all() and dec.probs == pytest.approx(soft / soft.sum(), rel=1e-12)
+
+
+def test_softmax_draws_reach_every_clip_at_its_share():
+    """Over many decision streams each clip is drawn about as often as its logged probability says, the last
+    row of the shortlist included."""
+    scores = np.zeros(len(SPEC))
+    counts = np.zeros(len(SPEC), dtype=int)
+    for seed in range(400):
+        dec = _decide(_space(SPEC), scores, [], {"temperature": 1.0}, seed=seed)
+        assert dec.propensity == pytest.approx(1 / 8)
+        counts[dec.row] += 1
+    assert counts.min() >= 25 and counts.max() <= 75, counts.tolist()  # 50 each expected (sd about 6.6)
+
+
+def test_an_exploration_pick_outside_the_shortlist_carries_its_cuts():
+    """A clip reached only by exploration (not shortlisted) logs its adjusted score and the cuts' reasons,
+    sparing the ranker's liked creators like any other pick."""
+    spec = _big(SHORTLIST + 200)  # creator cr(i % 40), creator id i % 40
+    space = _space(spec)
+    scores = -np.arange(space.n, dtype=np.float64) / space.n  # the first 512 rows are the shortlist
+    served = [601, 600]  # cr1 two slots ago (weight 0.5), cr0 last (weight 1)
+    liked = np.zeros(len(space.creators), dtype=bool)
+    liked[1] = True
+    params = {**QUIET, "epsilon": 0.9, "creator_fatigue": 0.4}
+    seen = set()
+    for seed in range(300):
+        dec = decide(space, scores, served, np.zeros(space.n, dtype=bool), params, SplitMix(seed),
+                     liked_creators=liked)
+        if dec.row < SHORTLIST or dec.row % 40 > 1:
+            continue
+        cr = dec.row % 40
+        seen.add(cr)
+        assert dec.propensity == pytest.approx(0.9 / (space.n - 1))
+        if cr == 0:
+            assert dec.score == scores[dec.row] - 0.4 and dec.why == ("explore: uniform", "creator fatigue -0.40")
+        else:  # liked: no creator fatigue
+            assert dec.score == scores[dec.row] and dec.why == ("explore: uniform",)
+    assert seen == {0, 1}
+
+
+def test_allowed_mask_keeps_not_interested_and_the_last_clip_out_as_long_as_it_can():
+    space = _space(SPEC)
+    blocked = np.zeros(len(SPEC), dtype=bool)
+    blocked[[2, 5]] = True
+    first = allowed_mask(space, np.array([], dtype=np.intp), blocked, QUIET)  # a feed's first slot
+    assert first.dtype == bool and first.tolist() == (~blocked).tolist()
+    gap = allowed_mask(space, np.array([0, 1, 3, 4, 6, 7]), blocked, {**QUIET, "repeat_gap": 10})
+    assert gap.tolist() == [True, True, False, True, True, False, True, False]  # the gap gives way, the block not
+    for served in ([], [3]):  # everything blocked, a restriction applies to what is left: still bool masks
+        dec = decide(space, np.zeros(len(SPEC)), served, np.ones(len(SPEC), dtype=bool), QUIET, SplitMix(0),
+                     restrict=lambda ok: ok & (space.creator_of == space.creator_index["bob"]))
+        assert dec.ok_rows.tolist() == [r for r in (1, 4, 7) if r not in served]
+    two, one = _space(SPEC[:2]), _space(SPEC[:1])
+    assert allowed_mask(two, np.array([0]), np.zeros(2, dtype=bool), {**QUIET, "repeat_gap": 2}).tolist() == [False, True]
+    assert allowed_mask(two, np.array([1, 0]), np.zeros(2, dtype=bool), {**QUIET, "repeat_gap": 2}).tolist() == \
+        [False, True]  # both within the gap: it gives way, but not to the clip just served
+    assert allowed_mask(two, np.array([0]), np.ones(2, dtype=bool), QUIET).tolist() == [False, True]
+    assert allowed_mask(one, np.array([0]), np.ones(1, dtype=bool), QUIET).tolist() == [True]  # it plays again
