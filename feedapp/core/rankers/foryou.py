@@ -26,6 +26,15 @@ Two refinements (issue 11), both in the same Kalman step:
   as a topic does. The reward already corrects watch time for length (``reward.py``); without the
   shrink, viewers who finish every short clip got a feed of short clips whatever their topic.
 
+- *A changed taste is forgotten faster*: the shortfall of each view's reward below its prediction,
+  in the prediction's standard deviations, is averaged over recent views (weight ``SHIFT_MEMORY`` on
+  the older ones); when the average falls below ``-shift_threshold`` the model relaxes once more,
+  keeping only ``shift_keep`` of what it learned, so the old favourites stop dominating and the
+  uncertainty bonus sends it looking for the new ones. A viewer whose taste holds rarely falls that
+  far short for several views in a row (simulated viewers of stable kinds: the same feed as
+  without it); one who switched topics at view 50 was recovered in about 16 (demo) and 26 (1k clips)
+  views instead of 16-22 and 33-40 (``docs/benchmarks.md``).
+
 Score = posterior mean reward *relative to a typical clip* + ``optimism`` * posterior standard
 deviation (LinUCB). The bias weight (the viewer's average reward: it falls when a small catalog
 serves repeats, which are watched less) is learned but left out of the score: a constant changes no
@@ -59,7 +68,12 @@ class ForYouRanker(BaseRanker):
               "(higher = length moves the feed less)"),
         Param("fan_margin", 0.2, 0.0, 5.0, "a creator whose affinity minus one standard deviation is above this "
               "is one you like: no creator fatigue for it"),
+        Param("shift_keep", 0.6, 0.0, 1.0, "when recent views keep falling short of what it predicted (a taste "
+              "changed), keep this share of what it learned (1 = never forget faster)"),
+        Param("shift_threshold", 0.7, 0.1, 5.0, "how far below its predictions the recent views must fall, in "
+              "standard deviations, before it forgets faster"),
     )
+    SHIFT_MEMORY = 0.6  # the shortfall is averaged over recent views with this weight on the older ones
 
     def __init__(self, seed: int = 0, **params: object) -> None:
         super().__init__(seed, **params)
@@ -75,6 +89,8 @@ class ForYouRanker(BaseRanker):
         self._relax: tuple[tuple, np.ndarray] | None = None  # ((decay, prior key), (1 - decay^2) * prior variances)
         self._x: dict[int, np.ndarray] = {}  # row -> its features as the linear part reads them (until growth)
         self.views = 0
+        self._shortfall = 0.0  # recent views' reward below prediction, in standard deviations (averaged)
+        self.shifts = 0  # times it forgot faster (a taste change was detected)
 
     def _column_prior(self, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
         base = 1.0 / float(self.params["prior_precision"])
@@ -131,26 +147,42 @@ class ForYouRanker(BaseRanker):
         c = int(space.creator_of[row])
         g = float(self.params["decay"])
         if g < 1.0:  # relax towards the prior: old views count less
-            self._mean *= g
-            self._P *= g * g
-            P, add = self._P, self._relax_add(g)
-            if P.flags.c_contiguous:  # the diagonal as a strided view (3x cheaper than .flat)
-                P.reshape(-1)[:: P.shape[0] + 1] += add
-            else:
-                P.flat[:: P.shape[0] + 1] += add
-            self._cm *= g
-            self._cv *= g * g
-            self._cv += (1.0 - g * g) / float(self.params["prior_precision"])
+            self._relax_by(g, self._relax_add(g))
         Px = self._P.dot(x)  # (ndarray.dot: the same BLAS products as @, without matmul's dispatch)
         vc = float(self._cv[c])
         s = float(self.params["noise"]) + float(x.dot(Px)) + vc
         err = (reward - float(x.dot(self._mean)) - float(self._cm[c])) / s
+        keep = float(self.params["shift_keep"])
+        if keep < 1.0:  # a taste that changed: the views keep falling short of the predictions
+            m = self.SHIFT_MEMORY
+            self._shortfall = m * self._shortfall + (1.0 - m) * err * s ** 0.5  # (reward - predicted) / its sd
+            if self._shortfall < -float(self.params["shift_threshold"]):
+                self._shortfall = 0.0
+                self.shifts += 1
+                self._relax_by(keep, (1.0 - keep * keep) * self._priors())  # forget faster, once
+                Px = self._P.dot(x)
+                vc = float(self._cv[c])
+                s = float(self.params["noise"]) + float(x.dot(Px)) + vc
+                err = (reward - float(x.dot(self._mean)) - float(self._cm[c])) / s
         self._mean += Px * err
         self._P -= Px[:, None] * (Px / s)[None, :]  # np.outer(Px, Px / s), without its wrapper's cost
         self._cm[c] += vc * err
         self._cv[c] -= vc * vc / s
         self._refresh()
         self.views += 1
+
+    def _relax_by(self, g: float, add: np.ndarray) -> None:
+        """Relax towards the prior, keeping the share ``g`` of what was learned (``add``: ``_relax_add(g)``)."""
+        self._mean *= g
+        self._P *= g * g
+        P = self._P
+        if P.flags.c_contiguous:  # the diagonal as a strided view (3x cheaper than .flat)
+            P.reshape(-1)[:: P.shape[0] + 1] += add
+        else:
+            P.flat[:: P.shape[0] + 1] += add
+        self._cm *= g
+        self._cv *= g * g
+        self._cv += (1.0 - g * g) / float(self.params["prior_precision"])
 
     def _relax_add(self, g: float) -> np.ndarray:
         """``(1 - g^2) * prior variances``: what relaxing adds to P's diagonal (kept until decay or priors change)."""
