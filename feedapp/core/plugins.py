@@ -486,9 +486,7 @@ class GuardedRanker(BaseRanker):
 
     def unbind(self) -> None:
         """The guard itself never follows the space (``bind`` binds the version serving): detach that one."""
-        unbind = getattr(self.active, "unbind", None)
-        if callable(unbind):
-            unbind()
+        self.active.unbind()
 
     def set_param(self, name: str, value: object):
         try:

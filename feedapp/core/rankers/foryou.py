@@ -148,10 +148,7 @@ class ForYouRanker(BaseRanker):
         g = float(self.params["decay"])
         if g < 1.0:  # relax towards the prior: old views count less
             self._relax_by(g, self._relax_add(g))
-        Px = self._P.dot(x)  # (ndarray.dot: the same BLAS products as @, without matmul's dispatch)
-        vc = float(self._cv[c])
-        s = float(self.params["noise"]) + float(x.dot(Px)) + vc
-        err = (reward - float(x.dot(self._mean)) - float(self._cm[c])) / s
+        Px, vc, s, err = self._innovation(x, c, reward)
         keep = float(self.params["shift_keep"])
         if keep < 1.0:  # a taste that changed: the views keep falling short of the predictions
             m = self.SHIFT_MEMORY
@@ -160,16 +157,21 @@ class ForYouRanker(BaseRanker):
                 self._shortfall = 0.0
                 self.shifts += 1
                 self._relax_by(keep, (1.0 - keep * keep) * self._priors())  # forget faster, once
-                Px = self._P.dot(x)
-                vc = float(self._cv[c])
-                s = float(self.params["noise"]) + float(x.dot(Px)) + vc
-                err = (reward - float(x.dot(self._mean)) - float(self._cm[c])) / s
+                Px, vc, s, err = self._innovation(x, c, reward)
         self._mean += Px * err
         self._P -= Px[:, None] * (Px / s)[None, :]  # np.outer(Px, Px / s), without its wrapper's cost
         self._cm[c] += vc * err
         self._cv[c] -= vc * vc / s
         self._refresh()
         self.views += 1
+
+    def _innovation(self, x: np.ndarray, c: int, reward: float) -> tuple[np.ndarray, float, float, float]:
+        """The Kalman step's parts for a view of features ``x`` and creator ``c``: ``P x``, the creator's
+        variance, the predicted reward's variance ``s`` (noise included) and ``(reward - predicted) / s``."""
+        Px = self._P.dot(x)  # (ndarray.dot: the same BLAS products as @, without matmul's dispatch)
+        vc = float(self._cv[c])
+        s = float(self.params["noise"]) + float(x.dot(Px)) + vc
+        return Px, vc, s, (reward - float(x.dot(self._mean)) - float(self._cm[c])) / s
 
     def _relax_by(self, g: float, add: np.ndarray) -> None:
         """Relax towards the prior, keeping the share ``g`` of what was learned (``add``: ``_relax_add(g)``)."""
