@@ -33,6 +33,18 @@ def clip_for(path: Path, topic: str, creator: str = "maker", title: str | None =
     )
 
 
+def probed_clip(path: Path, topic: str = "phones") -> Clip:
+    """``clip_for`` with the size, rotation and duration that feedapp's own probe finds (real phone clips:
+    OpenCV's frame count and size are not what the player shows)."""
+    from dataclasses import replace
+
+    from feedapp.media.probe import probe
+
+    info = probe(path)
+    return replace(clip_for(path, topic), width=info.width, height=info.height, rotation=info.rotation,
+                   duration_ms=info.duration_ms)
+
+
 @pytest.fixture(scope="session")
 def ui_clips(tmp_path_factory: pytest.TempPathFactory) -> list[Clip]:
     """Six real portrait clips, each a solid colour (no label, so the centre pixel is the colour)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -24,15 +23,11 @@ def main() -> None:
     from PySide6.QtCore import QEventLoop, QSize
     from PySide6.QtWidgets import QApplication
 
-    from feedapp.media.probe import probe
     from feedapp.ui.player import SlotPlayer
-    from tests.ui.conftest import clip_for
+    from tests.ui.conftest import probed_clip
 
     app = QApplication([])
-    clips = []
-    for path in args.clips:
-        info = probe(path)
-        clips.append(replace(clip_for(path, "phones"), rotation=info.rotation, duration_ms=info.duration_ms))
+    clips = [probed_clip(path) for path in args.clips]
 
     def spin_until(pred, ms: int) -> bool:
         end = time.monotonic() + ms / 1000

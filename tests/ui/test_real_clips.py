@@ -3,7 +3,6 @@ and the UI thread's work per frame does not grow with the source's size."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,22 +12,13 @@ from PySide6.QtMultimedia import QVideoFrame
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.feed import Feed
-from feedapp.media.probe import probe
 from feedapp.ui.frames import convert, frame_rotation
 from feedapp.ui.player import SlotPlayer
 from tests.corpus import BLUE_RGB, RED_RGB, corpus_spec
-from tests.ui.conftest import clip_for
+from tests.ui.conftest import probed_clip
 from tests.ui.helpers import close_to, spin
 
 SPECS = {c.name: c for c in corpus_spec()}
-
-
-def _clip(path: Path):
-    from dataclasses import replace
-
-    info = probe(path)
-    return replace(clip_for(path, "phones"), width=info.width, height=info.height, rotation=info.rotation,
-                   duration_ms=info.duration_ms)
 
 
 def _rgb(img: QImage, x: float, y: float) -> tuple[int, int, int]:
@@ -52,7 +42,7 @@ def test_every_corpus_clip_plays_upright_with_its_colours(qtbot, corpus, name):
     spec = SPECS[name]
     slot = SlotPlayer(muted=True)
     slot.set_target(QSize(240, 427))
-    _first_frames(slot, qtbot, _clip(corpus[name]))
+    _first_frames(slot, qtbot, probed_clip(corpus[name]))
     img = slot.image
     w, h = spec.size
     expected = QSize(w, h).scaled(QSize(240, 427), Qt.AspectRatioMode.KeepAspectRatio)
@@ -69,7 +59,7 @@ def test_conversion_matches_qts_own_and_turns_the_phone_clip(qtbot, corpus):
     """Our off-thread YUV conversion gives Qt's colours (within rounding) and applies the display rotation."""
     for name in ("h264_rotated_phone.mp4", "mjpeg_540p.avi", "vp9_opus_720p.webm"):
         slot = SlotPlayer(muted=True)
-        _first_frames(slot, qtbot, _clip(corpus[name]))
+        _first_frames(slot, qtbot, probed_clip(corpus[name]))
         frame = QVideoFrame(slot._last_frame)
         slot.close()
         mine = convert(frame, QSize(240, 427), frame_rotation(frame))
@@ -90,7 +80,7 @@ def test_ui_thread_work_per_frame_does_not_grow_with_resolution(qtbot, corpus):
         slot = SlotPlayer(muted=True)
         slot.convert_on_ui_thread = inline
         slot.set_target(QSize(270, 480))
-        _first_frames(slot, qtbot, _clip(corpus["uhd_2160x3840_portrait.mp4"]))
+        _first_frames(slot, qtbot, probed_clip(corpus["uhd_2160x3840_portrait.mp4"]))
         slot.play()
         qtbot.waitUntil(lambda: slot.frames_total >= 8, timeout=20000)
         per_frame[inline] = slot.ui_ns_total / slot.arrived_total / 1e6
@@ -104,7 +94,7 @@ def test_rotated_phone_clip_is_upright_and_landscape_is_letterboxed_on_screen(qt
     the right way up; a 16:9 clip is letterboxed (black above and below), not stretched."""
     from feedapp.ui.window import PlayerWindow
 
-    clips = [_clip(corpus["h264_rotated_phone.mp4"]), _clip(corpus["h264_1080p_landscape.mp4"])]
+    clips = [probed_clip(corpus["h264_rotated_phone.mp4"]), probed_clip(corpus["h264_1080p_landscape.mp4"])]
     w = PlayerWindow(Feed(Catalog(clips)), muted=True)
     qtbot.addWidget(w)
     w.resize(270, 480)
@@ -147,8 +137,8 @@ def test_a_preloaded_4k_neighbour_does_not_decode_or_cost_the_visible_clip_its_f
     visible, neighbour = SlotPlayer(muted=True), SlotPlayer(muted=True)
     for s in (visible, neighbour):
         s.set_target(QSize(270, 480))
-    _first_frames(neighbour, qtbot, _clip(corpus["uhd_2160x3840_portrait.mp4"]))
-    _first_frames(visible, qtbot, _clip(corpus["h264_aac_720p.mp4"]))
+    _first_frames(neighbour, qtbot, probed_clip(corpus["uhd_2160x3840_portrait.mp4"]))
+    _first_frames(visible, qtbot, probed_clip(corpus["h264_aac_720p.mp4"]))
     visible.play()
     qtbot.waitUntil(visible.has_moving_frame, timeout=5000)
     before_visible, before_neighbour = visible.arrived_total, neighbour.arrived_total
@@ -167,7 +157,7 @@ def test_stale_frames_are_dropped_not_queued(qtbot, corpus):
     from feedapp.ui.frames import FrameConverter
 
     slot = SlotPlayer(muted=True)
-    _first_frames(slot, qtbot, _clip(corpus["h264_1080p_landscape.mp4"]))
+    _first_frames(slot, qtbot, probed_clip(corpus["h264_1080p_landscape.mp4"]))
     frame = QVideoFrame(slot._last_frame)
     slot.close()
     done = []
