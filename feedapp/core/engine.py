@@ -245,8 +245,10 @@ class FeedEngine(Feed):
         change = LIVE_EVENTS.get(event)
         if change is not None:
             self._record_live(change, *args)
-        for cb in list(self._listeners.get(event, ())):
-            cb(*args)
+        listeners = self._listeners.get(event)
+        if listeners:  # (a simulated viewer's engine has none: three emits per view for nobody)
+            for cb in list(listeners):
+                cb(*args)
         if change is not None and self._redecide_due and not self._choosing:
             self.decide_next()  # the slot this change made undecided, decided again now that it is complete
 
@@ -366,7 +368,7 @@ class FeedEngine(Feed):
     def redecide_next(self) -> None:
         """Forget the undisplayed next decision: it is decided again at the next live change (``_emit``)
         or ``decide_next`` call, whichever comes first, with what the engine knows then."""
-        if self._drop_next():
+        if len(self._history) > self._cursor + 1 and self._drop_next():  # (nothing undisplayed: nothing to drop)
             self._redecide_due = True
 
     def _drop_next(self) -> bool:

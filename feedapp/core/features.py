@@ -21,6 +21,7 @@ Columns, each labelled for humans (``labels``):
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
@@ -36,10 +37,7 @@ DURATION_EDGES_S: tuple[float, ...] = (5.0, 8.0, 12.0, 17.0, 23.0, 30.0)
 def duration_bucket(duration_ms: float) -> int:
     """Index of the duration bucket for a clip length (negative or NaN lengths fall in bucket 0)."""
     s = duration_ms / 1000.0 if math.isfinite(duration_ms) else 0.0
-    for i, edge in enumerate(DURATION_EDGES_S):
-        if s < edge:
-            return i
-    return len(DURATION_EDGES_S)
+    return bisect.bisect_right(DURATION_EDGES_S, s)  # the first edge above s (len(edges) past the last)
 
 
 def bucket_label(i: int) -> str:

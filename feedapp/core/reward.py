@@ -38,7 +38,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from feedapp.core.features import DURATION_EDGES_S, duration_bucket
-from feedapp.core.model import View
+from feedapp.core.model import View, quick_init
 
 PRIOR_SHAPE = 2.5
 
@@ -116,6 +116,7 @@ class RewardConfig:
     max_watch_ratio: float = 20.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class Reward:
     """The reward and its parts, so a panel (and a test) can say why."""

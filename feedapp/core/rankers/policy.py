@@ -37,10 +37,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from feedapp.core.features import FeatureSpace
+from feedapp.core.model import quick_init
 from feedapp.core.rankers.base import BaseRanker
 from feedapp.core.rankers.rng import Rng
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision:
     """One decision and the whole distribution it was drawn from.
@@ -89,6 +91,9 @@ class Decision:
                 p += self.new_each
         return p
 
+
+_NO_ROWS = np.zeros(0, dtype=np.intp)
+_NO_ROWS.flags.writeable = False  # ``Decision.new_rows`` when no creator is new (shared: read-only)
 
 _WEIGHTS: dict[tuple[int, float], np.ndarray] = {}
 
@@ -289,8 +294,10 @@ def decide(
         raw = np.where(np.isfinite(raw), raw, finite.min() - 1.0 if finite.size else 0.0)
     if eps >= 1.0:  # pure uniform (the random ranker): scores and fatigue cannot matter
         i = int(rng.integers(m))
+        uniform = np.empty(m)
+        uniform.fill(1.0 / m)  # (np.full's Python wrapper costs more than this on a small catalog)
         return Decision(int(allowed[i]), 1.0 / m, float(raw[i]), True, ("explore: uniform",),
-                        allowed, np.full(m, 1.0 / m), raw, n=n, ok_rows=allowed, eps_each=1.0 / m)
+                        allowed, uniform, raw, n=n, ok_rows=allowed, new_rows=_NO_ROWS, eps_each=1.0 / m)
 
     # the shortlist (everything in small catalogs), in row order so ties resolve the same way
     if m > SHORTLIST:
@@ -372,7 +379,7 @@ def decide(
         adjusted=a,
         n=n,
         ok_rows=allowed,
-        new_rows=allowed[new_all] if new_all is not None else np.zeros(0, dtype=np.intp),
+        new_rows=allowed[new_all] if new_all is not None else _NO_ROWS,
         eps_each=eps / m,
         new_each=f / n_new if new_all is not None else 0.0,
     )

@@ -26,7 +26,7 @@ class PopularRanker(BaseRanker):
         key = (id(pop), pop.version, self.space.n)
         if key != self._cache:
             v = np.log1p(pop.vector(self.space))
-            top = v.max() if v.size else 0.0
+            top = np.maximum.reduce(v) if v.size else 0.0  # = v.max(), without the method's Python wrapper
             self._vec = v / top if top > 0 else v
             self._cache = key
         return self._vec

@@ -75,14 +75,27 @@ class SplitMix:
 
     def random(self, size: int | None = None):
         """A float in [0, 1), or an array of ``size`` of them."""
-        if size is None:
-            return (self._next() >> 11) * (1.0 / (1 << 53))
-        # array arithmetic on uint64 wraps modulo 2**64 without a warning (no errstate needed)
+        if size is None:  # ``_mix(self._next())`` written out: the simulator draws several per view
+            z = self._state = (self._state + _GOLDEN) & _M
+            z = (z + _GOLDEN) & _M
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M
+            return ((z ^ (z >> 31)) >> 11) * (1.0 / (1 << 53))
+        # array arithmetic on uint64 wraps modulo 2**64 without a warning (no errstate needed); in place
+        # on one temporary: the operations of ``z = (z ^ (z >> 30)) * C1`` ... without a new array each
         z = _steps(int(size)) + np.uint64(self._next())
-        z = (z ^ (z >> _S30)) * _C1
-        z = (z ^ (z >> _S27)) * _C2
-        z = z ^ (z >> _S31)
-        return (z >> _S11).astype(np.float64) * (1.0 / (1 << 53))
+        t = z >> _S30
+        z ^= t
+        z *= _C1
+        np.right_shift(z, _S27, out=t)
+        z ^= t
+        z *= _C2
+        np.right_shift(z, _S31, out=t)
+        z ^= t
+        z >>= _S11
+        out = z.astype(np.float64)
+        out *= 1.0 / (1 << 53)
+        return out
 
     def integers(self, high: int) -> int:
         """An int in [0, high)."""
@@ -102,8 +115,10 @@ def decision_streams(seed: int, position: int, views: int) -> tuple[SplitMix, Sp
     scores are part of the slot's context, and the propensity the policy computes from them is the
     exact probability of its own draw, whatever epsilon is. Replay rebuilds both from the same keys.
     """
-    policy = SplitMix.at(absorb(_seed_state(int(seed) & _M), position, views))
-    score = SplitMix.at(_mix(policy._state ^ SCORE_STREAM))  # = SplitMix(seed, position, views, SCORE_STREAM)
+    # ``absorb(_seed_state(seed), position, views)`` written out (one call fewer per decision)
+    state = _mix(_mix(_seed_state(int(seed) & _M) ^ (int(position) & _M)) ^ (int(views) & _M))
+    policy = SplitMix.at(state)
+    score = SplitMix.at(_mix(state ^ SCORE_STREAM))  # = SplitMix(seed, position, views, SCORE_STREAM)
     return score, policy
 
 

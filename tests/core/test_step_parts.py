@@ -1,0 +1,136 @@
+"""Parts of the engine's step made cheaper for the simulator (docs/benchmarks.md, "Simulate (issue 10)"):
+each must give exactly what its plain form gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from feedapp.core.features import DURATION_EDGES_S, duration_bucket
+from feedapp.core.model import Pick, View, quick_init
+from feedapp.core.rankers.policy import Decision
+from feedapp.core.rankers.rng import SCORE_STREAM, SplitMix, absorb, decision_streams
+from feedapp.core.reward import Reward
+
+M = (1 << 64) - 1
+G = 0x9E3779B97F4A7C15
+
+
+def mix(z: int) -> int:  # SplitMix64's output function (Steele, Lea, Flood 2014), written out
+    z = (z + G) & M
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+    return z ^ (z >> 31)
+
+
+def reference_stream(keys: tuple[int, ...], k: int) -> list[float]:
+    state = 0
+    for key in keys:
+        state = mix(state ^ (key & M))
+    out = []
+    for _ in range(k):
+        state = (state + G) & M
+        out.append((mix(state) >> 11) / float(1 << 53))
+    return out
+
+
+@pytest.mark.parametrize("keys", [(0,), (7, 3, 99), (2**64 - 1, 12), (123456789, 0, 0, SCORE_STREAM)])
+def test_scalar_draws_follow_splitmix64(keys):
+    rng = SplitMix(*keys)
+    assert [rng.random() for _ in range(6)] == reference_stream(keys, 6)
+
+
+@pytest.mark.parametrize("size", [1, 5, 64, 1000])
+def test_array_draw_is_the_written_out_formula(size):
+    rng = SplitMix(4, 2)
+    before = rng._state
+    got = rng.random(size)
+    first = mix((before + G) & M)  # the one scalar step the array draw takes
+    want = [(mix((first + k * G) & M) >> 11) / float(1 << 53) for k in range(size)]
+    assert got.dtype == np.float64 and got.tolist() == want
+    assert rng._state == (before + G) & M  # one step of the stream, whatever the size
+    assert SplitMix(4, 2).random(size).tolist() == want  # a fresh array each time (the cached steps untouched)
+
+
+@pytest.mark.parametrize("seed,position,views", [(0, 0, 0), (5, 17, 16), (2**40 + 3, 99, 120)])
+def test_decision_streams_are_keyed_by_seed_slot_and_views(seed, position, views):
+    score, policy = decision_streams(seed, position, views)
+    assert [policy.random() for _ in range(3)] == reference_stream((seed, position, views), 3)
+    assert [score.random() for _ in range(3)] == reference_stream((seed, position, views, SCORE_STREAM), 3)
+    assert SplitMix.at(absorb(absorb(0, seed), position, views))._state == SplitMix(seed, position, views)._state
+
+
+def test_duration_bucket_edges():
+    for i, edge in enumerate(DURATION_EDGES_S):
+        assert duration_bucket(edge * 1000.0 - 1.0) == i
+        assert duration_bucket(edge * 1000.0) == i + 1
+    assert duration_bucket(0.0) == duration_bucket(-5.0) == 0
+    assert duration_bucket(math.nan) == duration_bucket(math.inf) == duration_bucket(-math.inf) == 0
+    assert duration_bucket(10**9) == len(DURATION_EDGES_S)
+
+
+def _fields() -> list:
+    return [("a", str), ("b", float), ("c", int, dataclasses.field(default=3)), ("d", tuple, dataclasses.field(default=())),
+            ("e", list, dataclasses.field(default_factory=list))]
+
+
+def _frozen(name: str) -> type:
+    cls = dataclasses.make_dataclass(name, _fields(), frozen=True)
+    cls.__module__ = __name__  # (pickle finds it here)
+    return cls
+
+
+Plain = _frozen("Plain")
+Quick = quick_init(_frozen("Quick"))
+
+
+def test_quick_init_builds_what_the_dataclass_builds():
+    for args, kw in [(("x", 1.5), {}), (("x",), {"b": 2.0, "e": [1]}), (("y", 0.0, 7, (1, 2)), {})]:
+        p, q = Plain(*args, **kw), Quick(*args, **kw)
+        assert vars(p) == vars(q) and list(vars(p)) == list(vars(q))
+        assert repr(q) == repr(p).replace("Plain", "Quick")
+    q = Quick("x", 1.0)
+    assert q.e == [] and Quick("x", 1.0).e is not q.e  # the factory is called per instance
+    assert q == Quick("x", 1.0) and hash(Quick("x", 1.0, e=None)) == hash(Quick("x", 1.0, e=None))
+    assert dataclasses.replace(q, c=9) == Quick("x", 1.0, 9)
+    assert pickle.loads(pickle.dumps(q)) == q
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        q.c = 4  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Quick()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Quick("x", 1.0, f=2)  # type: ignore[call-arg]
+
+
+def test_quick_init_refuses_what_it_cannot_build():
+    with pytest.raises(TypeError, match="cannot build"):
+        @quick_init
+        @dataclasses.dataclass(frozen=True)
+        class Later:
+            a: int
+            b: int = dataclasses.field(default=0, init=False)
+    with pytest.raises(TypeError, match="cannot build"):
+        @quick_init
+        @dataclasses.dataclass(frozen=True)
+        class Checked:
+            a: int
+
+            def __post_init__(self) -> None:
+                pass
+
+
+@pytest.mark.parametrize("cls", [View, Pick, Decision, Reward])
+def test_the_engines_records_keep_their_dataclass_signature(cls):
+    """View, Pick, Decision and Reward use quick_init: same parameters and defaults as the dataclass."""
+    import inspect
+
+    params = inspect.signature(cls).parameters
+    fields = dataclasses.fields(cls)
+    assert list(params) == [f.name for f in fields]
+    for f in fields:
+        if f.default is not dataclasses.MISSING:
+            assert params[f.name].default == f.default or params[f.name].default is f.default
