@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -177,8 +178,10 @@ class FeedEngine(Feed):
 
         ``world`` (popularity, followed creators), ``quantiles`` (watch-time scale) and ``space``
         (feature matrix) may be shared between engines, e.g. by a simulation of many viewers.
-        ``record_profile=False`` keeps no profile snapshot per view and ``explain=False`` logs picks
-        without reasons: a simulation of thousands of viewers needs neither. ``warmup`` clips (all in
+        ``record_profile=False`` keeps no profile snapshot per view (and the profile learns the views
+        only when it is read: ``profile()``, ``taste``) and ``explain=False`` logs picks without reasons
+        (neither the ranker's nor the policy's words; ``decision().why`` is empty too): a simulation of
+        thousands of viewers needs neither. ``warmup`` clips (all in
         ``catalog``) are served first, in order, with policy ``"warmup"`` and propensity 1.0.
         """
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -201,6 +204,7 @@ class FeedEngine(Feed):
         self.quantiles = quantiles if quantiles is not None else DurationQuantiles()
         self.reward_config = reward_config
         self._profile = TasteProfile(decay=profile_decay, record=record_profile)
+        self._profile_due: list[tuple[Clip, float]] = []  # views the unrecorded profile learns when next read
         self._explain = explain
         self._blocked = np.zeros(self.space.n, dtype=bool)
         self._picks: list[Pick] = []  # aligned with history
@@ -292,7 +296,8 @@ class FeedEngine(Feed):
         score_rng, rng = decision_streams(self.seed, position, len(self.views))
         scores = self.ranker.scores(score_rng)
         blocked = self._blocked[: self.space.n]
-        return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, **ranker_context(self.ranker))
+        return decide(self.space, scores, self._rows, blocked, self.ranker.params, rng, **ranker_context(self.ranker),
+                      reasons=self._explain)
 
     def _warmup_pick(self, position: int) -> Clip:
         clip = self.warmup[position]
@@ -327,7 +332,7 @@ class FeedEngine(Feed):
             score=dec.score,
             propensity=dec.propensity,
             explore=dec.explore,
-            reasons=(self.ranker.explain(dec.row) + dec.why) if self._explain else dec.why,
+            reasons=(self.ranker.explain(dec.row) + dec.why) if self._explain else (),
             views=len(self.views),
             live=self.live,
             params_version=self.params_version,
@@ -419,11 +424,27 @@ class FeedEngine(Feed):
             self._blocked[row] = True
         self.views.append(view)
         self.rewards.append(reward.value)
-        snap = self._profile.update(clip, reward.value, position=self.position)
+        if self._profile.record or self._listeners.get("profile_did_update"):
+            snap = self._taste().update(clip, reward.value, position=self.position)
+        else:  # no snapshot is kept or wanted (a simulated viewer): the profile learns it when it is read
+            if not math.isfinite(reward.value):
+                raise ValueError(f"reward for clip {clip.id!r} must be finite, not {reward.value}")
+            self._profile_due.append((clip, reward.value))
+            snap = None
         self.redecide_next()
         self._emit("view_did_finish", view, reward)
-        self._emit("profile_did_update", snap)
+        if snap is not None:
+            self._emit("profile_did_update", snap)
         return reward
+
+    def _taste(self) -> TasteProfile:
+        """The taste profile with every view learned so far (the ones deferred by ``finish`` applied now,
+        in order: the same updates as when they were made)."""
+        if self._profile_due:
+            due, self._profile_due = self._profile_due, []
+            for clip, value in due:
+                self._profile.update(clip, value)
+        return self._profile
 
     # -- reading ----------------------------------------------------------------------------------
     def upcoming(self, k: int = 10) -> list[QueueEntry]:
@@ -459,7 +480,7 @@ class FeedEngine(Feed):
 
     def profile(self) -> dict[str, object]:
         """The taste profile now: affinity per topic and per creator (plain data)."""
-        return self._profile.snapshot()
+        return self._taste().snapshot()
 
     def profile_history(self) -> list[dict[str, object]]:
         """One snapshot after each view, oldest first (plain data for the log)."""
@@ -467,7 +488,7 @@ class FeedEngine(Feed):
 
     @property
     def taste(self) -> TasteProfile:
-        return self._profile
+        return self._taste()
 
     def session_info(self) -> dict[str, object]:
         """What a session record needs to make this feed reproducible."""
@@ -489,7 +510,7 @@ class FeedEngine(Feed):
         ``refreshed_at``. The undisplayed next pick is decided again. Emits ``feed_did_refresh(info)``
         then ``profile_did_update(snapshot)``.
         """
-        before = self._profile.snapshot()
+        before = self._taste().snapshot()
         old, fresh = self.ranker, self.ranker.clone()
         if fresh is not old:  # (a plugin's guard refreshes itself in place and stays bound)
             old.unbind()  # the space would otherwise keep calling, and keep alive, every ranker refreshed away

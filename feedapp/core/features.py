@@ -60,6 +60,7 @@ class FeatureSpace:
         self.creator_slots = creator_slots
         self.labels: list[str] = ["bias"] + [f"duration:{bucket_label(i)}" for i in range(len(DURATION_EDGES_S) + 1)]
         self.clips: list[Clip] = []
+        self.n = 0  # rows: len(clips)
         self.row_of: dict[str, int] = {}
         self.topic_col: dict[str, int] = {}  # topic -> column in X
         self.topic_index: dict[str, int] = {}  # topic -> column in the topic matrix T
@@ -85,9 +86,8 @@ class FeatureSpace:
         self.add(clips)
 
     # -- shape ------------------------------------------------------------------------------------
-    @property
-    def n(self) -> int:
-        return len(self.clips)
+    # ``n``, the number of rows (``len(clips)``), is a plain attribute kept by ``add``: the policy and the
+    # engine read it several times per decision, and a property call costs more than the read
 
     @property
     def d(self) -> int:
@@ -219,6 +219,7 @@ class FeatureSpace:
             creator_of[k] = self.creator_index[c.creator]
             durations[k] = float(c.duration_ms) if math.isfinite(c.duration_ms) and c.duration_ms > 0 else 0.0
             self._raw_visual.append(self._raw(c.features))
+        self.n = len(self.clips)
         self.creator_of = np.concatenate([self.creator_of, creator_of])
         self.duration_ms = np.concatenate([self.duration_ms, durations])
         self._restandardise_visual()

@@ -134,3 +134,55 @@ def test_the_engines_records_keep_their_dataclass_signature(cls):
     for f in fields:
         if f.default is not dataclasses.MISSING:
             assert params[f.name].default == f.default or params[f.name].default is f.default
+
+
+def _swipe_through(record_profile: bool, explain: bool, views: int = 60, refresh_at: int | None = None):
+    from feedapp.core.engine import FeedEngine
+    from feedapp.core.feed_session import FeedSession
+    from feedapp.core.simulate import SimViewer, demo_like_catalog
+
+    eng = FeedEngine(demo_like_catalog(1), "foryou", seed=3, record_profile=record_profile, explain=explain)
+    viewer = SimViewer.make(4, eng.space.topics, eng.space.creators)
+    session, view, seen = FeedSession(eng), None, []
+    for i in range(views):
+        if i == refresh_at:
+            seen.append(eng.refresh()["profile_before"])
+        clip = session.open() if view is None else session.swipe(view)
+        view = viewer.watch(clip)
+        if i % 20 == 7:
+            seen.append(eng.profile())
+    session.end("finished", view=view)
+    return eng, seen
+
+
+def test_an_unrecorded_profile_reads_the_same_as_a_recorded_one():
+    """record_profile=False learns the views when the profile is read: the same affinities, at every read."""
+    for refresh_at in (None, 33):
+        kept, kept_seen = _swipe_through(True, True, refresh_at=refresh_at)
+        lazy, lazy_seen = _swipe_through(False, True, refresh_at=refresh_at)
+        assert lazy_seen == kept_seen and len(lazy_seen) == 3 + (refresh_at is not None)
+        assert lazy.profile() == kept.profile() and lazy.taste.snapshot() == kept.taste.snapshot()
+        # (a refresh before slot 33 comes after 32 views learned: the view of slot 32 is learned as 33 settles)
+        assert lazy.profile()["views"] == (60 if refresh_at is None else 60 - 32) and lazy.profile_history() == []
+
+
+def test_an_unrecorded_profile_still_tells_its_listeners():
+    from feedapp.core.engine import FeedEngine
+    from feedapp.core.model import View
+    from feedapp.core.simulate import demo_like_catalog
+
+    eng = FeedEngine(demo_like_catalog(1), "random", seed=1, record_profile=False)
+    got = []
+    eng.on("profile_did_update", got.append)
+    clip = eng.next()
+    eng.finish(View(clip.id, 4000, 3700))
+    assert got == [{"views": 1, "clip_id": clip.id, "reward": eng.rewards[0]}]
+
+
+def test_explain_false_picks_have_no_reasons_but_the_same_decisions():
+    told, _ = _swipe_through(False, True)
+    quiet, _ = _swipe_through(False, False)
+    assert any(p.reasons for p in told.picks) and not any(p.reasons for p in quiet.picks)
+    strip = [dataclasses.replace(p, reasons=()) for p in told.picks]
+    assert strip == list(quiet.picks) and told.rewards == quiet.rewards
+    assert quiet.decision().why == () and told.decision().probs.tolist() == quiet.decision().probs.tolist()

@@ -266,11 +266,15 @@ def decide(
     rng: Rng,
     restrict: Callable[[np.ndarray], np.ndarray] | None = None,
     liked_creators: np.ndarray | None = None,
+    *,
+    reasons: bool = True,
 ) -> Decision:
     """Choose the row served after ``served`` (rows already in the feed, oldest first).
 
     ``restrict`` and ``liked_creators`` come from the ranker (``ranker_context``): a narrowing of the
-    allowed rows, and one bool per creator (the space's creator ids) that the creator fatigue spares."""
+    allowed rows, and one bool per creator (the space's creator ids) that the creator fatigue spares.
+    ``reasons=False`` leaves ``why`` empty (no words for exploration, fatigue or repeats: a simulated
+    viewer's engine logs none); the decision is otherwise the same."""
     n = space.n
     if n == 0:
         raise ValueError("cannot choose a clip from an empty catalog")
@@ -296,7 +300,7 @@ def decide(
         i = int(rng.integers(m))
         uniform = np.empty(m)
         uniform.fill(1.0 / m)  # (np.full's Python wrapper costs more than this on a small catalog)
-        return Decision(int(allowed[i]), 1.0 / m, float(raw[i]), True, ("explore: uniform",),
+        return Decision(int(allowed[i]), 1.0 / m, float(raw[i]), True, ("explore: uniform",) if reasons else (),
                         allowed, uniform, raw, n=n, ok_rows=allowed, new_rows=_NO_ROWS, eps_each=1.0 / m)
 
     # the shortlist (everything in small catalogs), in row order so ties resolve the same way
@@ -366,8 +370,9 @@ def decide(
         one = _penalties(space, np.array([row]), served_arr, params, liked_creators)
         score = float(_adjust(raw[j : j + 1], one, params)[0])
         pt, pc, rep = (None if p is None else p[0] for p in one)
-    why: list[str] = [how] if how else []
-    why += _cut_reasons(pt, pc, rep, served_arr, row)
+    why: list[str] = [how] if how and reasons else []
+    if reasons:
+        why += _cut_reasons(pt, pc, rep, served_arr, row)
     return Decision(
         row=row,
         propensity=propensity,
