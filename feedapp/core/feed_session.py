@@ -85,14 +85,17 @@ class FeedSession:
             self.arrive(clip, position=self.engine.position, how="start", is_revisit=False, settled_ns=ns)
         return clip
 
-    def swipe(self, view: View | None = None, how: str = "swipe_next", ns: int = 0) -> Clip | None:
+    def swipe(self, view: View | None = None, how: str = "swipe_next", ns: int = 0, *,
+              decide_next: bool = True) -> Clip | None:
         """For drivers without a widget: leave the current clip (``view``: how it was watched, when
-        there is no recorder to close it), move to the next slot and let it settle. None at the end."""
+        there is no recorder to close it), move to the next slot and let it settle. None at the end.
+        ``decide_next=False``: the driver knows this is the last clip it will see (the slot after it
+        would be decided for nothing)."""
         self.leave(how, ns, view=view)
         clip = self.engine.move(1)
         if clip is not None:
             self.arrive(clip, position=self.engine.position, how=how, is_revisit=self.engine.is_revisit(),
-                        settled_ns=ns)
+                        settled_ns=ns, decide_next=decide_next)
         return clip
 
     def leave(self, how: str, input_ns: int | None = None, *, view: View | None = None) -> ViewRecord | None:

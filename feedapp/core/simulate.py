@@ -279,11 +279,13 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
         if hidden_rows.size and i == reveal_at:
             engine._blocked[hidden_rows] = False
             engine.redecide_next()
-        clip = session.open() if view is None else session.swipe(view)
+        # (the last clip's next slot is never shown: not decided; each decision has its own streams,
+        # so leaving one out changes no other)
+        clip = session.open() if view is None else session.swipe(view, decide_next=i + 1 < views)
         if clip is None:
             break
         view = viewer.watch(clip, engine.position)
-        run.liked.append(viewer._clip_consts(clip)[1])  # = viewer.likes(clip)
+        run.liked.append(viewer._per_clip[clip.id][1])  # = viewer.likes(clip) (watch just kept it)
         run.play_ms.append(view.play_ms)
         run.creators.add(clip.creator)
         run.rows.append(engine.space.row_of[clip.id])

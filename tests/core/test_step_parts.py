@@ -186,3 +186,37 @@ def test_explain_false_picks_have_no_reasons_but_the_same_decisions():
     strip = [dataclasses.replace(p, reasons=()) for p in told.picks]
     assert strip == list(quiet.picks) and told.rewards == quiet.rewards
     assert quiet.decision().why == () and told.decision().probs.tolist() == quiet.decision().probs.tolist()
+
+
+def test_a_copied_foryou_relaxes_its_own_covariance():
+    """foryou keeps P's diagonal as a view; a deep copy must not write into a stale copy of it."""
+    import copy
+
+    from feedapp.core.features import FeatureSpace
+    from feedapp.core.rankers.foryou import ForYouRanker
+    from feedapp.core.simulate import demo_like_catalog
+
+    space = FeatureSpace(demo_like_catalog(0).clips)
+    a = ForYouRanker().bind(space)
+    for c in space.clips[:5]:
+        a.learn_one(c, 0.5)
+    b = copy.deepcopy(a)
+    for i, c in enumerate(space.clips[5:25]):
+        a.learn_one(c, 0.1 * (i % 7) - 0.3)
+        b.learn_one(c, 0.1 * (i % 7) - 0.3)
+    assert np.array_equal(a._P, b._P) and np.array_equal(a._var32, b._var32)
+    assert np.array_equal(a._var32, np.maximum(np.diagonal(a._P), 0.0).astype(np.float32))
+
+
+def test_the_last_swipe_may_leave_the_next_slot_undecided():
+    from feedapp.core.engine import FeedEngine
+    from feedapp.core.feed_session import FeedSession
+    from feedapp.core.model import View
+    from feedapp.core.simulate import demo_like_catalog
+
+    eng = FeedEngine(demo_like_catalog(0), "random", seed=2)
+    s = FeedSession(eng)
+    first = s.open()
+    assert eng.decided == 2  # the clip on screen and the one after it
+    second = s.swipe(View(first.id, 2000, 1700), decide_next=False)
+    assert second is not None and eng.decided == 2 and eng.position == 1 and len(eng.views) == 1

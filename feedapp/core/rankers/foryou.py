@@ -88,6 +88,7 @@ class ForYouRanker(BaseRanker):
         self._prior_key: tuple | None = None
         self._relax: tuple[tuple, np.ndarray] | None = None  # ((decay, prior key), (1 - decay^2) * prior variances)
         self._x: dict[int, np.ndarray] = {}  # row -> its features as the linear part reads them (until growth)
+        self._diag: np.ndarray | None = None  # P's diagonal, a view (``_diagonal``)
         self.views = 0
         self._shortfall = 0.0  # recent views' reward below prediction, in standard deviations (averaged)
         self.shifts = 0  # times it forgot faster (a taste change was detected)
@@ -129,9 +130,18 @@ class ForYouRanker(BaseRanker):
             self._cv = np.concatenate([self._cv, np.full(k - k0, 1.0 / float(self.params["prior_precision"]))])
         self._refresh()
 
+    def _diagonal(self) -> np.ndarray | None:
+        """``P``'s diagonal as a writable strided view (3x cheaper than ``.flat``), kept until ``P`` is
+        replaced (by growth); None if ``P`` is not C-contiguous."""
+        P, diag = self._P, self._diag
+        if diag is None or diag.base is not P:  # (a copied ranker's copy of the view is no view of its P)
+            diag = self._diag = P.reshape(-1)[:: P.shape[0] + 1] if P.flags.c_contiguous else None
+        return diag
+
     def _refresh(self) -> None:
         self._mean32 = self._mean.astype(np.float32)
-        self._var32 = np.maximum(self._P.diagonal(), 0.0).astype(np.float32)
+        diag = self._diagonal()
+        self._var32 = np.maximum(self._P.diagonal() if diag is None else diag, 0.0).astype(np.float32)
 
     def learn_one(self, clip: Clip, reward: float) -> None:
         space = self.space
@@ -159,7 +169,7 @@ class ForYouRanker(BaseRanker):
                 self._relax_by(keep, (1.0 - keep * keep) * self._priors())  # forget faster, once
                 Px, vc, s, err = self._innovation(x, c, reward)
         self._mean += Px * err
-        self._P -= Px[:, None] * (Px / s)[None, :]  # np.outer(Px, Px / s), without its wrapper's cost
+        self._P -= np.multiply.outer(Px, Px / s)  # = np.outer(Px, Px / s), without its wrapper's cost
         self._cm[c] += vc * err
         self._cv[c] -= vc * vc / s
         self._refresh()
@@ -177,11 +187,11 @@ class ForYouRanker(BaseRanker):
         """Relax towards the prior, keeping the share ``g`` of what was learned (``add``: ``_relax_add(g)``)."""
         self._mean *= g
         self._P *= g * g
-        P = self._P
-        if P.flags.c_contiguous:  # the diagonal as a strided view (3x cheaper than .flat)
-            P.reshape(-1)[:: P.shape[0] + 1] += add
+        diag = self._diagonal()
+        if diag is not None:
+            diag += add
         else:
-            P.flat[:: P.shape[0] + 1] += add
+            self._P.flat[:: self._P.shape[0] + 1] += add
         self._cm *= g
         self._cv *= g * g
         self._cv += (1.0 - g * g) / float(self.params["prior_precision"])

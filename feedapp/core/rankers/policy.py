@@ -318,8 +318,10 @@ def decide(
     # the mixture
     temp = float(params["temperature"])
     best = int(a.argmax())
-    if temp > 0:
-        soft = np.exp((a - a[best]) / temp)
+    if temp > 0:  # exp((a - a[best]) / temp), normalised: in place on one new array
+        soft = a - a[best]
+        soft /= temp
+        np.exp(soft, out=soft)
         soft /= np.add.reduce(soft)
     else:
         soft = np.zeros(a.size)
