@@ -9,7 +9,7 @@ with its wall time, CPU time (this process and its workers) and CPU time per sim
 - baseline, in the same run: the ranker alone on a tenth of the viewers in one process, scaled to
   the full size (what one core does; the workers' speed-up is the ratio).
 
-    .venv/bin/python benchmarks/simulate.py [--viewers 1000] [--views 100] [--workers 2] [--ranker foryou]
+    .venv/bin/python benchmarks/simulate.py [--viewers 1000] [--views 100] [--workers N] [--ranker foryou]
                                             [--skip-full]
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feedapp.commands.simulate import ProgressBar  # noqa: E402
-from feedapp.core.simulate import BASELINES, simulate  # noqa: E402
+from feedapp.core.simulate import BASELINES, default_workers, simulate  # noqa: E402
 
 TARGET_S = 10.0
 
@@ -57,7 +57,7 @@ def main() -> int:
     ap.add_argument("--viewers", type=int, default=1000)
     ap.add_argument("--views", type=int, default=100)
     ap.add_argument("--ranker", default="foryou")
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--workers", type=int, default=default_workers(), help="default: one per core, at most 4 (the CLI's)")
     ap.add_argument("--skip-full", action="store_true", help="time the ranker alone only")
     args = ap.parse_args()
     print(f"simulate --viewers {args.viewers} --views {args.views} --ranker {args.ranker}: {args.workers} worker "

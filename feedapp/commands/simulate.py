@@ -22,7 +22,7 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.rankers.base import ParameterError
 from feedapp.core.rankers.registry import describe
 from feedapp.core.sim_metrics import METRICS
-from feedapp.core.simulate import simulate
+from feedapp.core.simulate import default_workers, simulate
 from feedapp.ranges import SIM_DEMO_CREATORS
 
 
@@ -161,8 +161,8 @@ def run_simulate_command(
     """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
 
     Every viewer is one FeedEngine driven through the feed transaction (``FeedSession``), in
-    ``workers`` processes (default: up to 2). ``catalog`` (e.g. the scanned demo folder) replaces the
-    built-in demo-like catalog.
+    ``workers`` processes (default: one per core, at most ``SHARDS`` = 4). ``catalog`` (e.g. the
+    scanned demo folder) replaces the built-in demo-like catalog.
 
     The creators' side (``feedapp.core.fame``) is printed after the learning curves. ``compare``
     replaces the policies beside ``ranker`` (default: random, popular); ``creators`` uses a demo-like
@@ -173,7 +173,7 @@ def run_simulate_command(
     with random's figures as chance (``compare`` defaults to the peers there; ``peers`` in ``compare``
     stands for them).
     """
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    workers = workers if workers is not None else default_workers()
     in_the_way = _file_in_the_way(plot_dir) if plot_dir is not None else None
     if in_the_way is not None:  # said before the simulation runs, not after minutes of work
         print(f"feedapp: --plot {plot_dir}: {in_the_way} is a file, not a folder; give a folder for the charts "

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -334,6 +335,12 @@ SHARDS = 4
 """Viewers are split into this many fixed populations (viewer i in shard i % SHARDS), each with its
 own global popularity per policy (watch-time quantiles are per viewer, as in one FeedEngine). The split never depends on how many
 processes run it, so results are identical with 1 or 2 workers."""
+
+
+def default_workers() -> int:
+    """Worker processes when none are asked for: one per core, at most one per shard (``SHARDS``), so a
+    machine with 4 or more cores runs every shard at once. The report is the same with any number."""
+    return max(1, min(os.cpu_count() or 1, SHARDS))
 
 
 @dataclass(frozen=True)

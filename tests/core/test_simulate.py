@@ -211,3 +211,11 @@ def test_the_oracles_expected_play_time_follows_the_viewer():
     assert v.seen[clips[0].id] == 4
     v.switch(cat.topics())
     check()
+
+
+@pytest.mark.parametrize("cores,want", [(None, 1), (1, 1), (2, 2), (3, 3), (4, 4), (16, 4)])
+def test_default_workers_is_one_per_core_at_most_one_per_shard(monkeypatch, cores, want):
+    import feedapp.core.simulate as sim
+
+    monkeypatch.setattr(sim.os, "cpu_count", lambda: cores)
+    assert sim.SHARDS == 4 and sim.default_workers() == want
