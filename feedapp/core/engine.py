@@ -318,10 +318,13 @@ class FeedEngine(Feed):
         if position < len(self.warmup):
             return self._warmup_pick(position)
         self._choosing = True
+        guarded = getattr(self.ranker, "active", None) is not None  # (what _check_serving asks first)
         try:
-            self._check_serving()  # a guarded plugin may have fallen back or been restored in the background
+            if guarded:
+                self._check_serving()  # a guarded plugin may have fallen back or been restored in the background
             dec = self._decide(position)
-            self._check_serving()  # or failed while scoring: the fallback answered this decision
+            if guarded:
+                self._check_serving()  # or failed while scoring: the fallback answered this decision
         finally:
             self._choosing = False
         clip = self.space.clips[dec.row]

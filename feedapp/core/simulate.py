@@ -137,8 +137,12 @@ class SimViewer:
         self._set_taste(tuple(rng.sample(others, k)), rng)
 
     def appeal(self, clip: Clip) -> float:
-        base = max((self.affinity.get(t, 0.15) for t in clip.topics), default=0.3)
-        return min(max(base + self.creator_bias.get(clip.creator, 0.0), 0.0), 1.0)
+        base = None  # the best of the clip's topics' affinities (0.3 for a clip without topics)
+        for t in clip.topics:
+            a = self.affinity.get(t, 0.15)
+            if base is None or a > base:
+                base = a
+        return min(max((0.3 if base is None else base) + self.creator_bias.get(clip.creator, 0.0), 0.0), 1.0)
 
     def likes(self, clip: Clip) -> bool:
         return any(t in self.preferred for t in clip.topics)
@@ -156,7 +160,7 @@ class SimViewer:
 
     def watch(self, clip: Clip, position: int | None = None) -> View:
         """How this viewer watches ``clip`` now (``position``: its feed slot, passed on in the View)."""
-        seen = self.seen[clip.id]
+        seen = self.seen.get(clip.id, 0)  # (= self.seen[clip.id], without Counter's __missing__ call)
         a, _, key_state = self._clip_consts(clip)
         rng = SplitMix.at(absorb(key_state, seen))  # = SplitMix(self.seed, _clip_key(clip.id), seen)
         d_ms = max(clip.duration_ms, 1)
@@ -165,7 +169,7 @@ class SimViewer:
         wanted_ms = 1000.0 * self._median_wanted_s(a, seen) * math.exp(NOISE_SIGMA * z)
         play = int(min(wanted_ms, MAX_PLAYS * d_ms))
         loops = play // d_ms
-        self.seen[clip.id] += 1
+        self.seen[clip.id] = seen + 1
         self._watched.append(clip.id)
         return View(
             clip_id=clip.id,
@@ -185,7 +189,8 @@ class SimViewer:
         with one row per count, extended when a clip is seen more often (the same numbers, elementwise)."""
         key = (id(clips), len(clips))
         if self._cache.get("key") != key:  # per-clip constants, until the taste or catalog changes
-            appeal = np.array([self.appeal(c) for c in clips])
+            per_clip = self._per_clip  # (the appeals watch already worked out, else worked out here)
+            appeal = np.array([got[0] if (got := per_clip.get(c.id)) is not None else self.appeal(c) for c in clips])
             cap = np.array([MAX_PLAYS * max(c.duration_ms, 1) for c in clips], dtype=np.float64)
             ids = [c.id for c in clips]
             self._cache = {"key": key, "mu0": math.log(self.patience_s * 1000.0) + 4.0 * (appeal - 0.4),
@@ -334,7 +339,7 @@ TARGETS = {
 SHARDS = 4
 """Viewers are split into this many fixed populations (viewer i in shard i % SHARDS), each with its
 own global popularity per policy (watch-time quantiles are per viewer, as in one FeedEngine). The split never depends on how many
-processes run it, so results are identical with 1 or 2 workers."""
+processes run it, so results are identical with any number of workers."""
 
 
 def default_workers() -> int:
@@ -376,8 +381,13 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
     out: dict[str, list[tuple[int, _Run]]] = {p: [] for p in (*job.policies, "oracle")}
     for v in range(job.shard, job.viewers, SHARDS):
         vseed = job.seed * 1_000_003 + v
+        # one viewer per policy, all the same one as made: they share the table of per-clip constants
+        # (appeal, liked, noise key), filled by whichever watches a clip first; a taste switch gives a
+        # viewer a table of its own
+        consts: dict = {}
         for p in job.policies:
             viewer = SimViewer.make(vseed, topics, creators)
+            viewer._per_clip = consts
             world = worlds[p] if p != "following" else World(worlds[p].popularity, set(follows_of(vseed, creators)))
             eng = FeedEngine(job.catalog, p, seed=vseed, params=job.params if p == job.ranker else None,
                              world=world, space=space, record_profile=False, explain=False)
@@ -386,6 +396,7 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
                 progress()
         if job.oracle:
             viewer = SimViewer.make(vseed, topics, creators)
+            viewer._per_clip = consts
             eng = FeedEngine(job.catalog, OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
                              record_profile=False, explain=False)
             out["oracle"].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)))

@@ -220,3 +220,24 @@ def test_the_last_swipe_may_leave_the_next_slot_undecided():
     assert eng.decided == 2  # the clip on screen and the one after it
     second = s.swipe(View(first.id, 2000, 1700), decide_next=False)
     assert second is not None and eng.decided == 2 and eng.position == 1 and len(eng.views) == 1
+
+
+def test_viewers_made_alike_may_share_their_per_clip_table():
+    """_run_shard lets one seed's viewers (one per policy) share the per-clip constants; a taste switch
+    must give the switching viewer a table of its own, and every view must be what an unshared viewer sees."""
+    from feedapp.core.features import FeatureSpace
+    from feedapp.core.simulate import SimViewer, demo_like_catalog
+
+    space = FeatureSpace(demo_like_catalog(0).clips)
+    make = lambda: SimViewer.make(11, space.topics, space.creators)  # noqa: E731
+    a, b, alone_a, alone_b = make(), make(), make(), make()
+    b._per_clip = a._per_clip
+    order = [space.clips[(7 * i) % space.n] for i in range(80)]
+    for i, clip in enumerate(order):
+        if i == 30:
+            a.switch(space.topics)
+            alone_a.switch(space.topics)
+        assert a.watch(clip, i) == alone_a.watch(clip, i)
+        assert b.watch(clip, i) == alone_b.watch(clip, i)
+    assert a._per_clip is not b._per_clip
+    assert a.expected_play_ms(space.clips).tolist() == alone_a.expected_play_ms(space.clips).tolist()
