@@ -814,7 +814,10 @@ class PluginHost:
         p = self._pending
         assert p is not None
         if wait or p.ranker.ready() or p.ranker.overdue():
-            return self._finish()
+            done = self._finish()
+            while done is None and wait and self._pending is not None:  # started again with newer parameters
+                done = self._finish()
+            return done
         return None
 
     def reload(self, wait: bool = True) -> bool | None:
@@ -827,7 +830,7 @@ class PluginHost:
         self._cancel()
         if not self._begin_reload():
             return False
-        return self._finish() if wait else None
+        return self.poll(wait=True) if wait else None
 
     def _cancel(self) -> None:
         self._wanted = None
@@ -864,7 +867,7 @@ class PluginHost:
         r.begin_prepare(overrides=g.overrides, strict=not restore, space=space, world=g.world, learned=learned,
                         check=SplitMix(self.seed, 0, len(g.learned)) if space is not None else None,
                         timeout_s=self.load_timeout_s, background=True)
-        self._pending = _Pending(r, version, len(g.learned), time.perf_counter(), make, restore)
+        self._pending = _Pending(r, version, len(g.learned), time.perf_counter(), make, restore, dict(g.overrides))
 
     def _begin_reload(self) -> bool:
         version = self._latest + 1
@@ -880,11 +883,18 @@ class PluginHost:
         ``poll`` (not inside the failing call: even starting a process takes milliseconds)."""
         self._wanted = (version, make)
 
-    def _finish(self) -> bool:
+    def _finish(self) -> bool | None:
         p = self._pending
         assert p is not None
         self._pending = None
         r, g = p.ranker, self.guard
+        if p.overrides != g.overrides:
+            # a parameter was set while it loaded (with the values of its start): it would serve with the old
+            # value, where a version swapped in now is a fresh instance with the values set through the guard
+            # (what replay rebuilds). Start it again with them; a later poll finishes it.
+            r.close()
+            self._begin(p.make, p.version, p.restore)
+            return None
         try:
             scores = r.finish_prepare(f"{'restarting' if p.restore else 'loading'} version {p.version}")
             if r.space is not None:
@@ -922,6 +932,7 @@ class _Pending:
     t0: float
     make: Callable[[], BaseRanker]
     restore: bool
+    overrides: dict[str, object]  # the parameter values set through the guard when it started loading
 
 
 def record_ranker_events(engine: Any, recorder: Any) -> None:

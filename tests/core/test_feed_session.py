@@ -83,7 +83,7 @@ class WidgetDriver:
 
 
 def run_session(engine: FeedEngine, sink, *, views: int = 60, seed: int = 0, growth=(), follow=None,
-                reload_host=None) -> WidgetDriver:
+                reload_host=None, restart_done_at: int | None = None) -> WidgetDriver:
     d = WidgetDriver(engine, sink, seed)
     rnd = random.Random(seed)
     d.start()
@@ -109,8 +109,8 @@ def run_session(engine: FeedEngine, sink, *, views: int = 60, seed: int = 0, gro
         if i == 40 and reload_host is not None:
             assert reload_host.reload()
             d.live()
-        if reload_host is not None:
-            reload_host.poll()  # what the app's 500 ms timer does: finish background (re)starts
+        if reload_host is not None:  # what the app's 500 ms timer does: finish background (re)starts
+            reload_host.poll(wait=i == restart_done_at)  # (a restart that takes until step i, when given)
         step = -1 if (i % 9 == 5 and rnd.random() < 0.8) else 1
         d.watch_and_swipe(step)
     d.end()
@@ -209,6 +209,27 @@ def test_a_plugin_session_with_a_reload_replays_exactly():
     assert ("reload", engine.ranker_version) in changes and engine.ranker_version.startswith("plugin:")
     rep = replay(logged, [spec], n_boot=20)
     _assert_reproduced(rep, spec, engine.picks)
+
+
+@pytest.mark.parametrize("done_at", [30, 38])
+def test_a_plugin_restarted_across_a_parameter_change_replays_exactly(done_at):
+    """"Refresh my feed" restarts the plugin in the background (the built-in serves meanwhile); a parameter
+    set before the restart is done (step 35) reaches the restarted version, as replay rebuilds it. A
+    restart that took until step 38 used to serve with the temperature of its start (mismatch at 38-40)."""
+    catalog, _ = _split_catalog(3)
+    spec = f"{EXAMPLE}:TopicAverage"
+    engine = PluginHost.feed(catalog, spec, seed=2, params={"temperature": 0.3})
+    sink = MemorySink()
+    sink.clips_known(tuple(catalog.clips))
+    run_session(engine, sink, views=50, seed=2, reload_host=engine.plugin_host, restart_done_at=done_at)
+    engine.plugin_host.close()
+    logged = _memory_session(sink)
+    changes = [(e["change"], e["views"]) for e in logged.live]
+    assert changes[:3] == [("param", 8), ("refresh", 22), ("serving", 22)]
+    restored = [v for c, v in changes if c == "reload" and v < 40]
+    assert restored == [done_at], changes  # the restarted version is back at that step, then the reload at 40
+    assert ("param", 35) in changes  # before the restart was done at 38, after it at 30
+    _assert_reproduced(replay(logged, [spec], n_boot=20), spec, engine.picks)
 
 
 def _memory_session(sink: MemorySink):
