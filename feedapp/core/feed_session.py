@@ -140,11 +140,11 @@ class FeedSession:
         if self._current is not None:  # no leave came (should not happen): close it now
             self.leave(how, input_ns if input_ns is not None else settled_ns)
         self.learn_pending()
-        pick = None
-        if not is_revisit and 0 <= position < self.engine.decided:  # picks are aligned with history
-            pick = self.engine.pick_at(position)
         impression_id = None
-        if self.recorder is not None:
+        if self.recorder is not None:  # the impression is logged with the decision that served it
+            pick = None
+            if not is_revisit and 0 <= position < self.engine.decided:  # picks are aligned with history
+                pick = self.engine.pick_at(position)
             # served again: a new slot whose clip the feed already showed (the ranker's choice, not navigation)
             again = not is_revisit and any(c.id == clip.id for c in self.engine.history[:max(position, 0)])
             impression_id = self.recorder.arrive(
