@@ -1,13 +1,14 @@
 """The baseline table of issue 11: foryou vs the peers vs random, per viewer kind and catalog.
 
-For each catalog (``--catalogs``: the demo-like 64 clips; generated 1k clips, 20 topics, 200
+For each catalog (``--catalogs``: the demo-like 64 clips; the 288-clip demo's shape; generated 1k clips, 20 topics, 200
 creators; generated 10k clips, 50 topics, 2,000 creators) and each viewer kind, runs
 ``sim_bench.run_kind`` (one FeedEngine per viewer and ranker, the oracle, random as chance) for
 every seed, averages the seeds and prints a Markdown table per catalog (the one in
 docs/benchmarks.md) plus the JSON of every averaged report with ``--json FILE``.
 
-    .venv/bin/python benchmarks/peers.py [--viewers 50] [--views 100] [--seeds 3] [--catalogs demo 1k 10k] [--json out.json]
+    .venv/bin/python benchmarks/peers.py [--viewers 50] [--views 100] [--seeds 3] [--catalogs demo demo288 1k 10k] [--json out.json]
         [--rankers foryou ts_topic lin_ts vw_cb]   (foryou alone: --rankers foryou)
+        [--param NAME=VALUE ...]                   (the ranker under test's parameters)
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feedapp.core.demo_catalog import demo_like_catalog  # noqa: E402
+from feedapp.config import parse_params  # noqa: E402
+from feedapp.core.demo_catalog import (  # noqa: E402
+    DEMO_PLAN_CREATORS,
+    DEMO_PLAN_SIZE,
+    DEMO_PLAN_TOPICS,
+    demo_like_catalog,
+)
 from feedapp.core.sim_bench import DEFAULT_PEERS, mean_reports, run_kind  # noqa: E402
 from feedapp.core.sim_catalogs import generated_catalog  # noqa: E402
 from feedapp.core.sim_viewers import KINDS  # noqa: E402
@@ -33,6 +40,9 @@ COLS = (("liked_after_20", "liked 21-30"), ("watch_vs_oracle", "watch/oracle"), 
 
 CATALOGS = {
     "demo": ("demo 64", lambda s: demo_like_catalog(s)),
+    # the demo `feedapp demo` makes now: 12 topics x 24 clips, 8 creators with 3 clips in every topic
+    "demo288": ("demo 288 (the demo's plan: 12 topics, 8 creators)",
+                lambda s: demo_like_catalog(s, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)),
     "1k": ("generated 1k (20 topics, 200 creators)", lambda s: generated_catalog(1000, 20, 200, s)),
     "10k": ("generated 10k (50 topics, 2,000 creators)", lambda s: generated_catalog(10_000, 50, 2000, s)),
 }
@@ -61,6 +71,8 @@ def main() -> int:
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
     ap.add_argument("--rankers", nargs="+", default=["foryou", *DEFAULT_PEERS],
                     help="the ranker under test first, then the peers (random and the oracle are always added)")
+    ap.add_argument("--param", action="append", metavar="NAME=VALUE",
+                    help="a parameter of the ranker under test (repeatable), e.g. --param max_same_topic=5")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--render", type=Path, default=None, help="print the tables of an earlier --json file and stop")
     a = ap.parse_args()
@@ -68,12 +80,13 @@ def main() -> int:
         for name, reports in json.loads(a.render.read_text()).items():
             print(table(name, reports) + "\n")
         return 0
+    params = parse_params(a.param) or None
     t0 = time.monotonic()
     out: dict[str, list[dict]] = {}
     for name, make in (CATALOGS[c] for c in a.catalogs):
         out[name] = []
         for kind in a.kinds:
-            runs = [run_kind(kind, make(s), tuple(a.rankers), viewers=a.viewers, views=a.views, seed=s)
+            runs = [run_kind(kind, make(s), tuple(a.rankers), viewers=a.viewers, views=a.views, seed=s, params=params)
                     for s in range(a.seeds)]
             out[name].append({**mean_reports(runs), "per_seed": runs})
             print(f"# {name} {kind} done at {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
@@ -81,7 +94,8 @@ def main() -> int:
         missing = {k: v for r in out[name] for k, v in r["missing"].items()}
         if missing:
             print("missing peers: " + "; ".join(f"{k}: {v}" for k, v in missing.items()) + "\n")
-    print(f"{a.viewers} viewers per kind, {a.views} views, seeds 0..{a.seeds - 1}; {time.monotonic() - t0:.0f} s on "
+    print(f"{a.viewers} viewers per kind, {a.views} views, seeds 0..{a.seeds - 1}"
+          f"{', ' + a.rankers[0] + ' with ' + str(params) if params else ''}; {time.monotonic() - t0:.0f} s on "
           f"{platform.machine()} ({platform.python_version()})")
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
