@@ -94,10 +94,10 @@ def test_the_new_creator_floor_switches_off_in_a_long_feed():
 
 def test_a_switched_taste_is_followed_faster():
     """Taste switchers (new topics from view 50) on 1k clips: forgetting faster once the views keep falling
-    short of the predictions recovers them sooner (median views to 7 of the last 10 liked: 31 here, 46.5
-    with it off)."""
+    short of the predictions recovers them sooner (median views to 7 of the last 10 liked: 21 here, 27
+    with it off; 31 and 46.5 when at most 3 clips of a topic could follow each other)."""
     cat = generated_catalog(1000, 20, 200, 1)
     now = _foryou("switcher", cat, 100, {})["recover_median"]
     before = _foryou("switcher", cat, 100, OLD_SHIFT)["recover_median"]
     assert now is not None and now <= 38, now
-    assert before is None or before >= now + 8, (now, before)
+    assert before is None or before >= now + 5, (now, before)

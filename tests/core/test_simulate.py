@@ -11,7 +11,7 @@ from feedapp.commands.simulate import run_rankers_command, run_simulate_command
 from feedapp.core.engine import FeedEngine
 from feedapp.core.features import FeatureSpace
 from feedapp.core.rankers import RANKERS
-from feedapp.core.rankers.base import World
+from feedapp.core.rankers.base import POLICY_PARAMS, World
 from feedapp.core.simulate import SHARDS, OracleRanker, SimViewer, _Job, _run_shard, demo_like_catalog, follows_of, simulate
 
 
@@ -98,6 +98,9 @@ def _app_order(eng: FeedEngine, viewer: SimViewer, views: int) -> list[int]:
     return rows
 
 
+SAME_TOPIC = next(p.default for p in POLICY_PARAMS if p.name == "max_same_topic")  # the oracle keeps foryou's rules
+
+
 @pytest.mark.parametrize("name", [*sorted(RANKERS), "oracle"])
 def test_the_simulator_serves_what_the_app_serves_bit_for_bit(name):
     """There is one implementation: what ``simulate`` serves (clips and propensities, compared exactly)
@@ -112,7 +115,7 @@ def test_the_simulator_serves_what_the_app_serves_bit_for_bit(name):
     for v, run in got:
         vseed = seed * 1_000_003 + v
         viewer = SimViewer.make(vseed, space.topics, space.creators)
-        ranker = OracleRanker(vseed, viewer, repeat_gap=10, max_same_topic=3) if name == "oracle" else name
+        ranker = OracleRanker(vseed, viewer, repeat_gap=10, max_same_topic=SAME_TOPIC) if name == "oracle" else name
         w = World(world.popularity, set(follows_of(vseed, space.creators))) if name == "following" else world
         eng = FeedEngine(cat, ranker, seed=vseed, world=w, space=space, record_profile=False, explain=False)
         rows = _app_order(eng, viewer, views)

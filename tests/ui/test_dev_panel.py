@@ -156,7 +156,7 @@ def test_integer_parameters_stay_integers(qtbot, engine):
     qtbot.keyClicks(panel.rows["max_same_topic"].spin.lineEdit(), ".5")  # the integer control takes no decimals
     assert "." not in panel.rows["max_same_topic"].spin.text()
     ev = events(sink, "ranker_param_changed")
-    assert ev[-1].data == {"name": "max_same_topic", "old": 3, "new": 7}
+    assert ev[-1].data == {"name": "max_same_topic", "old": 8, "new": 7}
 
 
 @pytest.mark.parametrize(("param", "typed", "says"), [

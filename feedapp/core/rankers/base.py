@@ -75,7 +75,9 @@ class Param:
 POLICY_PARAMS: tuple[Param, ...] = (
     Param("epsilon", 0.05, 0.0, 1.0, "share of picks drawn uniformly from the allowed clips (exploration)"),
     Param("temperature", 0.05, 0.0, 10.0, "softmax temperature over scores; 0 always takes the best score"),
-    Param("max_same_topic", 3, 0, 100, "at most this many clips sharing a topic in a row; 0 = no limit", "int"),
+    # 8, not 3: a limit of 3 capped a one-topic viewer's liked share at 3 in 4 (less exploration), below what a
+    # clear taste should get; topic_fatigue is the soft cool-down, this the guard rail (docs/rankers.md)
+    Param("max_same_topic", 8, 0, 100, "at most this many clips sharing a topic in a row; 0 = no limit", "int"),
     Param("topic_fatigue", 0.05, 0.0, 5.0, "score cut per recent clip of the same topic (cool-down)"),
     Param("creator_fatigue", 0.3, 0.0, 5.0, "score cut per recent clip of the same creator (cool-down)"),
     Param("fatigue_halflife", 3.0, 0.5, 100.0, "impressions after which a fatigue cut has halved"),
