@@ -85,7 +85,7 @@ def test_apply_preset_to_a_running_engine_logs_each_change():
     eng.on("ranker_param_did_change", lambda n, old, new: log.append((n, old, new)))
     pre = loads_preset('ranker = "foryou"\ndecay = 0.9\nepsilon = 0.05\noptimism = 0.5\n')
     changed = apply_preset(eng, pre)
-    assert changed == log == [("decay", 0.99, 0.9), ("optimism", 0.1, 0.5)]  # epsilon was already 0.05
+    assert changed == log == [("decay", 0.99, 0.9), ("optimism", 0.3, 0.5)]  # epsilon was already 0.05
     assert eng.ranker.params["decay"] == 0.9
     with pytest.raises(PresetError, match="has no parameter 'novelty'"):
         apply_preset(eng, loads_preset(f'ranker = "{EXAMPLE}:TopicAverage"\nnovelty = 1.0\nepsilon = 0.3\n'))

@@ -130,11 +130,11 @@ def test_a_typed_change_applies_at_once_is_logged_and_re_ranks_the_queue(qtbot, 
     assert after != before  # the queue visibly re-ranked
     assert any(m for m in panel.queue.moves)  # with arrows showing how far clips moved
     ev = events(sink, "ranker_param_changed")
-    assert len(ev) == 1 and ev[0].data == {"name": "optimism", "old": 0.1, "new": 5.0}
+    assert len(ev) == 1 and ev[0].data == {"name": "optimism", "old": 0.3, "new": 5.0}
     assert ev[0].mono_ns > 0 and ev[0].utc
     assert panel.last_change_ms is not None and panel.last_change_ms < 100
     assert panel.rows["optimism"].slider.value() == panel.rows["optimism"].scale.to_position(5.0)
-    assert "optimism: 0.1 \u2192 5" in panel.message.text()
+    assert "optimism: 0.3 \u2192 5" in panel.message.text()
 
 
 def test_a_slider_move_applies_through_the_engine(qtbot, engine):
