@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from feedapp.core.catalog import Catalog
-from feedapp.core.demo_catalog import demo_like_catalog
+from feedapp.core.demo_catalog import DEMO_PLAN_CREATORS, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, demo_like_catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.endcard import parse_reasons
 from feedapp.core.features import FeatureSpace
@@ -29,6 +29,7 @@ OLD_LENGTH = {"duration_shrink": 1.0}
 OLD_FANS = {"fan_margin": 5.0}
 OLD_FLOOR = {"new_creator_halflife": 100000}
 OLD_SHIFT = {"shift_keep": 1.0}
+OLD_RUNS = {"max_same_topic": 3}
 
 
 def _foryou(kind: str, catalog, views: int, params: dict, viewers: int = 8, seed: int = 1) -> dict:
@@ -101,3 +102,12 @@ def test_a_switched_taste_is_followed_faster():
     before = _foryou("switcher", cat, 100, OLD_SHIFT)["recover_median"]
     assert now is not None and now <= 38, now
     assert before is None or before >= now + 5, (now, before)
+
+
+def test_a_clear_taste_is_not_capped_at_three_in_four():
+    """One-topic viewers on the demo's 288 clips: with at most 3 clips of a topic in a row their liked share
+    after 20 views could not pass 3 in 4; the limit of 8 lets a clear taste fill more of the feed."""
+    cat = demo_like_catalog(1, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)
+    now = _foryou("one_topic", cat, 40, {})["liked_after_20"]
+    assert now >= 0.82, now
+    assert _foryou("one_topic", cat, 40, OLD_RUNS)["liked_after_20"] <= 0.76
