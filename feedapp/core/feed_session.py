@@ -164,9 +164,7 @@ class FeedSession:
 
     def next_clip(self) -> Clip | None:
         """The clip the widget should preload next: the decided one, or None (no side effect)."""
-        eng = self.engine
-        pos = eng.position + 1
-        return eng.peek(1)
+        return self.engine.peek(1)
 
     def end(self, reason: str, ns: int | None = None, *, view: View | None = None) -> None:
         """Close the open view (learning from it) and the session (``view``: without a recorder,

@@ -333,3 +333,31 @@ def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_pat
                       "        return -super().scores(rng)\n")
     rep = replay(_memory_session(sink), [spec], n_boot=20)
     _assert_reproduced(rep, spec, engine.picks)
+
+
+def test_open_and_swipe_log_what_a_driver_without_a_widget_did():
+    """``open``/``swipe`` (drivers without a widget) with a recorder: each impression is logged with how it
+    was reached, when it settled, its slot and the decision that served it; ``next_clip`` names the slot
+    decided for preloading without deciding anything."""
+    engine = FeedEngine(demo_like_catalog(2), "foryou", seed=4)
+    sink = MemorySink()
+    t = [SEC]
+    rec = SessionRecorder(sink, app_version="test", mode="demo", ranker="foryou", ranker_params=dict(engine.ranker.params),
+                          seed=4, catalog_fingerprint=engine.catalog.fingerprint(), catalog_size=len(engine.catalog),
+                          clock=lambda: t[0])
+    session = FeedSession(engine, rec)
+    first = session.open(ns=2 * SEC)
+    decided = len(engine.picks)
+    upcoming = session.next_clip()
+    assert upcoming is not None and upcoming == engine.peek(1) and len(engine.picks) == decided  # no side effect
+    t[0] = 5 * SEC
+    second = session.swipe(how="key", ns=6 * SEC)
+    assert second == upcoming
+    third = session.swipe(ns=9 * SEC)
+    imps = sink.of("impression")
+    assert [(i.clip_id, i.position, i.reached_by, i.is_revisit, i.settled_mono_ns) for i in imps] == [
+        (first.id, 0, "start", False, 2 * SEC), (second.id, 1, "key", False, 6 * SEC), (third.id, 2, "swipe_next", False, 9 * SEC)]
+    assert [i.propensity for i in imps] == [p.propensity for p in engine.picks[:3]]
+    assert [i.views_learned for i in imps[1:]] == [0, 1]  # slot p decided (preloaded) after p - 1 views
+    closed = [v for v in sink.of("view") if v.final]
+    assert [(v.exit, v.ended_mono_ns) for v in closed[:2]] == [("key", 6 * SEC), ("swipe_next", 9 * SEC)]  # at the input
