@@ -306,9 +306,7 @@ class FeedEngine(Feed):
                     explore=False, reasons=(f"warm-up clip {position + 1} of {n}",), views=len(self.views),
                     live=self.live, params_version=self.params_version, ranker_version=self.ranker_version,
                     scripted=True)
-        self._picks.append(pick)
-        self._push_row(self.space.row_of[clip.id])
-        self._emit("pick_did_decide", pick)
+        self._add_pick(pick, self.space.row_of[clip.id])
         return clip
 
     def _choose(self) -> Clip | None:
@@ -341,10 +339,20 @@ class FeedEngine(Feed):
             params_version=self.params_version,
             ranker_version=self.ranker_version,
         )
-        self._picks.append(pick)
-        self._push_row(dec.row)
-        self._emit("pick_did_decide", pick)
+        self._add_pick(pick, dec.row)
         return clip
+
+    def _add_pick(self, pick: Pick, row: int) -> None:
+        """Record a decided slot and tell the listeners. If a listener raises, the decision is undone
+        before the error goes on (its clip never joins the history, so picks stay aligned with it)."""
+        self._picks.append(pick)
+        self._push_row(row)
+        try:
+            self._emit("pick_did_decide", pick)
+        except BaseException:
+            del self._picks[-1]
+            self._n_rows -= 1
+            raise
 
     @property
     def _rows(self) -> np.ndarray:

@@ -891,7 +891,8 @@ class PluginHost:
         if p.overrides != g.overrides:
             # a parameter was set while it loaded (with the values of its start): it would serve with the old
             # value, where a version swapped in now is a fresh instance with the values set through the guard
-            # (what replay rebuilds). Start it again with them; a later poll finishes it.
+            # (what replay rebuilds). Start it again with them; a later poll finishes it. While parameters keep
+            # changing (a slider dragged through several timer ticks) the swap waits until they settle.
             r.close()
             self._begin(p.make, p.version, p.restore)
             return None

@@ -433,3 +433,34 @@ def test_refresh_detaches_the_ranker_it_replaces():
     assert [r() is None for r in old[:-1]] == [True, True, True]
     eng.close()
     assert not any(getattr(f, "__self__", None) is eng.ranker for f in listeners)
+
+
+def test_a_listener_that_raises_leaves_picks_aligned_with_the_history():
+    """A ``pick_did_decide`` listener that raises (a panel's bug; Qt would swallow it in a slot) must not
+    leave a pick whose clip never joined the feed: the decision is undone and made again, the same."""
+    cat = demo_like_catalog(1)
+    calm = FeedEngine(cat, "foryou", seed=3)
+    eng = FeedEngine(cat, "foryou", seed=3)
+    calls = {"n": 0}
+
+    def flaky(pick):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("panel bug")
+
+    eng.on("pick_did_decide", flaky)
+    raised = 0
+    for e in (calm, eng):
+        clip = e.next()
+        for _ in range(6):
+            e.finish(View(clip.id, 3000, 3000, exit="swipe_next"))
+            try:
+                clip = e.next()
+            except RuntimeError:  # the slot was not served: ask again
+                raised += 1
+                clip = e.next()
+    assert raised == 1
+    assert len(eng.picks) == len(eng.history) == eng._n_rows
+    assert all(p.clip_id == c.id for p, c in zip(eng.picks, eng.history))
+    assert [p.clip_id for p in eng.picks] == [p.clip_id for p in calm.picks]  # decided again, the same
+    assert [p.propensity for p in eng.picks] == [p.propensity for p in calm.picks]
