@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feedapp.config import parse_params  # noqa: E402
+from feedapp.core.plugins import make_any_ranker  # noqa: E402
 from feedapp.core.demo_catalog import (  # noqa: E402
     DEMO_PLAN_CREATORS,
     DEMO_PLAN_SIZE,
@@ -80,7 +81,11 @@ def main() -> int:
         for name, reports in json.loads(a.render.read_text()).items():
             print(table(name, reports) + "\n")
         return 0
-    params = parse_params(a.param) or None
+    try:  # a bad --param is one line, not a traceback halfway through the run
+        params = parse_params(a.param) or None
+        make_any_ranker(a.rankers[0], **dict(params or {}))
+    except ValueError as e:  # ConfigError and ParameterError are ValueErrors
+        ap.error(str(e))
     t0 = time.monotonic()
     out: dict[str, list[dict]] = {}
     for name, make in (CATALOGS[c] for c in a.catalogs):
