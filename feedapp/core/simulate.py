@@ -343,9 +343,15 @@ processes run it, so results are identical with any number of workers."""
 
 
 def default_workers() -> int:
-    """Worker processes when none are asked for: one per core, at most one per shard (``SHARDS``), so a
-    machine with 4 or more cores runs every shard at once. The report is the same with any number."""
-    return max(1, min(os.cpu_count() or 1, SHARDS))
+    """Worker processes when none are asked for: one per core this process may run on (its CPU affinity,
+    e.g. ``taskset`` or a container's cpuset; all cores where that cannot be read), at most one per shard
+    (``SHARDS``), so a machine with 4 or more cores runs every shard at once. The report is the same with
+    any number."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # (not on every platform)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, SHARDS))
 
 
 @dataclass(frozen=True)

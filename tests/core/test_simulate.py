@@ -220,5 +220,19 @@ def test_the_oracles_expected_play_time_follows_the_viewer():
 def test_default_workers_is_one_per_core_at_most_one_per_shard(monkeypatch, cores, want):
     import feedapp.core.simulate as sim
 
+    def no_affinity(pid):
+        raise OSError("not here")
+
+    monkeypatch.setattr(sim.os, "sched_getaffinity", no_affinity, raising=False)  # where affinity cannot be read
     monkeypatch.setattr(sim.os, "cpu_count", lambda: cores)
     assert sim.SHARDS == 4 and sim.default_workers() == want
+
+
+@pytest.mark.parametrize("allowed,want", [({0}, 1), ({0, 5}, 2), (set(range(3)), 3), (set(range(64)), 4)])
+def test_default_workers_counts_the_cores_this_process_may_use(monkeypatch, allowed, want):
+    """A container or ``taskset`` allowing 2 of 64 cores gets 2 workers, not 4."""
+    import feedapp.core.simulate as sim
+
+    monkeypatch.setattr(sim.os, "sched_getaffinity", lambda pid: allowed, raising=False)
+    monkeypatch.setattr(sim.os, "cpu_count", lambda: 64)
+    assert sim.default_workers() == want
