@@ -47,7 +47,6 @@ def quick_init(cls: type) -> type:
 _NOTHING = object()  # "no value given" for a field with a default_factory
 
 
-
 @dataclass(frozen=True)
 class Clip:
     """One playable video with its metadata and probe results.

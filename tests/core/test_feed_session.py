@@ -33,16 +33,21 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "topic_
 SEC = 1_000_000_000
 
 
+def _recorder(engine: FeedEngine, sink, clock) -> SessionRecorder:
+    """The recorder the app opens for ``engine``'s session, writing to ``sink``, on a test ``clock``."""
+    return SessionRecorder(sink, app_version="test", mode="demo", ranker=engine.ranker.name,
+                           ranker_params=dict(engine.ranker.params), seed=engine.seed,
+                           catalog_fingerprint=engine.catalog.fingerprint(), catalog_size=len(engine.catalog),
+                           clock=clock)
+
+
 class WidgetDriver:
     """What SwipeView and SessionBridge do, without Qt: start, leave at the input, move, settle."""
 
     def __init__(self, engine: FeedEngine, sink, seed: int = 0) -> None:
         self.engine = engine
         self.t = SEC
-        self.recorder = SessionRecorder(sink, app_version="test", mode="demo", ranker=engine.ranker.name,
-                                        ranker_params=dict(engine.ranker.params), seed=engine.seed,
-                                        catalog_fingerprint=engine.catalog.fingerprint(),
-                                        catalog_size=len(engine.catalog), clock=lambda: self.t)
+        self.recorder = _recorder(engine, sink, lambda: self.t)
         self.session = FeedSession(engine, self.recorder)
         self.viewer = SimViewer.make(seed, engine.space.topics or ("cats",), engine.space.creators or ("x",))
         self.max_shown = -1
@@ -342,10 +347,7 @@ def test_open_and_swipe_log_what_a_driver_without_a_widget_did():
     engine = FeedEngine(demo_like_catalog(2), "foryou", seed=4)
     sink = MemorySink()
     t = [SEC]
-    rec = SessionRecorder(sink, app_version="test", mode="demo", ranker="foryou", ranker_params=dict(engine.ranker.params),
-                          seed=4, catalog_fingerprint=engine.catalog.fingerprint(), catalog_size=len(engine.catalog),
-                          clock=lambda: t[0])
-    session = FeedSession(engine, rec)
+    session = FeedSession(engine, _recorder(engine, sink, lambda: t[0]))
     first = session.open(ns=2 * SEC)
     decided = len(engine.picks)
     upcoming = session.next_clip()
