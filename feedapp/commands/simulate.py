@@ -13,13 +13,14 @@ import math
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from feedapp.core.catalog import Catalog
-from feedapp.core.rankers.base import ParameterError
+from feedapp.core.plugins import is_plugin_spec, parse_spec, plugin_line, quick_check
 from feedapp.core.rankers.registry import describe
 from feedapp.core.sim_metrics import METRICS
 from feedapp.core.simulate import default_workers, simulate
@@ -45,6 +46,12 @@ class ProgressBar:
         end = "\n" if done >= total else ""
         self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {el:5.1f}s{end}")
         self.stream.flush()
+
+    def break_line(self) -> None:
+        """End a bar left part-way (the run failed), so what follows starts on a line of its own."""
+        if 0 <= self._last < 100:
+            self.stream.write("\n")
+            self._last = 100
 
 
 def format_fame(report: dict) -> str:
@@ -140,6 +147,17 @@ def _file_in_the_way(folder: str | os.PathLike) -> Path | None:
     return None
 
 
+def _plugin_failure(e: Exception, plugins: Sequence[str]) -> str | None:
+    """One line for an exception raised in one of the ``plugins``' code while simulating; None when the
+    traceback (a worker's, which multiprocessing attaches as the cause, included) passes through none."""
+    text = "".join(traceback.format_exception(e))
+    for spec in plugins:
+        where = plugin_line(text, parse_spec(spec)[0])
+        if where:
+            return f"plugin {spec} raised {type(e).__name__}: {e}{where} while simulating; fix it and simulate again"
+    return None
+
+
 def run_simulate_command(
     viewers: int,
     views: int,
@@ -179,12 +197,18 @@ def run_simulate_command(
         print(f"feedapp: --plot {plot_dir}: {in_the_way} is a file, not a folder; give a folder for the charts "
               "(it is made if missing)", file=sys.stderr)
         return 2
+    plugins: list[str] = []
+    bar = ProgressBar() if progress else None
     try:
         from feedapp.commands.charts import write_plots
         from feedapp.core.fame import add_newcomer, creators_catalog
         from feedapp.core.sim_bench import DEFAULT_PEERS
 
         compare = [n for c in compare or () for n in (DEFAULT_PEERS if c == "peers" else (c,))] or None
+        plugins = [n for n in dict.fromkeys((ranker, *(compare or ()))) if is_plugin_spec(n)]
+        for spec in plugins:  # tried first, as `lab validate` does: a bad plugin is one line, not a traceback
+            for _, problem in quick_check(spec):  # NaN or wrongly shaped scores included, before any work
+                raise ValueError(problem)
         if topics is not None and catalog_size is None:
             raise ValueError("--topics sets the topics of a generated catalog: give --catalog-size too")
         if catalog_size is not None:
@@ -208,7 +232,7 @@ def run_simulate_command(
 
             kind_report = run_kind(viewer_kind, catalog if catalog is not None else demo_like_catalog(seed),
                                    (ranker, *(compare or DEFAULT_PEERS)), viewers=viewers, views=views, seed=seed,
-                                   switch_at=switch_at, progress=ProgressBar() if progress else None)
+                                   switch_at=switch_at, progress=bar)
             print(json.dumps(kind_report, indent=2) if as_json else format_kind_report(kind_report))
             return 0
         newcomer = None
@@ -226,21 +250,25 @@ def run_simulate_command(
             switch_at=switch_at,
             workers=workers,
             catalog=catalog,
-            progress=ProgressBar() if progress else None,
+            progress=bar,
             newcomer=newcomer,
             newcomer_at=newcomer_at,
             **extra,
         )
         plots = write_plots(report, plot_dir) if plot_dir is not None else []
-    except ParameterError as e:
-        print(f"feedapp: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:
-        print(f"feedapp: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # the charts' folder cannot be made or written (read-only, a file on the way, disk full)
-        print(f"feedapp: cannot write the charts to {plot_dir}: {e.strerror or e}; choose another --plot folder",
-              file=sys.stderr)
+    except Exception as e:
+        failed = _plugin_failure(e, plugins)  # plugin code that failed later in the run, whatever it raised
+        if failed is not None:
+            if bar is not None:
+                bar.break_line()
+            print(f"feedapp: {failed}", file=sys.stderr)
+        elif isinstance(e, ValueError):  # ParameterError included
+            print(f"feedapp: {e}", file=sys.stderr)
+        elif isinstance(e, OSError):  # the charts' folder cannot be made or written (read-only, a file on the way, disk full)
+            print(f"feedapp: cannot write the charts to {plot_dir}: {e.strerror or e}; choose another --plot folder",
+                  file=sys.stderr)
+        else:
+            raise
         return 2
     if as_json:
         if plots:

@@ -263,7 +263,7 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
         except RankerFailure as e:
             return [("ranker", f"{what}{e}")]
         except PluginRaised as e:
-            return [("ranker", f"{what}trying it (bind, learn_one, scores) raised {e}{_plugin_line(e, path)}")]
+            return [("ranker", f"{what}trying it (bind, learn_one, scores) raised {e}{plugin_line(e.remote_traceback, path)}")]
         except BaseException as e:  # noqa: BLE001 - plugin code (its process ended): one clear line
             return [("ranker", f"{what}{describe(e)[1]}")]
         return []
@@ -271,11 +271,12 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
         r.close()
 
 
-def _plugin_line(e: PluginRaised, path: Path) -> str:
-    """`` (at line N of file.py, in method)`` from the worker's traceback: the last frame in the plugin file."""
+def plugin_line(traceback_text: str, path: Path) -> str:
+    """`` (at line N of file.py, in method)``: the last frame of ``traceback_text`` in the plugin file
+    ``path``, or "" when the traceback does not pass through it."""
     import re
 
-    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', e.remote_traceback)
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', traceback_text)
     mine = [f for f in frames if Path(f[0]).name == path.name]
     if not mine:
         return ""

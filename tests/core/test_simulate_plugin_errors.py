@@ -1,0 +1,64 @@
+"""`feedapp simulate` with a broken plugin: one line naming the plugin, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from feedapp.commands.simulate import run_simulate_command
+
+HEAD = """\
+import numpy as np
+from feedapp.core.rankers import BaseRanker
+
+
+class Mine(BaseRanker):
+    name = "mine"
+
+    def __init__(self, seed=0, **params):
+        super().__init__(seed, **params)
+        self.seen = 0
+
+    def learn_one(self, clip, reward):
+        self.seen += 1
+"""
+
+
+def _plugin(tmp_path, body: str) -> str:
+    path = tmp_path / "mine.py"
+    path.write_text(HEAD + textwrap.indent(textwrap.dedent(body), "    "))
+    return f"{path}:Mine"
+
+
+@pytest.mark.parametrize("body, says", [
+    ("def scores(self, rng):\n    raise RuntimeError('boom in scores')\n",
+     "raised RuntimeError: boom in scores (at line 15 of mine.py, in scores)"),
+    ("def scores(self, rng):\n    return np.full(self.space.n, np.nan)\n", "non-finite score"),
+    ("def scores(self, rng):\n    return np.zeros(3)\n", "not (3,)"),
+])
+def test_a_plugin_that_cannot_score_is_refused_in_one_line_before_the_run(tmp_path, capsys, body, says):
+    spec = _plugin(tmp_path, body)
+    for ranker, compare in ((spec, None), ("random", [spec])):
+        assert run_simulate_command(3, 10, ranker, 0, workers=1, progress=False, compare=compare) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith(f"feedapp: {spec}: ") and says in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_plugin_that_fails_later_in_the_run_is_one_line_naming_its_file_and_line(tmp_path, capsys, workers):
+    spec = _plugin(tmp_path, """\
+        def learn_one(self, clip, reward):
+            self.seen += 1
+            if self.seen > 8:  # past the quick check's few views
+                raise OSError("late failure")
+
+        def scores(self, rng):
+            return np.zeros(self.space.n)
+        """)
+    assert run_simulate_command(3, 15, spec, 0, workers=workers, progress=True) == 2
+    out, err = capsys.readouterr()
+    last = err.splitlines()[-1]
+    assert out == "" and "Traceback" not in err
+    assert last == (f"feedapp: plugin {spec} raised OSError: late failure (at line 17 of mine.py, in learn_one) "
+                    "while simulating; fix it and simulate again")
