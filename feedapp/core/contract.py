@@ -119,10 +119,14 @@ def _view(clip: Clip, k: int) -> View:
 
 def _engine(make: Callable[[int], BaseRanker], clips: list[Clip], seed: int, params: dict, views: int) -> FeedEngine:
     eng = FeedEngine(Catalog(clips), make(seed), seed=seed, params=params, explain=False, record_profile=False)
-    for k in range(views):
+    _watch(eng, views)
+    return eng
+
+
+def _watch(eng: FeedEngine, views: int) -> None:
+    for k in range(len(eng.views), len(eng.views) + views):
         c = eng.next()
         eng.finish(_view(c, k))
-    return eng
 
 
 # each policy rule active once (on top of the ranker's own defaults)
@@ -136,15 +140,25 @@ RULES: dict[str, tuple[int, dict]] = {
 }
 
 
+def _score_problem(eng: FeedEngine) -> str | None:
+    s = np.asarray(eng.ranker.scores(decision_streams(1, len(eng.history), len(eng.views))[0]))
+    if s.shape != (eng.space.n,):
+        return f"scores have shape {s.shape}, not ({eng.space.n},)"
+    if not np.all(np.isfinite(s)):
+        return f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite"
+    return None
+
+
 def _protocol(make: Callable[[int], BaseRanker]) -> Check:
     clips = _catalog(40)
-    eng = _engine(make, clips, 1, {}, 8)
-    s = np.asarray(eng.ranker.scores(decision_streams(1, 8, 8)[0]))
+    eng = _engine(make, clips, 1, {}, 0)
+    problem = _score_problem(eng)  # before any view: wrongly shaped scores would break the first pick (and rank)
+    if problem is None:
+        _watch(eng, 8)
+        problem = _score_problem(eng)
+    if problem is not None:
+        return Check("protocol", False, problem)
     problems = []
-    if s.shape != (eng.space.n,):
-        problems.append(f"scores have shape {s.shape}, not ({eng.space.n},)")
-    elif not np.all(np.isfinite(s)):
-        problems.append(f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite")
     fresh = eng.ranker.clone()
     if fresh.params != eng.ranker.params or fresh.space is not None:
         problems.append("clone() is not a fresh, unbound ranker with the same parameters")
@@ -159,7 +173,7 @@ def _scores_independent(make: Callable[[int], BaseRanker]) -> Check:
     pos, views = len(eng.history), len(eng.views)
     a = np.asarray(eng.ranker.scores(decision_streams(3, pos, views)[0]), dtype=float)
     b = np.asarray(eng.ranker.scores(decision_streams(3, pos, views)[0]), dtype=float)
-    if not np.array_equal(a, b):
+    if not np.array_equal(a, b, equal_nan=True):  # NaN scores are the protocol check's to report
         return Check("scores_independent", False, "two score streams with the same keys gave different scores "
                      "(draw randomness only from the rng passed to scores)")
     ref = decide(eng.space, a, eng._rows, eng._blocked, eng.ranker.params, SplitMix(1),
@@ -167,7 +181,8 @@ def _scores_independent(make: Callable[[int], BaseRanker]) -> Check:
     other = decide(eng.space, a, eng._rows, eng._blocked, eng.ranker.params, SplitMix(2),
                    **ranker_context(eng.ranker))
     live = eng.decision()
-    same = np.array_equal(ref.adjusted, other.adjusted) and np.array_equal(live.adjusted, ref.adjusted)
+    same = (np.array_equal(ref.adjusted, other.adjusted, equal_nan=True)
+            and np.array_equal(live.adjusted, ref.adjusted, equal_nan=True))
     return Check("scores_independent", same, "scores depend on the score stream only" if same else
                  "the decision's scores changed with the policy stream")
 

@@ -59,8 +59,26 @@ def test_a_ranker_with_its_own_randomness_fails_independence_determinism_and_rep
     assert {"scores_independent", "determinism", "replay"} <= _failed(GlobalRandom)
 
 
-def test_nan_scores_fail_the_protocol():
-    assert "protocol" in _failed(NaNScores)
+class ShortScores(BaseRanker):
+    name = "short-scores"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return np.zeros(3)
+
+
+def _checks(cls) -> dict[str, object]:  # noqa: ANN001
+    return {c.name: c for c in check_ranker(lambda seed: cls(seed=seed), draws=1000)}
+
+
+def test_nan_scores_fail_the_protocol_and_are_not_blamed_on_the_score_stream():
+    checks = _checks(NaNScores)
+    assert not checks["protocol"].passed and checks["protocol"].detail == "1 scores are NaN or infinite"
+    assert checks["scores_independent"].passed  # NaN == NaN here: same stream, same (NaN) scores
+
+
+def test_wrongly_shaped_scores_fail_the_protocol_saying_so():
+    protocol = _checks(ShortScores)["protocol"]
+    assert not protocol.passed and protocol.detail == "scores have shape (3,), not (40,)"
 
 
 def test_a_policy_whose_probabilities_leave_out_the_new_creator_floor_fails_the_frequencies(monkeypatch):
