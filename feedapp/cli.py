@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--viewer-kind", choices=tuple(VIEWER_KINDS), default=None, metavar="KIND",
                      help="simulate viewers of one kind and report the honest metrics (liked share per block, watch "
                      "time / oracle, flagged exploration, new creators, recovery, creators shown) with random's "
-                     "figure as chance, default --compare peers; always one FeedEngine per viewer (--method does not apply); "
+                     "figure as chance, default --compare peers; always one FeedEngine per viewer; "
                      "kinds: "
                      + "; ".join(f"{k}: {v}" for k, v in VIEWER_KINDS.items()))
     sim.add_argument("--newcomer-at", type=SIM_AT.arg, default=None, metavar="VIEW",

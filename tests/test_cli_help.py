@@ -1,0 +1,25 @@
+"""Every `--option` that a command's --help mentions is one the CLI really has."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from feedapp.cli import build_parser
+
+
+def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_help_texts_mention_only_options_that_exist():
+    parsers = list(_parsers(build_parser()))
+    known = {o for _, p in parsers for a in p._actions for o in a.option_strings}
+    assert {"--viewers", "--ranker", "--participant"} <= known  # the walk reaches the nested commands
+    unknown = {" ".join(path) or "feedapp": sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", p.format_help())) - known)
+               for path, p in parsers}
+    assert {cmd: opts for cmd, opts in unknown.items() if opts} == {}
