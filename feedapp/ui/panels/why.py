@@ -40,6 +40,7 @@ class WhyCard(style.ScaledWidget):
         self.ranker = ""
         self.first = False
         self.last_note: str | None = None
+        self.shown: list[str] = []  # the sentences the last paint had room for
         self.apply_scale()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Why the feed showed this clip. The score is the sum of the coloured parts: what the "
@@ -144,11 +145,24 @@ class WhyCard(style.ScaledWidget):
             sentences.extend((t, style.TEXT) for t in e.sentences)
         p.setFont(style.font(12))
         fm = p.fontMetrics()
-        for sentence, colour in sentences:
-            r = fm.boundingRect(QRectF(content.left(), y, content.width(), 400).toRect(), style.WRAP, sentence)
-            if y + r.height() > content.bottom() + 2:
-                break
+        heights = [fm.boundingRect(QRectF(content.left(), y, content.width(), 400).toRect(), style.WRAP, t).height()
+                   for t, _ in sentences]
+        self.shown = [t for t, _ in sentences[:fitting([t for t, _ in sentences], heights, y, content.bottom() + 2)]]
+        for (sentence, colour), h in zip(sentences[:len(self.shown)], heights):
             p.setPen(colour)
-            p.drawText(QRectF(content.left(), y, content.width(), r.height() + 2), style.WRAP, sentence)
-            y += r.height() + 3
+            p.drawText(QRectF(content.left(), y, content.width(), h + 2), style.WRAP, sentence)
+            y += h + 3
         p.end()
+
+
+def fitting(texts: list[str], heights: list[float], top: float, bottom: float) -> int:
+    """How many of ``texts`` (each ``heights[i]`` tall, 3 apart) fit between ``top`` and ``bottom``. A
+    lead-in that ends with a colon ("It was served here because:") is left out with what it introduces,
+    so the card never ends on a sentence that points at nothing."""
+    n, y = 0, top
+    while n < len(texts) and y + heights[n] <= bottom:
+        y += heights[n] + 3
+        n += 1
+    while n and texts[n - 1].endswith(":"):
+        n -= 1
+    return n

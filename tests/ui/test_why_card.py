@@ -1,0 +1,35 @@
+"""'Why this clip' never ends on a lead-in whose reasons did not fit (seen at 1366x768: a revisit with
+four score parts ended on "It was served here because:" and nothing after it)."""
+
+from __future__ import annotations
+
+from feedapp.core.endcard import Explanation, Part
+from feedapp.core.model import Clip
+from feedapp.ui.panels.style import TopicColours
+from feedapp.ui.panels.why import HEIGHT, WhyCard, fitting
+
+LEAD_IN = "You came back to this clip. It was served here because:"
+REASON = "The feed is still unsure about clips like this, so it tries one (+0.49)."
+NOTE = "You watched a 4.0 s #weather clip 34 times, so #weather went up (0.00 \u2192 0.88)."
+
+
+def test_fitting_leaves_out_a_lead_in_without_what_it_introduces():
+    texts = ["first", LEAD_IN, REASON]
+    assert fitting(texts, [10, 10, 10], 0, 100) == 3
+    assert fitting(texts, [10, 10, 10], 0, 30) == 1  # the reason does not fit: nor does its lead-in
+    assert fitting(texts, [10, 10, 10], 0, 5) == 0
+    assert fitting(["a:", "b:"], [10, 10], 0, 100) == 0  # nothing after them at all
+
+
+def test_a_revisit_with_four_score_parts_on_a_laptop_card(qtbot):
+    clip = Clip("c1", "/x/c1.mp4", "Trail notes", ("nature",), "theo", 19100, 30.0, 540, 960)
+    parts = (Part("unsure", "", 0.49), Part("length", "17-23s", -0.05), Part("other", "", 0.02),
+             Part("visual", "", 0.01))
+    why = WhyCard(TopicColours())
+    qtbot.addWidget(why)
+    why.set_pick(clip, Explanation(0.47, 0.06, False, parts, (LEAD_IN, REASON), revisit=True), "foryou",
+                 last_note=NOTE)
+    for width, shown in ((352, [NOTE]), (1200, [NOTE, LEAD_IN, REASON])):  # the card at 1366x768, and wide
+        why.resize(width, HEIGHT)
+        why.grab()  # paints
+        assert why.shown == shown
