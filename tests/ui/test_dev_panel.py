@@ -187,6 +187,24 @@ def test_changes_made_elsewhere_show_in_the_controls_and_queue(qtbot, engine):
     qtbot.waitUntil(lambda: queue_ids(panel) == [e.clip.id for e in engine.upcoming(8)], timeout=2000)
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.9])
+def test_every_reset_button_stays_inside_the_scrolled_list(qtbot, engine, scale):
+    """At its design width (the 1366x768 laptop gives it about that) with the list scrolling and every
+    name in bold (changed), no control is cut off under the scroll bar (the reset column was)."""
+    panel = shown(qtbot, DevPanel(engine))
+    for p in engine.ranker.spec():
+        engine.set_param(p.name, p.max)
+    panel.set_ui_scale(scale)
+    panel.resize(round(380 * scale), round(560 * scale))
+    qtbot.waitUntil(lambda: panel.scroll.verticalScrollBar().isVisible(), timeout=2000)
+    panel.params_widget.layout().activate()
+    viewport = panel.scroll.viewport().width()
+    for name, row in panel.rows.items():
+        assert row.label.font().bold(), name
+        right = row.reset.mapTo(panel.params_widget, row.reset.rect().topRight()).x()
+        assert right < viewport, (name, right, viewport)
+
+
 def test_preset_round_trip_through_the_panel(qtbot, engine, tmp_path):
     rec, sink = make_recorder(engine)
     panel = shown(qtbot, DevPanel(engine, rec, presets_dir=tmp_path / "presets"))

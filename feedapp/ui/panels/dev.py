@@ -244,6 +244,11 @@ class _FloatSpin(QDoubleSpinBox):
         _clamped_step(self, super().stepBy, steps)
 
 
+# the slider gives way first: at the panel's design width, with the list's scroll bar and every name in
+# bold (changed), the reset buttons must stay inside the visible part of the list (they were cut off at 90)
+SLIDER_MIN_W = 40
+
+
 class ParamRow:
     """The controls of one parameter: name, slider, spin box, back-to-default button."""
 
@@ -256,7 +261,7 @@ class ParamRow:
         self.slider.setRange(0, self.scale.steps)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the player keeps the arrow keys
         self.slider.setToolTip(self.label.toolTip())
-        self.slider.setMinimumWidth(90)
+        self.slider.setMinimumWidth(SLIDER_MIN_W)
         self.spin: QSpinBox | QDoubleSpinBox = _IntSpin(p) if p.kind == "int" else _FloatSpin(p)
         self.spin.setKeyboardTracking(False)  # typed values apply on Enter or when leaving the box
         self.spin.setToolTip(self.label.toolTip())
@@ -288,7 +293,7 @@ class ParamRow:
             self.label.setFont(f)
 
     def set_ui_scale(self, s: float) -> None:
-        self.slider.setMinimumWidth(round(90 * s))
+        self.slider.setMinimumWidth(round(SLIDER_MIN_W * s))
         self.spin.setFixedWidth(round(96 * s))
         self.reset.setFixedWidth(round(28 * s))
         f = self.label.font()  # set explicitly once bold: follow the panel's size by hand
