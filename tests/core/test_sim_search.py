@@ -1,0 +1,105 @@
+"""The informed searcher (``feedapp.core.sim_search``): a ceiling for learners, so it must search as
+the docstring says: most-likely-liked clip first, every answer used, the feed rules kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from feedapp.core.demo_catalog import DEMO_PLAN_CREATORS, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, demo_like_catalog
+from feedapp.core.features import FeatureSpace
+from feedapp.core.model import Clip
+from feedapp.core.sim_metrics import recover_views
+from feedapp.core.sim_search import Searcher, search_trace
+from feedapp.core.sim_viewers import KindViewer
+
+RULES = {"repeat_gap": 10, "max_same_topic": 8}
+
+
+def _clip(i: int, topics: tuple[str, ...], creator: str = "c0") -> Clip:
+    return Clip(id=f"k{i}", path=f"/clips/k{i}.mp4", title=f"k{i}", topics=topics, creator=creator,
+                duration_ms=8000, fps=30.0, width=540, height=960)
+
+
+def test_a_clip_with_two_untried_topics_is_tried_first_and_a_miss_rules_both_out():
+    clips = [_clip(0, ("a",)), _clip(1, ("b",)), _clip(2, ("c", "d")), _clip(3, ("e",)), _clip(4, ("a", "b"))]
+    space = FeatureSpace(clips)
+    s = Searcher(space, "one_topic", {"c0": 5})
+    p = s.p_liked()
+    assert p[space.row_of["k2"]] == pytest.approx(0.4) and p[space.row_of["k0"]] == pytest.approx(0.2)
+    first = int(np.argmax(p))
+    assert space.clips[first].id == "k2"  # the lowest row of the two-topic clips
+    s.observe(first, liked=False)  # neither c nor d
+    p = s.p_liked()
+    assert p[space.row_of["k2"]] == 0.0
+    assert p[space.row_of["k0"]] == pytest.approx(1 / 3) and p[space.row_of["k4"]] == pytest.approx(2 / 3)
+    s.observe(space.row_of["k4"], liked=True)  # a or b
+    assert p[space.row_of["k3"]] > 0 and s.p_liked()[space.row_of["k3"]] == 0.0
+    s.observe(space.row_of["k0"], liked=False)
+    assert s.p_liked()[space.row_of["k1"]] == pytest.approx(1.0)
+
+
+def test_a_fans_search_starts_with_the_creator_with_most_clips():
+    clips = [_clip(0, ("a",), "small"), _clip(1, ("a",), "big"), _clip(2, ("b",), "big"), _clip(3, ("b",), "big")]
+    space = FeatureSpace(clips)
+    s = Searcher(space, "creator_fan", {"small": 1, "big": 3})
+    p = s.p_liked()
+    assert p[space.row_of["k1"]] == pytest.approx(0.75) and p[space.row_of["k0"]] == pytest.approx(0.25)
+    s.observe(space.row_of["k1"], liked=False)
+    assert s.p_liked()[space.row_of["k0"]] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="contradict"):
+        s.observe(space.row_of["k0"], liked=False)
+
+
+def test_mixed_viewers_are_not_modelled():
+    space = FeatureSpace([_clip(0, ("a",))])
+    with pytest.raises(ValueError, match="not 'mixed'"):
+        Searcher(space, "mixed", {})
+
+
+def _first_liked(liked: list[bool]) -> int:
+    return liked.index(True)
+
+
+def test_a_one_topic_viewer_is_found_within_one_view_per_topic_and_then_served_its_topic():
+    catalog = demo_like_catalog(0, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)
+    n_topics = len(FeatureSpace(catalog.clips).topics)
+    for v in range(6):
+        t = search_trace(catalog, "one_topic", v, 40, RULES)
+        k = _first_liked(t.liked)
+        assert k < n_topics  # never a topic twice while it searches
+        after = t.liked[k: k + 16]
+        # 24 clips of the topic: all liked but the slot the same-topic limit (8) keeps for another topic
+        assert sum(after) >= 14, (v, t.liked)
+
+
+def test_the_feed_rules_bind_the_searcher_too():
+    catalog = demo_like_catalog(0)  # 64 clips: 8 of a one-topic viewer's topic, repeat gap 10
+    t = search_trace(catalog, "one_topic", 3, 60, RULES)
+    k = _first_liked(t.liked)
+    window = t.liked[k + 20: k + 40]
+    assert sum(window) <= 16  # 8 liked clips can fill at most 8 of every 10 slots
+    free = search_trace(catalog, "one_topic", 3, 60, {"repeat_gap": 1, "max_same_topic": 0})
+    assert all(free.liked[_first_liked(free.liked):])
+
+
+def test_a_switch_is_recovered_once_the_new_topic_is_found():
+    catalog = demo_like_catalog(1, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)
+    space = FeatureSpace(catalog.clips)
+    for v in range(6):
+        t = search_trace(catalog, "switcher", v, 90, RULES, space, switch_at=50)
+        assert t.switched_at == 50
+        found = _first_liked(t.liked[50:])
+        assert found < len(space.topics) - 1  # a topic ruled out is not tried again
+        old = KindViewer.make("switcher", v, space.topics, space.creators).topics[0]
+        assert not any(old in c.topics for c in t.clips[50: 50 + found + 1])  # nor the topic liked before
+        assert recover_views(t) == found + 7  # then 7 liked in a row
+
+
+def test_the_searcher_beats_chance_by_far_on_a_generated_catalog():
+    from feedapp.core.sim_catalogs import generated_catalog
+
+    catalog = generated_catalog(1000, 20, 200, 0)
+    space = FeatureSpace(catalog.clips)
+    shares = [np.mean(search_trace(catalog, "several_topics", v, 30, RULES, space).liked[20:30]) for v in range(5)]
+    assert np.mean(shares) >= 0.8  # chance: 2-3 of 20 topics, about 0.15
