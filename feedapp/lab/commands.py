@@ -29,6 +29,24 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _no_sessions(conn, db_path: str | Path, study: str | None, condition: str | None = None) -> int:  # noqa: ANN001
+    """Exit code 1 with one line: nothing matches, and what the file holds instead."""
+    from collections import Counter
+
+    from feedapp.lab.data import session_ids, studies
+
+    def listed(counts: dict[str, int]) -> str:
+        return ", ".join(f"{name} ({n} sessions)" for name, n in sorted(counts.items())) or "none"
+
+    what = " ".join([f"of study {study!r}"] * bool(study) + [f"in condition {condition!r}"] * bool(condition))
+    have = f"studies there: {listed(studies(conn))}"
+    if condition:
+        keep = set(session_ids(conn, study=study))
+        conditions = Counter(c or "(none)" for sid, c in conn.execute("SELECT id, condition FROM sessions") if sid in keep)
+        have = f"conditions{' of that study' if study else ''} there: {listed(conditions)}; {have}"
+    return _fail(f"no session {what} in {db_path} ({have})", 1)
+
+
 def validate(path: str | Path, *, demo_dir: Path | None = None) -> tuple[int, dict]:
     """(exit code, result) where result = {"ok", "study", "problems": [...], "catalog": {...}}."""
     path = Path(path)
@@ -132,10 +150,8 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
             if session is not None:
                 result = write_report(conn, out_dir, session_id=resolve_session(conn, session))
             else:
-                known = studies(conn)
-                if study not in known:
-                    have = ", ".join(f"{k} ({n} sessions)" for k, n in known.items()) or "none"
-                    return _fail(f"no session of study {study!r} in {db_path} (studies there: {have})", 1)
+                if study not in studies(conn):
+                    return _no_sessions(conn, db_path, study)
                 result = write_report(conn, out_dir, study=study)
         finally:
             conn.close()
@@ -236,7 +252,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
         try:
             ids = session_ids(conn, study=study, condition=condition)
             if not ids:
-                return _fail(f"no session matches study={study!r} condition={condition!r} in {db_path}", 1)
+                return _no_sessions(conn, db_path, study, condition)
             manifest = export(conn, out_dir, ids, fmt, source=str(db_path))
             names = session_studies(conn)
             marks = ",".join("?" * len(ids))

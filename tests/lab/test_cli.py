@@ -49,6 +49,21 @@ def test_lab_commands_end_to_end(tmp_path, study, capsys):
         run("report", "--db", str(db), "--out", str(tmp_path / "r"))
 
 
+def test_export_and_report_that_match_nothing_say_so_in_words(tmp_path, study, capsys):
+    db = tmp_path / "feed.db"
+    write_study_log(db, study, ["P01", "P03"])  # both in condition "random" (odd numbers)
+    out = str(tmp_path / "e")
+    assert run("export", "--db", str(db), "--study", "learn-vs-random", "--condition", "learn", "--out", out) == 1
+    assert capsys.readouterr().err == (
+        f"feedapp: no session of study 'learn-vs-random' in condition 'learn' in {db} (conditions of that study "
+        "there: random (2 sessions); studies there: learn-vs-random (2 sessions))\n")
+    assert run("export", "--db", str(db), "--study", "nope", "--out", out) == 1
+    assert capsys.readouterr().err == (f"feedapp: no session of study 'nope' in {db} "
+                                       "(studies there: learn-vs-random (2 sessions))\n")
+    assert run("report", "--db", str(db), "--study", "nope", "--out", out) == 1
+    assert "None" not in capsys.readouterr().err and not Path(out).exists()
+
+
 def test_report_of_a_session_without_views(tmp_path):
     db = tmp_path / "feed.db"
     log = EventLog(db)
