@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser(
         "export",
-        help="export sessions to CSV or JSONL files",
+        help="export sessions to CSV, JSONL or Parquet files",
         description="Write one file per entity (sessions, clips, impressions, views, events, profile_snapshots) "
         "plus the joined view_log and a manifest.json into DIR. Conventions: docs/data.md.",
     )

@@ -23,3 +23,10 @@ def test_help_texts_mention_only_options_that_exist():
     unknown = {" ".join(path) or "feedapp": sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", p.format_help())) - known)
                for path, p in parsers}
     assert {cmd: opts for cmd, opts in unknown.items() if opts} == {}
+
+
+def test_the_command_list_names_every_export_format():
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    summary = next(c.help for c in commands._choices_actions if c.dest == "export")
+    formats = next(a.choices for a in commands.choices["export"]._actions if a.dest == "format")
+    assert [f for f in formats if f.lower() not in summary.lower()] == []
