@@ -158,6 +158,7 @@ class SwipeView(QWidget):
         self._toast_timer = QTimer(self, singleShot=True, interval=3000)
         self._toast_timer.timeout.connect(self._hide_toast)
         self._status = ""
+        self._frame: QRectF | None = None  # the current clip's picture as last painted, in its slot (letterboxed)
         self._notice = ""  # a lasting notice in the toast's place (e.g. saving fails), under any toast
         self._message: tuple[str, str] | None = None
         self._icon_opacity = 0.0
@@ -658,8 +659,17 @@ class SwipeView(QWidget):
                 p.drawImage(target, pm, QRectF(pm.rect()))
             if target.width() < rect.width() - 2:
                 column = QRectF(target.left(), rect.top(), target.width(), rect.height())
+            if slot is self._slots[0]:
+                self._frame = target.translated(0, -rect.top())
         overlays.caption(p, clip, column)
         return column
+
+    def message_top(self) -> float:
+        """Where toasts and the status line start: below the top fifth of the clip's picture, where clips
+        carry their own title. In a window narrower than the clip's shape the picture is letterboxed and
+        starts lower than the window, so the window's top fifth would put them on that title."""
+        f = self._frame if self._frame is not None else QRectF(self.rect())
+        return f.top() + overlays.message_top(f.height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -672,6 +682,7 @@ class SwipeView(QWidget):
             return
         h = r.height()
         cur_column = QRectF(0, self._offset, r.width(), h)
+        self._frame = None  # set by the current slot's picture, if it has one
         for step in (-1, 0, 1):
             y = self._offset + step * h
             if y <= -h or y >= h:
@@ -686,7 +697,7 @@ class SwipeView(QWidget):
             overlays.play_pause_icon(p, r, self.is_paused, self._icon_opacity)
         # toasts (or the lasting notice), then the status line, below the top fifth where clips carry their
         # own title (the demo's band)
-        below = overlays.pill(p, r, self._toast or self._notice, top=overlays.message_top(h), accent=True)
+        below = overlays.pill(p, r, self._toast or self._notice, top=self.message_top(), accent=True)
         overlays.pill(p, r, self._status, top=below - r.top() + (8 if self._toast or self._notice else 0))
         if self._help:
             overlays.help_overlay(p, r)
