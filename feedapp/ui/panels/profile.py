@@ -49,6 +49,10 @@ class ProfileBars(style.ScaledWidget):
         """The affinities being shown (the target of the transition), best first."""
         return {t: a for t, (a, _) in sorted(self._to.items(), key=lambda kv: kv[1][1])}
 
+    def shown(self) -> list[str]:
+        """The topics that have a row (at most ``MAX_ROWS``), top to bottom."""
+        return [t for t in self.values() if self._to[t][1] < MAX_ROWS]
+
     def _now(self, topic: str) -> tuple[float, float] | None:
         a, b = self._from.get(topic), self._to.get(topic)
         if b is None:
@@ -63,6 +67,9 @@ class ProfileBars(style.ScaledWidget):
         merged = {t: 0.0 for t in all_topics}
         merged.update(topics)
         order = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+        if len(order) > MAX_ROWS:  # rows run out: topics with views are shown before topics not seen yet (at 0)
+            shown = {t for t, _ in sorted(order, key=lambda kv: not topic_views.get(kv[0]))[:MAX_ROWS]}
+            order = [kv for kv in order if kv[0] in shown] + [kv for kv in order if kv[0] not in shown]
         self._to = {t: (float(a), float(i)) for i, (t, a) in enumerate(order)}
         self._from = current
         self._views = dict(topic_views)
