@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -774,28 +775,37 @@ class QuestionnairePage(QWidget):
             item = _ItemRow(group)  # one focus stop per item: digits or arrow keys choose, Tab goes on
             item.setObjectName(f"q_{q.id}")
             self.rows[q.id] = item
-            row = QHBoxLayout(item) if q.type == "likert" else QVBoxLayout(item)
-            row.setContentsMargins(6, 4, 6, 4)
             if q.type == "likert":
-                if q.labels[0]:
-                    low = QLabel(q.labels[0])
-                    low.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
-                    row.addWidget(low)
+                # the buttons in one row, the two end labels under its ends: a portrait lab window (about
+                # 420 px) holds 11 points, which a row with the labels beside it did not
+                scale = QGridLayout(item)
+                scale.setContentsMargins(4, 4, 4, 4)
+                scale.setHorizontalSpacing(3)
+                item.setMaximumWidth(q.points * 47 + 8)  # buttons up to 44 px wide, the labels under the ends
                 for k in range(1, q.points + 1):
                     b = QPushButton(str(k))
                     b.setObjectName(f"q_{q.id}_{k}")
                     b.setCheckable(True)
-                    b.setFixedSize(44, 40)
+                    b.setMinimumSize(24, 40)
+                    b.setMaximumHeight(40)
                     b.setStyleSheet("QPushButton { background: #2e2e35; color: white; border: none; border-radius: 8px; }"
                                     f" QPushButton:checked {{ background: {overlays.ACCENT.name()}; }}")
                     group.addButton(b, k)
-                    row.addWidget(b)
-                if q.labels[1]:
-                    high = QLabel(q.labels[1])
-                    high.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
-                    row.addWidget(high)
-                row.addStretch(1)
+                    scale.addWidget(b, 0, k - 1)
+                half = (q.points + 1) // 2
+                for text, first, span, align in ((q.labels[0], 0, half, Qt.AlignmentFlag.AlignLeft),
+                                                 (q.labels[1], half, q.points - half, Qt.AlignmentFlag.AlignRight)):
+                    if text:
+                        end = QLabel(text)
+                        end.setWordWrap(True)
+                        end.setAlignment(align)
+                        end.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
+                        scale.addWidget(end, 1, first, 1, span)
+                for k in range(q.points):
+                    scale.setColumnStretch(k, 1)
             else:
+                row = QVBoxLayout(item)
+                row.setContentsMargins(6, 4, 6, 4)
                 for k, c in enumerate(q.choices, start=1):
                     r = QRadioButton(f"{k}  {c}" if len(q.choices) <= 9 else c)
                     r.setObjectName(f"q_{q.id}_{k}")
@@ -814,6 +824,7 @@ class QuestionnairePage(QWidget):
         self.submit.setStyleSheet(BUTTON_STYLE)
         self.submit.clicked.connect(self._submit)
         self.missing = QLabel("")
+        self.missing.setWordWrap(True)
         self.missing.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")
         row = QHBoxLayout()
         row.addWidget(self.missing, 1)
@@ -821,14 +832,16 @@ class QuestionnairePage(QWidget):
         column.addLayout(row)
         column.addStretch(1)
         inner = QWidget()
+        column.setContentsMargins(2, 0, 2, 0)  # the page has its margins: the items get the width
         inner.setLayout(column)
         inner.setMaximumWidth(640)
         _dark(inner)
         holder = QWidget()
         _dark(holder)
         h = QHBoxLayout(holder)
+        h.setContentsMargins(0, 0, 0, 0)
         h.addStretch(1)
-        h.addWidget(inner, 8)
+        h.addWidget(inner, 100)  # all the width up to its 640 px, centred beyond that
         h.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
