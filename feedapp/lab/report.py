@@ -107,6 +107,15 @@ def _f(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
+def _continuation(conn: sqlite3.Connection, session_id: str) -> dict[str, str | None]:
+    """The crashed session this one continues (its ``continues_session`` event), and the session that
+    continued this one after it crashed: ``{"continues": id or None, "continued_in": id or None}``."""
+    links = [(sid, _loads_obj(data).get("session_id")) for sid, data in conn.execute(
+        "SELECT session_id, data FROM events WHERE kind = 'continues_session'")]
+    return {"continues": next((old for new, old in links if new == session_id), None),
+            "continued_in": next((new for new, old in links if old == session_id), None)}
+
+
 def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: dict[str, str] | None = None) -> dict[str, Any]:
     """Figures of one session (``study_names``: ``session_studies(conn)`` when already known)."""
     conn.row_factory = sqlite3.Row
@@ -209,6 +218,7 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
             "skip_threshold_ms": s["skip_threshold_ms"], "app_version": s["app_version"],
             "catalog_fingerprint": s["catalog_fingerprint"], "catalog_size": s["catalog_size"],
             "fields": _loads_obj(s["fields"]) if "fields" in s.keys() else {},
+            **_continuation(conn, session_id),
         },
         "summary": summary,
         "exploration": exploration,
@@ -290,6 +300,7 @@ def study_figures(conn: sqlite3.Connection, study: str) -> dict[str, Any]:
         "sessions": [{"id": f["session"]["id"], "participant": f["session"]["participant"],
                       "condition": f["session"]["condition"], "ranker": f["session"]["ranker"],
                       "views": f["summary"]["views"], "end_reason": f["session"]["end_reason"],
+                      "continues": f["session"]["continues"], "continued_in": f["session"]["continued_in"],
                       **{m: _f(v) for m, v in _session_means(f).items()}} for f in sessions],
         "conditions": out_conditions,
         "interval": "Student-t 95% over per-session means (the session is the unit)",
@@ -527,6 +538,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") 
     return '<div class="wide">' + "".join(out) + "</table></div>"
 
 
+def _end(s: dict[str, Any]) -> str:
+    """A session's end reason, with the crash continuation it belongs to (the Sessions table)."""
+    links = [f"{words} {s[key][:8]}" for key, words in (("continues", "continues"), ("continued_in", "continued in"))
+             if s.get(key)]
+    return (s["end_reason"] or "–") + (f" ({'; '.join(links)})" if links else "")
+
+
 def render_session(fig: dict[str, Any]) -> str:
     s, sm = fig["session"], fig["summary"]
     title = f"Session {s['id'][:8]} — participant {s['participant'] or '–'}, condition {s['condition'] or '–'}"
@@ -536,6 +554,8 @@ def render_session(fig: dict[str, Any]) -> str:
         ["ranker", s["ranker"]], ["ranker parameters", json.dumps(s["ranker_params"], sort_keys=True)],
         ["seed", s["seed"]], ["mode", s["mode"]], ["started (UTC)", s["started_utc"]],
         ["end reason", s["end_reason"] or "running/interrupted"],
+        *[[label, f"{s[key]} (after the app stopped without ending it)"] for key, label in
+          (("continues", "continues session"), ("continued_in", "continued in session")) if s.get(key)],
         ["length (s)", ("n", "–" if s["length_s"] is None else f"{s['length_s']:.1f}")],
         ["skip threshold (ms)", s["skip_threshold_ms"]], ["session id", s["id"]],
         *[[f"start dialog: {k}", v if isinstance(v, str) else json.dumps(v)] for k, v in s.get("fields", {}).items()],
@@ -650,7 +670,7 @@ def render_study(fig: dict[str, Any], session_files: dict[str, str]) -> str:
                         "dwell (ms)", "end"], [
         [("raw", f'<a href="{html.escape(session_files.get(s["id"], "#"))}">{html.escape(s["id"][:8])}</a>'),
          s["participant"], s["condition"], s["ranker"], s["views"], s["watch_ratio"], s["skip_rate"], _ms(s["dwell_ms"]),
-         s["end_reason"] or "–"] for s in fig["sessions"]], "sessions"))
+         _end(s)] for s in fig["sessions"]], "sessions"))
     public = {k: v for k, v in fig.items() if not k.startswith("_")}
     return _page(title, body, public)
 

@@ -243,3 +243,29 @@ def test_stats_helpers():
     assert r["mean"] == 3 and r["ci_low"] == pytest.approx(3 - 2.776445 * math.sqrt(2.5) / math.sqrt(5), abs=1e-5)
     assert mean_ci([1])["ci_low"] is None and mean_ci([])["mean"] is None
     assert mean_ci([0, 0, 1], bounds=(0, 1))["ci_low"] == 0.0
+
+
+def test_a_session_continued_after_a_crash_is_linked_both_ways(tmp_path):
+    from feedapp.core.session import SessionRecorder
+    from feedapp.lab.report import _end, render_session
+    from feedapp.store.log import EventLog
+
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    kw = {"app_version": "t", "mode": "lab", "ranker": "random", "participant": "P09", "condition": "x"}
+    crashed = SessionRecorder(log, **kw)
+    crashed.end("recovered_after_crash")
+    cont = SessionRecorder(log, **kw)
+    cont.event("continues_session", session_id=crashed.id, views=0, elapsed_ms=0.0)
+    cont.end("quit")
+    other = SessionRecorder(log, **kw)
+    other.end("quit")
+    assert log.close()
+    conn = open_for_reading(db)
+    a, b, c = (session_figures(conn, s.id)["session"] for s in (crashed, cont, other))
+    assert (a["continues"], a["continued_in"]) == (None, cont.id)
+    assert (b["continues"], b["continued_in"]) == (crashed.id, None)
+    assert (c["continues"], c["continued_in"]) == (None, None)
+    page = render_session(session_figures(conn, cont.id))
+    assert "<td>continues session</td>" in page and crashed.id in page
+    assert _end(a) == f"recovered_after_crash (continued in {cont.id[:8]})" and _end(c) == "quit"
