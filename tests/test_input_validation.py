@@ -260,3 +260,14 @@ def test_run_player_checks_the_autopilot_before_opening_the_log(tmp_path, clips,
     with pytest.raises(UserError, match="autopilot"):
         run_player(Settings(db_path=db).validate(), folder=clips, autopilot=autopilot, autopilot_speed=speed)
     assert not db.exists()
+
+
+def test_a_demo_folder_that_cannot_be_made_is_one_line_and_leaves_no_session_row(tmp_path):
+    """`feedapp demo --clips DIR` where DIR cannot be made: refused before the window, as make-demo does
+    (it used to open a window that said so and record an empty session on every try)."""
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    db = tmp_path / "feed.db"
+    code, err = cli("demo", "--clips", str(blocker / "demo"), "--db", str(db))
+    assert_refused(code, err, "cannot create the demo folder", "--clips")
+    assert session_rows(db) == 0

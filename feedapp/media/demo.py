@@ -140,6 +140,16 @@ def _background_priority() -> None:
     _BACKGROUND = 0
 
 
+def demo_folder(dest: str | os.PathLike) -> Path:
+    """``dest``, made if missing; OSError with one line a person can act on if it cannot be made."""
+    dest = Path(dest)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot create the demo folder {dest} ({e.strerror}); choose another with --clips") from None
+    return dest
+
+
 def make_demo(
     dest: Path,
     seed: int = 0,
@@ -156,11 +166,7 @@ def make_demo(
     first N clips of the plan (tests). Setting ``stop`` ends the run early: pending clips are dropped,
     worker processes are terminated, and what is ready is returned.
     """
-    dest = Path(dest)
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OSError(f"cannot create the demo folder {dest} ({e.strerror}); choose another with --clips") from None
+    dest = demo_folder(dest)
     plan = plan_demo(seed)[: limit if limit is not None else None]
     total = len(plan)
     old = _read_sidecar(dest)

@@ -408,6 +408,13 @@ def run_player(
     t_start = time.monotonic_ns()
     return_big_buffers()  # before probing: 4K frames freed by the scan go back to the system too
     taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
+    if demo_dir is not None:  # likewise a demo folder that cannot be made (the clips are made in the background)
+        from feedapp.media.demo import demo_folder
+
+        try:
+            demo_folder(demo_dir)
+        except OSError as e:
+            raise UserError(str(e)) from None
     db = open_store(settings.db_path)
     still_open = _recover_crashed_sessions(db, settings.db_path)
     catalog = Catalog()
