@@ -22,3 +22,12 @@ def test_assign_example_in_the_guide_is_what_the_code_gives():
     for pid in ("P01", "P02"):
         a = study.assign(pid)
         assert f"{pid}: {a.condition.name} ({a.condition.ranker}), seed {a.seed}" in DOC
+
+
+def test_the_example_studys_texts_break_lines_only_between_sentences():
+    """Line breaks in consent, instructions and debrief are shown as written: a break mid-sentence in
+    the example (wrapped for the editor) showed as a ragged line on the participant's screen."""
+    study = load_study(ROOT / "examples" / "study.toml")
+    for text in (study.consent, study.instructions, study.debrief, study.practice.instructions):
+        for line in text.strip().splitlines():
+            assert line.rstrip()[-1] in ".?!:", line
