@@ -140,6 +140,9 @@ def _background_priority() -> None:
     _BACKGROUND = 0
 
 
+DEMO_SEED = 0  # the demo catalog that `feedapp demo` and a lab study's "demo" catalog play (make-demo --seed: another)
+
+
 def demo_folder(dest: str | os.PathLike) -> Path:
     """``dest``, made if missing; OSError with one line a person can act on if it cannot be made."""
     dest = Path(dest)

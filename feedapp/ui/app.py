@@ -566,9 +566,10 @@ def run_player(
 
         def make() -> None:
             try:
-                from feedapp.media.demo import make_demo
+                from feedapp.media.demo import DEMO_SEED, make_demo
 
-                result = make_demo(demo_dir, seed=settings.seed, workers=2,
+                # the feed's --seed orders the feed; it does not remake the 288 clips (as lab runs do not)
+                result = make_demo(demo_dir, seed=DEMO_SEED, workers=2,
                                    on_clip=bridge.clip_ready.emit, on_progress=bridge.progress.emit, stop=stop)
             except Exception as e:  # noqa: BLE001 - shown to the person, the player keeps running
                 bridge.failed.emit(str(e) or type(e).__name__)

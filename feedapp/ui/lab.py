@@ -114,7 +114,7 @@ def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Pat
 
     folder = study.clips_folder(demo_dir)
     if study.catalog == "demo" and not _demo_made(folder):
-        from feedapp.media.demo import make_demo
+        from feedapp.media.demo import DEMO_SEED, make_demo
 
         last = [-1]
 
@@ -123,7 +123,7 @@ def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Pat
                 last[0] = done // 8
                 _say(f"making the demo clips in {folder}: {done}/{total}")
 
-        result = make_demo(folder, seed=0, workers=2, on_progress=progress)
+        result = make_demo(folder, seed=DEMO_SEED, workers=2, on_progress=progress)
     else:
         result = _scan_folder(folder, db)
     if not result.accepted:
@@ -134,9 +134,10 @@ def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Pat
 
 
 def _demo_made(folder: Path) -> bool:
+    from feedapp.media.demo import DEMO_SEED
     from feedapp.media.demo_plan import plan_demo
 
-    return folder.is_dir() and all((folder / item.file).exists() for item in plan_demo(0))
+    return folder.is_dir() and all((folder / item.file).exists() for item in plan_demo(DEMO_SEED))
 
 
 def parse_field_args(study: Study, items: Sequence[str]) -> dict[str, str]:
