@@ -133,3 +133,17 @@ def test_the_worker_process_board_shows_the_same_figures_and_ends_with_it(qtbot)
     proc = b.proc.process
     b.shutdown()
     assert not proc.is_alive()
+
+
+def test_the_share_labels_sit_clear_of_the_fair_share_ticks(qtbot, board):
+    """The white fair-share tick crossed the "6%" beside short bars (seen at 1366x768, G): the shares
+    now stand in their own column, right of every bar and tick."""
+    qtbot.waitUntil(lambda: board.canvas.snap is not None, timeout=5000)
+    for size in ((760, 640), (520, 420)):
+        board.canvas.resize(*size)
+        board.canvas.grab()  # paints
+        labels = board.canvas.share_labels
+        assert set(labels) == set(board.canvas.snap["policies"]) and all(labels.values())
+        for column in labels.values():
+            for left, right, tick in column:
+                assert tick < left - 1 and right - left > 5, (left, right, tick)

@@ -60,6 +60,7 @@ class FameCanvas(QWidget):
         self._fonts: tuple | None = None
         self._labels: dict[tuple, list] = {}
         self._static: dict[tuple[str, int], QStaticText] = {}
+        self.share_labels: dict[str, list[tuple[float, float, float]]] = {}  # per column: (left, right, tick x)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # paintEvent fills every pixel
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(520, 420)
@@ -172,7 +173,7 @@ class FameCanvas(QWidget):
         ch = min(64.0, r.height() * 0.14)
         self._chart(p, QRectF(x, y + 2, w, ch), fig["history"], snap)
         y += ch + 8
-        self._bars(p, QRectF(x, y, w, r.bottom() - y - 6), fig, snap, top)
+        self._bars(p, QRectF(x, y, w, r.bottom() - y - 6), fig, snap, top, name)
 
     def _chart(self, p: QPainter, r: QRectF, hist: list, snap: dict) -> None:
         p.fillRect(r, QColor(22, 22, 27))
@@ -202,7 +203,8 @@ class FameCanvas(QWidget):
             p.drawPolyline(poly)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
-    def _bars(self, p: QPainter, r: QRectF, fig: dict, snap: dict, top: float) -> None:
+    def _bars(self, p: QPainter, r: QRectF, fig: dict, snap: dict, top: float, name: str) -> None:
+        self.share_labels[name] = []
         _, _, small, _, fm = self.fonts()
         creators = snap["creators"]
         n = len(creators)
@@ -242,7 +244,10 @@ class FameCanvas(QWidget):
                 p.setPen(ACCENT if is_new else MUTED)
                 p.drawStaticText(QPointF(left + off, y + dy), st)
                 p.setPen(TEXT if is_new else MUTED)
-                p.drawStaticText(QPointF(left + label_w + bw + 3, y + dy), self._text(f"{100 * share[j]:.0f}%", True))
+                pct = self._text(f"{100 * share[j]:.0f}%", True)
+                x = r.right() - pct.size().width()  # right-aligned in the column right of every bar and tick
+                p.drawStaticText(QPointF(x, y + dy), pct)
+                self.share_labels[name].append((x, r.right(), fx))
         p.setPen(QPen(FAIR, 1.2))
         p.drawLines(ticks)
 
