@@ -25,6 +25,8 @@ class InterestMapView(style.ScaledWidget):
         self.map = InterestMap()
         self.topics: list[str] = []  # the first topic of each clip row
         self._legend: list[str] = []
+        self.legend_shown: list[str] = []  # the topics the last paint had room for in the legend
+        self.legend_hidden = 0  # and how many it counted as "+N more"
         self.served: set[int] = set()
         self.current: int | None = None
         self._layer: QPixmap | None = None
@@ -143,21 +145,41 @@ class InterestMapView(style.ScaledWidget):
             tw = p.fontMetrics().horizontalAdvance("you") + 2
             tx = c.x() + 10 if c.x() + 10 + tw <= plot.right() + 8 else c.x() - 10 - tw
             p.drawText(QRectF(tx, c.y() - 9, tw, 18), style.LEFT, "you")
-        # legend: topic colours
+        # legend: topic colours (the topics that do not fit are counted: "+3 more")
         p.setFont(style.font(12))
-        x, y = content.left(), plot.bottom() + 6
-        bottom = self.height() / self.ui_scale
-        for t in self._legend:
-            label = f"#{t}"
-            w = p.fontMetrics().horizontalAdvance(label) + 14
-            if x + w > content.right():
-                x, y = content.left(), y + LEGEND_LINE
-            if y + LEGEND_LINE > bottom:
-                break
+        fm = p.fontMetrics()
+        widths = [fm.horizontalAdvance(f"#{t}") + 14 for t in self._legend]
+        placed, hidden = place_legend(widths, content.left(), content.right(), plot.bottom() + 6,
+                                      self.height() / self.ui_scale, lambda n: fm.horizontalAdvance(f"+{n} more"))
+        for t, (x, y), w in zip(self._legend, placed, widths):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(self.colours(t))
             p.drawEllipse(QPointF(x + 4, y + 8), 3.5, 3.5)
             p.setPen(style.MUTED)
-            p.drawText(QRectF(x + 10, y, w - 10, LEGEND_LINE), style.LEFT, label)
-            x += w + 4
+            p.drawText(QRectF(x + 10, y, w - 10, LEGEND_LINE), style.LEFT, f"#{t}")
+        if hidden and placed:
+            (x, y), w = placed[-1], widths[len(placed) - 1]
+            p.drawText(QRectF(x + w + 4, y, content.right() - x - w - 4, LEGEND_LINE), style.LEFT, f"+{hidden} more")
+        self.legend_shown, self.legend_hidden = self._legend[: len(placed)], hidden
         p.end()
+
+
+def place_legend(widths: list[float], left: float, right: float, top: float, bottom: float,
+                 more_width) -> tuple[list[tuple[float, float]], int]:  # noqa: ANN001 - n -> width
+    """Where the legend's entries go (``widths`` each, in rows of ``LEGEND_LINE`` from ``top``), and how many
+    do not fit. When some do not, the last row keeps room after its last entry for "+N more"
+    (``more_width(N)`` wide): entries give way to it from the end."""
+    placed, x, y = [], left, top
+    for w in widths:
+        if x + w > right:
+            x, y = left, y + LEGEND_LINE
+        if y + LEGEND_LINE > bottom:
+            break
+        placed.append((x, y))
+        x += w + 4
+    while placed and len(placed) < len(widths):
+        (x, _), w = placed[-1], widths[len(placed) - 1]
+        if x + w + 4 + more_width(len(widths) - len(placed)) <= right:
+            break
+        placed.pop()
+    return placed, len(widths) - len(placed)

@@ -1,0 +1,37 @@
+"""The interest map's legend names every topic or counts the ones it has no room for ("+3 more").
+
+Seen at 1366x768: the demo's 12 topics, a legend of two rows, and #art, #games and #weather were left
+out without a word while their dots were on the map."""
+
+from __future__ import annotations
+
+from feedapp.core.features import FeatureSpace
+from feedapp.core.model import Clip
+from feedapp.ui.panels.mapview import LEGEND_LINE, InterestMapView, place_legend
+from feedapp.ui.panels.style import TopicColours
+
+TOPICS = ["cats", "cooking", "sports", "nature", "music", "ocean", "tech", "city", "space", "art", "games", "weather"]
+
+
+def test_place_legend_keeps_room_for_the_count():
+    more = lambda n: 50  # noqa: E731
+    assert place_legend([40] * 4, 0, 200, 0, 100, more) == ([(0, 0), (44, 0), (88, 0), (132, 0)], 0)
+    placed, hidden = place_legend([40] * 6, 0, 200, 0, LEGEND_LINE, more)  # one row: 4 fit, 2 do not
+    assert hidden == 3 and placed == [(0, 0), (44, 0), (88, 0)]  # the 4th gives way to "+3 more"
+    assert 88 + 40 + 4 + 50 <= 200
+
+
+def test_every_topic_is_named_or_counted(qtbot):
+    clips = [Clip(f"c{i}", f"/c{i}.mp4", f"clip {i}", (TOPICS[i % 12],), f"maker{i % 5}", 5000 + 100 * i, 30.0,
+                  540, 960, features=(float(i % 7), float(i % 3), 1.0, 0.5)) for i in range(48)]
+    view = InterestMapView(TopicColours())
+    qtbot.addWidget(view)
+    view.set_state(FeatureSpace(clips), [0, 5], [0.5, -0.5], {0, 5}, 5)
+    counted = []
+    for width, height in ((352, 212), (900, 400)):  # the card at 1366x768, and a wide one
+        view.resize(width, height)
+        view.grab()  # paints
+        assert view.legend_shown == TOPICS[: len(view.legend_shown)]
+        assert len(view.legend_shown) + view.legend_hidden == len(TOPICS)
+        counted.append(view.legend_hidden)
+    assert counted[0] > 0 and counted[1] == 0
