@@ -95,6 +95,8 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
                          "(clips of every session in this file); the replay uses all of them")
     if "repeat_penalty" in params:  # policy rules logged before their half-lives existed never decayed
         params = {"repeat_halflife": NEVER, "new_creator_halflife": NEVER, **params}
+    if "duration_shrink" in params and "bias_shrink" not in params:  # foryou's model (and lin_ts's) logged
+        params = {**params, "bias_shrink": 1.0}  # before bias_shrink existed: an equal prior, whatever the default
     imp_cols = _columns(conn, "impressions")
     ctx = ("views_learned", "live_seq", "params_version", "ranker_version", "scripted")
     ctx_sql = ", ".join(f"i.{c}" if c in imp_cols else "NULL" for c in ctx)

@@ -223,13 +223,15 @@ def test_diversity_drops_a_topic_that_filled_the_last_slots_and_relaxes_when_not
     assert allowed_mask(space, np.array([], dtype=np.intp), everything, QUIET).all()
 
 
-def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, shrink):
+def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, shrink, bias_shrink):
     """foryou's documented model written out: a Kalman filter over the columns that are not creator
-    columns (duration columns with prior precision ``shrink`` times the others'), beside one
-    (mean, variance) per creator, updated jointly without their cross-covariance."""
+    columns (duration columns with prior precision ``shrink`` times the others', the bias column
+    ``bias_shrink`` times), beside one (mean, variance) per creator, updated jointly without their
+    cross-covariance."""
     X = space.X.astype(np.float64)
     keep = np.array([0.0 if lab.startswith("creator:") else 1.0 for lab in space.labels])
-    pv = np.array([1 / (prior_precision * (shrink if lab.startswith("duration:") else 1.0)) for lab in space.labels]) * keep
+    factor = {"duration": shrink, "bias": bias_shrink}
+    pv = np.array([1 / (prior_precision * factor.get(lab.split(":")[0], 1.0)) for lab in space.labels]) * keep
     mean, P = np.zeros(space.d), np.diag(pv)
     cm, cv = np.zeros(len(space.creators)), np.full(len(space.creators), 1 / prior_precision)
     g = decay
@@ -249,19 +251,20 @@ def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, sh
 def test_foryou_scores_are_posterior_mean_plus_optimism_times_sd():
     spec = SPEC
     space = _space(spec)
-    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, duration_shrink=4.0)
+    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, duration_shrink=4.0,
+                    bias_shrink=5.0)
     r.bind(space)
     X = space.X.astype(np.float64)
     # before any view: mean 0; every clip's uncertainty: its non-creator columns plus its creator's entry
-    before, _, _ = _foryou_by_hand(space, [], optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0)
+    hand = dict(optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0, bias_shrink=5.0)
+    before, _, _ = _foryou_by_hand(space, [], **hand)
     assert r.scores(SplitMix(1)) == pytest.approx(before, rel=1e-6)
-    assert before[0] == pytest.approx(0.7 * math.sqrt((1 + 1 / 4 + 1 + 1) / 2.0))  # bias, length, cats; ann
+    assert before[0] == pytest.approx(0.7 * math.sqrt((1 / 5 + 1 / 4 + 1 + 1) / 2.0))  # bias, length, cats; ann
     views = [(0, 1.0), (2, 0.8), (1, -0.5), (7, 0.3)]
     for row, reward in views:
         r.learn_one(space.clips[row], reward)
     assert r.views == 4
-    expected, mean, cm = _foryou_by_hand(space, views, optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5,
-                                         shrink=4.0)
+    expected, mean, cm = _foryou_by_hand(space, views, **hand)
     assert r.scores(SplitMix(1)) == pytest.approx(expected, rel=1e-5, abs=1e-6)
     assert r.weights()["bias"] == pytest.approx(mean[0], rel=1e-5)
     assert r.weights()["creator:ann"] == pytest.approx(cm[space.creator_index["ann"]], rel=1e-5)
@@ -856,3 +859,39 @@ def test_allowed_mask_keeps_not_interested_and_the_last_clip_out_as_long_as_it_c
         [False, True]  # both within the gap: it gives way, but not to the clip just served
     assert allowed_mask(two, np.array([0]), np.ones(2, dtype=bool), QUIET).tolist() == [False, True]
     assert allowed_mask(one, np.array([0]), np.ones(1, dtype=bool), QUIET).tolist() == [True]  # it plays again
+
+
+def test_a_skip_counts_against_its_topic_not_only_against_the_average():
+    """With ``bias_shrink`` 10 the average-reward weight learns slowly, so skips lower the topics they
+    were of: a topic skipped once ranks well below one never tried, and a view merely less bad than the
+    skips (-0.2 among -1.4s) does not lift its topic far above the untried ones. With an equal prior
+    (``bias_shrink`` 1, the default) the skipped topics stay near untried ones and the less-bad one
+    jumps ahead: the trap that keeps a 10k-clip search going back to the same topics."""
+    from feedapp.core.sim_catalogs import generated_catalog
+
+    cat = generated_catalog(1000, 20, 200, 0)
+    space = FeatureSpace(cat.clips)
+    by_topic: dict[str, list] = {}
+    for c in cat.clips:
+        if len(c.topics) == 1:
+            by_topic.setdefault(c.topics[0], []).append(c)
+    topics = sorted(by_topic)
+
+    def after_skips(**params) -> tuple[float, float, float]:
+        r = make_ranker("foryou", **params).bind(space)
+        for t in topics[:8]:
+            r.learn_one(by_topic[t][0], -1.4)
+        r.learn_one(by_topic[topics[8]][0], -0.2)
+        s = r.scores(SplitMix(1))
+
+        def topic_score(t: str) -> float:  # the topic's other clips, on average
+            return float(np.mean([s[space.row_of[c.id]] for c in by_topic[t][1:]]))
+
+        return (float(np.mean([topic_score(t) for t in topics[:8]])), topic_score(topics[8]),
+                float(np.mean([topic_score(t) for t in topics[9:]])))
+
+    skipped, less_bad, untried = after_skips(bias_shrink=10.0)
+    assert skipped < untried - 0.3, (skipped, untried)
+    assert less_bad < untried + 0.1, (less_bad, untried)
+    skipped, less_bad, untried = after_skips()
+    assert skipped > untried - 0.3 and less_bad > untried + 0.15, (skipped, less_bad, untried)

@@ -102,10 +102,12 @@ def test_clear_errors():
 # -- from a real SQLite log, through the command ------------------------------------------------------
 
 
-def record(path: Path, ranker="foryou", n=60, seed=7, propensities=True, drop_params=()) -> str:
-    """A session written the way the app writes it: recorder + SQLite writer, engine picks logged."""
+def record(path: Path, ranker="foryou", n=60, seed=7, propensities=True, drop_params=(), params=None,
+           context=False) -> str:
+    """A session written the way the app writes it: recorder + SQLite writer, engine picks logged
+    (with ``context``: the whole pick, as the app logs it, so that replay can be exact)."""
     log = EventLog(path)
-    eng = FeedEngine(demo_like_catalog(2), ranker, seed=seed)
+    eng = FeedEngine(demo_like_catalog(2), ranker, seed=seed, params=params)
     viewer = SimViewer.make(5, eng.space.topics, eng.space.creators)
     log.clips_known(eng.catalog.clips)
     params = {k: v for k, v in eng.ranker.params.items() if k not in drop_params}
@@ -115,14 +117,20 @@ def record(path: Path, ranker="foryou", n=60, seed=7, propensities=True, drop_pa
     for i in range(n):
         clip = eng.next()
         pick = eng.pick_at(eng.position)
-        rec.arrive(clip, reached_by="swipe_next" if i else "start", is_revisit=False, settled_ns=t,
-                   policy=pick.ranker, score=pick.score, propensity=pick.propensity if propensities else None,
-                   exploration=pick.explore)
+        if context:
+            rec.arrive(clip, reached_by="swipe_next" if i else "start", is_revisit=False, settled_ns=t, pick=pick)
+        else:
+            rec.arrive(clip, reached_by="swipe_next" if i else "start", is_revisit=False, settled_ns=t,
+                       policy=pick.ranker, score=pick.score, propensity=pick.propensity if propensities else None,
+                       exploration=pick.explore)
         rec.first_frame(t)
         v = viewer.watch(clip)
+        if context:  # the loops the log holds, so the engine learns exactly what replay reads back
+            for k in range(v.loops):
+                rec.loop_completed(t + int((k + 1) * clip.duration_ms * 1e6))
         t += int(v.play_ms * 1e6)
         vr = rec.leave("swipe_next", t)
-        eng.finish(View(clip.id, vr.dwell_ms, vr.play_ms, loops=v.loops, skipped=vr.skipped))
+        eng.finish(View(clip.id, vr.dwell_ms, vr.play_ms, loops=vr.loops if context else v.loops, skipped=vr.skipped))
         t += 1000
     rec.end("finished", t)
     assert log.close()
@@ -157,6 +165,32 @@ def test_a_log_from_before_the_half_lives_replays_with_the_rules_it_was_served_b
         p = read_logged_session(conn, sid).params
         conn.close()
         assert (p["repeat_halflife"], p["new_creator_halflife"]) == want
+
+
+def test_a_log_from_before_the_bias_shrink_replays_exactly_with_an_equal_prior(tmp_path, capsys):
+    """foryou logged before ``bias_shrink`` existed learned the bias with the others' prior: its
+    parameters read back with bias_shrink 1 (whatever the default), so replaying the serving ranker
+    reproduces every propensity; another value would not."""
+    path = tmp_path / "old.db"
+    sid = record(path, n=40, params={"bias_shrink": 1.0, "temperature": 0.3}, drop_params=("bias_shrink",),
+                 context=True)
+    conn = open_for_reading(path)
+    sess = read_logged_session(conn, sid)
+    conn.close()
+    assert sess.params["bias_shrink"] == 1.0
+    rep = replay(sess, ["foryou"], n_boot=50)
+    assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
+    today = replay(sess, ["foryou"], n_boot=50, params={"bias_shrink": 10.0})
+    err = max(abs(s["rankers"]["foryou"]["p_logged_clip"] - st.propensity) for s, st in zip(today["steps"], sess.steps))
+    assert err > 1e-3
+    new = record(tmp_path / "new.db", n=5)
+    conn = open_for_reading(tmp_path / "new.db")
+    assert read_logged_session(conn, new).params["bias_shrink"] == 1.0  # a newer log: its own value
+    conn.close()
+    newer = record(tmp_path / "newer.db", n=5, params={"bias_shrink": 7.0})
+    conn = open_for_reading(tmp_path / "newer.db")
+    assert read_logged_session(conn, newer).params["bias_shrink"] == 7.0
+    conn.close()
 
 
 def test_command_errors_are_one_line_and_exit_code_2(tmp_path, capsys):

@@ -25,6 +25,15 @@ Two refinements (issue 11), both in the same Kalman step:
   a length preference needs ``duration_shrink`` times the evidence before it moves the feed as much
   as a topic does. The reward already corrects watch time for length (``reward.py``); without the
   shrink, viewers who finish every short clip got a feed of short clips whatever their topic.
+- *How fast the average is learned* is ``bias_shrink``: the bias weight's prior precision is that
+  many times the others'. Each view's surprise is shared between the columns in proportion to their
+  variances; with an equal prior (1, the default) the bias takes a large share of every skip, so a
+  topic tried once and skipped stays near "average", barely below one never tried, and a view merely
+  less bad than the skips makes its topic look liked: in a big catalog the search goes back to the
+  same topics. 10 fixes that (10k clips, one-topic viewers' watch time over the oracle's +0.11,
+  switchers recovered sooner everywhere) but costs viewers of several topics and fans 0.03-0.04 on
+  1k and 10k clips, so it is not the default (``docs/benchmarks.md``, "The average reward learned
+  slowly").
 
 - *A changed taste is forgotten faster*: the shortfall of each view's reward below its prediction,
   in the prediction's standard deviations, is averaged over recent views (weight ``SHIFT_MEMORY`` on
@@ -68,6 +77,8 @@ class ForYouRanker(BaseRanker):
         Param("optimism", 0.3, 0.0, 5.0, "bonus per unit of uncertainty (exploration of the unknown)"),
         Param("duration_shrink", 10.0, 1.0, 1000.0, "prior strength of clip-length weights relative to the others "
               "(higher = length moves the feed less)"),
+        Param("bias_shrink", 1.0, 1.0, 1000.0, "prior strength of the average-reward weight relative to the "
+              "others (higher = a skip says more about the clip's topic and creator: big catalogs)"),
         Param("fan_margin", 0.2, 0.0, 5.0, "a creator whose affinity minus one standard deviation is above this "
               "is one you like: no creator fatigue for it"),
         Param("shift_keep", 0.6, 0.0, 1.0, "when recent views keep falling short of what it predicted (a taste "
@@ -98,13 +109,15 @@ class ForYouRanker(BaseRanker):
     def _column_prior(self, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
         base = 1.0 / float(self.params["prior_precision"])
         keep = np.array([0.0 if lab.startswith("creator:") else 1.0 for lab in labels])
-        pv = np.array([base / float(self.params["duration_shrink"]) if lab.startswith("duration:") else base
+        dur, bias = float(self.params["duration_shrink"]), float(self.params["bias_shrink"])
+        pv = np.array([base / dur if lab.startswith("duration:") else base / bias if lab == "bias" else base
                        for lab in labels]) * keep
         return keep, pv
 
     def _priors(self) -> np.ndarray:
         """The per-column prior variances under the current parameters (they may change live)."""
-        key = (float(self.params["prior_precision"]), float(self.params["duration_shrink"]), self._mean.size)
+        key = (float(self.params["prior_precision"]), float(self.params["duration_shrink"]),
+               float(self.params["bias_shrink"]), self._mean.size)
         if key != self._prior_key:
             assert self.space is not None
             self._keep, self._prior_var = self._column_prior(self.space.labels[: self._mean.size])
