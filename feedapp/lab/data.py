@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from feedapp.core.model import View
@@ -137,3 +137,4 @@ class Continuation:
     elapsed_ms: float  # its length up to its last record
     shown: tuple[str, ...]  # clip ids it showed, in order
     replay: tuple[View, ...]  # its closed views, for the ranker to learn first
+    fields: dict[str, Any] = field(default_factory=dict)  # its start dialog's values (sessions.fields)

@@ -36,6 +36,7 @@ What is logged, beyond what every session logs (docs/researchers.md, "Running th
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
     """What a new session needs to continue ``session_id``: read after it was closed as recovered, or
     before (its database was locked at start, so the event log closes it later); its checkpointed
     in-flight view counts as recovery completes it, with exit ``crash``."""
-    s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns FROM sessions WHERE id = ?",
+    s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns, fields FROM sessions WHERE id = ?",
                      [session_id]).fetchone()
     if s is None:
         raise UserError(f"there is no session {session_id} to continue")
@@ -102,7 +103,9 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
                         paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0, position=r[12]) for r in rows)
     ended = s[3] or max([s[2] or 0] + [r[11] for r in rows if r[11] is not None])
     elapsed = (ended - s[2]) / 1e6 if s[2] is not None else 0.0
-    return Continuation(session_id, s[0] or "", s[1] or "", len(rows), max(0.0, elapsed), tuple(shown), replay)
+    fields = json.loads(s[4]) if s[4] else {}
+    return Continuation(session_id, s[0] or "", s[1] or "", len(rows), max(0.0, elapsed), tuple(shown), replay,
+                        fields if isinstance(fields, dict) else {})
 
 
 # == the command ===================================================================================
@@ -251,6 +254,8 @@ def run_lab(
         participant = continuation.participant
         if condition is None and continuation.condition:
             condition = continuation.condition
+        # the start dialog opens filled in as the crashed session was (--field still wins)
+        given_fields = {**{k: "" if v is None else str(v) for k, v in continuation.fields.items()}, **given_fields}
 
     def block_for(pid: str) -> int:
         return next_block(db.conn, study.name, pid) if study.design == "within" else 0
@@ -286,9 +291,7 @@ def run_lab(
         field_values = check_fields(study, given_fields)
     else:
         dialog = StartDialog(study, previous_sessions=previous, block_for=block_for, participant=participant or "",
-                             condition=condition, seed=seed, fields=given_fields)
-        if continuation is not None:
-            dialog.participant_edit.setReadOnly(True)
+                             condition=condition, seed=seed, fields=given_fields, continuing=continuation is not None)
         if not dialog.exec() or dialog.assignment is None:
             _say("no session started (the start dialog was cancelled)")
             return 1

@@ -50,6 +50,9 @@ class StartDialog(QDialog):
     """Participant id, the condition the study assigns (the experimenter may override it: recorded),
     the feed seed (derived unless given). ``assignment`` holds the result once accepted.
 
+    ``continuing``: it starts the session that continues a crashed one (``participant``, ``condition``
+    and ``fields`` as that one had): the id and the condition cannot be changed.
+
     ``previous_sessions(participant) -> list of dicts`` (id, started_utc, condition, end_reason)
     lists the participant's sessions already in the database; when there are any, Start asks
     for confirmation (``confirm_box``) before accepting. ``block_for(participant) -> int`` gives
@@ -66,6 +69,7 @@ class StartDialog(QDialog):
         condition: str | None = None,
         seed: int | None = None,
         fields: dict[str, str] | None = None,
+        continuing: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -184,6 +188,9 @@ class StartDialog(QDialog):
         if condition is not None:
             self._select(condition)
             self._overridden = True
+        if continuing:  # a session that crashed goes on: same participant, same condition
+            self.participant_edit.setReadOnly(True)
+            self.condition_combo.setEnabled(False)
         self._refresh()
 
     # -- state ------------------------------------------------------------------------------------

@@ -167,6 +167,27 @@ def test_start_dialog_shows_assignment_and_records_an_override(qtbot, ui_clips, 
     assert study_ev["overridden"] is True and study_ev["study"] == "lab-ui" and study_ev["study_sha256"] == study.sha256
 
 
+def test_the_start_dialog_of_a_continued_session_keeps_participant_condition_and_fields(qtbot, ui_clips, tmp_path):
+    """Continuing a crashed session: the id and the condition are the crashed session's and cannot be
+    changed (a continuation in another condition would mix two rankers' views); its fields are filled in."""
+    from feedapp.ui.app import start_qt
+    from feedapp.ui.lab_dialogs import StartDialog
+
+    start_qt()
+    path = tmp_path / "study.toml"
+    path.write_text(study_text(Path(ui_clips[0].path).parent) + '\n[[fields]]\nname = "age"\ntype = "number"\nwhole = true\n')
+    study = parse_study(path.read_text(), path)
+    assigned = study.assign("P03").condition.name
+    dialog = StartDialog(study, participant="P03", condition=assigned, fields={"age": "34"}, continuing=True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.participant_edit.isReadOnly() and not dialog.condition_combo.isEnabled()
+    assert dialog.chosen_condition == assigned and dialog.override is None
+    assert dialog.field_widgets["age"].text() == "34" and dialog.start_button.isEnabled()
+    dialog.try_start()
+    assert dialog.assignment.participant == "P03" and dialog.fields == {"age": 34}
+
+
 def test_start_dialog_seed_given_by_hand(qtbot, ui_clips, tmp_path):
     from feedapp.ui.app import start_qt
     from feedapp.ui.lab_dialogs import StartDialog
@@ -436,7 +457,8 @@ def test_a_crashed_session_is_found_and_continued_in_a_linked_session(qtbot, ui_
         clips = {{p.stem: clip_for(p, "cats") for p in Path({str(Path(ui_clips[0].path).parent)!r}).glob("*.mp4")}}
         a = study.assign("P02")
         log = EventLog({str(db)!r})
-        rec = SessionRecorder(log, app_version="test", catalog_size=len(clips), **a.session_kwargs(study.skip_threshold_ms))
+        rec = SessionRecorder(log, app_version="test", catalog_size=len(clips), fields={{"age": 34, "desk": "B"}},
+                              **a.session_kwargs(study.skip_threshold_ms))
         log.clips_known(tuple(clips.values()))
         rec.event("study", **a.study_event(study.sha256))
         for k, cid in enumerate(("c3", "c1")):
@@ -461,6 +483,7 @@ def test_a_crashed_session_is_found_and_continued_in_a_linked_session(qtbot, ui_
     assert [s["id"] for s in recover_interrupted(sdb)] == [crashed_id]
     cont = load_continuation(sdb.conn, crashed_id)
     assert cont.views == 2 and cont.shown == ("c3", "c1") and len(cont.replay) == 2
+    assert cont.fields == {"age": 34, "desk": "B"}  # the start dialog of the new session opens with them
     lab = lab_session(study, ui_clips, log, continuation=cont)
     assert lab.warmup == []  # both warm-up clips were shown before the crash
     start_feed(qtbot, lab)
