@@ -234,6 +234,17 @@ def test_simulate_numbers_are_range_checked(argv, words):
     assert_refused(code, err, words)
 
 
+@pytest.mark.parametrize("argv,words", [
+    (["--switch-at", "6"], "--switch-at must be a view between 1 and --views - 1 (4), not 6"),
+    (["--viewer-kind", "switcher", "--switch-at", "5"], "--switch-at must be a view between 1 and --views - 1 (4)"),
+    (["--newcomer-at", "9"], "--newcomer-at must be a view between 1 and --views - 1 (4), not 9"),
+])
+def test_simulate_views_past_the_run_are_refused_in_the_commands_words(argv, words):
+    code, err = cli("simulate", "--viewers", "2", "--views", "5", *argv)
+    assert "switch_at" not in err and "newcomer_at" not in err
+    assert_refused(code, err, words)
+
+
 # -- item 17 (first half): bad autopilot values wrote a session row first ------------------------------------------
 @pytest.mark.parametrize("argv,words", [
     (["--autopilot", "cats", "--autopilot-speed", "0"], "--autopilot-speed: must be between 0.01 and 100"),

@@ -204,6 +204,9 @@ def run_simulate_command(
         from feedapp.core.fame import add_newcomer, creators_catalog
         from feedapp.core.sim_bench import DEFAULT_PEERS
 
+        for flag, at in (("--switch-at", switch_at), ("--newcomer-at", newcomer_at)):  # in the command's words
+            if at is not None and not 0 < at < views:
+                raise ValueError(f"{flag} must be a view between 1 and --views - 1 ({views - 1}), not {at}")
         compare = [n for c in compare or () for n in (DEFAULT_PEERS if c == "peers" else (c,))] or None
         plugins = [n for n in dict.fromkeys((ranker, *(compare or ()))) if is_plugin_spec(n)]
         for spec in plugins:  # tried first, as `lab validate` does: a bad plugin is one line, not a traceback
