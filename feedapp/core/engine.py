@@ -210,6 +210,7 @@ class FeedEngine(Feed):
         self._picks: list[Pick] = []  # aligned with history
         self._row_buf = np.zeros(64, dtype=np.intp)  # feature rows of history, in a buffer that doubles:
         self._n_rows = 0  # the policy reads them as an array (``_rows``), no list converted per decision
+        self._n_before = 0  # rows served by a crashed session this feed continues (``continue_after``), first
         self.views: list[View] = []
         self.refreshed_at: list[int] = []  # view counts at which the viewer asked for a fresh feed
         self.rewards: list[float] = []
@@ -356,8 +357,30 @@ class FeedEngine(Feed):
 
     @property
     def _rows(self) -> np.ndarray:
-        """The feature rows of the served slots, aligned with ``history`` (a view of the buffer)."""
+        """The feature rows of the served slots, aligned with ``history`` after the rows a continued
+        session's crashed predecessor served (``continue_after``; none in any other feed)."""
         return self._row_buf[: self._n_rows]
+
+    @property
+    def served_before(self) -> tuple[str, ...]:
+        """The clips taken by ``continue_after`` (served before this feed's first slot), oldest first."""
+        return tuple(self.space.clips[r].id for r in self._row_buf[: self._n_before].tolist())
+
+    def continue_after(self, clip_ids: Sequence[str]) -> int:
+        """This feed continues a session that stopped (a crashed lab session): the clips it showed,
+        oldest first, count as served before this feed's first slot for every rule of the policy (the
+        repeat gap and penalty, the same-topic limit, fatigue, the new-creator floor), so the
+        continuation does not show them again while unseen clips remain. They are not slots of this
+        feed (no picks, no positions). Call it before the first slot; ids not in the catalog are left
+        out. Returns how many were taken."""
+        if self._history or self._picks:
+            raise RuntimeError("continue_after must come before this feed's first slot")
+        rows = [self.space.row_of[c] for c in clip_ids if c in self.space.row_of]
+        self._n_rows = self._n_before = 0
+        for row in rows:
+            self._push_row(row)
+        self._n_before = len(rows)
+        return len(rows)
 
     def _push_row(self, row: int) -> None:
         if self._n_rows == self._row_buf.size:
@@ -390,7 +413,7 @@ class FeedEngine(Feed):
     def _drop_next(self) -> bool:
         dropped = super()._drop_next()
         del self._picks[len(self._history) :]
-        self._n_rows = min(self._n_rows, len(self._history))
+        self._n_rows = min(self._n_rows, self._n_before + len(self._history))
         return dropped
 
     def decide_next(self) -> Clip | None:

@@ -66,7 +66,9 @@ class FeedSession:
                 "params": dict(eng.ranker.params), "params_version": eng.params_version,
                 "ranker_version": eng.ranker_version, "seed": eng.seed, "warmup": [c.id for c in eng.warmup],
                 # a guarded plugin: the parameters set through the guard (what a rebuilt version gets) and its code
-                "overrides": dict(getattr(eng.ranker, "overrides", {}) or {}), "plugin": plugin_info(eng.ranker)}
+                "overrides": dict(getattr(eng.ranker, "overrides", {}) or {}), "plugin": plugin_info(eng.ranker),
+                # a continued lab session: the clips its crashed predecessor showed, served before slot 0
+                "served_before": list(eng.served_before)}
 
     @property
     def current_position(self) -> int | None:

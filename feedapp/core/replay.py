@@ -164,6 +164,7 @@ class _Replayer:
         self.nonfinite = 0  # decisions whose scores held NaN or inf
         self.engine = FeedEngine(Catalog(session.initial), self._watched(make()), seed=session.seed,
                                  reward_config=reward_config, record_profile=False, explain=False)
+        self.engine.continue_after(session.start.get("served_before") or ())  # a continued lab session
         self.feed = FeedSession(self.engine)  # no recorder: the log is the input here
         self.overrides = dict(session.start.get("overrides") or {})  # what a rebuilt plugin version gets
         self.plugins = {}  # ranker version -> plugin (path, class, source), as logged

@@ -124,7 +124,7 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
                      "replayed as decided after all earlier views, so the logged propensities are not reproduced exactly")
     if int(start.get("views", 0) or 0):
         notes.append(f"the session started from {start['views']} views learned in an earlier session (a continued "
-                     "lab session); replay starts without them")
+                     "lab session); replay starts without them (the clips that session showed count as served)")
     seen = {c.id for c in clips}
     for e in live:  # then the clips that joined while it ran, in the order the engine took them
         for cid in e.get("clips", ()) if e.get("change") == "catalog" else ():

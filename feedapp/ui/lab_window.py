@@ -110,7 +110,8 @@ class FeedRun(QObject):
 
     def __init__(self, lab: LabSession, *, catalog: Catalog, ranker: str, params: dict, seed: int,
                  warmup: Sequence[Clip], recorder_kwargs: dict, views_limit: int | None,
-                 seconds_limit: float | None, replay: Sequence[View] = (), spent_ms: float = 0.0) -> None:
+                 seconds_limit: float | None, replay: Sequence[View] = (), spent_ms: float = 0.0,
+                 shown_before: Sequence[str] = ()) -> None:
         super().__init__(lab)
         self.lab = lab
         self.engine = make_engine(catalog, ranker, seed, params, warmup=warmup)
@@ -118,6 +119,8 @@ class FeedRun(QObject):
         for v in replay:  # a continued session: the ranker first learns what the crashed one saw
             if v.clip_id in self.engine.space.row_of:
                 self.engine.finish(v)
+        if shown_before:  # and its clips count as served: not shown again while unseen ones remain
+            self.engine.continue_after(shown_before)
         lab.log.clips_known(tuple(catalog.clips))
         self.page = PlayerWindow(self.engine, muted=lab.muted)
         view = self.page.view
@@ -448,7 +451,8 @@ class LabSession(QObject):
         run = FeedRun(self, catalog=Catalog(self.clips), ranker=a.condition.ranker, params=dict(a.params or a.condition.params),
                       seed=a.seed, warmup=self.warmup, views_limit=views_limit, seconds_limit=seconds,
                       recorder_kwargs={**a.session_kwargs(self.study.skip_threshold_ms), "fields": self.fields},
-                      replay=cont.replay if cont else (), spent_ms=cont.elapsed_ms if cont else 0.0)
+                      replay=cont.replay if cont else (), spent_ms=cont.elapsed_ms if cont else 0.0,
+                      shown_before=cont.shown if cont else ())
         run.recorder.event(STUDY_EVENT, **a.study_event(self.study.sha256))
         run.recorder.event(
             "lab_session", kiosk=self.kiosk, seed_given=self.seed_given,

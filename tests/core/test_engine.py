@@ -464,3 +464,29 @@ def test_a_listener_that_raises_leaves_picks_aligned_with_the_history():
     assert all(p.clip_id == c.id for p, c in zip(eng.picks, eng.history))
     assert [p.clip_id for p in eng.picks] == [p.clip_id for p in calm.picks]  # decided again, the same
     assert [p.propensity for p in eng.picks] == [p.propensity for p in calm.picks]
+
+
+def test_a_continued_feed_counts_the_crashed_sessions_clips_as_served():
+    """A lab session continued after a crash: the clips the crashed session showed count as served
+    before slot 0 (no repeat while unseen clips remain, with the study's repeat gap), without being
+    slots of this feed; the start state logs them, and replay's engine takes them the same way."""
+    from feedapp.core.feed_session import FeedSession
+
+    cat = Catalog([clip(i, topics=(("cats", "dogs", "art")[i % 3],), creator=f"c{i % 4}") for i in range(18)])
+    shown = [f"c{i}" for i in (3, 1, 7, 12, 0, 5, 16, 9, 10, 2, 14)]  # 11 of the 18
+    for seed in range(5):
+        eng = FeedEngine(cat, "random", seed=seed, params={"repeat_gap": 100000})
+        assert eng.continue_after([*shown, "not-in-the-catalog"]) == 11
+        assert eng.served_before == tuple(shown)
+        first = [eng.next().id for _ in range(7)]
+        assert sorted(first) == sorted(c.id for c in cat.clips if c.id not in shown), first
+        assert len(eng.picks) == len(eng.history) == 7  # they are not slots of this feed
+        eng.redecide_next()  # forgetting an undisplayed decision keeps them
+        assert eng.served_before == tuple(shown) and eng._rows.size >= 11 + 7
+    eng = FeedEngine(cat, "random", seed=0, params={"repeat_gap": 100000})
+    eng.continue_after(shown)
+    assert FeedSession(eng).start_state()["served_before"] == shown
+    assert FeedSession(FeedEngine(cat, "random", seed=0)).start_state()["served_before"] == []
+    eng.next()
+    with pytest.raises(RuntimeError, match="before this feed's first slot"):
+        eng.continue_after(shown)

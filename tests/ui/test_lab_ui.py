@@ -504,6 +504,10 @@ def test_a_crashed_session_is_found_and_continued_in_a_linked_session(qtbot, ui_
     ev = events(db, nsid)
     assert ev["continues_session"][0]["session_id"] == crashed_id and ev["continues_session"][0]["views"] == 2
     assert ev["lab_session"][0]["limits_left"]["views"] == 2
+    # the crashed session's clips count as served: not shown again while unseen clips remain
+    assert ev["session_catalog"][0]["served_before"] == ["c3", "c1"]
+    served = [r[0] for r in rows(db, "SELECT clip_id FROM impressions WHERE session_id = ? ORDER BY position", nsid)]
+    assert len(served) == 2 and not {"c3", "c1"} & set(served), served
     conn = sqlite3.connect(db)
     assert check(conn)["ok"]
     conn.close()
