@@ -207,8 +207,10 @@ class EventLog:
             except sqlite3.OperationalError as e:
                 msg = str(e).lower()
                 if "locked" in msg or "busy" in msg:
+                    n = len(self._backlog)
                     self._set_status("waiting", f"the database {self.path} is locked by another program; "
-                                     f"{len(self._backlog)} records are kept in memory and will be written when it is free")
+                                     f"{n} record{'s are' if n != 1 else ' is'} kept in memory and will be written "
+                                     "when it is free")
                     return
                 if "full" in msg:
                     self._stop_recording(f"the disk holding {self.path} is full")
