@@ -251,10 +251,12 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
         conn = open_for_reading(db_path)
         try:
             ids = session_ids(conn, study=study, condition=condition)
+            names = session_studies(conn)
+            if study is None:  # the lab sessions only: the app's demo and play sessions are `feedapp export`'s
+                ids = [sid for sid in ids if names.get(sid)]
             if not ids:
                 return _no_sessions(conn, db_path, study, condition)
             manifest = export(conn, out_dir, ids, fmt, source=str(db_path))
-            names = session_studies(conn)
             marks = ",".join("?" * len(ids))
             people: dict[tuple[str, str], list[str]] = {}
             for sid, part, started in conn.execute(

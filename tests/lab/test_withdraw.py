@@ -119,6 +119,27 @@ def test_export_filtered_by_study_and_condition(tmp_path, study, capsys):
     assert run_export_command(path, tmp_path / "out2", study="nope") == 1
 
 
+def test_export_without_a_study_takes_the_lab_sessions_only(tmp_path, study, capsys):
+    """A database that also holds the app's own sessions (demo, play): `lab export` without --study
+    exports the lab sessions, not those (no "none_none_DATE" participant file); `feedapp export` has them."""
+    import json
+
+    from feedapp.core.session import SessionRecorder
+
+    path = tmp_path / "feed.db"
+    recs = write_study_log(path, study, ["P01", "P02"])
+    log = EventLog(path)
+    demo = SessionRecorder(log, app_version="test", mode="demo", ranker="foryou", catalog_size=len(CLIPS))
+    log.clips_known(CLIPS)
+    demo.arrive(CLIPS[0], reached_by="start", is_revisit=False, settled_ns=1_000_000_000, policy="foryou", propensity=1.0)
+    demo.end("quit", 2_000_000_000)
+    assert log.close()
+    assert run_export_command(path, tmp_path / "out") == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["sessions"] == [r.id for r in recs] and demo.id not in manifest["sessions"]
+    assert not list((tmp_path / "out").glob("none_*")), sorted(p.name for p in (tmp_path / "out").iterdir())
+
+
 # == issue 15 item 3: the practice session goes with the participant's study ==========================
 def record_practice_session(log, study, participant, *, t0, with_study_column=True, n_views=3):
     """A practice block as feedapp.ui.lab records it: its own session (mode "practice") with a `practice`
