@@ -145,5 +145,20 @@ def test_the_share_labels_sit_clear_of_the_fair_share_ticks(qtbot, board):
         labels = board.canvas.share_labels
         assert set(labels) == set(board.canvas.snap["policies"]) and all(labels.values())
         for column in labels.values():
-            for left, right, tick in column:
-                assert tick < left - 1 and right - left > 5, (left, right, tick)
+            for left, right, tick, bar in column:
+                assert tick < left - 1 and bar < left - 1 and right - left > 5, (left, right, tick, bar)
+
+
+def test_the_share_column_widens_with_the_boards_scale(qtbot, board):
+    """Scaled up (a fullscreen window: 1.7), "45%" is wider than the column's 34 design pixels: the
+    column follows the text, so the longest bar and the ticks still end left of every label."""
+    qtbot.waitUntil(lambda: board.canvas.snap is not None, timeout=5000)
+    board.timer.stop()
+    for s in (1.7, 2.5):
+        board.set_ui_scale(s)
+        board.canvas.resize(round(760 * s), round(640 * s))
+        board.canvas.grab()
+        board.canvas.grab()  # (the labels' sizes are known from the first paint on)
+        for column in board.canvas.share_labels.values():
+            for left, right, tick, bar in column:
+                assert tick < left - 1 and bar < left - 1, (s, left, tick, bar)

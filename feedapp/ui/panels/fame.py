@@ -60,7 +60,8 @@ class FameCanvas(QWidget):
         self._fonts: tuple | None = None
         self._labels: dict[tuple, list] = {}
         self._static: dict[tuple[str, int], QStaticText] = {}
-        self.share_labels: dict[str, list[tuple[float, float, float]]] = {}  # per column: (left, right, tick x)
+        # per column, per bar: (label left, label right, tick x, bar end)
+        self.share_labels: dict[str, list[tuple[float, float, float, float]]] = {}
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # paintEvent fills every pixel
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(520, 420)
@@ -225,7 +226,8 @@ class FameCanvas(QWidget):
             self._labels[key] = labels
             self._label_w = label_w
         label_w = self._label_w if labels else 0
-        bar_w = r.width() - label_w - 34
+        # the share labels' column: 34 px, or what "100%" needs in this font (a scaled-up board)
+        bar_w = r.width() - label_w - max(34, fm.horizontalAdvance("100%") + 4)
         p.setFont(small)
         newcomer = snap.get("newcomer")
         share, fair = fig["share"], snap["fair_share"]
@@ -247,7 +249,7 @@ class FameCanvas(QWidget):
                 pct = self._text(f"{100 * share[j]:.0f}%", True)
                 x = r.right() - pct.size().width()  # right-aligned in the column right of every bar and tick
                 p.drawStaticText(QPointF(x, y + dy), pct)
-                self.share_labels[name].append((x, r.right(), fx))
+                self.share_labels[name].append((x, r.right(), fx, left + label_w + bw))
         p.setPen(QPen(FAIR, 1.2))
         p.drawLines(ticks)
 
