@@ -48,7 +48,7 @@ def fmt(v: float | None, digits: int = 2) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--viewers", type=int, default=20)
     ap.add_argument("--views", type=int, default=100)
@@ -56,7 +56,7 @@ def main() -> int:
     ap.add_argument("--catalogs", nargs="+", choices=tuple(CATALOGS), default=["demo", "demo288", "1k", "10k"])
     ap.add_argument("--kinds", nargs="+", choices=SEARCH_KINDS, default=list(KINDS))
     ap.add_argument("--no-foryou", action="store_true", help="leave foryou out (the searcher and random only)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if a.viewers < 1 or a.views <= 30 or a.seeds < 1:
         ap.error("--viewers and --seeds must be 1 or more and --views more than 30")
     rules = {k: v for k, v in make_any_ranker("foryou").params.items() if k in ("repeat_gap", "max_same_topic")}
@@ -76,12 +76,13 @@ def main() -> int:
                           for v in range(a.viewers)]
                 srch.append(liked_share(traces, 20, 30))
                 rec_s.append(recover_summary(traces)[0])
+                rep = run_kind(kind, catalog, ("random",) if a.no_foryou else ("foryou",), viewers=a.viewers,
+                               views=a.views, seed=s, oracle=False)  # random runs either way: the chance level
+                chance.append(rep["chance"]["liked_after_20"])
                 if not a.no_foryou:
-                    rep = run_kind(kind, catalog, ("foryou",), viewers=a.viewers, views=a.views, seed=s, oracle=False)
                     pol = rep["policies"][0]
                     fy.append(pol["liked_after_20"])
                     rec_f.append(pol["recover_median"])
-                    chance.append(rep["chance"]["liked_after_20"])
             rec = f"{fmt(mean(rec_s), 1)} / {fmt(mean(rec_f), 1)}" if kind == "switcher" else ""
             print(f"| {label} | {kind} | {fmt(mean(chance))} / **{fmt(mean(srch))}** / {fmt(mean(fy))} | {rec} |"
                   f"  <!-- {time.perf_counter() - t0:.0f} s -->", flush=True)

@@ -103,3 +103,17 @@ def test_the_searcher_beats_chance_by_far_on_a_generated_catalog():
     space = FeatureSpace(catalog.clips)
     shares = [np.mean(search_trace(catalog, "several_topics", v, 30, RULES, space).liked[20:30]) for v in range(5)]
     assert np.mean(shares) >= 0.8  # chance: 2-3 of 20 topics, about 0.15
+
+
+def test_search_bound_prints_the_chance_level_also_without_foryou(capsys):
+    """``benchmarks/search_bound.py --no-foryou`` says it prints "the searcher and random only": the
+    random column must hold a figure then too, not a dash."""
+    from benchmarks.search_bound import main
+
+    for extra, foryou in (([], True), (["--no-foryou"], False)):
+        assert main(["--catalogs", "demo", "--kinds", "one_topic", "--viewers", "2", "--seeds", "1", "--views", "31",
+                     *extra]) == 0
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| demo 64 | one_topic"))
+        chance, searcher, fy = row.split("|")[3].split("/")
+        assert chance.strip() != "–" and float(chance) < float(searcher.strip(" *"))
+        assert (fy.strip() != "–") == foryou
