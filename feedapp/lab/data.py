@@ -135,6 +135,6 @@ class Continuation:
     condition: str
     views: int  # closed views it has
     elapsed_ms: float  # its length up to its last record
-    shown: tuple[str, ...]  # clip ids it showed, in order
+    shown: tuple[str, ...]  # clip ids its feed served, in order (swipes back to a clip not again)
     replay: tuple[View, ...]  # its closed views, for the ranker to learn first
     fields: dict[str, Any] = field(default_factory=dict)  # its start dialog's values (sessions.fields)

@@ -96,8 +96,8 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
         "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, v.ended_mono_ns, i.position "
         "FROM views v JOIN impressions i ON i.id = v.impression_id "
         "WHERE v.session_id = ? ORDER BY i.position", [session_id]).fetchall()
-    shown = [r[0] for r in conn.execute("SELECT clip_id FROM impressions WHERE session_id = ? ORDER BY position",
-                                        [session_id])]
+    shown = [r[0] for r in conn.execute(  # its feed's slots: a swipe back (is_revisit) is not served again
+        "SELECT clip_id FROM impressions WHERE session_id = ? AND is_revisit = 0 ORDER BY position", [session_id])]
     replay = tuple(View(clip_id=r[0], revisit=bool(r[1]), dwell_ms=r[2] or 0.0, play_ms=r[3] or 0.0, loops=r[4] or 0,
                         skipped=bool(r[5]), liked=bool(r[6]), not_interested=bool(r[7]), exit=r[8] or "",
                         paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0, position=r[12]) for r in rows)

@@ -380,3 +380,33 @@ def test_a_real_write_lock_is_reported_not_waited_out(tmp_path):
     assert "locked" in str(info.value) and not db.conn.in_transaction
     assert [c["id"] for c in recover_interrupted(db)] == [rec.id]  # once the lock is gone
     db.conn.close()
+
+
+def test_a_continuation_counts_the_feeds_slots_not_the_swipes_back(tmp_path):
+    """The clips a continued session takes as served before its first slot (``Continuation.shown``,
+    logged as ``served_before``) are the crashed feed's slots: a swipe back to a clip (an impression
+    with ``is_revisit``) is navigation, not a second serve for the repeat and fatigue rules."""
+    from feedapp.core.model import Clip
+    from feedapp.core.session import SessionRecorder
+    from feedapp.store.log import EventLog
+    from feedapp.ui.lab import load_continuation
+
+    clips = {c: Clip(c, f"/clips/{c}.mp4", c, ("cats",), "maker", 8000, 30.0, 540, 960) for c in ("c3", "c1", "c5")}
+    log = EventLog(tmp_path / "feed.db")
+    log.clips_known(tuple(clips.values()))
+    rec = SessionRecorder(log, app_version="test", mode="lab", ranker="random", catalog_size=3)
+    t = 1_000_000_000
+    for k, (cid, back) in enumerate((("c3", False), ("c1", False), ("c3", True), ("c1", True), ("c5", False))):
+        rec.arrive(clips[cid], reached_by="start" if k == 0 else "key", is_revisit=back, settled_ns=t,
+                   policy="" if back else "random", propensity=None if back else 0.5)
+        rec.first_frame(t + 10_000_000)
+        t += 2_000_000_000
+        rec.leave("swipe_prev" if k == 1 else "swipe_next", t)
+    rec.end("finished", t)
+    sid = rec.id
+    assert log.close()
+    conn = sqlite3.connect(tmp_path / "feed.db")
+    cont = load_continuation(conn, sid)
+    conn.close()
+    assert cont.shown == ("c3", "c1", "c5")
+    assert len(cont.replay) == 5  # the ranker still learns every view, revisits included
