@@ -134,7 +134,8 @@ def session_from_engine(engine, session_id: str = "engine") -> LoggedSession:
         if e["change"] == "param":
             params[e["name"]] = e["old"]
     start = {"views": 0, "live": 0, "params_version": 0, "warmup": [c.id for c in engine.warmup],
-             "clips": [c.id for c in engine.space.clips if c.id not in grown]}
+             "clips": [c.id for c in engine.space.clips if c.id not in grown],
+             "served_before": list(engine.served_before)}
     return LoggedSession(session_id, engine.ranker.name, params, engine.seed, tuple(engine.space.clips), tuple(steps),
                          live=tuple(engine.live_log), start=start)
 

@@ -45,6 +45,25 @@ def test_replaying_the_logging_ranker_reproduces_its_propensities():
     assert r["effective_samples"] == 120.0
 
 
+def test_a_continued_feed_replays_exactly_with_the_clips_served_before_it():
+    """A lab session continued after a crash (``FeedEngine.continue_after``): its log's
+    ``served_before`` reaches replay's engine, so the repeat rules see what the live one saw and every
+    propensity is reproduced; without them the crashed session's clips would be allowed again."""
+    eng = FeedEngine(demo_like_catalog(1), "foryou", seed=4, params={"temperature": 0.2, "epsilon": 0.2,
+                                                                     "repeat_gap": 100000})
+    before = [c.id for c in eng.catalog.clips[::2]]  # 32 of the 64
+    eng.continue_after(before)
+    v = SimViewer.make(3, eng.space.topics, eng.space.creators)
+    for _ in range(30):
+        c = eng.next()
+        assert c.id not in before
+        eng.finish(v.watch(c))
+    session = session_from_engine(eng)
+    assert session.start["served_before"] == before
+    rep = replay(session, ["foryou"], n_boot=50)
+    assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
+
+
 def test_rewards_are_recomputed_from_the_view_figures_as_the_engine_does():
     eng = drive(n=40)
     rep = replay(session_from_engine(eng), ["random"], n_boot=100)
@@ -362,7 +381,8 @@ def test_session_from_engine_holds_what_the_log_would_hold_and_replays_exactly()
     assert s.clips == tuple(eng.space.clips) and s.live == tuple(eng.live_log)
     assert [e["change"] for e in s.live] == ["param", "catalog", "following", "refresh", "param"]
     assert s.start == {"views": 0, "live": 0, "params_version": 0, "warmup": first[:2],
-                       "clips": [c.id for c in eng.space.clips[: len(first)]]}  # rows in order, before growth
+                       "clips": [c.id for c in eng.space.clips[: len(first)]],  # rows in order, before growth
+                       "served_before": []}  # (not a continued feed)
     assert set(s.start["clips"]) == set(first)
     assert len(s.steps) == 25 == len(eng.views)
     assert [(st.position, st.clip_id, st.is_revisit, st.policy, st.propensity, st.view, st.views_learned, st.live_seq,
