@@ -36,15 +36,15 @@ def _no_sessions(conn, db_path: str | Path, study: str | None, condition: str | 
     from feedapp.lab.data import session_ids, studies
 
     def listed(counts: dict[str, int]) -> str:
-        return ", ".join(f"{name} ({n} sessions)" for name, n in sorted(counts.items())) or "none"
+        return ", ".join(f"{name} ({n} session{'s' * (n != 1)})" for name, n in sorted(counts.items())) or "none"
 
-    what = " ".join([f"of study {study!r}"] * bool(study) + [f"in condition {condition!r}"] * bool(condition))
+    what = " ".join(["session"] + [f"of study {study!r}"] * bool(study) + [f"in condition {condition!r}"] * bool(condition))
     have = f"studies there: {listed(studies(conn))}"
     if condition:
         keep = set(session_ids(conn, study=study))
         conditions = Counter(c or "(none)" for sid, c in conn.execute("SELECT id, condition FROM sessions") if sid in keep)
         have = f"conditions{' of that study' if study else ''} there: {listed(conditions)}; {have}"
-    return _fail(f"no session {what} in {db_path} ({have})", 1)
+    return _fail(f"no {what if study or condition else 'lab session'} in {db_path} ({have})", 1)
 
 
 def validate(path: str | Path, *, demo_dir: Path | None = None) -> tuple[int, dict]:

@@ -62,6 +62,14 @@ def test_export_and_report_that_match_nothing_say_so_in_words(tmp_path, study, c
                                        "(studies there: learn-vs-random (2 sessions))\n")
     assert run("report", "--db", str(db), "--study", "nope", "--out", out) == 1
     assert "None" not in capsys.readouterr().err and not Path(out).exists()
+    empty = tmp_path / "empty.db"
+    assert EventLog(empty).close()  # a log without sessions
+    assert run("export", "--db", str(empty), "--out", out) == 1
+    assert capsys.readouterr().err == f"feedapp: no lab session in {empty} (studies there: none)\n"
+    one = tmp_path / "one.db"
+    write_study_log(one, study, ["P01"])
+    assert run("export", "--db", str(one), "--study", "nope", "--out", out) == 1
+    assert capsys.readouterr().err.endswith("(studies there: learn-vs-random (1 session))\n")
 
 
 def test_report_of_a_session_without_views(tmp_path):
