@@ -271,13 +271,17 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
         r.close()
 
 
+_FEEDAPP = Path(__file__).resolve().parent.parent  # the feedapp package: no plugin's frames are in it
+
+
 def plugin_line(traceback_text: str, path: Path) -> str:
     """`` (at line N of file.py, in method)``: the last frame of ``traceback_text`` in the plugin file
-    ``path``, or "" when the traceback does not pass through it."""
+    ``path``, or "" when the traceback does not pass through it. Frames of feedapp's own files are not
+    the plugin's, whatever its file is called (a plugin ``simulate.py`` beside feedapp's)."""
     import re
 
     frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', traceback_text)
-    mine = [f for f in frames if Path(f[0]).name == path.name]
+    mine = [f for f in frames if Path(f[0]).name == path.name and not Path(f[0]).resolve().is_relative_to(_FEEDAPP)]
     if not mine:
         return ""
     _, line, func = mine[-1]

@@ -62,3 +62,13 @@ def test_a_plugin_that_fails_later_in_the_run_is_one_line_naming_its_file_and_li
     assert out == "" and "Traceback" not in err
     assert last == (f"feedapp: plugin {spec} raised OSError: late failure (at line 17 of mine.py, in learn_one) "
                     "while simulating; fix it and simulate again")
+
+
+def test_a_plugin_named_like_one_of_feedapps_files_is_not_blamed_for_feedapps_own_errors(tmp_path, capsys):
+    """A plugin file called ``simulate.py`` (or ``policy.py``, ...): a bad option raised in feedapp's own
+    ``simulate.py`` is said as itself, not as "plugin simulate.py:Mine raised ValueError ..."."""
+    path = tmp_path / "simulate.py"
+    path.write_text(HEAD + "\n    def scores(self, rng):\n        return np.zeros(self.space.n)\n")
+    assert run_simulate_command(2, 5, f"{path}:Mine", 0, workers=1, progress=False, topics=3) == 2
+    assert capsys.readouterr().err == ("feedapp: --topics sets the topics of a generated catalog: give "
+                                       "--catalog-size too\n")
