@@ -51,6 +51,14 @@ def test_a_fans_search_starts_with_the_creator_with_most_clips():
         s.observe(space.row_of["k0"], liked=False)
 
 
+def test_several_topics_weighs_two_and_three_topic_tastes_half_each_as_the_viewers_are_drawn():
+    clips = [_clip(i, (t,)) for i, t in enumerate("abcd")]
+    space = FeatureSpace(clips)
+    p = Searcher(space, "several_topics", {"c0": 4}).p_liked()
+    # a topic is in 3 of the 6 pairs and 3 of the 4 triples: 0.5 * 3/6 + 0.5 * 3/4 (uniform over all 10 sets: 0.6)
+    assert p == pytest.approx([0.625] * 4)
+
+
 def test_mixed_viewers_are_not_modelled():
     space = FeatureSpace([_clip(0, ("a",))])
     with pytest.raises(ValueError, match="not 'mixed'"):
