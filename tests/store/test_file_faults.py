@@ -266,6 +266,8 @@ def test_lab_commands_and_replay_report_a_damaged_file_in_one_line(tmp_path, cap
     path = real_log(tmp_path / "feed.db")
     conn = sqlite3.connect(path)
     sid = conn.execute("SELECT id FROM sessions ORDER BY id LIMIT 1").fetchone()[0]
+    with conn:  # lab sessions of a study: `lab export` leaves other sessions to `feedapp export`
+        conn.execute("UPDATE sessions SET study = 'faults'")
     conn.close()
     damage(path, "views_root")
     before = path.read_bytes()
