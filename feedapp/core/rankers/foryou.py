@@ -31,8 +31,9 @@ Two refinements (issue 11), both in the same Kalman step:
   topic tried once and skipped stays near "average", barely below one never tried, and a view merely
   less bad than the skips makes its topic look liked: in a big catalog the search goes back to the
   same topics. 10 fixes that (10k clips, one-topic viewers' watch time over the oracle's +0.11,
-  switchers recovered sooner everywhere) but costs viewers of several topics and fans 0.03-0.04 on
-  1k and 10k clips, so it is not the default (``docs/benchmarks.md``, "The average reward learned
+  switchers recovered sooner on the demos and 1k) but costs viewers of several topics and fans
+  0.03-0.04 of watch time on 1k and 10k clips (several topics' liked share after 20 views more:
+  0.82 -> 0.69 on 1k), so it is not the default (``docs/benchmarks.md``, "The average reward learned
   slowly").
 
 - *A changed taste is forgotten faster*: the shortfall of each view's reward below its prediction,
