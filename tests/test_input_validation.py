@@ -100,6 +100,21 @@ def test_lab_run_seed_minus_one_is_refused_before_the_start_dialog(tmp_path, cli
     assert session_rows(db) == 0
 
 
+FIELDS = '[[fields]]\nname = "age"\ntype = "number"\nwhole = true\nmin = 18\nmax = 99\n'
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["-p", " P01"], "spaces at its start or end"),
+    (["-p", "P01", "--field", "age=abc"], "--field age"),
+])
+def test_lab_run_with_a_bad_participant_or_field_makes_no_database_file(tmp_path, clips, argv, words):
+    db = tmp_path / "new" / "study.db"
+    db.parent.mkdir()
+    code, err = cli("lab", "run", str(study_file(tmp_path, clips, FIELDS)), *argv, "--yes", "--db", str(db))
+    assert_refused(code, err, words)
+    assert not db.exists() and list(db.parent.iterdir()) == []  # no empty file left for the researcher
+
+
 @pytest.mark.parametrize("extra,field", [
     ("seed = 99999999999999999999", "study.seed"),
     ("seed = 9223372036854775808", "study.seed"),

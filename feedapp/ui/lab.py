@@ -230,6 +230,11 @@ def run_lab(
     if condition is not None and condition not in study.condition_names:
         raise UserError(f"study {study.name!r} has no condition {condition!r} (it has: {', '.join(study.condition_names)})")
     given_fields = parse_field_args(study, fields)
+    if yes and participant:  # no start dialog to correct them: refused before the database file is made
+        problem = study.check_participant(participant)
+        if problem and not (condition is not None and "has no number" in problem):
+            raise UserError(problem)
+        check_fields(study, given_fields)
 
     db = open_store(db_path)
     _say(f"recording to {Path(db_path).resolve()}")
@@ -268,10 +273,7 @@ def run_lab(
             return []  # one session per block is expected
         return found
 
-    if yes and participant:
-        problem = study.check_participant(participant)
-        if problem and not (condition is not None and "has no number" in problem):
-            raise UserError(problem)
+    if yes and participant:  # (its id and fields were checked before the database was opened)
         try:
             a = study.assign(participant, None, block=block_for(participant))
             if condition is not None and condition != a.condition.name:
