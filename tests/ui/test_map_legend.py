@@ -35,3 +35,28 @@ def test_every_topic_is_named_or_counted(qtbot):
         assert len(view.legend_shown) + view.legend_hidden == len(TOPICS)
         counted.append(view.legend_hidden)
     assert counted[0] > 0 and counted[1] == 0
+
+
+def _ink(view: InterestMapView, rect) -> int:  # noqa: ANN001 - QRectF in design units
+    """Pixels inside ``rect`` that differ from the card's background (what was drawn there)."""
+    img = view.grab().toImage()
+    k = view.ui_scale * img.devicePixelRatio()
+    x0, y0 = int(rect.left() * k), int(rect.top() * k)
+    x1, y1 = min(int(rect.right() * k), img.width() - 1), min(int(rect.bottom() * k), img.height() - 1)
+    bg = img.pixelColor(x1, y0).rgb()  # the row's right end: background (the count is short)
+    return sum(img.pixelColor(x, y).rgb() != bg for x in range(x0, x1) for y in range(y0, y1))
+
+
+def test_the_count_is_drawn_even_when_no_topic_fits(qtbot):
+    clips = [Clip(f"c{i}", f"/c{i}.mp4", f"clip {i}", (TOPICS[i % 12],), f"maker{i % 5}", 5000 + 100 * i, 30.0,
+                  540, 960, features=(float(i % 7), float(i % 3), 1.0, 0.5)) for i in range(48)]
+    view = InterestMapView(TopicColours())
+    qtbot.addWidget(view)
+    view.set_state(FeatureSpace(clips), [0, 5], [0.5, -0.5], {0, 5}, 5)
+    for width in (352, 120):  # the card at 1366x768: after the entries; too narrow for one entry: alone
+        view.resize(width, 212)
+        view.grab()
+        assert view.legend_hidden > 0 and view.legend_more is not None
+        assert _ink(view, view.legend_more) > 20, width  # "+N more" is really drawn there
+    assert view.legend_shown == [] and view.legend_hidden == len(TOPICS)
+

@@ -27,6 +27,7 @@ class InterestMapView(style.ScaledWidget):
         self._legend: list[str] = []
         self.legend_shown: list[str] = []  # the topics the last paint had room for in the legend
         self.legend_hidden = 0  # and how many it counted as "+N more"
+        self.legend_more: QRectF | None = None  # where it wrote "+N more" (design units), if it did
         self.served: set[int] = set()
         self.current: int | None = None
         self._layer: QPixmap | None = None
@@ -157,9 +158,16 @@ class InterestMapView(style.ScaledWidget):
             p.drawEllipse(QPointF(x + 4, y + 8), 3.5, 3.5)
             p.setPen(style.MUTED)
             p.drawText(QRectF(x + 10, y, w - 10, LEGEND_LINE), style.LEFT, f"#{t}")
-        if hidden and placed:
-            (x, y), w = placed[-1], widths[len(placed) - 1]
-            p.drawText(QRectF(x + w + 4, y, content.right() - x - w - 4, LEGEND_LINE), style.LEFT, f"+{hidden} more")
+        self.legend_more = None
+        if hidden:  # after the last entry; at the row's start when not even one entry fits
+            if placed:
+                (x, y), w = placed[-1], widths[len(placed) - 1]
+                left = x + w + 4
+            else:
+                left, y = content.left(), plot.bottom() + 6
+            self.legend_more = QRectF(left, y, content.right() - left, LEGEND_LINE)
+            p.setPen(style.MUTED)
+            p.drawText(self.legend_more, style.LEFT, f"+{hidden} more")
         self.legend_shown, self.legend_hidden = self._legend[: len(placed)], hidden
         p.end()
 
