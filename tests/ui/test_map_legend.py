@@ -21,12 +21,18 @@ def test_place_legend_keeps_room_for_the_count():
     assert 88 + 40 + 4 + 50 <= 200
 
 
-def test_every_topic_is_named_or_counted(qtbot):
+def _map_view(qtbot) -> InterestMapView:  # noqa: ANN001
+    """The map over 48 clips of the demo's 12 topics, two of them viewed."""
     clips = [Clip(f"c{i}", f"/c{i}.mp4", f"clip {i}", (TOPICS[i % 12],), f"maker{i % 5}", 5000 + 100 * i, 30.0,
                   540, 960, features=(float(i % 7), float(i % 3), 1.0, 0.5)) for i in range(48)]
     view = InterestMapView(TopicColours())
     qtbot.addWidget(view)
     view.set_state(FeatureSpace(clips), [0, 5], [0.5, -0.5], {0, 5}, 5)
+    return view
+
+
+def test_every_topic_is_named_or_counted(qtbot):
+    view = _map_view(qtbot)
     counted = []
     for width, height in ((352, 212), (900, 400)):  # the card at 1366x768, and a wide one
         view.resize(width, height)
@@ -48,11 +54,7 @@ def _ink(view: InterestMapView, rect) -> int:  # noqa: ANN001 - QRectF in design
 
 
 def test_the_count_is_drawn_even_when_no_topic_fits(qtbot):
-    clips = [Clip(f"c{i}", f"/c{i}.mp4", f"clip {i}", (TOPICS[i % 12],), f"maker{i % 5}", 5000 + 100 * i, 30.0,
-                  540, 960, features=(float(i % 7), float(i % 3), 1.0, 0.5)) for i in range(48)]
-    view = InterestMapView(TopicColours())
-    qtbot.addWidget(view)
-    view.set_state(FeatureSpace(clips), [0, 5], [0.5, -0.5], {0, 5}, 5)
+    view = _map_view(qtbot)
     for width in (352, 120):  # the card at 1366x768: after the entries; too narrow for one entry: alone
         view.resize(width, 212)
         view.grab()
