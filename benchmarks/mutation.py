@@ -11,6 +11,9 @@ in total, printed beside the target (85 %).
     .venv/bin/python benchmarks/mutation.py --module reward  # one of them
     .venv/bin/python benchmarks/mutation.py --module reward --workdir /tmp/mut-reward --survivors
         # keep the copy (``mutmut show NAME`` / ``mutmut run NAME`` there) and list what survived
+    .venv/bin/python benchmarks/mutation.py --module engine --only 'feedapp.core.engine.*continue_after*'
+        # only the mutants whose name matches (fnmatch, repeatable): a big module's changed functions;
+        # the score then counts those mutants alone
 
 A module's entry may name several files (``rankers``: every ranker but the policy, which has its own
 entry); its figures are summed over them.
@@ -19,6 +22,7 @@ entry); its figures are summed over them.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -47,6 +51,10 @@ MODULES: dict[str, tuple[str | list[str], list[str]]] = {
     "fame": ("feedapp/core/fame.py", ["tests/core/test_fame.py"]),
     "recover": ("feedapp/store/recover.py", ["tests/store/test_recover.py", "tests/store/test_sessions.py",
                                              "tests/store/test_check.py"]),
+    "sim_search": ("feedapp/core/sim_search.py", ["tests/core/test_sim_search.py"]),
+    "engine": ("feedapp/core/engine.py", ["tests/core/test_engine.py", "tests/core/test_replay.py",
+                                          "tests/store/test_recover.py"]),
+    "replay_log": ("feedapp/store/replay_log.py", ["tests/core/test_replay.py"]),
 }
 
 
@@ -68,7 +76,8 @@ def _copy_checkout(work: Path) -> None:
             shutil.copy2(src, dst)
 
 
-def run_module(name: str, timeout_s: float, workdir: Path | None = None) -> dict[str, object]:
+def run_module(name: str, timeout_s: float, workdir: Path | None = None,
+               only: list[str] | None = None) -> dict[str, object]:
     path, tests = MODULES[name]
     paths = [path] if isinstance(path, str) else list(path)
     with tempfile.TemporaryDirectory(prefix=f"mutmut-{name}-") as tmp:
@@ -80,11 +89,11 @@ def run_module(name: str, timeout_s: float, workdir: Path | None = None) -> dict
         with open(work / "pyproject.toml", "a", encoding="utf-8") as fh:
             fh.write(f"\n[tool.mutmut]\npaths_to_mutate = {json.dumps(paths)}\n"
                      f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
-                     'also_copy = ["tests", "examples", "feedapp"]\n')
+                     'also_copy = ["tests", "examples", "feedapp", "benchmarks"]\n')
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         t0 = time.perf_counter()
-        proc = subprocess.run([_mutmut(), "run", "--max-children", "1"], cwd=work, env=env, capture_output=True,
+        proc = subprocess.run([_mutmut(), "run", "--max-children", "1", *(only or [])], cwd=work, env=env, capture_output=True,
                               text=True, timeout=timeout_s)
         seconds = time.perf_counter() - t0
         codes: dict[str, int | None] = {}
@@ -93,6 +102,12 @@ def run_module(name: str, timeout_s: float, workdir: Path | None = None) -> dict
             if not meta.exists():
                 return {"module": name, "error": (proc.stdout + proc.stderr)[-800:], "seconds": round(seconds, 1)}
             codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    if only:
+        codes = {k: c for k, c in codes.items() if any(fnmatch.fnmatch(k, pat) for pat in only)}
+        if not codes:
+            return {"module": name, "error": f"no mutant's name matches {only}", "seconds": round(seconds, 1)}
+    if codes and all(c is None for c in codes.values()):  # mutmut stopped before testing any mutant
+        return {"module": name, "error": (proc.stdout + proc.stderr)[-800:], "seconds": round(seconds, 1)}
     killed = sum(1 for c in codes.values() if c not in (0, 33, None))
     survived = sorted(k for k, c in codes.items() if c == 0)
     no_tests = sorted(k for k, c in codes.items() if c == 33)
@@ -110,12 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--workdir", type=Path, help="keep the mutated copy here (one module only) to inspect it with "
                                                  "mutmut show / rerun survivors with mutmut run NAME")
+    ap.add_argument("--only", action="append", metavar="GLOB",
+                    help="only the mutants whose name matches (fnmatch, repeatable; one module only)")
     ap.add_argument("--survivors", action="store_true", help="also list the mutants that survived or no test ran")
     args = ap.parse_args(argv)
     modules = args.module or list(MODULES)
     if args.workdir is not None and len(modules) != 1:
         ap.error("--workdir needs exactly one --module")
-    rows = [run_module(m, args.timeout, args.workdir) for m in modules]
+    if args.only and len(modules) != 1:
+        ap.error("--only needs exactly one --module")
+    rows = [run_module(m, args.timeout, args.workdir, args.only) for m in modules]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

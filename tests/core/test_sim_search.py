@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from feedapp.core.catalog import Catalog
 from feedapp.core.demo_catalog import DEMO_PLAN_CREATORS, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, demo_like_catalog
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip
@@ -61,7 +62,7 @@ def test_several_topics_weighs_two_and_three_topic_tastes_half_each_as_the_viewe
 
 def test_mixed_viewers_are_not_modelled():
     space = FeatureSpace([_clip(0, ("a",))])
-    with pytest.raises(ValueError, match="not 'mixed'"):
+    with pytest.raises(ValueError, match="models one_topic, several_topics, creator_fan, short_lover, switcher, not 'mixed'"):
         Searcher(space, "mixed", {})
 
 
@@ -125,3 +126,28 @@ def test_search_bound_prints_the_chance_level_also_without_foryou(capsys):
         chance, searcher, fy = row.split("|")[3].split("/")
         assert chance.strip() != "–" and float(chance) < float(searcher.strip(" *"))
         assert (fy.strip() != "–") == foryou
+
+
+def test_a_fan_is_the_viewer_sim_bench_makes_and_is_searched_by_clip_count():
+    """search_trace's fan is drawn as ``sim_bench.run_kind`` draws it (creators weighted by their clips),
+    the searcher's first guess is the creator with most clips, and the trace's creators are those served."""
+    from collections import Counter
+
+    # creator cN posts N clips; the lowest rows belong to the smallest creators
+    clips = [_clip(10 * n + i, ("abcdef"[(n + i) % 6],), f"c{n}") for n in range(1, 7) for i in range(n)]
+    catalog = Catalog(clips)
+    space = FeatureSpace(catalog.clips)
+    sizes = Counter(c.creator for c in clips)
+    for v in range(8):
+        t = search_trace(catalog, "creator_fan", v, 12, {"repeat_gap": 30, "max_same_topic": 0})
+        fan = KindViewer.make("creator_fan", v, space.topics, space.creators, None, sizes).creator
+        assert t.liked == [c.creator == fan for c in t.clips], (v, fan)
+        assert t.clips[0].creator == "c6"  # most likely liked first
+        assert any(t.liked)  # found within the 12 views (one view per creator at most)
+        assert t.creators == {c.creator for c in t.clips}
+
+
+def test_a_switch_comes_at_the_view_asked_for():
+    catalog = demo_like_catalog(1, DEMO_PLAN_SIZE, DEMO_PLAN_TOPICS, DEMO_PLAN_CREATORS)
+    t = search_trace(catalog, "switcher", 0, 40, RULES, switch_at=30)
+    assert t.switched_at == 30
