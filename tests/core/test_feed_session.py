@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from feedapp.core.catalog import Catalog
-from feedapp.core.engine import FeedEngine
+from feedapp.core.engine import FeedEngine, view_from_record
 from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG, FeedSession
 from feedapp.core.plugins import PluginHost
 from feedapp.core.records import MemorySink
-from feedapp.core.replay import replay
+from feedapp.core.replay import LoggedStep, replay
 from feedapp.core.session import SessionRecorder
 from feedapp.core.simulate import SimViewer, demo_like_catalog
 from feedapp.store.replay_log import read_logged_session
@@ -363,3 +363,132 @@ def test_open_and_swipe_log_what_a_driver_without_a_widget_did():
     assert [i.views_learned for i in imps[1:]] == [0, 1]  # slot p decided (preloaded) after p - 1 views
     closed = [v for v in sink.of("view") if v.final]
     assert [(v.exit, v.ended_mono_ns) for v in closed[:2]] == [("key", 6 * SEC), ("swipe_next", 9 * SEC)]  # at the input
+
+
+class _Both:
+    """A sink that hands every record to two sinks: the SQLite writer and a MemorySink to compare with."""
+
+    def __init__(self, *sinks) -> None:
+        self.sinks = sinks
+
+    def __getattr__(self, name):
+        return lambda *args: [getattr(s, name)(*args) for s in self.sinks] and None
+
+
+def test_the_sqlite_reader_returns_every_logged_field_of_a_session(tmp_path):
+    """What ``read_logged_session`` reads back is what the recorder logged, field by field: each
+    impression's slot, clip, revisit flag, policy, propensity and decision context, warm-up slots as
+    scripted, each closed view's figures (pauses, time out of focus, loops, likes, "not interested",
+    how it was left), no view for the slot whose view never closed (the app died), the session's
+    start record, its parameters, its live changes in order and its catalog with the clips that joined."""
+    catalog, later = _split_catalog(8)
+    first = tuple(catalog.clips)  # the catalog grows in place below
+    engine = FeedEngine(catalog, "foryou", seed=2, warmup=catalog.clips[:2], params={"temperature": 0.3})
+    path = tmp_path / "feed.db"
+    log, mem = EventLog(path), MemorySink()
+    sink = _Both(log, mem)
+    sink.clips_known(tuple(catalog.clips))
+    engine.catalog.on_grow(sink.clips_known)
+    d = WidgetDriver(engine, sink, seed=8)
+    rec = d.recorder
+    d.start()
+    for i in range(24):
+        if i == 4:
+            engine.set_param("epsilon", 0.25)
+            d.live()
+        if i == 9:
+            engine.catalog.add(later)
+            d.live()
+        if i % 5 == 1:  # paused for 0.7 s
+            rec.set_paused(True, d.t)
+            d.t += 700_000_000
+            rec.set_paused(False, d.t)
+        if i % 7 == 2:  # another window had the focus for 0.4 s
+            rec.set_focused(False, d.t)
+            d.t += 400_000_000
+            rec.set_focused(True, d.t)
+        if i % 6 == 3:
+            rec.not_interested(d.t)
+        if i % 4 == 2:
+            rec.like(d.t)
+        d.watch_and_swipe(-1 if i in (10, 17) else 1)
+    rec.checkpoint(d.t + SEC)  # the last view was never closed: the app died
+    assert log.close()
+
+    logged = read_back(path, rec.id)
+    views = {v.impression_id: v for v in mem.of("view") if v.final}
+    want = []
+    for imp in mem.of("impression"):
+        v = views.get(imp.id)
+        want.append(LoggedStep(imp.position, imp.clip_id, imp.is_revisit, imp.policy, imp.propensity,
+                               None if v is None else view_from_record(v, imp.clip_id, imp.is_revisit, imp.position),
+                               imp.views_learned, imp.live_seq, imp.params_version, imp.ranker_version, imp.scripted))
+    assert list(logged.steps) == want
+    # the session exercised what it should: the comparison above covers each of these
+    got_views = [st.view for st in logged.steps if st.view is not None]
+    assert logged.steps[-1].view is None and len(got_views) == len(want) - 1
+    assert [st.scripted for st in logged.steps[:3]] == [True, True, False] and logged.steps[0].policy == "warmup"
+    assert any(st.is_revisit for st in logged.steps) and any(st.params_version == 1 for st in logged.steps)
+    assert any(v.paused_ms == 700 for v in got_views) and any(v.unfocused_ms == 400 for v in got_views)
+    assert any(v.not_interested for v in got_views) and any(v.liked for v in got_views)
+    assert any(v.loops for v in got_views) and {v.exit for v in got_views} == {"swipe_next", "swipe_prev"}
+    assert any(v.skipped for v in got_views) and not all(v.skipped for v in got_views)
+    start = next(e.data for e in mem.of("event") if e.kind == SESSION_CATALOG)
+    live = [e.data for e in mem.of("event") if e.kind == LIVE_CHANGE]
+    assert logged.start == start and list(logged.live) == live and [e["change"] for e in live] == ["param", "catalog"]
+    assert logged.params == start["params"] and logged.params["temperature"] == 0.3 and logged.params["epsilon"] == 0.05
+    assert (logged.id, logged.ranker, logged.seed) == (rec.id, "foryou", 2)
+    assert logged.clips == first + tuple(later) and logged.notes == ()
+
+
+def _edited(path: Path, name: str, sql: str, *args) -> Path:
+    """A copy ``name``.db of the log at ``path`` with one statement applied (a file damaged or edited by hand)."""
+    import shutil
+    import sqlite3
+
+    copy = path.with_name(f"{name}.db")
+    shutil.copy(path, copy)
+    conn = sqlite3.connect(copy)
+    conn.execute(sql, args)
+    conn.commit()
+    conn.close()
+    return copy
+
+
+def test_a_log_missing_what_the_session_needs_is_refused_in_one_line(tmp_path, capsys):
+    """``feedapp replay`` on a log whose clips table lost a clip of the session's catalog, or a clip that
+    joined it while it ran, or on a session that never showed a clip: exit code 2, one line that names
+    the session and the clip."""
+    from feedapp.cli import main
+
+    catalog, later = _split_catalog(9)
+    first = catalog.clips[5].id
+    engine = FeedEngine(catalog, "foryou", seed=1)
+    path, d = record_sqlite(tmp_path, engine, views=30, seed=9, growth=later)
+    sid = d.recorder.id
+    log = EventLog(path)  # and a session that ended before its first clip
+    empty = SessionRecorder(log, app_version="test", mode="lab", ranker="foryou", seed=1)
+    empty.end("quit", SEC)
+    assert log.close()
+    cases = [(_edited(path, "lost_first", "DELETE FROM clips WHERE id = ?", first),
+              sid, f"session {sid}'s catalog names clip {first!r}, which is not in the log's clips table"),
+             (_edited(path, "lost_joined", "DELETE FROM clips WHERE id = ?", later[3].id),
+              sid, f"session {sid}: clip {later[3].id!r} joined its catalog, but it is not in the log's clips table"),
+             (path, empty.id, f"session {empty.id} has no impressions to replay")]
+    for db, session, says in cases:
+        assert main(["replay", "--db", str(db), "--session", session, "--ranker", "foryou"]) == 2
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err
+
+
+def test_a_session_continued_from_earlier_views_says_replay_starts_without_them(tmp_path):
+    """A session whose start record says the engine had learned views before it (``data.views``, a
+    continued lab session) reads back with a note saying replay starts without them."""
+    catalog, _ = _split_catalog(10)
+    path, d = record_sqlite(tmp_path, FeedEngine(catalog, "foryou", seed=1), views=6, seed=1)
+    assert read_back(path, d.recorder.id).notes == ()
+    continued = _edited(path, "continued", "UPDATE events SET data = json_set(data, '$.views', 17) WHERE kind = ?",
+                        SESSION_CATALOG)
+    assert read_back(continued, d.recorder.id).notes == (
+        "the session started from 17 views learned in an earlier session (a continued lab session); replay starts "
+        "without them (the clips that session showed count as served)",)

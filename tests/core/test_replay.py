@@ -394,3 +394,120 @@ def test_session_from_engine_holds_what_the_log_would_hold_and_replays_exactly()
     rep = replay(s, ["foryou"], n_boot=20)
     assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
     assert rep["counts"]["scripted"] == 2 and rep["session"]["live_changes"] == 5
+
+
+# -- logs written by older schemas ----------------------------------------------------------------------
+
+
+def _schema3_log(path: Path, catalog_size: int | None, seed: int = 9,
+                 params: str = '{"temperature": 0.2, "epsilon": 0.1}') -> None:
+    """A file as feedapp 3 wrote it (clips keyed by id, no features, no decision context, no session
+    catalog record): a foryou session of a warm-up slot, two ranked slots, a swipe back and a view the
+    app never closed, then a slot without a ranker; the clips table holds a clip another session showed."""
+    import sqlite_utils
+
+    from feedapp.store.db import MIGRATIONS
+
+    db = sqlite_utils.Database(path)
+    for m in MIGRATIONS[:3]:
+        m(db)
+    db.execute("PRAGMA user_version=3")
+    db["sessions"].insert({"id": "s-old", "app_version": "3", "mode": "lab", "ranker": "foryou", "seed": seed,
+                           "ranker_params": params,
+                           "catalog_size": catalog_size, "skip_threshold_ms": 3000,
+                           "started_utc": "2026-01-05T10:00:00.000+00:00", "started_mono_ns": 1})
+    db["clips"].insert_all([
+        {"id": "c1", "path": "/v/c1.mp4", "title": "One", "topics": '["cats", "dogs"]', "creator": "ann",
+         "duration_ms": 4000, "fps": 30.0, "width": 540, "height": 960, "rotation": 90, "created": "2024-03-01"},
+        {"id": "c2", "path": None, "title": None, "topics": "not json", "creator": None, "duration_ms": None,
+         "fps": None, "width": None, "height": None, "rotation": None, "created": None},
+        {"id": "c3", "path": "/v/c3.mp4", "title": "Three", "topics": '["tech"]', "creator": "bo",
+         "duration_ms": 2000, "fps": 25.0, "width": 720, "height": 1280, "rotation": 0, "created": ""},
+    ])
+    # (clip, revisit, policy, propensity, view: (dwell, play, loops, skipped, liked, not_interested, exit, final))
+    slots = [("c1", 0, "warmup", None, (5000.0, 4500.0, 1, 0, 1, 0, "swipe_next", 1)),
+             ("c3", 0, "foryou", 0.25, (1200.0, 1000.0, 0, 1, 0, 1, "key", 1)),
+             ("c1", 1, "history", None, (800.0, 700.0, 0, 1, 0, 0, "swipe_prev", 1)),
+             ("c2", 0, "foryou", 0.5, (300.0, 300.0, 0, 1, 0, 0, "", 0)),
+             ("c3", 0, None, None, None)]
+    for pos, (clip, rev, policy, p, v) in enumerate(slots):
+        db["impressions"].insert({"id": f"i{pos}", "session_id": "s-old", "position": pos, "clip_id": clip,
+                                  "is_revisit": rev, "policy": policy, "propensity": p, "settled_mono_ns": pos})
+        if v is None:
+            continue
+        dwell, play, loops, skipped, liked, ni, exit_, final = v
+        db["views"].insert({"impression_id": f"i{pos}", "session_id": "s-old", "dwell_ms": dwell, "play_ms": play,
+                            "paused_ms": 100.0 * pos, "unfocused_ms": None if pos == 1 else 50.0, "loops": loops,
+                            "skipped": skipped, "liked": liked, "not_interested": ni, "exit": exit_, "final": final})
+    db.conn.close()
+
+
+def test_a_log_from_before_the_session_catalog_reads_every_clip_with_notes_for_the_researcher(tmp_path):
+    """A schema-3 log: the session's catalog is every clip in the file, read field by field (missing
+    facts empty, unreadable topics none, no visual features); warm-up slots are scripted by their
+    policy; the view never closed counts as none; and the report says, in words, that the file's clips
+    are not the session's catalog and that the propensities cannot be reproduced exactly."""
+    from feedapp.core.model import Clip
+
+    path = tmp_path / "old.db"
+    _schema3_log(path, catalog_size=2)
+    conn = open_for_reading(path)
+    sess = read_logged_session(conn, "S-O")
+    conn.close()
+    assert (sess.id, sess.ranker, sess.seed, sess.params) == ("s-old", "foryou", 9, {"temperature": 0.2, "epsilon": 0.1})
+    assert sess.clips == (Clip("c1", "/v/c1.mp4", "One", ("cats", "dogs"), "ann", 4000, 30.0, 540, 960, 90, "2024-03-01"),
+                          Clip("c2", "", "", (), "", 0, 0.0, 0, 0, 0, ""),
+                          Clip("c3", "/v/c3.mp4", "Three", ("tech",), "bo", 2000, 25.0, 720, 1280, 0, ""))
+    assert sess.start == {} and sess.live == () and sess.initial == sess.clips and not sess.exact
+    assert sess.steps == (
+        LoggedStep(0, "c1", False, "warmup", None, View("c1", 5000.0, 4500.0, 1, False, True, False, False, "swipe_next",
+                                                          0.0, 50.0, position=0), scripted=True),
+        LoggedStep(1, "c3", False, "foryou", 0.25, View("c3", 1200.0, 1000.0, 0, True, False, True, False, "key",
+                                                          100.0, 0.0, position=1)),
+        LoggedStep(2, "c1", True, "history", None, View("c1", 800.0, 700.0, 0, True, False, False, True, "swipe_prev",
+                                                          200.0, 50.0, position=2)),
+        LoggedStep(3, "c2", False, "foryou", 0.5, None),
+        LoggedStep(4, "c3", False, "", None, None),
+    )
+    assert sess.notes == (
+        "the session's catalog had 2 clips; the log's clips table holds 3 (clips of every session in this file); "
+        "the replay uses all of them",
+        "this log does not record what each decision saw (views learned, live changes): every slot is replayed as "
+        "decided after all earlier views, so the logged propensities are not reproduced exactly")
+    # the catalog was the file's clips, or its size was not logged: nothing to say about it; seed 0 is a
+    # seed like any other; parameters that are not a JSON object read as none (the ranker's defaults)
+    for size, params in ((3, "[0.2]"), (None, "not json")):
+        _schema3_log(tmp_path / f"{size}.db", catalog_size=size, seed=0, params=params)
+        conn = open_for_reading(tmp_path / f"{size}.db")
+        sess = read_logged_session(conn, "s-old")
+        conn.close()
+        assert len(sess.notes) == 1 and "does not record what each decision saw" in sess.notes[0]
+        assert (sess.seed, sess.params) == (0, {})
+
+
+def test_a_clip_described_anew_reads_back_as_each_session_showed_it(tmp_path):
+    """A clip whose title changed between two sessions (schema 4 keeps every version): each session
+    reads back the version it showed, and a session that did not show it gets the newest."""
+    import dataclasses
+
+    from feedapp.core.model import Clip
+
+    old = Clip("c", "/v/c.mp4", "Old title", ("cats",), "ann", 4000, 30.0, 540, 960)
+    new = dataclasses.replace(old, title="New title", duration_ms=4200)
+    other = Clip("x", "/v/x.mp4", "Other", ("dogs",), "bo", 3000, 30.0, 540, 960)
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    sids = []
+    for announced, shown in (((old, other), old), ((new,), new), ((), other)):
+        if announced:
+            log.clips_known(announced)
+        rec = SessionRecorder(log, app_version="test", mode="play", ranker="random", seed=1)
+        rec.arrive(shown, reached_by="start", is_revisit=False, settled_ns=10**9, policy="random", propensity=0.5)
+        rec.end("quit", 3 * 10**9)
+        sids.append(rec.id)
+    assert log.close()
+    conn = open_for_reading(path)
+    got = [{c.id: (c.title, c.duration_ms) for c in read_logged_session(conn, sid).clips} for sid in sids]
+    conn.close()
+    assert got == [{"c": ("Old title", 4000), "x": ("Other", 3000)}, {"c": ("New title", 4200), "x": ("Other", 3000)},
+                   {"c": ("New title", 4200), "x": ("Other", 3000)}]
