@@ -230,11 +230,12 @@ def run_lab(
     if condition is not None and condition not in study.condition_names:
         raise UserError(f"study {study.name!r} has no condition {condition!r} (it has: {', '.join(study.condition_names)})")
     given_fields = parse_field_args(study, fields)
+    field_values: dict[str, Any] = {}
     if yes and participant:  # no start dialog to correct them: refused before the database file is made
         problem = study.check_participant(participant)
         if problem and not (condition is not None and "has no number" in problem):
             raise UserError(problem)
-        check_fields(study, given_fields)
+        field_values = check_fields(study, given_fields)  # (with --yes no continuation changes the fields)
 
     db = open_store(db_path)
     _say(f"recording to {Path(db_path).resolve()}")
@@ -290,7 +291,6 @@ def run_lab(
             _say(f"participant {participant} already has {len(previous(participant))} session(s) of this study; "
                  "starting another (--yes)")
         assignment, seed_given = a, seed is not None
-        field_values = check_fields(study, given_fields)
     else:
         dialog = StartDialog(study, previous_sessions=previous, block_for=block_for, participant=participant or "",
                              condition=condition, seed=seed, fields=given_fields, continuing=continuation is not None)
