@@ -38,7 +38,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from feedapp.core.features import DURATION_EDGES_S, duration_bucket
-from feedapp.core.model import View, quick_init
+from feedapp.core.model import Clip, View, quick_init
 
 PRIOR_SHAPE = 2.5
 
@@ -154,6 +154,40 @@ def is_skip(play_ms: float, loops: int, duration_ms: float, threshold_ms: float,
     if exit == UNPLAYABLE_EXIT:
         return False
     return play_ms < threshold_ms and loops < 1 and play_ms < duration_ms
+
+
+SKIP_THRESHOLD_MS = 3000
+"""The skip threshold when nobody set one: the app's settings, study files and the simulators all start
+from 3000 ms (a view with less play time that did not reach the clip's end is a skip)."""
+
+
+def view_of(
+    clip: Clip,
+    play_ms: float,
+    *,
+    threshold_ms: float = SKIP_THRESHOLD_MS,
+    dwell_ms: float | None = None,
+    paused_ms: float = 0.0,
+    liked: bool = False,
+    not_interested: bool = False,
+    exit: str = "swipe_next",
+    position: int | None = None,
+) -> View:
+    """The ``View`` the player would record for ``clip`` played for ``play_ms`` in all (loops included):
+    ``loops`` = completed plays (``play_ms // duration``) and ``skipped`` by ``is_skip`` at
+    ``threshold_ms``, so a driver of its own (a simulated viewer, a script) gets views measured by
+    the app's rules. ``dwell_ms`` (time on screen) defaults to ``play_ms + paused_ms``. Raises
+    ``ViewError`` for a negative or non-finite time (``check_view``)."""
+    duration = max(int(clip.duration_ms), 1)
+    for name, v in (("play_ms", play_ms), ("paused_ms", paused_ms)):
+        if not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+            raise ViewError(f"view of clip {clip.id!r}: {name} must be a finite number of 0 or more, not {v!r}")
+    loops = int(play_ms // duration)
+    view = View(clip_id=clip.id, dwell_ms=play_ms + paused_ms if dwell_ms is None else dwell_ms, play_ms=play_ms,
+                loops=loops, skipped=is_skip(play_ms, loops, duration, threshold_ms, exit), liked=liked,
+                not_interested=not_interested, exit=exit, paused_ms=paused_ms, position=position)
+    check_view(view)
+    return view
 
 
 def compute_reward(

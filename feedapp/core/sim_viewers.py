@@ -47,7 +47,7 @@ import numpy as np
 from feedapp.core.model import Clip, View
 from feedapp.core.rankers.rng import SplitMix
 from feedapp.core.sim_kinds import KINDS
-from feedapp.core.reward import is_skip
+from feedapp.core.reward import SKIP_THRESHOLD_MS, view_of
 from feedapp.core.simulate import _clip_key, _phi
 
 PURE_KINDS = tuple(k for k in KINDS if k != "mixed")
@@ -59,7 +59,7 @@ MIXED_SIGMA = 1.0
 PAUSE_P = 0.15
 REPEAT_FATIGUE = 0.6
 MAX_PLAYS = 3
-SKIP_MS = 3000
+SKIP_MS = SKIP_THRESHOLD_MS  # the app's default skip threshold
 
 
 def is_short(clip: Clip) -> bool:
@@ -182,9 +182,8 @@ class KindViewer:
         paused = 5000 + int(55000 * rng.random()) if self.pauses and rng.random() < PAUSE_P else 0
         self.seen[clip.id] += 1
         self.watched += 1
-        return View(clip_id=clip.id, dwell_ms=play + 300 + paused, play_ms=play, loops=int(loops),
-                    skipped=is_skip(play, int(loops), d, SKIP_MS), liked=liked,
-                    not_interested=self.appeal(clip) < 0.15 and rng.random() < 0.05, paused_ms=paused)
+        return view_of(clip, play, threshold_ms=SKIP_MS, dwell_ms=play + 300 + paused, paused_ms=paused, liked=liked,
+                       not_interested=self.appeal(clip) < 0.15 and rng.random() < 0.05)
 
     def expected_play_ms(self, clips: Sequence[Clip]) -> np.ndarray:
         """E[play ms] of each clip now (repeats included), in closed form: what the oracle serves by."""

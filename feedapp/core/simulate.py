@@ -69,12 +69,12 @@ from feedapp.core.model import Clip, View
 from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
 from feedapp.core.rankers.rng import Rng, SplitMix, absorb
-from feedapp.core.reward import is_skip
+from feedapp.core.reward import SKIP_THRESHOLD_MS, is_skip
 
 NOISE_SIGMA = 0.5
 MAX_PLAYS = 3
 REPEAT_FATIGUE = 0.6
-SKIP_MS = 3000
+SKIP_MS = SKIP_THRESHOLD_MS  # the app's default skip threshold
 BASELINES = ("random", "popular")
 
 
