@@ -704,7 +704,9 @@ class ConsentPage(QWidget):
 
 
 class _ItemRow(QFrame):
-    """A Likert or choice item as one keyboard stop: 1..9 pick that answer, arrows move, Tab leaves.
+    """A Likert or choice item as one keyboard stop: 1..9 pick that answer, arrows move it, Tab leaves.
+    The arrows never make the first choice: Down and Up are the feed's swipe keys, and a press meant
+    for the feed as its last view closed (or a held key) would otherwise answer the first item.
     The row is outlined while it has the focus."""
 
     def __init__(self, group: Any, parent: QWidget | None = None) -> None:
@@ -724,10 +726,10 @@ class _ItemRow(QFrame):
         current = self.group.checkedId()
         if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
             self.choose(key - Qt.Key.Key_0)
-        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
-            self.choose(min(n, current + 1) if current > 0 else 1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
-            self.choose(max(1, current - 1) if current > 0 else 1)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.Key_Up):
+            if current > 0:  # (nothing chosen yet: nothing to move)
+                step = 1 if key in (Qt.Key.Key_Right, Qt.Key.Key_Down) else -1
+                self.choose(min(n, max(1, current + step)))
         else:
             super().keyPressEvent(event)
 

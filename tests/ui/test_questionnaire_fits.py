@@ -39,3 +39,36 @@ def test_the_example_questionnaire_fits_a_portrait_lab_window(qtbot, width, extr
     for item in page.rows.values():
         for b in item.group.buttons():
             assert b.mapTo(viewport, b.rect().topRight()).x() <= viewport.width()
+
+
+def test_a_swipe_key_does_not_answer_the_first_item(qtbot):
+    """Seen in a new-user trial: the participant swiping with Down as the view limit ended the feed
+    pressed Down once more on the questionnaire, and its first Likert item read "1" (strongly
+    disagree), an answer nobody gave. The arrow keys move an answer already chosen, never make one."""
+    from PySide6.QtCore import Qt
+
+    study = load_study(EXAMPLE)
+    page = QuestionnairePage(study.questionnaire, study.questionnaire_intro)
+    qtbot.addWidget(page)
+    first = page.focusProxy()
+    assert first is page.rows["enjoyed"]
+    for key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Down):
+        qtbot.keyClick(first, key)
+    assert page.groups["enjoyed"].checkedId() == -1 and page.answers()[0][1] is None
+    qtbot.keyClick(page.rows["usual_app"], Qt.Key.Key_Down)
+    assert page.groups["usual_app"].checkedId() == -1
+    qtbot.keyClick(first, Qt.Key.Key_3)  # a digit chooses; then the arrows move it, within the scale
+    qtbot.keyClick(first, Qt.Key.Key_Down)
+    assert page.groups["enjoyed"].checkedId() == 4
+    qtbot.keyClick(first, Qt.Key.Key_Left)
+    qtbot.keyClick(first, Qt.Key.Key_Up)
+    assert page.groups["enjoyed"].checkedId() == 2
+    for _ in range(3):
+        qtbot.keyClick(first, Qt.Key.Key_Up)
+    assert page.groups["enjoyed"].checkedId() == 1
+    for _ in range(9):
+        qtbot.keyClick(first, Qt.Key.Key_Right)
+    assert page.groups["enjoyed"].checkedId() == 7
+    qtbot.keyClick(page.rows["usual_app"], Qt.Key.Key_2)
+    qtbot.keyClick(page.rows["usual_app"], Qt.Key.Key_Down)
+    assert page.answers()[1][1] == "YouTube Shorts"
