@@ -13,10 +13,12 @@ Each ``run_*`` prints its result on stdout and problems on stderr, and returns t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -229,12 +231,25 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     return 1 if held and delete_outputs and problems else 0
 
 
-def participant_file_name(participant: str, study: str, date: str) -> str:
-    """``{participant}_{study}_{YYYY-MM-DD}`` with characters a file name cannot hold replaced by ``-``."""
+def participant_file_name(participant: str, study: str, date: str, *, tagged: bool = False) -> str:
+    """``{participant}_{study}_{YYYY-MM-DD}`` with characters a file name cannot hold replaced by ``-``.
+    ``tagged``: the participant part ends with a short hash of the id and the study (``P-04-1a2b3c``),
+    for ids whose plain names would be one file (``participant_file_names``)."""
     def safe(text: str) -> str:
         return "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in text).strip("-.") or "none"
 
-    return f"{safe(participant)}_{safe(study)}_{date}"
+    tag = "-" + hashlib.sha256(f"{participant}\x1f{study}".encode()).hexdigest()[:6] if tagged else ""
+    return f"{safe(participant)}{tag}_{safe(study)}_{date}"
+
+
+def participant_file_names(people: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """The file name of each (participant, study) given the date of its first session. Ids that clean to
+    the same name (``P 04`` and ``P/04``), also when only their case differs (``P05`` and ``p05``: one
+    file on a case-insensitive disk), are all tagged, so no participant's file overwrites another's."""
+    plain = {key: participant_file_name(key[0], key[1], date) for key, date in people.items()}
+    count = Counter(name.casefold() for name in plain.values())
+    return {key: participant_file_name(key[0], key[1], people[key], tagged=True) if count[name.casefold()] > 1 else name
+            for key, name in plain.items()}
 
 
 def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | None = None,
@@ -266,10 +281,14 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
             out = Path(out_dir)
             written: list[tuple[Path, Path]] = []
             per_person: dict[str, dict] = {}
-            for (part, st), sids in people.items():
+            dates = {}
+            for key, sids in people.items():
                 first = conn.execute("SELECT MIN(started_utc) FROM sessions WHERE id IN (%s)" % ",".join("?" * len(sids)),
                                      sids).fetchone()[0] or ""
-                name = participant_file_name(part, st, first[:10] or "undated")
+                dates[key] = first[:10] or "undated"
+            file_names = participant_file_names(dates)
+            for (part, st), sids in people.items():
+                name = file_names[(part, st)]
                 rows = conn.execute(f"SELECT {', '.join(cols)} FROM view_log WHERE session_id IN "
                                     f"({','.join('?' * len(sids))}) ORDER BY session_id, position", sids).fetchall()
                 per_person[name] = {**write_rows(out, name, fmt, cols, _Rows(rows), written, "view_log"),

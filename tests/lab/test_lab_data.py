@@ -154,3 +154,31 @@ def test_jsonl_participant_files_carry_topics_as_arrays(tmp_path):
     rows = [json.loads(line) for line in (out / f"P01_learn-vs-random_{day}.jsonl").read_text().splitlines()]
     assert len(rows) == 10 and all(isinstance(r["topics"], list) for r in rows)
     assert (out / "codebook.csv").exists() and (out / "affinities.jsonl").exists()
+
+
+def test_participant_files_of_ids_that_clean_to_one_name_stay_apart(tmp_path, capsys):
+    """Seen in a new-user trial: a participant file's name replaces the characters a file name cannot
+    hold, so 'P 04' and 'P/04' both made P-04_..., and the second file overwrote the first (one
+    participant's views silently gone from the per-participant files). 'P05' and 'p05' collide the
+    same way on a case-insensitive disk (macOS, Windows). Such ids get a short hash of the id; an id
+    that clashes with none keeps the plain name."""
+    study = parse_study(STUDY_TEXT.replace('catalog = "demo"', 'catalog = "demo"\nclips = "nowhere"'))
+    log = EventLog(tmp_path / "feed.db")
+    ids = ("P 04", "P/04", "P05", "p05", "P06")
+    for k, pid in enumerate(ids):
+        record(log, study, pid, (k + 1) * 10**15)
+    assert log.close()
+    out = tmp_path / "export"
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    files = sorted(p.name for p in out.iterdir() if f"_{study.name}_" in p.name)
+    assert len(files) == len(ids) and len({f.casefold() for f in files}) == len(ids), files
+    assert any(f.startswith("P06_learn-vs-random_") for f in files)  # no clash: the plain name
+    held = {}
+    for f in files:
+        with open(out / f, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 10
+        held[f] = {r["participant"] for r in rows}
+    assert sorted(p for s in held.values() for p in s) == sorted(ids)
+    printed = capsys.readouterr().out
+    assert all(f in printed for f in files)
