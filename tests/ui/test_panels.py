@@ -20,6 +20,7 @@ from feedapp.core.model import View
 from feedapp.core.records import MemorySink
 from feedapp.core.session import SessionRecorder
 from feedapp.ui.panels import install_panels
+from feedapp.ui.panels.endcard import CARD_SIZE, MIN_CARD_SCALE
 from feedapp.ui.recording import SessionBridge
 from feedapp.ui.window import PlayerWindow
 from tests.clipgen import make_clip
@@ -255,6 +256,18 @@ def test_end_card_shows_and_saves_a_png(qtbot, app_parts, tmp_path):
     assert c.intersects(g) and app_parts["window"].rect().contains(c)  # over the player, inside the window
     if g.width() >= c.width():
         assert abs(c.center().x() - g.center().x()) <= 1
+    # a player narrower than the card's design size shrinks the card (to MIN_CARD_SCALE at most) rather
+    # than let it cover the panel: a 1280 x 854 window's player is 373 pixels wide
+    assert round(c.width() / CARD_SIZE.width(), 2) == MIN_CARD_SCALE  # this window's player: 180 pixels
+    window = app_parts["window"]
+    for size in ((1280, 854), (1600, 1000)):
+        QTest.keyClick(view, Qt.Key.Key_E)
+        window.resize(*size)
+        qtbot.waitUntil(lambda: view.height() > 700)
+        QTest.keyClick(view, Qt.Key.Key_E)
+        g, c = view.geometry(), dock.card.geometry()
+        assert CARD_SIZE.width() * MIN_CARD_SCALE <= c.width() <= g.width(), (size, g, c)
+        assert c.left() >= g.left() and c.right() <= g.right(), (size, g, c)
     QTest.keyClick(view, Qt.Key.Key_S)
     saved = list((tmp_path / "cards").glob("*.png"))
     assert len(saved) == 1

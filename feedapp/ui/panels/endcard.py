@@ -18,6 +18,9 @@ from feedapp.ui.panels.figures import tiles, watch_caption
 from feedapp.ui.panels.style import TopicColours
 
 CARD_SIZE = QSize(400, 600)
+CHART_KEY = "thick: top topics \u00b7 faint: the others \u00b7 dashed: 0.3, a taste takes hold"
+MIN_CARD_SCALE = 0.75
+"""The smallest the card is shown over a narrow player (its text stays readable: 13 pt becomes about 10)."""
 
 
 class EndCard(QWidget):
@@ -131,9 +134,12 @@ class EndCard(QWidget):
         p.setPen(style.TEXT)
         p.drawText(QRectF(x0, y, w, 20), style.LEFT, "How your profile formed")
         y += 24
-        chart = QRectF(x0 + 22, y + 4, w - 26, 150)
+        chart = QRectF(x0 + 22, y + 4, w - 26, 136)
         self._timeline(p, chart, series, [t for t, _ in top] or list(series.topics)[:3])
-        y = chart.bottom() + 24
+        p.setFont(style.font(10))
+        p.setPen(style.MUTED)  # the chart's key (the colours are the top topics' above)
+        p.drawText(QRectF(x0, chart.bottom() + 17, w, 14), style.LEFT, style.elide(p, CHART_KEY, w))
+        y = chart.bottom() + 38
         # figures
         items = tiles(f, elapsed_s)
         tw = w / len(items)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QVBoxLayout
 from feedapp.core.endcard import explain, last_view_sentence, session_figures, top_topics, views_since_refresh
 from feedapp.core.model import Clip
 from feedapp.ui.panels import style
-from feedapp.ui.panels.endcard import CARD_SIZE, EndCard
+from feedapp.ui.panels.endcard import CARD_SIZE, MIN_CARD_SCALE, EndCard
 from feedapp.ui.panels.figures import FiguresStrip
 from feedapp.ui.panels.mapview import InterestMapView
 from feedapp.ui.panels.profile import HistoryChart, ProfileBars
@@ -403,10 +403,12 @@ class TasteDock(QObject):
 
     def _place_card(self) -> None:
         """Centred over the player, at the window's scale; kept inside the window when the player is narrower."""
-        # as large as the panels' text, but within the player's column and the window's height (never
-        # below its design size: on a narrow player it overlaps the panel a little, as it always did)
+        # as large as the panels' text, but within the player's column and the window's height: a player
+        # narrower than the card's design size (a 1280-pixel window's is 373) shrinks it, down to
+        # MIN_CARD_SCALE, rather than let it cover the panel's left edge (whose chart's "+1.0" then read
+        # "-1.0"); the saved PNG keeps the design size
         fits = min(self.view.width() * 0.95 / CARD_SIZE.width(), self.window.height() * 0.95 / CARD_SIZE.height())
-        self.card.set_ui_scale(max(1.0, min(getattr(self.window, "ui_scale", 1.0), fits)))
+        self.card.set_ui_scale(max(MIN_CARD_SCALE, min(getattr(self.window, "ui_scale", 1.0), fits)))
         g = self.view.geometry()
         x = g.center().x() - self.card.width() // 2
         y = g.center().y() - self.card.height() // 2
