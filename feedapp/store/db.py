@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import sqlite_utils
@@ -423,6 +424,39 @@ _MIGRATION_TABLES: dict[int, tuple[str, ...]] = {
 }
 
 
+def read_only_uri(path: Path) -> str:
+    """The URI that opens ``path`` read-only (``mode=ro``). SQLite reads a file in write-ahead log
+    mode (the app's) read-only only beside a ``-shm`` file it can open or make: in a folder that cannot
+    be written (a read-only share, a USB stick, another user's folder) without one, the file is read
+    as it is (``immutable``), which is all of it when no ``-wal`` file beside it holds changes not yet
+    in the file itself (else StoreError says what to do)."""
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()  # (a file that cannot be opened fails here)
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as e:
+        if "unable to open" not in str(e).lower():
+            raise
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"cannot read {path}: its folder cannot be written and {wal.name} beside it holds changes not yet "
+                "in the file, which SQLite can read only where it may write; copy both files into a folder you "
+                "can write to and read the copy") from e
+        return uri + "&immutable=1"
+    return uri
+
+
+def connect_read_only(path: Path, **kwargs: Any) -> sqlite3.Connection:
+    """``path`` opened read-only (``read_only_uri``); ``kwargs`` go to ``sqlite3.connect``."""
+    return sqlite3.connect(read_only_uri(path), uri=True, **kwargs)
+
+
 def file_owner(path: Path) -> tuple[str, str]:
     """Whose file ``path`` is, without changing a byte of it: ``("absent" | "empty" | "feedapp" |
     "foreign" | "not_sqlite", detail)``. ``detail`` names what was found, for messages.
@@ -439,12 +473,10 @@ def file_owner(path: Path) -> tuple[str, str]:
     # program closing its connection would then believe it was the last one, checkpoint and delete the
     # -wal file under a running session, whose later writes would go to a deleted file (lost on a
     # kill). The raw bytes are read only to describe a file SQLite refused, which no connection holds.
-    from urllib.parse import quote
-
     try:
         if path.stat().st_size == 0:
             return "empty", ""
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5.0)
+        conn = connect_read_only(path, timeout=5.0)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             names = [r[0] for r in conn.execute(

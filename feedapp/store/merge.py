@@ -48,11 +48,13 @@ from feedapp.store.db import (
     check_ownership,
     check_parent_exists,
     check_writable,
+    connect_read_only,
     damaged,
     explain_sqlite_error,
     file_owner,
     migrate,
     open_db,
+    read_only_uri,
 )
 from feedapp.store.sessions import EVENT_LOG_TABLES, sqlite_uri
 
@@ -77,7 +79,7 @@ def _source_version(path: Path) -> int:
         raise StoreError(f"{path} is a folder, not a database file")
     check_ownership(path, "merge only files that feedapp wrote")
     try:
-        conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
+        conn = connect_read_only(path)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
@@ -158,7 +160,7 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
             with tempfile.TemporaryDirectory(prefix=".feedapp-merge-", dir=out.parent) as upgraded:
                 for k, (src, version) in enumerate(zip(sources, versions)):
                     readable = _upgraded_copy(src, version, Path(upgraded) / f"source{k}.db")
-                    conn.execute("ATTACH DATABASE ? AS src", [sqlite_uri(readable, "ro")])
+                    conn.execute("ATTACH DATABASE ? AS src", [read_only_uri(readable)])
                     try:
                         reports.append(_merge_one(conn, src, version))
                     except sqlite3.DatabaseError as e:
@@ -268,7 +270,7 @@ def _upgraded_copy(src: Path, version: int, dest: Path) -> Path:
     (schema 4) exactly as the app computes them. A file without an event log is merged as it is."""
     if version >= SCHEMA_VERSION:
         return src
-    ro = sqlite3.connect(sqlite_uri(src, "ro"), uri=True)
+    ro = connect_read_only(src)
     try:
         tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"clips", "impressions"} <= tables:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from feedapp.store.db import SCHEMA_VERSION, StoreError, check_ownership, explain_sqlite_error
+from feedapp.store.db import SCHEMA_VERSION, StoreError, check_ownership, connect_read_only, explain_sqlite_error
 
 EVENT_LOG_TABLES = ("sessions", "clips", "impressions", "views", "events", "profile_snapshots")
 
@@ -44,7 +44,7 @@ def open_for_reading(path: str | Path) -> sqlite3.Connection:
         if "readonly" in str(e).lower() or "unable to open" in str(e).lower():
             # a file we may read but not write (e.g. a copy on a read-only share): read it as it is
             try:
-                conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True, timeout=5.0, isolation_level=None)
+                conn = connect_read_only(path, timeout=5.0, isolation_level=None)
                 version = int(conn.execute("PRAGMA user_version").fetchone()[0])
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
             except sqlite3.DatabaseError as e2:
