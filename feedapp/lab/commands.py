@@ -306,7 +306,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     files[Path(out_dir) / "manifest.json"] = everyone
     files.update({Path(out_dir) / f["file"]: [f["participant"]] for f in per_person.values()})
     outputs.record(db_path, "lab export", files)
-    print(f"exported {len(ids)} sessions (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
+    print(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
     for f in manifest["files"].values():
         print(f"  {f['file']:<32} {f['rows']:>9} rows")
     print(f"  one view_log file per participant ({len(per_person)}): participant_study_date.{fmt}")

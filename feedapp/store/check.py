@@ -298,10 +298,14 @@ def check(conn: sqlite3.Connection, tolerance_ms: float = TOLERANCE_MS, *, sourc
     }
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def report_text(result: dict[str, Any]) -> str:
     c = result["checked"]
-    head = (f"checked {c['sessions']} sessions, {c['impressions']} impressions, {c['views']} views, "
-            f"{c['events']} events (tolerance {result['tolerance_ms']:g} ms)")
+    head = (f"checked {_count(c['sessions'], 'session')}, {_count(c['impressions'], 'impression')}, "
+            f"{_count(c['views'], 'view')}, {_count(c['events'], 'event')} (tolerance {result['tolerance_ms']:g} ms)")
     if result["ok"]:
         return f"{head}: SQLite's integrity check passes and every invariant holds"
     lines = [v.describe() for v in result["violations"]]

@@ -70,6 +70,12 @@ def test_export_and_report_that_match_nothing_say_so_in_words(tmp_path, study, c
     write_study_log(one, study, ["P01"])
     assert run("export", "--db", str(one), "--study", "nope", "--out", out) == 1
     assert capsys.readouterr().err.endswith("(studies there: learn-vs-random (1 session))\n")
+    assert run("export", "--db", str(one), "--study", "learn-vs-random", "--out", out) == 0  # and when one matches
+    assert capsys.readouterr().out.startswith(f"exported 1 session (study=learn-vs-random, condition=any) to {out}:")
+    from feedapp.store.commands import run_check_command
+
+    assert run_check_command(one) == 0
+    assert capsys.readouterr().out.startswith("checked 1 session, ")
 
 
 def test_report_of_a_session_without_views(tmp_path):
