@@ -70,6 +70,35 @@ def _checks(cls) -> dict[str, object]:  # noqa: ANN001
     return {c.name: c for c in check_ranker(lambda seed: cls(seed=seed), draws=1000)}
 
 
+class NumpyNoise(BaseRanker):
+    """Tiny Gaussian noise, drawn as a plugin author reaches for it first (``rng.standard_normal``)."""
+
+    name = "numpy-noise"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return 1e-3 * rng.standard_normal(self.space.n)
+
+
+class AdvisedNoise(NumpyNoise):
+    """The same noise, drawn as the message and docs/rankers.md say: a numpy Generator seeded from rng."""
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return 1e-3 * np.random.default_rng(rng.integers(2**63)).standard_normal(self.space.n)
+
+
+def test_numpy_draws_the_score_stream_lacks_are_explained_and_the_advice_keeps_the_contract():
+    """Seen in a new-user trial: a plugin written from docs/rankers.md called rng.standard_normal and
+    every check failed with "'SplitMix' object has no attribute 'standard_normal'", the docs saying
+    nothing of what rng is. The error now says what it has and how to get numpy's other draws, and
+    that way keeps every check of the contract."""
+    checks = _checks(NumpyNoise)
+    assert not checks["protocol"].passed
+    assert "random(size) and integers(high) only, not standard_normal()" in checks["protocol"].detail
+    assert "np.random.default_rng(rng.integers(2**63)).standard_normal(...)" in checks["protocol"].detail
+    failed = [(c.name, c.detail) for c in _checks(AdvisedNoise).values() if not c.passed]
+    assert not failed
+
+
 def test_nan_scores_fail_the_protocol_and_are_not_blamed_on_the_score_stream():
     checks = _checks(NaNScores)
     assert not checks["protocol"].passed and checks["protocol"].detail == "1 scores are NaN or infinite"

@@ -103,6 +103,16 @@ class SplitMix:
             raise ValueError(f"high must be 1 or more, not {high}")
         return int(self.random() * high) % high
 
+    def __getattr__(self, name: str):  # noqa: ANN204 - only for names it does not have
+        """A plugin's ``scores(rng)`` that asks for numpy's other draws (``rng.normal``, ``rng.beta``, ...)
+        is told what it has and how to get the rest, instead of a bare AttributeError."""
+        if name.startswith("_") or not hasattr(np.random.Generator, name):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(
+            f"the random stream given to scores() has random(size) and integers(high) only, not {name}(); "
+            f"for numpy's other draws make a Generator from it: np.random.default_rng(rng.integers(2**63)).{name}(...)"
+            " (docs/rankers.md)")
+
 
 SCORE_STREAM = 0x53434F5245  # "SCORE": the key that separates a ranker's score draws from the policy's
 
