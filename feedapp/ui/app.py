@@ -225,6 +225,16 @@ def plugin_failure_notice(info: dict) -> str:
             f"{info.get('fallback', 'the fallback')}{back} (details in the terminal and the developer panel, D).")
 
 
+def plugin_reload_line(info: dict) -> str:
+    """The terminal's line when a plugin version starts serving (a reload on save, or the last good
+    version restarted after a failure), in words."""
+    what = "restarted" if info.get("restored") else "reloaded"
+    where = f" from {info['path']}" if info.get("path") else ""
+    n = info.get("views_replayed", 0)
+    return (f"ranker plugin {what}: {info.get('class', info.get('ranker', '?'))} version {info.get('version', '?')}"
+            f"{where} serves now ({n} view{'' if n == 1 else 's'} replayed in {float(info.get('ms', 0.0)):.0f} ms)")
+
+
 def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView -> QTimer | None
     """For a plugin ranker: poll its file (reload on save, never blocking) and announce each failure
     in the window (a notice), on the terminal (the traceback), including failures from before the
@@ -244,7 +254,7 @@ def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView 
         view.show_toast(plugin_failure_notice(info), 5000)
 
     def plugin_reloaded(info) -> None:  # noqa: ANN001
-        _say(f"ranker plugin {'restarted' if info.get('restored') else 'reloaded'}: {info}")
+        _say(plugin_reload_line(info))
         view.show_toast(f"Ranker plugin version {info.get('version')} serves again." if info.get("restored")
                         else "Ranker plugin reloaded.", 2500)
 
