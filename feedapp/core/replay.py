@@ -46,8 +46,9 @@ A plugin's code comes from the log (each version's source text), and when the gu
 code serving (a failure, a refresh restarting the plugin, a reload: ``live_change`` of change
 ``serving`` or ``reload``), replay swaps at the same place.
 
-Known limits: popularity is counted within the session; a lab session continued after a crash starts
-from views learned in another session. Logs written before the decision context was recorded
+Known limits: popularity is counted within the session. A lab session continued after a crash first
+learned the crashed session's views: replay learns them too (``LoggedSession.before``, read from the
+same file), and says so when the file does not hold them. Logs written before the decision context was recorded
 (``views_learned`` NULL) are replayed as before: every decision after all earlier views, the
 catalog = every clip in the file; the report's notes say so, and exactness is not claimed.
 """
@@ -103,6 +104,7 @@ class LoggedSession:
     notes: tuple[str, ...] = field(default=())
     live: tuple[dict, ...] = field(default=())  # live changes in order (``FeedEngine.live_log`` entries)
     start: dict = field(default_factory=dict)  # ``FeedSession.start_state()`` (views, live, versions)
+    before: tuple[View, ...] = field(default=())  # a continued lab session: the crashed one's views, learned first
 
     @property
     def initial(self) -> tuple[Clip, ...]:
@@ -165,7 +167,10 @@ class _Replayer:
         self.nonfinite = 0  # decisions whose scores held NaN or inf
         self.engine = FeedEngine(Catalog(session.initial), self._watched(make()), seed=session.seed,
                                  reward_config=reward_config, record_profile=False, explain=False)
-        self.engine.continue_after(session.start.get("served_before") or ())  # a continued lab session
+        for v in session.before:  # a continued lab session: what the crashed one saw is learned first, as live
+            if v.clip_id in self.engine.space.row_of:
+                self.engine.finish(v)
+        self.engine.continue_after(session.start.get("served_before") or ())  # and its clips count as served
         self.feed = FeedSession(self.engine)  # no recorder: the log is the input here
         self.overrides = dict(session.start.get("overrides") or {})  # what a rebuilt plugin version gets
         self.plugins = {}  # ranker version -> plugin (path, class, source), as logged

@@ -48,6 +48,37 @@ def _clip(r: Any, features: Any) -> Clip:
     )
 
 
+def continued_views(conn: Any, session_id: str) -> tuple[View, ...]:
+    """The views of ``session_id`` (a crashed lab session) that the session continuing it learns first,
+    in impression order, as the lab app reads them (``feedapp.ui.lab.load_continuation``) and replay
+    does; a view still open (its session not closed as recovered yet) counts with exit ``crash``."""
+    rows = conn.execute(
+        "SELECT i.clip_id, i.is_revisit, v.dwell_ms, v.play_ms, v.loops, v.skipped, v.liked, v.not_interested, "
+        "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, i.position "
+        "FROM views v JOIN impressions i ON i.id = v.impression_id "
+        "WHERE v.session_id = ? ORDER BY i.position", [session_id]).fetchall()
+    return tuple(View(clip_id=r[0], revisit=bool(r[1]), dwell_ms=r[2] or 0.0, play_ms=r[3] or 0.0, loops=r[4] or 0,
+                      skipped=bool(r[5]), liked=bool(r[6]), not_interested=bool(r[7]), exit=r[8] or "",
+                      paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0, position=r[11]) for r in rows)
+
+
+def _views_before(conn: Any, sid: str, start: dict) -> tuple[tuple[View, ...], str | None]:
+    """(the views a continued lab session learned before its first slot, a note when they cannot be
+    read back): those of the session its ``continues_session`` event names, when the file holds them."""
+    n = int(start.get("views", 0) or 0)
+    if not n:
+        return (), None
+    row = conn.execute("SELECT data FROM events WHERE session_id = ? AND kind = 'continues_session' "
+                       "ORDER BY mono_ns, rowid LIMIT 1", [sid]).fetchone()
+    earlier = _loads(row[0], {}).get("session_id") if row else None
+    views = continued_views(conn, earlier) if isinstance(earlier, str) else ()
+    if len(views) == n:
+        return views, None
+    what = f"session {earlier}, which this file holds with {len(views)} views" if earlier else "a session this file does not name"
+    return (), (f"the session started from {n} views learned in an earlier session (a continued lab session: {what}); "
+                "replay starts without them (the clips that session showed count as served)")
+
+
 def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
     """Read one session from a feedapp log: its impressions with the decision context, closed views,
     live changes, and its own catalog (the ``session_catalog`` event; every clip in the file in logs
@@ -122,9 +153,9 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
     if any(st.views_learned is None for st in steps if not st.is_revisit and not st.scripted and st.propensity is not None):
         notes.append("this log does not record what each decision saw (views learned, live changes): every slot is "
                      "replayed as decided after all earlier views, so the logged propensities are not reproduced exactly")
-    if int(start.get("views", 0) or 0):
-        notes.append(f"the session started from {start['views']} views learned in an earlier session (a continued "
-                     "lab session); replay starts without them (the clips that session showed count as served)")
+    before, note = _views_before(conn, sid, start)
+    if note:
+        notes.append(note)
     seen = {c.id for c in clips}
     for e in live:  # then the clips that joined while it ran, in the order the engine took them
         for cid in e.get("clips", ()) if e.get("change") == "catalog" else ():
@@ -134,4 +165,4 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
                 seen.add(cid)
                 clips.append(by_id[cid])
     return LoggedSession(sid, s[1] or "", params, int(s[3] or 0), tuple(clips), tuple(steps), tuple(notes),
-                         live=tuple(live), start=start)
+                         live=tuple(live), start=start, before=before)

@@ -44,9 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from feedapp.errors import UserError
-from feedapp.core.model import Clip, View
+from feedapp.core.model import Clip
 from feedapp.lab.data import Continuation
 from feedapp.lab.study import Study
+from feedapp.store.replay_log import continued_views
 
 DEFAULT_HOTKEY = "Ctrl+Shift+O"
 
@@ -91,20 +92,14 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
                      [session_id]).fetchone()
     if s is None:
         raise UserError(f"there is no session {session_id} to continue")
-    rows = conn.execute(
-        "SELECT i.clip_id, i.is_revisit, v.dwell_ms, v.play_ms, v.loops, v.skipped, v.liked, v.not_interested, "
-        "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, v.ended_mono_ns, i.position "
-        "FROM views v JOIN impressions i ON i.id = v.impression_id "
-        "WHERE v.session_id = ? ORDER BY i.position", [session_id]).fetchall()
+    replay = continued_views(conn, session_id)  # (the views replay's engine learns first too)
     shown = [r[0] for r in conn.execute(  # its feed's slots: a swipe back (is_revisit) is not served again
         "SELECT clip_id FROM impressions WHERE session_id = ? AND is_revisit = 0 ORDER BY position", [session_id])]
-    replay = tuple(View(clip_id=r[0], revisit=bool(r[1]), dwell_ms=r[2] or 0.0, play_ms=r[3] or 0.0, loops=r[4] or 0,
-                        skipped=bool(r[5]), liked=bool(r[6]), not_interested=bool(r[7]), exit=r[8] or "",
-                        paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0, position=r[12]) for r in rows)
-    ended = s[3] or max([s[2] or 0] + [r[11] for r in rows if r[11] is not None])
+    last = conn.execute("SELECT MAX(ended_mono_ns) FROM views WHERE session_id = ?", [session_id]).fetchone()[0]
+    ended = s[3] or max(s[2] or 0, last or 0)
     elapsed = (ended - s[2]) / 1e6 if s[2] is not None else 0.0
     fields = json.loads(s[4]) if s[4] else {}
-    return Continuation(session_id, s[0] or "", s[1] or "", len(rows), max(0.0, elapsed), tuple(shown), replay,
+    return Continuation(session_id, s[0] or "", s[1] or "", len(replay), max(0.0, elapsed), tuple(shown), replay,
                         fields if isinstance(fields, dict) else {})
 
 

@@ -490,5 +490,38 @@ def test_a_session_continued_from_earlier_views_says_replay_starts_without_them(
     continued = _edited(path, "continued", "UPDATE events SET data = json_set(data, '$.views', 17) WHERE kind = ?",
                         SESSION_CATALOG)
     assert read_back(continued, d.recorder.id).notes == (
-        "the session started from 17 views learned in an earlier session (a continued lab session); replay starts "
-        "without them (the clips that session showed count as served)",)
+        "the session started from 17 views learned in an earlier session (a continued lab session: a session this "
+        "file does not name); replay starts without them (the clips that session showed count as served)",)
+
+
+def test_a_continued_lab_session_replays_exactly_from_the_crashed_sessions_views(tmp_path):
+    """Seen in a new-user trial: `feedapp replay` of a lab session continued after a crash reproduced
+    none of its propensities (0% of the served clips, errors up to 0.87): the continuation's ranker had
+    first learned the crashed session's 13 views, replay's had not. Replay now learns them from the
+    same file, read as the lab app reads them (``continued_views``), and reproduces every slot."""
+    from feedapp.ui.lab import load_continuation
+
+    catalog, _ = _split_catalog(11)
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    log.clips_known(catalog.clips)
+    crashed = run_session(FeedEngine(catalog, "foryou", seed=3), log, views=14, seed=5)
+    assert log.close()
+    conn = open_for_reading(path)
+    cont = load_continuation(conn, crashed.recorder.id)
+    conn.close()
+    log = EventLog(path)  # the next start of the app
+    engine = FeedEngine(catalog, "foryou", seed=4)  # what FeedRun does for a continuation
+    for v in cont.replay:
+        engine.finish(v)
+    engine.continue_after(cont.shown)
+    d = WidgetDriver(engine, log, seed=5)
+    d.start()
+    d.recorder.event("continues_session", session_id=cont.session_id, views=cont.views, elapsed_ms=1.0)
+    for _ in range(20):
+        d.watch_and_swipe(1)
+    d.end()
+    assert log.close()
+    logged = read_back(path, d.recorder.id)
+    assert logged.notes == () and logged.before == cont.replay and len(logged.before) == logged.start["views"] == 15
+    _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)
