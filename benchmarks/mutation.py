@@ -37,7 +37,8 @@ TARGET = 0.85
 
 #: module -> the tests that check it (pytest node ids, relative to the checkout)
 MODULES: dict[str, tuple[str | list[str], list[str]]] = {
-    "reward": ("feedapp/core/reward.py", ["tests/core/test_reward.py", "tests/core/test_signals.py"]),
+    "reward": ("feedapp/core/reward.py", ["tests/core/test_reward.py", "tests/core/test_signals.py",
+                                        "tests/core/test_own_viewer.py"]),
     "ope": ("feedapp/core/ope.py", ["tests/core/test_ope.py"]),
     "session": ("feedapp/core/session.py", ["tests/core/test_session.py", "tests/core/test_signals.py"]),
     "feed_session": ("feedapp/core/feed_session.py", ["tests/core/test_feed_session.py", "tests/core/test_step_parts.py"]),
@@ -93,7 +94,7 @@ def run_module(name: str, timeout_s: float, workdir: Path | None = None,
         with open(work / "pyproject.toml", "a", encoding="utf-8") as fh:
             fh.write(f"\n[tool.mutmut]\npaths_to_mutate = {json.dumps(paths)}\n"
                      f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
-                     'also_copy = ["tests", "examples", "feedapp", "benchmarks"]\n')
+                     'also_copy = ["tests", "examples", "feedapp", "benchmarks", "docs"]\n')
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         t0 = time.perf_counter()
