@@ -145,6 +145,12 @@ class InterestMapView(style.ScaledWidget):
             p.setPen(style.TEXT)
             tw = p.fontMetrics().horizontalAdvance("you") + 2
             tx = c.x() + 10 if c.x() + 10 + tw <= plot.right() + 8 else c.x() - 10 - tw
+            back = QColor(style.CARD_BG)
+            back.setAlpha(200)  # the rings and dots beside the point do not run through the word
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(back)
+            p.drawRoundedRect(QRectF(tx - 2, c.y() - 9, tw + 4, 18), 3, 3)
+            p.setPen(style.TEXT)
             p.drawText(QRectF(tx, c.y() - 9, tw, 18), style.LEFT, "you")
         # legend: topic colours (the topics that do not fit are counted: "+3 more")
         p.setFont(style.font(12))
