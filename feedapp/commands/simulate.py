@@ -232,7 +232,13 @@ def run_simulate_command(
                 raise ValueError("--newcomer-at and --plot are not available with --viewer-kind")
             from feedapp.core.demo_catalog import demo_like_catalog
             from feedapp.core.sim_bench import run_kind
+            from feedapp.core.sim_viewers import DEFAULT_SWITCH_AT
 
+            if viewer_kind in ("switcher", "mixed") and switch_at is None and views <= DEFAULT_SWITCH_AT:
+                who = "the" if viewer_kind == "switcher" else "the mixed audience's"
+                print(f"feedapp: note: {who} switchers change taste at view {DEFAULT_SWITCH_AT}, after this run's {views} "
+                      f"views, so none switches here (the switch rows stay '-'); give --switch-at VIEW below {views}, "
+                      f"or --views above {DEFAULT_SWITCH_AT}", file=sys.stderr)
             kind_report = run_kind(viewer_kind, catalog if catalog is not None else demo_like_catalog(seed),
                                    (ranker, *(compare or DEFAULT_PEERS)), viewers=viewers, views=views, seed=seed,
                                    switch_at=switch_at, progress=bar)

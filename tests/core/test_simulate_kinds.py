@@ -47,3 +47,16 @@ def test_generated_catalog_options_are_checked_in_words(capsys):
     assert code == 2 and "number of creators must be 1 .. the catalog size (100), not 200" in err
     code, _, err = run(capsys, "--viewer-kind", "switcher", "--plot", "charts")
     assert code == 2 and "not available with --viewer-kind" in err
+
+
+def test_switchers_that_cannot_switch_in_the_run_are_said(capsys):
+    """Seen in a new-user trial: `--viewer-kind switcher --views 40` ran switchers that never switched
+    (their switch is at view 50) and printed '-' for the recovery rows without a word."""
+    code, out, err = run(capsys, "--viewer-kind", "switcher", "--compare", "random", "--views", "40")
+    assert code == 0 and "views to recover a switch (median)" in out
+    assert (
+        "feedapp: note: the switchers change taste at view 50, after this run's 40 views, so none switches here (the "
+        "switch rows stay '-'); give --switch-at VIEW below 40, or --views above 50\n") in err
+    for args in (("--views", "40", "--switch-at", "20"), ("--views", "60")):  # it does switch: no note
+        code, _, err = run(capsys, "--viewer-kind", "switcher", "--compare", "random", *args)
+        assert code == 0 and "note" not in err
