@@ -138,3 +138,4 @@ class Continuation:
     shown: tuple[str, ...]  # clip ids its feed served, in order (swipes back to a clip not again)
     replay: tuple[View, ...]  # its closed views, for the ranker to learn first
     fields: dict[str, Any] = field(default_factory=dict)  # its start dialog's values (sessions.fields)
+    seed: int | None = None  # its feed seed when the experimenter gave it by hand (else it is derived again)

@@ -88,8 +88,8 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
     """What a new session needs to continue ``session_id``: read after it was closed as recovered, or
     before (its database was locked at start, so the event log closes it later); its checkpointed
     in-flight view counts as recovery completes it, with exit ``crash``."""
-    s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns, fields FROM sessions WHERE id = ?",
-                     [session_id]).fetchone()
+    s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns, fields, seed FROM sessions "
+                     "WHERE id = ?", [session_id]).fetchone()
     if s is None:
         raise UserError(f"there is no session {session_id} to continue")
     replay = continued_views(conn, session_id)  # (the views replay's engine learns first too)
@@ -99,8 +99,24 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
     ended = s[3] or max(s[2] or 0, last or 0)
     elapsed = (ended - s[2]) / 1e6 if s[2] is not None else 0.0
     fields = json.loads(s[4]) if s[4] else {}
+    lab = conn.execute("SELECT data FROM events WHERE session_id = ? AND kind = 'lab_session' ORDER BY mono_ns LIMIT 1",
+                       [session_id]).fetchone()
+    given = bool(lab and json.loads(lab[0] or "{}").get("seed_given"))
     return Continuation(session_id, s[0] or "", s[1] or "", len(replay), max(0.0, elapsed), tuple(shown), replay,
-                        fields if isinstance(fields, dict) else {})
+                        fields if isinstance(fields, dict) else {}, int(s[5]) if given and s[5] is not None else None)
+
+
+def continued_start(cont: Continuation, condition: str | None, seed: int | None,
+                    fields: dict[str, str]) -> tuple[str, str | None, int | None, dict[str, str]]:
+    """(participant, condition, seed, fields) the start dialog of the session continuing ``cont`` opens
+    with: the crashed session's id, condition, field values and, when the experimenter gave it by hand,
+    its seed (a derived seed is derived again, the same). What the command line gave wins."""
+    if condition is None and cont.condition:
+        condition = cont.condition
+    if seed is None:
+        seed = cont.seed
+    return (cont.participant, condition, seed,
+            {**{k: "" if v is None else str(v) for k, v in cont.fields.items()}, **fields})
 
 
 # == the command ===================================================================================
@@ -252,11 +268,8 @@ def run_lab(
     still_open = _recover_crashed_sessions(db, db_path)  # a locked database: closed later by the event log
     if choice == "continue" and crashed is not None:
         continuation = load_continuation(db.conn, crashed["id"])
-        participant = continuation.participant
-        if condition is None and continuation.condition:
-            condition = continuation.condition
-        # the start dialog opens filled in as the crashed session was (--field still wins)
-        given_fields = {**{k: "" if v is None else str(v) for k, v in continuation.fields.items()}, **given_fields}
+        # the start dialog opens filled in as the crashed session was (--field, --seed still win)
+        participant, condition, seed, given_fields = continued_start(continuation, condition, seed, given_fields)
 
     def block_for(pid: str) -> int:
         return next_block(db.conn, study.name, pid) if study.design == "within" else 0

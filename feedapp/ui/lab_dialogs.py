@@ -119,10 +119,13 @@ class StartDialog(QDialog):
             limits.append(f"{study.limits.minutes:g} min")
         if study.limits.views is not None:
             limits.append(f"{study.limits.views} views")
-        session_info = QLabel(
-            f"Limits: {' or '.join(limits) if limits else 'none (the session runs until it is ended)'}  \u2022  "
-            f"practice clips: {study.practice.clips}"
+        limits_text = ' or '.join(limits) if limits else 'none (the session runs until it is ended)'
+        self.session_info = session_info = QLabel(
+            f"Limits: {limits_text}, counting what the crashed session used  \u2022  no practice block" if continuing
+            else f"Limits: {limits_text}  \u2022  practice clips: {study.practice.clips}"
         )
+        session_info.setObjectName("session_info")
+        session_info.setWordWrap(True)
         session_info.setStyleSheet(NOTE_STYLE)
 
         form = QFormLayout()

@@ -410,3 +410,36 @@ def test_a_continuation_counts_the_feeds_slots_not_the_swipes_back(tmp_path):
     conn.close()
     assert cont.shown == ("c3", "c1", "c5")
     assert len(cont.replay) == 5  # the ranker still learns every view, revisits included
+
+
+def test_a_continuation_keeps_a_seed_the_experimenter_gave_by_hand(tmp_path):
+    """Seen in a new-user trial: the start dialog of a continued session opened with an empty seed, so
+    a crashed session whose seed the experimenter typed was continued with the derived one (another
+    feed stream). A seed given by hand (the lab_session event's seed_given) is kept; a derived one is
+    left to be derived again (the same); --seed on the command line still wins."""
+    from feedapp.core.model import Clip
+    from feedapp.core.session import SessionRecorder
+    from feedapp.store.log import EventLog
+    from feedapp.ui.lab import continued_start, load_continuation
+
+    clip = Clip("c1", "/clips/c1.mp4", "c1", ("cats",), "maker", 8000, 30.0, 540, 960)
+    log = EventLog(tmp_path / "feed.db")
+    log.clips_known((clip,))
+    ids = {}
+    for given in (True, False):
+        rec = SessionRecorder(log, app_version="test", mode="lab", ranker="random", seed=77, participant="P07",
+                              condition="b", catalog_size=1, fields={"age": 34})
+        rec.event("lab_session", 1_000_000_000, seed_given=given, kiosk=False)
+        rec.arrive(clip, reached_by="start", is_revisit=False, settled_ns=2_000_000_000, policy="random",
+                   propensity=1.0)
+        rec.leave("key", 4_000_000_000)
+        rec.end("quit", 4_000_000_000)
+        ids[given] = rec.id
+    assert log.close()
+    conn = sqlite3.connect(tmp_path / "feed.db")
+    typed, derived = load_continuation(conn, ids[True]), load_continuation(conn, ids[False])
+    conn.close()
+    assert (typed.seed, derived.seed) == (77, None)
+    assert continued_start(typed, None, None, {}) == ("P07", "b", 77, {"age": "34"})
+    assert continued_start(typed, None, 5, {"age": "40"}) == ("P07", "b", 5, {"age": "40"})
+    assert continued_start(derived, None, None, {}) == ("P07", "b", None, {"age": "34"})

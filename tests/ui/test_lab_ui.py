@@ -184,6 +184,12 @@ def test_the_start_dialog_of_a_continued_session_keeps_participant_condition_and
     assert dialog.participant_edit.isReadOnly() and not dialog.condition_combo.isEnabled()
     assert dialog.chosen_condition == assigned and dialog.override is None
     assert dialog.field_widgets["age"].text() == "34" and dialog.start_button.isEnabled()
+    # a continuation has no practice block and its limits count what the crashed session used (the line
+    # said "practice clips: N" and the bare limits, as for a new session; seen in a new-user trial)
+    assert dialog.session_info.text().endswith("counting what the crashed session used  \u2022  no practice block")
+    fresh = StartDialog(study, participant="P03")
+    qtbot.addWidget(fresh)
+    assert f"practice clips: {study.practice.clips}" in fresh.session_info.text()
     dialog.try_start()
     assert dialog.assignment.participant == "P03" and dialog.fields == {"age": 34}
 
