@@ -21,6 +21,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from feedapp.lab.study import Problem, StudyError, check_catalog, check_plugins, load_study, ranker_specs
 from feedapp.ranges import LAB_BLOCK, QUIT_AFTER, SEED
@@ -49,8 +50,9 @@ def _no_sessions(conn, db_path: str | Path, study: str | None, condition: str | 
     return _fail(f"no {what if study or condition else 'lab session'} in {db_path} ({have})", 1)
 
 
-def validate(path: str | Path, *, demo_dir: Path | None = None) -> tuple[int, dict]:
-    """(exit code, result) where result = {"ok", "study", "problems": [...], "catalog": {...}}."""
+def validate(path: str | Path, *, demo_dir: Path | None = None, cache: Any = None) -> tuple[int, dict]:
+    """(exit code, result) where result = {"ok", "study", "problems": [...], "catalog": {...}}. ``cache``: a
+    probe cache for the catalog's scan (``lab run`` passes its database's)."""
     path = Path(path)
     try:
         study = load_study(path)
@@ -59,7 +61,7 @@ def validate(path: str | Path, *, demo_dir: Path | None = None) -> tuple[int, di
         return code, {"ok": False, "file": str(path), "unreadable": e.unreadable,
                       "problems": [_pdict(p) for p in e.problems]}
     text = path.read_text(encoding="utf-8")
-    cat = check_catalog(study, text, demo_dir=demo_dir)
+    cat = check_catalog(study, text, demo_dir=demo_dir, cache=cache)
     problems = list(study.warnings) + cat.problems + check_plugins(study, text)  # plugins load and score
     errors = [p for p in problems if p.severity == "error"]
     _, rankers_from = ranker_specs()

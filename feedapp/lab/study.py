@@ -1041,10 +1041,11 @@ def resolve_clip_names(names: Sequence[str], clips: Sequence[Any], folder: str |
     return found, problems
 
 
-def check_catalog(study: Study, text: str = "", *, demo_dir: Path | None = None) -> CatalogCheck:
+def check_catalog(study: Study, text: str = "", *, demo_dir: Path | None = None, cache: Any = None) -> CatalogCheck:
     """Check the catalog the study names: the folder exists, every clip will play, warm-ups resolve.
 
     ``demo_dir`` is ``--clips``: the folder is ``study.clips_folder(demo_dir)``, the one ``lab run`` plays.
+    ``cache``: a probe cache for the scan (``lab run`` passes its database's, read-only).
 
     Uses ``feedapp.media.scan.load_folder`` (accepted clips + rejections with reasons). For
     ``catalog = "demo"``: when the demo clips have not been made yet (first run or ``feedapp
@@ -1080,7 +1081,7 @@ def check_catalog(study: Study, text: str = "", *, demo_dir: Path | None = None)
         from feedapp.config import ConfigError
 
         try:
-            scan = load_folder(folder)
+            scan = load_folder(folder, cache=cache)
         except ConfigError as e:  # FolderError: missing, not a folder, unreadable, bad sidecar
             result.problems.append(prob(("study", "catalog"), str(e)))
             return result

@@ -43,6 +43,29 @@ class ProbeCache:
                 raise
             # another program holds the write lock: the results are kept for this run only (a cache
             # miss costs a probe next time, nothing else)
+        self._remember(entries)
+
+    def _remember(self, entries: list[tuple[str, int, int, bool, dict[str, Any], bytes]]) -> None:
         cache = self._load()
         for p, s, m, ok, info, poster in entries:
             cache[p] = (s, m, int(ok), json.dumps(info), poster)
+
+
+class HeldProbeCache(ProbeCache):
+    """The probe cache of an existing log, read through a read-only connection (``db``; None: no log
+    yet, an empty cache); results it did not have are held in memory (``added``), for the caller to
+    store once the log is open for writing (``lab run`` checks the study's clips before it opens
+    the database, which a study with problems must not create)."""
+
+    def __init__(self, db: sqlite_utils.Database | None) -> None:
+        super().__init__(db)  # type: ignore[arg-type]
+        self.added: list[tuple[str, int, int, bool, dict[str, Any], bytes]] = []
+
+    def _load(self) -> dict[str, tuple[int, int, int, str, bytes]]:
+        if self._rows is None and self.db is None:
+            self._rows = {}
+        return super()._load()
+
+    def put_many(self, entries: list[tuple[str, int, int, bool, dict[str, Any], bytes]]) -> None:
+        self.added.extend(entries)
+        self._remember(entries)

@@ -586,3 +586,34 @@ def test_a_study_can_turn_the_debrief_card_off():
     assert parse_study(text.replace("debrief_card = false\n", "")).debrief_card is True
     with pytest.raises(Exception, match="debrief_card"):
         parse_study(text.replace("debrief_card = false", 'debrief_card = "no"'))
+
+
+def test_lab_run_checks_the_clips_with_the_databases_probe_cache(ui_clips, tmp_path, monkeypatch):
+    """Seen in a new-user trial: every `feedapp lab STUDY.toml` checked the study by probing all its clips
+    again before saying a word (about 10 s for the 288 demo clips each time; with a new database the
+    scan after it probed them all a second time: 40-60 s of silence on a busy machine). The check now
+    reads the database's probe cache without writing to it, and what it probed is stored once the
+    database is open, so the scan probes nothing again."""
+    import feedapp.media.scan as scan_mod
+    from feedapp.lab.commands import validate
+    from feedapp.store.cache import ProbeCache
+    from feedapp.ui.app import _scan_folder, open_store
+    from feedapp.ui.lab import held_probe_cache
+
+    study = make_study(ui_clips, tmp_path)
+    study.path.write_text(study.path.read_text().replace('"c3", "c1"', '"c3.mp4", "c1.mp4"'))  # (file names)
+    probed: list[str] = []
+    real = scan_mod._probe_one
+    monkeypatch.setattr(scan_mod, "_probe_one", lambda path, threads: (probed.append(path.name), real(path, threads))[1])
+    db_path = tmp_path / "study.db"
+    held = held_probe_cache(db_path)  # no database yet: nothing held, nothing made
+    code, result = validate(study.path, cache=held)
+    assert code == 0 and not db_path.exists(), result["problems"]
+    n = len(ui_clips)
+    assert len(probed) == n and len(held.added) == n
+    db = open_store(db_path)  # what run_lab does next
+    ProbeCache(db).put_many(held.added)
+    assert len(_scan_folder(Path(ui_clips[0].path).parent, db).accepted) == n and len(probed) == n  # no probe again
+    db.conn.close()
+    again = held_probe_cache(db_path)  # the next participant
+    assert validate(study.path, cache=again)[0] == 0 and len(probed) == n and again.added == []
