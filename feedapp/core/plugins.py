@@ -52,7 +52,7 @@ from feedapp.core.isolation import (
 )
 from feedapp.core.model import Clip, View
 from feedapp.core.rankers.base import BaseRanker, Param, ParameterError, World, learn
-from feedapp.core.rankers.registry import RANKERS, UnknownRanker, find_ranker_class, make_ranker, peer_rankers
+from feedapp.core.rankers.registry import find_ranker_class, make_ranker, unknown_ranker
 from feedapp.core.rankers.rng import Rng, SplitMix
 
 
@@ -169,10 +169,7 @@ def ranker_class(name_or_spec: str) -> type:
         return load_plugin_class(*parse_spec(name_or_spec))
     cls = find_ranker_class(name_or_spec)
     if cls is None:
-        raise UnknownRanker(
-            f"there is no ranker called {name_or_spec!r} (choose one of: {', '.join(RANKERS)}; peers: "
-            f"{', '.join(peer_rankers())}; or path/to/file.py:ClassName)"
-        )
+        raise unknown_ranker(name_or_spec)
     return cls
 
 

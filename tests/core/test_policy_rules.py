@@ -510,8 +510,13 @@ def test_registry_and_ranker_construction_messages():
     assert make_ranker().name == "foryou" and make_ranker("popular").seed == 0
     assert make_ranker("ts_topic", seed=2).name == "ts_topic"  # a peer, found by name
     with pytest.raises(UnknownRanker, match=r"^there is no ranker called 'tiktok' \(choose one of: foryou, random, "
-                                            r"chronological, popular, following; peers: ts_topic, lin_ts, vw_cb\)$"):
+                                            r"chronological, popular, following; peers: ts_topic, lin_ts, vw_cb; "
+                                            r"or a plugin, path/to/file.py:ClassName\)$"):
         make_ranker("tiktok")
+    # a plugin file without its class (seen in a new-user trial: "there is no ranker called 'mine.py'")
+    with pytest.raises(UnknownRanker, match=r"^plugins/mine.py is a plugin file: name the ranker class in it too, "
+                                            r"as plugins/mine.py:ClassName$"):
+        make_ranker("plugins/mine.py")
     with pytest.raises(ParameterError, match="^ranker 'foryou': parameter decay must be between"):
         make_ranker("foryou", decay=2)
     with pytest.raises(ParameterError, match=r"^ranker 'foryou' has no parameter 'speed' \(it has: decay, "):

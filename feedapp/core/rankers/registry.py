@@ -31,11 +31,19 @@ def find_ranker_class(name: str) -> type[BaseRanker] | None:
     return RANKERS.get(name) or peer_rankers().get(name)
 
 
+def unknown_ranker(name: str) -> UnknownRanker:
+    """The error for a ranker name that is neither registered nor a peer (a plugin file without its
+    class, ``mine.py``, is told to name the class)."""
+    if name.endswith(".py"):
+        return UnknownRanker(f"{name} is a plugin file: name the ranker class in it too, as {name}:ClassName")
+    return UnknownRanker(f"there is no ranker called {name!r} (choose one of: {', '.join(RANKERS)}; "
+                         f"peers: {', '.join(peer_rankers())}; or a plugin, path/to/file.py:ClassName)")
+
+
 def make_ranker(name: str = DEFAULT_RANKER, seed: int = 0, **params: object) -> BaseRanker:
     cls = find_ranker_class(name)
     if cls is None:
-        raise UnknownRanker(f"there is no ranker called {name!r} (choose one of: {', '.join(RANKERS)}; "
-                            f"peers: {', '.join(peer_rankers())})")
+        raise unknown_ranker(name)
     return cls(seed=seed, **params)
 
 
