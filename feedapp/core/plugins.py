@@ -852,6 +852,8 @@ class PluginHost:
                     self.output.text(OUTPUT_IN_FAILURE))
         g.failures.append(f)
         self._did_fail(f)
+        if p is None or not p.restore:  # a save that did not load keeps its number: the next one is another version
+            self._latest = max(self._latest, version)
         if p is not None and p.restore:
             g._broken.add(id(p.make))
         if g.on_builtin and self._pending is None:  # the built-in serves: restart the next good version, if any

@@ -220,6 +220,27 @@ def test_broken_version_falls_back_to_the_last_good_one(tmp_path, kind):
     assert eng.ranker.serving.endswith("version 1") or eng.ranker.serving == "Fav version 1"
 
 
+def test_a_refused_version_keeps_its_number(tmp_path):
+    """Seen in a new-user trial: a save that did not load was logged as "Fav version 2" failing, and the
+    next save that loaded was version 2 too, so the log's ranker_failed and ranker_reloaded named two
+    different sources alike. Every save gets its own number."""
+    p = tmp_path / "fav.py"
+    write(p, GOOD, "cats")
+    fails, reloads = [], []
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+    eng.on("ranker_did_fail", fails.append)
+    eng.on("ranker_did_reload", reloads.append)
+    viewer = SimViewer.make(1, eng.space.topics, eng.space.creators)
+    topics_served(eng, 3, viewer)
+    write(p, "def broken(:")  # a syntax error
+    assert eng.plugin_host.poll(wait=True) is False
+    write(p, GOOD, "ocean")
+    assert eng.plugin_host.poll(wait=True) is True
+    assert [f["version"] for f in fails] == [2] and fails[0]["ranker"] == "Fav version 2"
+    assert [r["version"] for r in reloads] == [3] and eng.ranker.serving == "Fav version 3"
+    eng.plugin_host.close()
+
+
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_version_that_breaks_later_falls_back_while_serving(tmp_path, kind):
     """Version 2 works at reload, then breaks after some views: the built-in answers at once while
