@@ -233,15 +233,26 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     return 1 if held and delete_outputs and problems else 0
 
 
+#: Bytes (UTF-8) kept of the participant and of the study in a participant file's name: with the date,
+#: a hash and the extension it stays well under the 255 bytes a file name may have.
+NAME_PART_BYTES = 80
+
+
 def participant_file_name(participant: str, study: str, date: str, *, tagged: bool = False) -> str:
     """``{participant}_{study}_{YYYY-MM-DD}`` with characters a file name cannot hold replaced by ``-``.
     ``tagged``: the participant part ends with a short hash of the id and the study (``P-04-1a2b3c``),
-    for ids whose plain names would be one file (``participant_file_names``)."""
+    for ids whose plain names would be one file (``participant_file_names``); a part longer than
+    ``NAME_PART_BYTES`` is cut there, and then tagged too."""
     def safe(text: str) -> str:
         return "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in text).strip("-.") or "none"
 
+    def cut(text: str) -> str:
+        return text.encode()[:NAME_PART_BYTES].decode("utf-8", "ignore")
+
+    who, what = safe(participant), safe(study)
+    tagged = tagged or cut(who) != who or cut(what) != what
     tag = "-" + hashlib.sha256(f"{participant}\x1f{study}".encode()).hexdigest()[:6] if tagged else ""
-    return f"{safe(participant)}{tag}_{safe(study)}_{date}"
+    return f"{cut(who)}{tag}_{cut(what)}_{date}"
 
 
 def participant_file_names(people: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:

@@ -677,8 +677,14 @@ def render_study(fig: dict[str, Any], session_files: dict[str, str]) -> str:
 
 # -- files ----------------------------------------------------------------------------------------
 def _safe_name(text: str) -> str:
-    keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-.")
-    return keep or "study"
+    """A study's name as part of a file name: characters a file name cannot hold become ``-``; a name
+    longer than 120 bytes (UTF-8) is cut there and gets a short hash of the whole name (file names
+    may have 255 bytes)."""
+    import hashlib
+
+    keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-.") or "study"
+    short = keep.encode()[:120].decode("utf-8", "ignore")
+    return keep if short == keep else f"{short}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
 def write_report(conn: sqlite3.Connection, out_dir: str | Path, *, session_id: str | None = None,

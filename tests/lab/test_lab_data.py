@@ -182,3 +182,29 @@ def test_participant_files_of_ids_that_clean_to_one_name_stay_apart(tmp_path, ca
     assert sorted(p for s in held.values() for p in s) == sorted(ids)
     printed = capsys.readouterr().out
     assert all(f in printed for f in files)
+
+
+def test_a_participant_id_or_study_name_too_long_for_a_file_name_is_cut(tmp_path, capsys):
+    """Seen in a new-user trial: a 203-character participant id (nothing limits one) made `lab export`
+    stop with a traceback, "OSError: File name too long" (a file name may have 255 bytes); a long study
+    name did the same to `lab report`'s study page. The name's parts are cut, with a short hash."""
+    long_study = "study " + "é" * 150
+    study = parse_study(STUDY_TEXT.replace('name = "learn-vs-random"', f'name = "{long_study}"')
+                        .replace('catalog = "demo"', 'catalog = "demo"\nclips = "nowhere"'))
+    log = EventLog(tmp_path / "feed.db")
+    ids = ("P" + "é" * 200 + "01", "P" + "é" * 200 + "02")  # alike for their first 80 bytes
+    for k, pid in enumerate(ids):
+        record(log, study, pid, (k + 1) * 10**15)
+    assert log.close()
+    out = tmp_path / "export"
+    assert run_export_command(tmp_path / "feed.db", out, study=long_study) == 0
+    files = [p for p in out.iterdir() if p.name.startswith("P")]
+    assert len(files) == 2 and all(len(p.name.encode()) < 255 for p in files)
+    held = set()
+    for f in files:
+        with open(f, encoding="utf-8", newline="") as fh:
+            held |= {r["participant"] for r in csv.DictReader(fh)}
+    assert held == set(ids)
+    assert run_report_command(tmp_path / "feed.db", None, long_study, tmp_path / "report") == 0
+    pages = [p.name for p in (tmp_path / "report").iterdir() if p.name.startswith("study-")]
+    assert len(pages) == 2 and all(len(p.encode()) < 255 for p in pages)
