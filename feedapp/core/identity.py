@@ -23,18 +23,33 @@ def boot_id() -> str:
         return ""
 
 
-def process_start(pid: int) -> int | None:
-    """Start time of process ``pid`` in clock ticks after boot, or None when there is no such process
-    (or no ``/proc``). Note: inside a time namespace the kernel shifts this by the namespace's
-    boot-time offset, so compare values read from the same namespace."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields 3 onwards of ``/proc/PID/stat`` (``[0]`` is the state), or None without that process."""
     if not pid or pid < 0:
         return None
     try:
         stat = Path(f"/proc/{int(pid)}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
-    # the command name (field 2) is in parentheses and may itself hold spaces or ')'
-    fields = stat[stat.rfind(")") + 2:].split()
+    return stat[stat.rfind(")") + 2:].split()  # the command name (field 2) is in parentheses, may hold ')'
+
+
+def process_exited(pid: int) -> bool:
+    """True when process ``pid`` has ended but its parent has not collected it yet (a zombie): it
+    still has a ``/proc`` entry and a pid, yet it records nothing any more (a ``kill -9`` of an app
+    started by a script that does not wait for it leaves one until that script ends)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] in ("Z", "X")
+
+
+def process_start(pid: int) -> int | None:
+    """Start time of process ``pid`` in clock ticks after boot, or None when there is no such process
+    (an ended one not collected yet included: ``process_exited``) or no ``/proc``. Note: inside a time
+    namespace the kernel shifts this by the namespace's boot-time offset, so compare values read from
+    the same namespace."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] in ("Z", "X"):
+        return None
     try:
         return int(fields[19])  # field 22 overall; fields[0] is field 3 (state)
     except (IndexError, ValueError):

@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlite_utils
 
-from feedapp.core.identity import boot_id, process_start
+from feedapp.core.identity import boot_id, process_exited, process_start
 
 _LAST_ACTIVITY = """
 SELECT s.id, s.started_utc, s.started_mono_ns,
@@ -54,14 +54,15 @@ class RecoveryLocked(RuntimeError):
 
 
 def _process_gone(pid: int) -> bool:
-    """True when no process ``pid`` exists on this machine (now)."""
+    """True when no process ``pid`` runs on this machine (now): none exists, or it has ended and waits
+    to be collected by its parent (``process_exited``)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except OSError:  # exists, owned by someone else
-        return False
-    return False
+        return process_exited(pid)
+    return process_exited(pid)
 
 
 def is_interrupted(session: Mapping[str, Any], last_utc: str | None, quiet_s: float = 5.0,

@@ -14,11 +14,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from feedapp.core.identity import boot_id, process_start
+from feedapp.core.identity import boot_id, process_exited, process_start
 from feedapp.store.db import open_db
 from feedapp.store.recover import interrupted_sessions, recover_interrupted
 from feedapp.store.sessions import list_sessions, open_for_reading
@@ -110,6 +111,30 @@ def test_a_reused_pid_does_not_keep_a_crashed_session_running(open_session, othe
     other_process.wait()
     (closed,) = recover_interrupted(db)
     assert closed["id"] == sid
+    db.conn.close()
+
+
+def test_a_recorder_killed_but_not_yet_collected_by_its_parent_is_over(open_session, other_process):
+    """Seen in a new-user trial: `kill -9` of an app started by a script that does not wait for it (its
+    parent) leaves a zombie, whose /proc entry keeps the pid and start time; the next start took the
+    crashed session for running and left it open (recovered only by a later start). An ended process
+    records nothing: its session is interrupted at once, with or without the start time recorded."""
+    path, sid = open_session
+    if process_start(other_process.pid) is None:
+        pytest.skip("no /proc/PID/stat here")
+    _set(path, sid, pid=other_process.pid, proc_start=process_start(other_process.pid))
+    assert _status(path, sid) == "running"
+    other_process.kill()  # not waited for: a zombie until its parent (this test) collects it
+    for _ in range(100):
+        if process_exited(other_process.pid):
+            break
+        time.sleep(0.01)
+    assert process_exited(other_process.pid) and process_start(other_process.pid) is None
+    assert _status(path, sid) == "interrupted"
+    _set(path, sid, proc_start=None, boot_id="")  # an older log: only the pid, checked by signal 0
+    assert _status(path, sid) == "interrupted"
+    db = open_db(path)
+    assert [c["id"] for c in recover_interrupted(db, quiet_s=3600)] == [sid]
     db.conn.close()
 
 
