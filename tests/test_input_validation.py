@@ -297,3 +297,17 @@ def test_a_demo_folder_that_cannot_be_made_is_one_line_and_leaves_no_session_row
     code, err = cli("demo", "--clips", str(blocker / "demo"), "--db", str(db))
     assert_refused(code, err, "cannot create the demo folder", "--clips")
     assert session_rows(db) == 0
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--ranker", "nope"], "there is no ranker called 'nope'"),
+    (["--param", "epsilon=2"], "parameter epsilon must be between 0 and 1"),
+    (["--param", "speed=1"], "has no parameter 'speed'"),
+])
+def test_a_refused_ranker_or_parameter_makes_no_database_file(tmp_path, argv, words):
+    """Seen in a new-user trial: `feedapp demo --db new.db --ranker nope` (or a bad --param) was refused
+    in one line, but left an empty new.db behind (a typo'd --db made a stray file)."""
+    db = tmp_path / "new.db"
+    code, err = cli("demo", "--db", str(db), *argv)
+    assert_refused(code, err, *words)
+    assert not db.exists()

@@ -425,11 +425,16 @@ def run_player(
             demo_folder(demo_dir)
         except OSError as e:
             raise UserError(str(e)) from None
-    db = open_store(settings.db_path)
-    still_open = _recover_crashed_sessions(db, settings.db_path)
-    catalog = Catalog()
+    catalog = Catalog()  # the engine before the store: a refused --ranker or --param makes no database file
     engine = make_engine(catalog, settings.ranker, settings.seed, settings.ranker_params,
                          plugin_budget_ms=settings.plugin_budget_ms)
+    try:
+        db = open_store(settings.db_path)
+    except BaseException:
+        if getattr(engine, "plugin_host", None) is not None:
+            engine.plugin_host.close()  # its worker process
+        raise
+    still_open = _recover_crashed_sessions(db, settings.db_path)
 
     scan: ScanResult | None = None
     if folder is not None:
