@@ -311,3 +311,14 @@ def test_a_refused_ranker_or_parameter_makes_no_database_file(tmp_path, argv, wo
     code, err = cli("demo", "--db", str(db), *argv)
     assert_refused(code, err, *words)
     assert not db.exists()
+
+
+def test_a_missing_folder_to_play_makes_no_database_file(tmp_path):
+    """`feedapp play MISTYPED --db new.db` was refused in one line but left an empty new.db behind."""
+    db = tmp_path / "new.db"
+    a_file = tmp_path / "clip.mp4"
+    a_file.write_bytes(b"x")
+    for folder, words in ((tmp_path / "nope", "does not exist"), (a_file, "is a file, not a folder")):
+        code, err = cli("play", str(folder), "--db", str(db))
+        assert_refused(code, err, words)
+        assert not db.exists()

@@ -149,12 +149,17 @@ def _empty_screen_text(folder: Path, result: ScanResult) -> tuple[str, str]:
     )
 
 
-def _scan_folder(folder: Path, db) -> ScanResult:  # noqa: ANN001 - sqlite_utils.Database
-    """Probe the folder (cached in the database); a missing folder becomes a one-line UserError."""
+def _check_folder(folder: Path) -> None:
+    """A missing folder, or a file given as one, is a one-line UserError."""
     if not folder.exists():
         raise UserError(f"the folder {folder} does not exist; check the path and try again")
     if not folder.is_dir():
         raise UserError(f"{folder} is a file, not a folder; give the folder that holds your clips")
+
+
+def _scan_folder(folder: Path, db) -> ScanResult:  # noqa: ANN001 - sqlite_utils.Database
+    """Probe the folder (cached in the database); a missing folder becomes a one-line UserError."""
+    _check_folder(folder)
     from feedapp.media.scan import FolderError, load_folder
     from feedapp.store.cache import ProbeCache
 
@@ -425,6 +430,8 @@ def run_player(
             demo_folder(demo_dir)
         except OSError as e:
             raise UserError(str(e)) from None
+    if folder is not None:  # before the store too: a mistyped folder makes no database file
+        _check_folder(Path(folder))
     catalog = Catalog()  # the engine before the store: a refused --ranker or --param makes no database file
     engine = make_engine(catalog, settings.ranker, settings.seed, settings.ranker_params,
                          plugin_budget_ms=settings.plugin_budget_ms)
