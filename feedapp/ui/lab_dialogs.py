@@ -555,10 +555,11 @@ class PinDialog(QDialog):
 class OperatorDialog(QDialog):
     """What the experimenter can do: pause / resume, abort the session, exit. ``chosen`` is set on close."""
 
-    def __init__(self, *, running: bool, paused: bool, notice: str = "", info: str = "",
+    def __init__(self, *, running: bool, paused: bool, notice: str = "", info: str = "", state: str = "",
                  parent: QWidget | None = None) -> None:
         """``notice``: what the experimenter must know first (a failed write: what failed, what is safe, what to do);
-        ``info``: participant, condition, views done, time left."""
+        ``info``: participant, condition, views done, time left; ``state``: where the session stands when no
+        feed runs (default: it has ended)."""
         super().__init__(parent)
         self.setObjectName("operator_dialog")
         self.setWindowTitle("Experimenter")
@@ -574,8 +575,12 @@ class OperatorDialog(QDialog):
             self.notice.setMinimumWidth(460)
             self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(self.notice)
-        state = ("The session is paused." if paused else "The session is running.") if running else "The session has ended."
-        layout.addWidget(QLabel(state))
+        if running:
+            state = "The session is paused." if paused else "The session is running."
+        self.state = QLabel(state or "The session has ended.")
+        self.state.setObjectName("state")
+        self.state.setWordWrap(True)
+        layout.addWidget(self.state)
         self.info = QLabel(info)  # participant, condition, views done, time left
         self.info.setObjectName("progress")
         self.info.setStyleSheet(NOTE_STYLE)

@@ -623,6 +623,16 @@ class LabSession(QObject):
             return text + f"; {self.main_run.progress()}"
         return text + f"; now: {self.phase.replace('_', ' ')}"
 
+    def operator_state(self) -> str:
+        """Where the session stands, for the experimenter's menu while no feed runs."""
+        if self.phase in ("consent", "instructions", "practice_intro", "practice_done"):
+            done = " (the practice block is recorded)" if self.phase == "practice_done" else ""
+            return f"The session has not started yet{done}: Exit records no session of the feed."
+        if self.phase == "questionnaire":
+            return ("The feed has ended and is recorded; the participant is answering the questionnaire: "
+                    "Exit leaves it unanswered.")
+        return "The session has ended."
+
     def _pin_refused(self) -> None:
         run = self.current_run
         if run is not None:
@@ -633,7 +643,8 @@ class LabSession(QObject):
         run = self.current_run
         self.operator_dialog = OperatorDialog(running=run is not None, paused=bool(run and run.paused_by_operator),
                                               notice=self.operator_report() if self.write_failed_ever else "",
-                                              info=self.progress_text(), parent=self.window)
+                                              info=self.progress_text(), state=self.operator_state(),
+                                              parent=self.window)
         self.operator_dialog.accepted.connect(self._operator_chosen)
         self.operator_dialog.rejected.connect(self._release_dialog)
         self.operator_dialog.open()

@@ -137,6 +137,12 @@ def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
     qtbot.addWidget(lab.window)
     lab.show()
     qtbot.waitExposed(lab.window)
+    # the experimenter's menu before the feed said "The session has ended." (seen in a new-user trial)
+    assert lab.operator_state().startswith("The session has not started yet")
+    lab._open_operator_menu()
+    assert lab.operator_dialog.state.text().startswith("The session has not started yet")
+    assert "exit" in lab.operator_dialog.action_buttons and "abort" not in lab.operator_dialog.action_buttons
+    lab.operator_dialog.reject()
     qtbot.mouseClick(lab.consent_page.agree, Qt.MouseButton.LeftButton)
     assert lab.window.stack.currentWidget() is lab.instructions_page
     qtbot.mouseClick(lab.instructions_page.button, Qt.MouseButton.LeftButton)
@@ -159,6 +165,7 @@ def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
     qtbot.keyClick(run.view, Qt.Key.Key_Down)  # the third view closes: limit reached
     qtbot.waitUntil(lambda: lab.phase == "questionnaire", timeout=5000)
     page = lab.questionnaire_page
+    assert lab.operator_state().startswith("The feed has ended and is recorded; the participant is answering")
     assert not page.submit.isEnabled() and page.missing.text() == "2 question(s) still to answer"
     assert page.focusProxy() is page.rows["enjoyed"]  # the keyboard starts at the first item
     qtbot.keyClick(page.rows["enjoyed"], Qt.Key.Key_5)  # digits choose, arrows move
@@ -169,6 +176,7 @@ def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
     qtbot.keyClicks(page.texts["comments"], "fun, but too many cats")
     qtbot.mouseClick(page.submit, Qt.MouseButton.LeftButton)
     assert lab.phase == "end" and study.debrief in lab.end_page.body.text()
+    assert lab.operator_state() == "The session has ended."
     with qtbot.waitSignal(lab.finished, timeout=3000):
         qtbot.mouseClick(lab.end_page.button, Qt.MouseButton.LeftButton)
     assert log.close()
