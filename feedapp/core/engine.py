@@ -382,6 +382,18 @@ class FeedEngine(Feed):
         self._n_before = len(rows)
         return len(rows)
 
+    def continue_from(self, views: Sequence[View], clip_ids: Sequence[str]) -> int:
+        """This feed continues a session that stopped (a crashed lab session; the lab app and replay
+        both call this): it first learns that session's ``views`` (those of clips not in the catalog
+        left out, and a clip that could not be played is not learned, as in ``finish``), then its
+        ``clip_ids`` count as served (``continue_after``). Returns how many views were learned."""
+        learned = 0
+        for v in views:
+            if v.clip_id in self.space.row_of and self.finish(v) is not None:
+                learned += 1
+        self.continue_after(clip_ids)
+        return learned
+
     def _push_row(self, row: int) -> None:
         if self._n_rows == self._row_buf.size:
             self._row_buf = np.concatenate([self._row_buf, np.zeros(self._row_buf.size, dtype=np.intp)])

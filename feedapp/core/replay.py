@@ -167,10 +167,8 @@ class _Replayer:
         self.nonfinite = 0  # decisions whose scores held NaN or inf
         self.engine = FeedEngine(Catalog(session.initial), self._watched(make()), seed=session.seed,
                                  reward_config=reward_config, record_profile=False, explain=False)
-        for v in session.before:  # a continued lab session: what the crashed one saw is learned first, as live
-            if v.clip_id in self.engine.space.row_of:
-                self.engine.finish(v)
-        self.engine.continue_after(session.start.get("served_before") or ())  # and its clips count as served
+        # a continued lab session: what the crashed one saw is learned first and its clips count as served, as live
+        self.engine.continue_from(session.before, session.start.get("served_before") or ())
         self.feed = FeedSession(self.engine)  # no recorder: the log is the input here
         self.overrides = dict(session.start.get("overrides") or {})  # what a rebuilt plugin version gets
         self.plugins = {}  # ranker version -> plugin (path, class, source), as logged

@@ -133,6 +133,7 @@ class Continuation:
     session_id: str
     participant: str
     condition: str
+    # each of these counts the sessions it continued too, first (a continued session that crashed in turn)
     views: int  # closed views it has
     elapsed_ms: float  # its length up to its last record
     shown: tuple[str, ...]  # clip ids its feed served, in order (swipes back to a clip not again)

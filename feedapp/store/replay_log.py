@@ -16,6 +16,7 @@ from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG
 from feedapp.core.model import Clip, View
 from feedapp.core.rankers.policy import NEVER
 from feedapp.core.replay import LoggedSession, LoggedStep, ReplayError
+from feedapp.core.reward import UNPLAYABLE_EXIT
 from feedapp.store.sessions import match_session_id
 
 
@@ -48,10 +49,28 @@ def _clip(r: Any, features: Any) -> Clip:
     )
 
 
-def continued_views(conn: Any, session_id: str) -> tuple[View, ...]:
-    """The views of ``session_id`` (a crashed lab session) that the session continuing it learns first,
-    in impression order, as the lab app reads them (``feedapp.ui.lab.load_continuation``) and replay
-    does; a view still open (its session not closed as recovered yet) counts with exit ``crash``."""
+def _continues(conn: Any, session_id: str) -> str | None:
+    """The session that ``session_id`` continues (its ``continues_session`` event), or None."""
+    row = conn.execute("SELECT data FROM events WHERE session_id = ? AND kind = 'continues_session' "
+                       "ORDER BY mono_ns, rowid LIMIT 1", [session_id]).fetchone()
+    data = _loads(row[0], {}) if row else {}
+    earlier = data.get("session_id") if isinstance(data, dict) else None
+    return earlier if isinstance(earlier, str) and earlier else None
+
+
+def continued_chain(conn: Any, session_id: str) -> tuple[str, ...]:
+    """``session_id`` after the sessions it continued, oldest first: a lab session continued after a
+    crash that crashed in turn is continued with what every session before it saw (one id in any
+    other case)."""
+    chain: list[str] = []
+    sid: str | None = session_id
+    while sid is not None and sid not in chain:
+        chain.append(sid)
+        sid = _continues(conn, sid)
+    return tuple(reversed(chain))
+
+
+def _session_views(conn: Any, session_id: str) -> tuple[View, ...]:
     rows = conn.execute(
         "SELECT i.clip_id, i.is_revisit, v.dwell_ms, v.play_ms, v.loops, v.skipped, v.liked, v.not_interested, "
         "CASE WHEN v.final = 1 THEN v.exit ELSE 'crash' END, v.paused_ms, v.unfocused_ms, i.position "
@@ -62,19 +81,36 @@ def continued_views(conn: Any, session_id: str) -> tuple[View, ...]:
                       paused_ms=r[9] or 0.0, unfocused_ms=r[10] or 0.0, position=r[11]) for r in rows)
 
 
-def _views_before(conn: Any, sid: str, start: dict) -> tuple[tuple[View, ...], str | None]:
+def continued_views(conn: Any, session_id: str) -> tuple[View, ...]:
+    """The views that the session continuing ``session_id`` (a crashed lab session) learns first: those
+    of ``continued_chain`` (the sessions it continued, then its own), each in impression order, as the
+    lab app reads them (``feedapp.ui.lab.load_continuation``) and replay does; a view still open (its
+    session not closed as recovered yet) counts with exit ``crash``."""
+    return tuple(v for s in continued_chain(conn, session_id) for v in _session_views(conn, s))
+
+
+def _learned(views: tuple[View, ...], catalog: set[str]) -> int:
+    """How many of ``views`` an engine on ``catalog`` learns (``FeedEngine.continue_from``)."""
+    return sum(1 for v in views if v.exit != UNPLAYABLE_EXIT and v.clip_id in catalog)
+
+
+def _views_before(conn: Any, sid: str, start: dict, catalog: set[str]) -> tuple[tuple[View, ...], str | None]:
     """(the views a continued lab session learned before its first slot, a note when they cannot be
-    read back): those of the session its ``continues_session`` event names, when the file holds them."""
+    read back): those the session its ``continues_session`` event names was continued with, when the
+    file holds them (a continuation recorded before continuations followed the chain learned that
+    session's own views only)."""
     n = int(start.get("views", 0) or 0)
     if not n:
         return (), None
-    row = conn.execute("SELECT data FROM events WHERE session_id = ? AND kind = 'continues_session' "
-                       "ORDER BY mono_ns, rowid LIMIT 1", [sid]).fetchone()
-    earlier = _loads(row[0], {}).get("session_id") if row else None
-    views = continued_views(conn, earlier) if isinstance(earlier, str) else ()
-    if len(views) == n:
-        return views, None
-    what = f"session {earlier}, which this file holds with {len(views)} views" if earlier else "a session this file does not name"
+    earlier = _continues(conn, sid)
+    held: tuple[View, ...] = ()
+    if earlier is not None:
+        for views in (continued_views(conn, earlier), _session_views(conn, earlier)):
+            if _learned(views, catalog) == n:
+                return views, None
+            held = held or views
+    what = (f"session {earlier}, which this file holds with {_learned(held, catalog)} views"
+            if earlier else "a session this file does not name")
     return (), (f"the session started from {n} views learned in an earlier session (a continued lab session: {what}); "
                 "replay starts without them (the clips that session showed count as served)")
 
@@ -153,7 +189,7 @@ def read_logged_session(conn: Any, prefix: str) -> LoggedSession:
     if any(st.views_learned is None for st in steps if not st.is_revisit and not st.scripted and st.propensity is not None):
         notes.append("this log does not record what each decision saw (views learned, live changes): every slot is "
                      "replayed as decided after all earlier views, so the logged propensities are not reproduced exactly")
-    before, note = _views_before(conn, sid, start)
+    before, note = _views_before(conn, sid, start, {c.id for c in clips})
     if note:
         notes.append(note)
     seen = {c.id for c in clips}

@@ -48,7 +48,7 @@ from feedapp.core.model import Clip
 from feedapp.lab.data import Continuation
 from feedapp.lab.study import Study
 from feedapp.store.cache import HeldProbeCache, ProbeCache
-from feedapp.store.replay_log import continued_views
+from feedapp.store.replay_log import continued_chain, continued_views
 
 DEFAULT_HOTKEY = "Ctrl+Shift+O"
 
@@ -89,22 +89,28 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
     """What a new session needs to continue ``session_id``: read after it was closed as recovered, or
     before (its database was locked at start, so the event log closes it later); its checkpointed
     in-flight view counts as recovery completes it, with exit ``crash``."""
-    s = conn.execute("SELECT participant, condition, started_mono_ns, ended_mono_ns, fields, seed FROM sessions "
-                     "WHERE id = ?", [session_id]).fetchone()
+    s = conn.execute("SELECT participant, condition, fields, seed FROM sessions WHERE id = ?", [session_id]).fetchone()
     if s is None:
         raise UserError(f"there is no session {session_id} to continue")
-    replay = continued_views(conn, session_id)  # (the views replay's engine learns first too)
-    shown = [r[0] for r in conn.execute(  # its feed's slots: a swipe back (is_revisit) is not served again
-        "SELECT clip_id FROM impressions WHERE session_id = ? AND is_revisit = 0 ORDER BY position", [session_id])]
-    last = conn.execute("SELECT MAX(ended_mono_ns) FROM views WHERE session_id = ?", [session_id]).fetchone()[0]
-    ended = s[3] or max(s[2] or 0, last or 0)
-    elapsed = (ended - s[2]) / 1e6 if s[2] is not None else 0.0
-    fields = json.loads(s[4]) if s[4] else {}
+    # what the crashed session saw, after what the sessions it continued saw (a continuation that crashed
+    # in turn): its views (replay's engine learns them first too), its feed's slots, its time
+    replay = continued_views(conn, session_id)
+    shown: list[str] = []
+    elapsed = 0.0
+    for sid in continued_chain(conn, session_id):
+        shown += [r[0] for r in conn.execute(  # a swipe back (is_revisit) is not served again
+            "SELECT clip_id FROM impressions WHERE session_id = ? AND is_revisit = 0 ORDER BY position", [sid])]
+        started, ended = conn.execute("SELECT started_mono_ns, ended_mono_ns FROM sessions WHERE id = ?",
+                                      [sid]).fetchone() or (None, None)
+        last = conn.execute("SELECT MAX(ended_mono_ns) FROM views WHERE session_id = ?", [sid]).fetchone()[0]
+        if started is not None:
+            elapsed += max(0.0, ((ended or max(started, last or 0)) - started) / 1e6)
+    fields = json.loads(s[2]) if s[2] else {}
     lab = conn.execute("SELECT data FROM events WHERE session_id = ? AND kind = 'lab_session' ORDER BY mono_ns LIMIT 1",
                        [session_id]).fetchone()
     given = bool(lab and json.loads(lab[0] or "{}").get("seed_given"))
-    return Continuation(session_id, s[0] or "", s[1] or "", len(replay), max(0.0, elapsed), tuple(shown), replay,
-                        fields if isinstance(fields, dict) else {}, int(s[5]) if given and s[5] is not None else None)
+    return Continuation(session_id, s[0] or "", s[1] or "", len(replay), elapsed, tuple(shown), replay,
+                        fields if isinstance(fields, dict) else {}, int(s[3]) if given and s[3] is not None else None)
 
 
 def continued_start(cont: Continuation, condition: str | None, seed: int | None,

@@ -116,11 +116,8 @@ class FeedRun(QObject):
         self.lab = lab
         self.engine = make_engine(catalog, ranker, seed, params, warmup=warmup)
         self.plugin_timer = self._serve_plugin()
-        for v in replay:  # a continued session: the ranker first learns what the crashed one saw
-            if v.clip_id in self.engine.space.row_of:
-                self.engine.finish(v)
-        if shown_before:  # and its clips count as served: not shown again while unseen ones remain
-            self.engine.continue_after(shown_before)
+        if replay or shown_before:  # a continued session: the ranker first learns what the crashed one saw,
+            self.engine.continue_from(replay, shown_before)  # and its clips count as served (not shown again)
         lab.log.clips_known(tuple(catalog.clips))
         self.page = PlayerWindow(self.engine, muted=lab.muted)
         view = self.page.view

@@ -494,34 +494,70 @@ def test_a_session_continued_from_earlier_views_says_replay_starts_without_them(
         "file does not name); replay starts without them (the clips that session showed count as served)",)
 
 
+def _crashed(tmp_path: Path, catalog_seed: int, *, views: int):
+    """(catalog, file, driver) of a foryou session that stopped after ``views`` views (a crashed lab session)."""
+    catalog, _ = _split_catalog(catalog_seed)
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    log.clips_known(catalog.clips)
+    crashed = run_session(FeedEngine(catalog, "foryou", seed=3), log, views=views, seed=5)
+    assert log.close()
+    return catalog, path, crashed
+
+
+def _continued(path: Path, catalog: Catalog, crashed_id: str, *, views: int, seed: int, unplayable_at: int = -1):
+    """The next start of the lab app continuing ``crashed_id``: read as the lab app reads it, an engine
+    that takes it as FeedRun's does (``continue_from``), ``views`` views (the one at ``unplayable_at``
+    a clip that could not be played, auto-skipped)."""
+    from feedapp.ui.lab import load_continuation
+
+    conn = open_for_reading(path)
+    cont = load_continuation(conn, crashed_id)
+    conn.close()
+    log = EventLog(path)
+    engine = FeedEngine(catalog, "foryou", seed=seed)
+    engine.continue_from(cont.replay, cont.shown)
+    d = WidgetDriver(engine, log, seed=5)
+    d.start()
+    d.recorder.event("continues_session", session_id=cont.session_id, views=cont.views, elapsed_ms=1.0)
+    for i in range(views):
+        if i == unplayable_at:
+            d.t += 100_000_000
+            d.session.leave("auto_skip", d.t)
+            d._settled(engine.move(1), "auto_skip")
+        else:
+            d.watch_and_swipe(1)
+    d.end()
+    assert log.close()
+    return cont, engine, d
+
+
 def test_a_continued_lab_session_replays_exactly_from_the_crashed_sessions_views(tmp_path):
     """Seen in a new-user trial: `feedapp replay` of a lab session continued after a crash reproduced
     none of its propensities (0% of the served clips, errors up to 0.87): the continuation's ranker had
     first learned the crashed session's 13 views, replay's had not. Replay now learns them from the
     same file, read as the lab app reads them (``continued_views``), and reproduces every slot."""
-    from feedapp.ui.lab import load_continuation
-
-    catalog, _ = _split_catalog(11)
-    path = tmp_path / "feed.db"
-    log = EventLog(path)
-    log.clips_known(catalog.clips)
-    crashed = run_session(FeedEngine(catalog, "foryou", seed=3), log, views=14, seed=5)
-    assert log.close()
-    conn = open_for_reading(path)
-    cont = load_continuation(conn, crashed.recorder.id)
-    conn.close()
-    log = EventLog(path)  # the next start of the app
-    engine = FeedEngine(catalog, "foryou", seed=4)  # what FeedRun does for a continuation
-    for v in cont.replay:
-        engine.finish(v)
-    engine.continue_after(cont.shown)
-    d = WidgetDriver(engine, log, seed=5)
-    d.start()
-    d.recorder.event("continues_session", session_id=cont.session_id, views=cont.views, elapsed_ms=1.0)
-    for _ in range(20):
-        d.watch_and_swipe(1)
-    d.end()
-    assert log.close()
+    catalog, path, crashed = _crashed(tmp_path, 11, views=14)
+    cont, engine, d = _continued(path, catalog, crashed.recorder.id, views=20, seed=4)
     logged = read_back(path, d.recorder.id)
     assert logged.notes == () and logged.before == cont.replay and len(logged.before) == logged.start["views"] == 15
     _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)
+
+
+def test_a_continuation_of_a_continuation_with_an_unplayable_clip_replays_exactly(tmp_path):
+    """A continued lab session that crashed in turn is continued with what both crashed sessions saw
+    (the first one's views, then the second's), and a clip that could not be played (not learned,
+    so not in the start's view count) does not stop replay from learning them: every continuation
+    replays exactly. Before, replay of a continuation whose crashed session had an auto-skipped clip
+    started without its views (propensity error 0.86, 10% served), and a second continuation learned
+    only the second session's views and could serve the first one's clips again."""
+    catalog, path, first = _crashed(tmp_path, 12, views=6)
+    one, _, second = _continued(path, catalog, first.recorder.id, views=6, seed=4, unplayable_at=2)
+    two, engine, third = _continued(path, catalog, second.recorder.id, views=8, seed=4)
+    assert two.replay[: len(one.replay)] == one.replay and len(two.replay) == len(one.replay) + 7
+    assert two.shown[: len(one.shown)] == one.shown and not set(two.shown) & {c.id for c in engine.history}
+    logged = read_back(path, third.recorder.id)
+    assert logged.notes == () and logged.before == two.replay and logged.start["views"] == len(two.replay) - 1
+    _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)
+    middle = read_back(path, second.recorder.id)  # (the auto-skipped clip was in this one)
+    assert middle.notes == () and middle.before == one.replay

@@ -468,3 +468,46 @@ def test_a_continuation_keeps_a_seed_the_experimenter_gave_by_hand(tmp_path):
     assert continued_start(typed, None, None, {}) == ("P07", "b", 77, {"age": "34"})
     assert continued_start(typed, None, 5, {"age": "40"}) == ("P07", "b", 5, {"age": "40"})
     assert continued_start(derived, None, None, {}) == ("P07", "b", None, {"age": "34"})
+
+
+def test_a_continuation_that_crashed_in_turn_is_continued_with_both_sessions(tmp_path):
+    """A participant whose continued session crashed too is continued with what both crashed sessions
+    used: the limits count the views and time of both (120 - 3 - 2 views left, not 120 - 2), the first
+    one's clips count as served too, and the ranker learns the first one's views before the second's.
+    Before, only the second session counted: the participant got the first session's views and
+    minutes again, and its clips could come back."""
+    from feedapp.core.model import Clip
+    from feedapp.core.session import SessionRecorder
+    from feedapp.store.log import EventLog
+    from feedapp.ui.lab import load_continuation
+
+    clips = {c: Clip(c, f"/clips/{c}.mp4", c, ("cats",), "maker", 8000, 30.0, 540, 960) for c in ("c1", "c2", "c3",
+                                                                                                  "c4", "c5")}
+    log = EventLog(tmp_path / "feed.db")
+    log.clips_known(tuple(clips.values()))
+    now = [0]
+
+    def session(ids: tuple[str, ...], starts_s: int, continues: str | None = None) -> str:
+        now[0] = starts_s * 1_000_000_000
+        rec = SessionRecorder(log, app_version="test", mode="lab", ranker="random", participant="P07",
+                              condition="b", catalog_size=5, clock=lambda: now[0])
+        if continues is not None:
+            rec.event("continues_session", session_id=continues, views=3, elapsed_ms=6000.0)
+        for k, cid in enumerate(ids):
+            rec.arrive(clips[cid], reached_by="start" if k == 0 else "key", is_revisit=False, settled_ns=now[0],
+                       policy="random", propensity=0.5)
+            now[0] += 2_000_000_000
+            rec.leave("swipe_next", now[0])
+        rec.end("recovered_after_crash", now[0])
+        return rec.id
+
+    first = session(("c1", "c2", "c3"), 10)
+    second = session(("c4", "c5"), 100, continues=first)
+    assert log.close()
+    conn = sqlite3.connect(tmp_path / "feed.db")
+    once, twice = load_continuation(conn, first), load_continuation(conn, second)
+    conn.close()
+    assert (once.views, once.elapsed_ms, once.shown) == (3, 6000.0, ("c1", "c2", "c3"))
+    assert (twice.session_id, twice.participant, twice.condition) == (second, "P07", "b")
+    assert (twice.views, twice.elapsed_ms, twice.shown) == (5, 10000.0, ("c1", "c2", "c3", "c4", "c5"))
+    assert [v.clip_id for v in twice.replay] == ["c1", "c2", "c3", "c4", "c5"] and twice.replay[:3] == once.replay
