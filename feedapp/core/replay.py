@@ -124,10 +124,14 @@ class LoggedSession:
 
 def session_from_engine(engine, session_id: str = "engine") -> LoggedSession:
     """A ``LoggedSession`` from a ``FeedEngine`` driven in-process (``next``; ``finish``): what the log
-    would hold, live changes included. The engine must have been built before any live change."""
+    would hold, live changes included. The engine must have been built before any live change. A
+    continued feed (``FeedEngine.continue_from``): the views it learned before its first slot are the
+    session's ``before``, as ``read_logged_session`` reads them from a log."""
+    n0 = engine.picks[0].views if engine.picks else len(engine.views)  # learned before the first slot
+    own = engine.views[n0:]
     steps = []
-    for i, p in enumerate(engine.picks[: len(engine.views)]):
-        v = engine.views[i] if i < len(engine.views) else None
+    for i, p in enumerate(engine.picks[: len(own)]):
+        v = own[i]
         steps.append(LoggedStep(i, p.clip_id, False, p.ranker, p.propensity, v, p.views, p.live, p.params_version,
                                 p.ranker_version, p.scripted))
     grown = {c for e in engine.live_log if e["change"] == "catalog" for c in e["clips"]}
@@ -135,11 +139,11 @@ def session_from_engine(engine, session_id: str = "engine") -> LoggedSession:
     for e in reversed(engine.live_log):  # the parameters the session started with
         if e["change"] == "param":
             params[e["name"]] = e["old"]
-    start = {"views": 0, "live": 0, "params_version": 0, "warmup": [c.id for c in engine.warmup],
+    start = {"views": n0, "live": 0, "params_version": 0, "warmup": [c.id for c in engine.warmup],
              "clips": [c.id for c in engine.space.clips if c.id not in grown],
              "served_before": list(engine.served_before)}
     return LoggedSession(session_id, engine.ranker.name, params, engine.seed, tuple(engine.space.clips), tuple(steps),
-                         live=tuple(engine.live_log), start=start)
+                         live=tuple(engine.live_log), start=start, before=tuple(engine.views[:n0]))
 
 
 def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: RewardConfig) -> list[float | None]:

@@ -64,6 +64,27 @@ def test_a_continued_feed_replays_exactly_with_the_clips_served_before_it():
     assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
 
 
+def test_a_feed_continued_from_a_crashed_ones_views_replays_exactly_from_the_engine():
+    """``session_from_engine`` of a feed that first learned a crashed feed's views (``continue_from``,
+    what the lab app does): those views are the session's ``before`` and its own views stay with its
+    own slots. Before, its first steps carried the crashed feed's views and replay stopped with 'a
+    decision saw 26 views, but the log has only 25'."""
+    cat = demo_like_catalog(1)
+    first = FeedEngine(cat, "foryou", seed=3)
+    v = SimViewer.make(3, first.space.topics, first.space.creators)
+    for _ in range(12):
+        first.finish(v.watch(first.next()))
+    eng = FeedEngine(cat, "foryou", seed=4)
+    assert eng.continue_from(first.views, [c.id for c in first.history]) == 12
+    for _ in range(25):
+        eng.finish(v.watch(eng.next()))
+    session = session_from_engine(eng)
+    assert session.before == tuple(first.views) and session.start["views"] == 12
+    assert [st.view for st in session.steps] == eng.views[12:]
+    rep = replay(session, ["foryou"], n_boot=20)
+    assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
+
+
 def test_rewards_are_recomputed_from_the_view_figures_as_the_engine_does():
     eng = drive(n=40)
     rep = replay(session_from_engine(eng), ["random"], n_boot=100)
