@@ -14,7 +14,11 @@ Layout (``_relayout``, one pure rule, so toggling panels back restores the layou
   85 % of their scale or more (at most a quarter of the video's width may go), they share one
   column instead: a tab strip at the top says which are open and the newest is in front. Maximised
   or fullscreen, the panels take the width the video does not need.
-- ``ui_scale``, ``stacked`` and ``front_panel`` say what the rule decided (tests read them).
+- **Floor.** The panels are never drawn below ``MIN_PANEL_SCALE`` (0.8: their smallest text about
+  8 px, most of it 10 px or more), whatever the zoom asks. A window too short or too narrow for them at
+  that size (the taste panel needs about 500 px of height) shows the player alone, with a note; the
+  panels stay open and come back when the window grows (``panels_hidden``).
+- ``ui_scale``, ``stacked``, ``panels_hidden`` and ``front_panel`` say what the rule decided (tests read them).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ ZOOM_STEP = 1.15
 SHRINK_BEFORE_STACKING = 0.85  # panels side by side may shrink to this share of their scale, then they stack
 VIDEO_KEEPS = 0.75  # share of its 9:16 width the video keeps when panels need room
 TAB_H = 34  # the stacked panels' tab strip, design units
+MIN_PANEL_SCALE = 0.8  # below this the panels' text is too small to read: the player is shown alone
+MIN_VIDEO_W = 180  # the player's narrowest column (SwipeView's minimum width)
+TOO_SMALL = "The window is too small for the panels: make it larger to see them again."
 
 # Keys the swipe view handles itself: a panel or a window action cannot take them.
 VIEW_KEYS: frozenset[int] = frozenset(
@@ -74,6 +81,7 @@ class Fit:
     stacked: bool
     side_width: int  # the panels' column(s), 0 when none is shown
     window_width: int  # for a free window: what it should be; else its current width
+    hidden: bool = False  # panels are open but the window is too small for them at MIN_PANEL_SCALE
 
 
 def fit_panels(design_widths: list[int], height: int, zoom: float, max_width: int, *, free: bool,
@@ -85,7 +93,29 @@ def fit_panels(design_widths: list[int], height: int, zoom: float, max_width: in
     ``free``: the window may change its width (not maximised, fullscreen or embedded);
     ``tallest``: the largest design height a shown panel needs (caps the scale so it fits);
     ``tab_height``: the tab strip's design height, added when the panels are stacked.
+
+    The scale is at least ``MIN_PANEL_SCALE``; when the panels do not fit at that scale (beside a
+    player of ``MIN_VIDEO_W``, within the height), they are hidden (``Fit.hidden``) and the player
+    has the window.
     """
+    fit = _fit_panels(design_widths, height, zoom, max_width, free=free, tallest=tallest, tab_height=tab_height)
+    if not design_widths or fit.scale >= MIN_PANEL_SCALE:
+        return fit
+    s = MIN_PANEL_SCALE
+    video = max(MIN_VIDEO_W, round(height * 9 / 16))
+    for stacked in (False, True) if len(design_widths) > 1 else (False,):
+        side = round((max(design_widths) if stacked else sum(design_widths)) * s)
+        need_h = (tallest + (tab_height if stacked else 0)) * s if tallest else 0
+        if need_h <= height and side + MIN_VIDEO_W <= max_width:
+            if free:
+                return Fit(s, stacked, side, min(max_width, video + side))
+            return Fit(s, stacked, max(side, max_width - video), max_width)
+    return Fit(s, False, 0, video if free else max_width, hidden=True)
+
+
+def _fit_panels(design_widths: list[int], height: int, zoom: float, max_width: int, *, free: bool,
+                tallest: int, tab_height: int) -> Fit:
+    """``fit_panels`` without the floor: the scale the zoom and the window ask for."""
     video = max(180, round(height * 9 / 16))
     s = zoom * max(1.0, height / REF_H)
     if tallest:
@@ -162,6 +192,7 @@ class PlayerWindow(QWidget):
         self.zoom = min(max(float(zoom), ZOOM_RANGE[0]), ZOOM_RANGE[1])
         self.ui_scale = 1.0
         self.stacked = False
+        self.panels_hidden = False  # open panels do not fit the window at a readable size (see fit_panels)
         self._anchor_x: int | None = None  # where the window was before it moved left to fit
         self._fullscreen = False
         self._shown = False
@@ -176,6 +207,7 @@ class PlayerWindow(QWidget):
         if self.zoom != 1.0 and avail is not None:  # a zoomed window starts larger (or smaller) as a whole
             h = max(320, min(round(h * self.zoom), int(avail.height() * 0.9)))
             w = round(h * 9 / 16)
+        self.setMinimumSize(MIN_VIDEO_W, 320)  # the player alone (the panels hide below their own size)
         self.resize(w, h)
         self.view.setFocus()
 
@@ -264,7 +296,10 @@ class PlayerWindow(QWidget):
             self._on.append(name)
         else:
             self._on.remove(name)
+        was_hidden = self.panels_hidden
         self._relayout(resize_window=True)
+        if visible and was_hidden and self.panels_hidden:  # opened another one: say again why none shows
+            self.view.show_toast(TOO_SMALL, ms=5000)
         self.view.setFocus(Qt.FocusReason.OtherFocusReason)
         self.panel_toggled.emit(name, visible)
 
@@ -336,7 +371,10 @@ class PlayerWindow(QWidget):
             tallest = max((int(p.widget.design_height()) for p in on if hasattr(p.widget, "design_height")), default=0)
             fit = fit_panels([p.width for p in on], self.height(), self.zoom, max_w, free=free, tallest=tallest)
             self.ui_scale, self.stacked = fit.scale, fit.stacked
-            shown = [on[-1]] if fit.stacked else on
+            if fit.hidden and not self.panels_hidden:
+                self.view.show_toast(TOO_SMALL, ms=5000)
+            self.panels_hidden = fit.hidden
+            shown = [] if fit.hidden else [on[-1]] if fit.stacked else on
             total = sum(p.width for p in shown) or 1
             for p in self._panels.values():
                 show = p in shown
@@ -351,7 +389,7 @@ class PlayerWindow(QWidget):
                 px = max(11, round(13 * fit.scale))
                 self._tabs.setStyleSheet(_TAB_CSS % {"px": px, "pad": round(px * 0.45), "padx": round(px * 0.6)})
             self._tabs.setVisible(fit.stacked)
-            self._side.setVisible(bool(on))
+            self._side.setVisible(bool(shown))
             self.layout().activate()
             if free and fit.window_width != self.width():
                 self._fit_on_screen(fit.window_width, avail)
@@ -371,7 +409,7 @@ class PlayerWindow(QWidget):
                 x = max(avail.left(), avail.right() + 1 - width - frame_w)
             elif self._anchor_x is not None:
                 self._anchor_x = None
-        self.setMinimumWidth(0)
+        self.setMinimumWidth(MIN_VIDEO_W)
         self.resize(width, self.height())
         if x != self.x():
             self.move(x, self.y())
@@ -380,7 +418,9 @@ class PlayerWindow(QWidget):
         super().resizeEvent(event)
         if not self._laying_out:
             self._unzoomed_h = None  # resized by hand: the next zoom starts from this size
-        if event.oldSize().height() != event.size().height() or not self._free():
+        if self.panels_hidden and self._free() and event.oldSize().height() < event.size().height():
+            self._relayout(resize_window=True)  # taller: the panels hidden for lack of room may fit again
+        elif event.oldSize().height() != event.size().height() or not self._free():
             self._relayout(resize_window=False)
 
     # == fullscreen ==============================================================================

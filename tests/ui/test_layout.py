@@ -21,7 +21,7 @@ from feedapp.ui.panels import install_panels, style
 from feedapp.ui.panels.figures import FiguresStrip, tiles, watch_caption
 from feedapp.ui.panels.why import FIRST_CLIP
 from feedapp.ui.recording import SessionBridge
-from feedapp.ui.window import REF_H, PlayerWindow, fit_panels
+from feedapp.ui.window import MIN_PANEL_SCALE, REF_H, PlayerWindow, fit_panels
 from tests.ui.helpers import spin
 
 TASTE, DEV, FAME = 680, 380, 656  # the panels' design widths
@@ -55,7 +55,46 @@ def test_the_scale_never_makes_a_panel_taller_than_the_window():
     assert fit.scale * 640 <= 2160
 
 
+def test_below_a_readable_size_the_panels_give_the_window_to_the_player():
+    # a 500x400 window: the taste panel at the height's scale would draw its text at about 5 px
+    fit = fit_panels([TASTE], 400, 1.0, 500, free=False, tallest=618)
+    assert fit.hidden and fit.side_width == 0 and fit.window_width == 500
+    for h, w in ((691, 1366), (600, 1200), (500, 1000)):  # tall enough: shown, never below the floor
+        fit = fit_panels([TASTE], h, 0.5, w, free=False, tallest=618)
+        assert not fit.hidden and fit.scale >= MIN_PANEL_SCALE and fit.scale * 618 <= h
+    assert fit_panels([TASTE], 691, 1.0, 600, free=False, tallest=618).hidden  # too narrow beside the player
+    fit = fit_panels([TASTE, DEV], 560, 1.0, 900, free=True, tallest=618)
+    assert fit.scale >= MIN_PANEL_SCALE and fit.side_width <= 900 - 180  # stacked at the floor rather than hidden
+
+
 # == the window ==================================================================================
+class _TallPanel(QLabel):
+    def design_height(self) -> int:
+        return 600
+
+
+def test_a_very_small_window_shows_the_player_alone_and_the_panels_come_back(qtbot, feed):
+    w = PlayerWindow(feed, muted=True)
+    qtbot.addWidget(w)
+    panel = _TallPanel("taste")
+    panel.setMinimumWidth(500)
+    w.add_panel("taste", panel, Qt.Key.Key_P, True)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        w.resize(500, 400)
+        spin(20)
+        assert w.panels_hidden and not panel.isVisible() and w.panel_visible("taste")
+        assert "too small for the panels" in w.view.toast_text
+        assert w.view.width() == 500  # the player has the window
+        w.resize(800, 700)
+        spin(20)
+        assert not w.panels_hidden and panel.isVisible() and w.ui_scale >= MIN_PANEL_SCALE
+        assert panel.width() >= 500 * MIN_PANEL_SCALE
+    finally:
+        w.view.shutdown()
+
+
 @pytest.fixture()
 def win(qtbot, feed):
     w = PlayerWindow(feed, muted=True)
