@@ -593,27 +593,30 @@ def test_lab_run_checks_the_clips_with_the_databases_probe_cache(ui_clips, tmp_p
     again before saying a word (about 10 s for the 288 demo clips each time; with a new database the
     scan after it probed them all a second time: 40-60 s of silence on a busy machine). The check now
     reads the database's probe cache without writing to it, and what it probed is stored once the
-    database is open, so the scan probes nothing again."""
+    database is open, so the scan probes nothing again. ``run_lab`` itself is driven up to the window
+    (the Qt start is where it stops here), so the test fails if it stops passing or storing the cache."""
     import feedapp.media.scan as scan_mod
-    from feedapp.lab.commands import validate
-    from feedapp.store.cache import ProbeCache
-    from feedapp.ui.app import _scan_folder, open_store
-    from feedapp.ui.lab import held_probe_cache
+    import feedapp.ui.chatter as chatter
+    from feedapp.ui.lab import held_probe_cache, run_lab
+
+    class AtTheWindow(Exception):
+        pass
+
+    def stop() -> None:
+        raise AtTheWindow
 
     study = make_study(ui_clips, tmp_path)
     study.path.write_text(study.path.read_text().replace('"c3", "c1"', '"c3.mp4", "c1.mp4"'))  # (file names)
     probed: list[str] = []
     real = scan_mod._probe_one
     monkeypatch.setattr(scan_mod, "_probe_one", lambda path, threads: (probed.append(path.name), real(path, threads))[1])
+    monkeypatch.setattr(chatter, "filter_native_stderr", stop)  # run_lab's next step after the scan
     db_path = tmp_path / "study.db"
-    held = held_probe_cache(db_path)  # no database yet: nothing held, nothing made
-    code, result = validate(study.path, cache=held)
-    assert code == 0 and not db_path.exists(), result["problems"]
+    assert held_probe_cache(db_path).added == [] and not db_path.exists()  # no database yet: nothing made
     n = len(ui_clips)
-    assert len(probed) == n and len(held.added) == n
-    db = open_store(db_path)  # what run_lab does next
-    ProbeCache(db).put_many(held.added)
-    assert len(_scan_folder(Path(ui_clips[0].path).parent, db).accepted) == n and len(probed) == n  # no probe again
-    db.conn.close()
-    again = held_probe_cache(db_path)  # the next participant
-    assert validate(study.path, cache=again)[0] == 0 and len(probed) == n and again.added == []
+    for participant in ("P01", "P02"):  # a new database, then the next participant's start
+        with pytest.raises(AtTheWindow):
+            run_lab(study.path, db_path=db_path, participant=participant)
+        assert len(probed) == n, probed  # the check probed each clip once, the scan none again
+    again = held_probe_cache(db_path)
+    assert len(again._load()) == n and again.added == []
