@@ -147,16 +147,24 @@ def session_from_engine(engine, session_id: str = "engine") -> LoggedSession:
 
 
 def _recompute_rewards(session: LoggedSession, space: FeatureSpace, config: RewardConfig) -> list[float | None]:
+    """Each step's reward as the live engine computed it (``FeedEngine.finish``): against clip-length
+    quantiles that saw every earlier view, in a continued lab session also the views it learned before
+    its first slot (``session.before``, of clips in its catalog, as ``FeedEngine.continue_from``)."""
     q = DurationQuantiles()
-    out: list[float | None] = []
-    for st in session.steps:
-        if st.view is None or st.view.exit == UNPLAYABLE_EXIT:  # no view, or a clip that could not play
-            out.append(None)
-            continue
-        dur = float(space.clips[space.row_of[st.clip_id]].duration_ms)
-        out.append(compute_reward(st.view, dur, q, config).value)
-        q.observe(min(float(st.view.play_ms), config.max_watch_ratio * max(dur, 1.0)), dur)
-    return out
+
+    def reward(view: View, clip_id: str) -> float | None:
+        if view.exit == UNPLAYABLE_EXIT:  # a clip that could not play
+            return None
+        dur = float(space.clips[space.row_of[clip_id]].duration_ms)
+        value = compute_reward(view, dur, q, config).value
+        q.observe(min(float(view.play_ms), config.max_watch_ratio * max(dur, 1.0)), dur)
+        return value
+
+    initial = {c.id for c in session.initial}
+    for v in session.before:
+        if v.clip_id in initial:
+            reward(v, v.clip_id)
+    return [None if st.view is None else reward(st.view, st.clip_id) for st in session.steps]
 
 
 class _Replayer:

@@ -68,7 +68,9 @@ def test_a_feed_continued_from_a_crashed_ones_views_replays_exactly_from_the_eng
     """``session_from_engine`` of a feed that first learned a crashed feed's views (``continue_from``,
     what the lab app does): those views are the session's ``before`` and its own views stay with its
     own slots. Before, its first steps carried the crashed feed's views and replay stopped with 'a
-    decision saw 26 views, but the log has only 25'."""
+    decision saw 26 views, but the log has only 25'. Replay's rewards are the engine's: they were
+    measured against clip-length quantiles that had not seen the crashed feed's views (logged mean
+    0.2045 against the engine's 0.2162 here)."""
     cat = demo_like_catalog(1)
     first = FeedEngine(cat, "foryou", seed=3)
     v = SimViewer.make(3, first.space.topics, first.space.creators)
@@ -83,6 +85,9 @@ def test_a_feed_continued_from_a_crashed_ones_views_replays_exactly_from_the_eng
     assert [st.view for st in session.steps] == eng.views[12:]
     rep = replay(session, ["foryou"], n_boot=20)
     assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
+    # the rewards too are the engine's: their clip-length quantiles first saw the crashed feed's views
+    assert [s["reward"] for s in rep["steps"]] == [round(r, 4) for r in eng.rewards[12:]]
+    assert rep["logged"]["value"] == round(float(np.mean(eng.rewards[12:])), 4)
 
 
 def test_rewards_are_recomputed_from_the_view_figures_as_the_engine_does():
