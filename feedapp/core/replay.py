@@ -27,7 +27,8 @@ see the same follows, refreshes and catalog growth. Scripted slots (warm-up, pra
 
 The reward is recomputed from the logged view figures (``play_ms``, ``loops``, ``skipped``, like,
 not interested, revisit) with ``feedapp.core.reward.compute_reward`` and per-session duration
-quantiles, in log order, as the engine computes it live; it is not read from the log (the log does
+quantiles, in log order (a continued lab session's start from the views it learned first), as the
+engine computes it live; it is not read from the log (the log does
 not store rewards). Impressions without a propensity (revisits, where the viewer went back, and
 slots served without a ranker) are excluded from the estimates and counted; their views are still
 learned, as the engine learns them. Impressions without a closed view (the app crashed mid-view)
