@@ -284,6 +284,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
                 ids = [sid for sid in ids if names.get(sid)]
             if not ids:
                 return _no_sessions(conn, db_path, study, condition)
+            earlier = _earlier_participant_files(db_path, Path(out_dir), fmt)  # before export() replaces the manifest
             manifest = export(conn, out_dir, ids, fmt, source=str(db_path))
             marks = ",".join("?" * len(ids))
             people: dict[tuple[str, str], list[str]] = {}
@@ -318,6 +319,9 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     files: dict[str | Path, list[str]] = {Path(out_dir) / f["file"]: everyone for f in manifest["files"].values()}
     files[Path(out_dir) / "manifest.json"] = everyone
     files.update({Path(out_dir) / f["file"]: [f["participant"]] for f in per_person.values()})
+    manifest["participant_files"] = {f["file"]: f["participant"] for f in per_person.values()}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    removed = _remove_stale(out, earlier, {p.name for p in files})
     outputs.record(db_path, "lab export", files)
     print(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
     for f in manifest["files"].values():
@@ -325,7 +329,49 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     print(f"  one view_log file per participant ({len(per_person)}): participant_study_date.{fmt}")
     for f in per_person.values():
         print(f"  {f['file']:<32} {f['rows']:>9} rows")
+    for line in removed:
+        print(line)
     return 0
+
+
+def _earlier_participant_files(db_path: str | Path, out: Path, fmt: str) -> dict[str, str]:
+    """File name -> participant of the per-participant files an earlier ``lab export`` wrote into ``out``
+    in this format: from the folder's ``manifest.json`` and from the database's list of outputs."""
+    from feedapp.lab import outputs
+    from feedapp.store import codebook
+
+    found: dict[str, str] = {}
+    try:
+        old = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    if isinstance(old, dict) and isinstance(old.get("participant_files"), dict):
+        found.update({str(k): str(v) for k, v in old["participant_files"].items() if str(k).endswith(f".{fmt}")})
+    here = out.absolute()
+    for path, parts in outputs.written_by(db_path, "lab export"):
+        if (path.parent == here and path.suffix == f".{fmt}" and len(parts) == 1
+                and path.stem not in codebook.CODEBOOK):  # a participant's file, not a table's
+            found.setdefault(path.name, parts[0])
+    return found
+
+
+def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str]:
+    """Delete the per-participant files of an earlier export to ``out`` that this one did not write (a
+    withdrawn participant, another condition): the folder holds one export, as its manifest says."""
+    lines = []
+    for name, participant in sorted(earlier.items()):
+        path = out / name
+        if name in now or "/" in name or not path.is_file():
+            continue
+        try:
+            path.unlink()
+        except OSError as e:
+            lines.append(f"note: {path} is from an earlier export ({participant}, not in this one) and could not be "
+                         f"deleted: {e.strerror or e}; delete it before analysing the folder")
+            continue
+        lines.append(f"removed {name}: written here by an earlier export, and {participant} is not among the "
+                     "sessions exported now")
+    return lines
 
 
 LAB_COMMANDS = ("run", "validate", "assign", "report", "withdraw", "export")

@@ -51,6 +51,12 @@ def _entries(db_path: str | Path) -> list[dict]:
     return out
 
 
+def written_by(db_path: str | Path, command: str) -> list[tuple[Path, list[str]]]:
+    """(path, participants) of every file ``command`` wrote from this database (existing or not)."""
+    return [(Path(f), list(parts)) for e in _entries(db_path) if e.get("command") == command
+            for f, parts in e["files"].items() if isinstance(parts, list)]
+
+
 def holding(db_path: str | Path, participant: str) -> list[tuple[Path, str, str]]:
     """(path, command, utc) of every file written from this database that exists and holds ``participant``."""
     seen: dict[Path, tuple[str, str]] = {}

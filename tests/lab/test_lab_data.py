@@ -208,3 +208,37 @@ def test_a_participant_id_or_study_name_too_long_for_a_file_name_is_cut(tmp_path
     assert run_report_command(tmp_path / "feed.db", None, long_study, tmp_path / "report") == 0
     pages = [p.name for p in (tmp_path / "report").iterdir() if p.name.startswith("study-")]
     assert len(pages) == 2 and all(len(p.encode()) < 255 for p in pages)
+
+
+def test_exporting_again_after_a_withdrawal_leaves_no_file_of_the_withdrawn_participant(tmp_path, capsys):
+    """Seen in a new-user trial: after `lab withdraw P02`, `lab export` into the same folder rewrote the
+    study-wide tables without P02 but left P02_..._date.csv from the first export, so an analyst
+    reading every participant file still read the withdrawn participant's views. An earlier export's
+    participant files that this one does not write are removed (files of other formats, and files
+    feedapp did not write, stay)."""
+    from feedapp.lab.commands import run_withdraw_command
+
+    study, recs = make_log(tmp_path / "feed.db")
+    day = recs[0].record.started_utc[:10]
+    out = tmp_path / "export"
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name, fmt="jsonl") == 0
+    (out / f"notes_P02_{day}.csv").write_text("mine\n")
+    assert run_withdraw_command(tmp_path / "feed.db", "P02", yes=True) == 0
+    capsys.readouterr()
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    printed = capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    assert f"P02_learn-vs-random_{day}.csv" not in names and f"P01_learn-vs-random_{day}.csv" in names
+    assert f"removed P02_learn-vs-random_{day}.csv" in printed and "P02 is not among" in printed
+    assert {f"P02_learn-vs-random_{day}.jsonl", f"notes_P02_{day}.csv", "view_log.csv", "codebook.csv"} <= names
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["participant_files"] == {f"P01_learn-vs-random_{day}.csv": "P01",
+                                             f"P03_learn-vs-random_{day}.csv": "P03"}
+    # a folder exported from a copy of the database (another registry): the folder's manifest says which go
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((tmp_path / "feed.db").read_bytes())
+    assert run_withdraw_command(copy, "P03", yes=True) == 0
+    assert run_export_command(copy, out, study=study.name) == 0
+    names = {p.name for p in out.iterdir()}
+    assert f"P03_learn-vs-random_{day}.csv" not in names and f"P01_learn-vs-random_{day}.csv" in names
