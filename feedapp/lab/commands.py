@@ -508,7 +508,8 @@ def add_lab_parser(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     e.add_argument("--db", type=Path, default=None, help="SQLite log (default: data/feed.db in a checkout, else in your user data folder; FEEDAPP_DATA overrides)")
     e.add_argument("--study", metavar="NAME", default=None, help="only sessions of this study")
     e.add_argument("--condition", metavar="NAME", default=None, help="only sessions of this condition")
-    e.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format (default: csv)")
+    e.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv",
+                   help="file format (default: csv; parquet needs pyarrow, the optional extra feedapp[parquet])")
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
     lab.set_defaults(lab_parser=lab)
 

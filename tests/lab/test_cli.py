@@ -49,6 +49,21 @@ def test_lab_commands_end_to_end(tmp_path, study, capsys):
         run("report", "--db", str(db), "--out", str(tmp_path / "r"))
 
 
+def test_lab_export_writes_parquet_like_feedapp_export(tmp_path, study):
+    """Seen in a new-user trial: `feedapp export --format parquet` works, but `lab export` refused the
+    format (argparse: invalid choice), so a study could not be exported as Parquet by condition."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    db = tmp_path / "feed.db"
+    write_study_log(db, study, ["P01", "P02"])
+    out = tmp_path / "pq"
+    assert run("export", "--db", str(db), "--study", "learn-vs-random", "--format", "parquet", "--out", str(out)) == 0
+    rows = pq.read_table(out / "view_log.parquet").to_pylist()
+    mine = [p for p in out.iterdir() if p.name.startswith("P01_")]
+    assert len(mine) == 1 and mine[0].suffix == ".parquet"
+    assert pq.read_table(mine[0]).to_pylist() == [r for r in rows if r["participant"] == "P01"] != []
+    assert json.loads((out / "manifest.json").read_text())["format"] == "parquet"
+
+
 def test_export_and_report_that_match_nothing_say_so_in_words(tmp_path, study, capsys):
     db = tmp_path / "feed.db"
     write_study_log(db, study, ["P01", "P03"])  # both in condition "random" (odd numbers)
