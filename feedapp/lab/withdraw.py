@@ -85,13 +85,16 @@ def _id_key(pid: str) -> tuple[str, int | None]:
 
 def _similar(conn: sqlite3.Connection, participant: str) -> list[str]:
     """Recorded ids that the given one probably means: same letters and number (P1 -> P01), same id in
-    another case, or close spellings (difflib)."""
+    another case, or close spellings (difflib) that do not name another participant number (P03, once
+    withdrawn, is not "P01 or P02": those are other people)."""
     import difflib
 
     known = [r[0] for r in conn.execute("SELECT DISTINCT participant FROM sessions WHERE participant <> ''")]
     want = participant.strip()
+    number = _id_key(want)[1]
     same = [p for p in known if p != participant and (_id_key(p) == _id_key(want) or p.lower() == want.lower())]
-    close = [p for p in difflib.get_close_matches(want, known, n=5, cutoff=0.6) if p != participant and p not in same]
+    close = [p for p in difflib.get_close_matches(want, known, n=5, cutoff=0.6) if p != participant and p not in same
+             and (number is None or _id_key(p)[1] in (None, number))]
     return sorted(same) + close[: max(0, 5 - len(same))]
 
 

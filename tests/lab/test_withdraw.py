@@ -90,6 +90,12 @@ def test_unknown_participant_and_study_scope(db, capsys):
         inspect(path, "P01", study="other")
     w = withdraw(path, "P03", study="learn-vs-random")
     assert w.done and w.counts["sessions"] == 1
+    # seen in a new-user trial: the same withdrawal again suggested "did you mean P02 or P01?", other people
+    assert run_withdraw_command(path, "P03", yes=True) == 1
+    err = capsys.readouterr().err
+    assert "has no rows" in err and "did you mean" not in err
+    assert run_withdraw_command(path, "PO1", yes=True) == 1  # a letter O for the zero: still suggested
+    assert "did you mean P01?" in capsys.readouterr().err
     with pytest.raises(WithdrawError, match="exactly as recorded"):
         inspect(path, " P01")
 
