@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="number of simulated viewers, 1 .. 10000 (default: 200)")
     sim.add_argument("--views", type=SIM_VIEWS.arg, default=100, help="views per viewer, 1 .. 10000 (default: 100)")
     sim.add_argument("--ranker", default="foryou", help="ranker to evaluate, see `feedapp rankers` (default: foryou)")
+    sim.add_argument("--param", action="append", metavar="NAME=VALUE",
+                     help="set a parameter of --ranker (repeatable), e.g. --param epsilon=0.1; the policies beside it "
+                     "keep their defaults")
     sim.add_argument("--seed", type=SEED.arg, default=0, help="seed, 0 .. 2^63-1 (same seed, same report)")
     sim.add_argument(
         "--switch-at", type=SIM_AT.arg, default=None, metavar="VIEW", help="every viewer's taste moves to new topics at this view"
@@ -335,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_json=args.json, switch_at=args.switch_at, workers=args.workers,
                 compare=args.compare, creators=args.creators, newcomer_at=args.newcomer_at, plot_dir=args.plot,
                 catalog_size=args.catalog_size, topics=args.topics, viewer_kind=args.viewer_kind,
+                params=parse_params(args.param),
             )
         if args.command == "replay":
             from feedapp.commands.replay import run_replay_command

@@ -14,13 +14,13 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from feedapp.core.catalog import Catalog
-from feedapp.core.plugins import is_plugin_spec, parse_spec, plugin_line, quick_check
+from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec, plugin_line, quick_check
 from feedapp.core.rankers.registry import describe
 from feedapp.core.sim_metrics import METRICS
 from feedapp.core.simulate import default_workers, simulate
@@ -175,6 +175,7 @@ def run_simulate_command(
     catalog_size: int | None = None,
     topics: int | None = None,
     viewer_kind: str | None = None,
+    params: Mapping[str, float] | None = None,
 ) -> int:
     """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
 
@@ -189,7 +190,8 @@ def run_simulate_command(
     ``topics`` and ``creators``) uses a generated catalog (``core.sim_catalogs``); ``viewer_kind`` runs
     viewers of that kind through one FeedEngine each (``core.sim_bench``) and prints the honest metrics
     with random's figures as chance (``compare`` defaults to the peers there; ``peers`` in ``compare``
-    stands for them).
+    stands for them). ``params`` (``--param``) are ``ranker``'s parameter values; the policies beside it
+    keep their defaults.
     """
     workers = workers if workers is not None else default_workers()
     in_the_way = _file_in_the_way(plot_dir) if plot_dir is not None else None
@@ -212,6 +214,10 @@ def run_simulate_command(
         for spec in plugins:  # tried first, as `lab validate` does: a bad plugin is one line, not a traceback
             for _, problem in quick_check(spec):  # NaN or wrongly shaped scores included, before any work
                 raise ValueError(problem)
+        if params:
+            if viewer_kind is not None:
+                raise ValueError("--param is not available with --viewer-kind (its rankers run with their defaults)")
+            make_any_ranker(ranker, **dict(params))  # a parameter the ranker lacks, or out of range: one line, before the run
         if topics is not None and catalog_size is None:
             raise ValueError("--topics sets the topics of a generated catalog: give --catalog-size too")
         if catalog_size is not None:
@@ -262,6 +268,7 @@ def run_simulate_command(
             progress=bar,
             newcomer=newcomer,
             newcomer_at=newcomer_at,
+            params=dict(params) if params else None,
             **extra,
         )
         plots = write_plots(report, plot_dir) if plot_dir is not None else []
@@ -290,6 +297,9 @@ def run_simulate_command(
         f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), one FeedEngine per viewer in {workers} process(es)"
         + (f", taste switch at view {switch_at}" if switch_at is not None else "")
     )
+    if params:
+        print(f"{ranker} runs with " + ", ".join(f"{k}={v:g}" for k, v in params.items())
+              + "; the policies beside it with their defaults")
     print(f"chance level (share of clips in a viewer's preferred topics): {report['chance']:.3f}\n")
     cols = ["precision_after_20", "watch_ratio", "off_taste_after_50", "creators_shown"]
     if switch_at is not None:

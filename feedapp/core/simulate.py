@@ -526,6 +526,7 @@ def simulate(
         "views": views,
         "seed": seed,
         "switch_at": switch_at,
+        "params": dict(params or {}),  # the evaluated ranker's own values; the policies beside it keep their defaults
         "catalog": {"clips": len(catalog), "topics": len(topics), "creators": len(creators)},
         "chance": round(float(np.mean([r.chance for r in runs[ranker]])), 4),
         "policies": summaries,

@@ -185,6 +185,28 @@ def test_a_plugin_is_a_ranker_in_the_engine_and_in_simulate(tmp_path, capsys):
     assert "there is no plugin file" in err and err.count("\n") == 1
 
 
+def test_simulate_takes_the_rankers_parameters_as_replay_and_play_do(capsys):
+    """Seen in a new-user trial: a developer who tuned weights in the developer panel could not measure
+    them with simulate (`--param` was an unrecognized argument there, unlike play and replay). It sets
+    the evaluated ranker's values; the policies beside it keep theirs; a bad name or value is one line."""
+    import json
+
+    from feedapp.cli import main
+
+    args = ["simulate", "--viewers", "4", "--views", "20", "--workers", "1", "--compare", "random", "--json"]
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*args, "--param", "epsilon=1", "--param", "temperature=2"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert plain["params"] == {} and tuned["params"] == {"epsilon": 1.0, "temperature": 2.0}
+    assert tuned["policies"][0] != plain["policies"][0]  # foryou's figures moved
+    assert tuned["policies"][1] == plain["policies"][1]  # random's did not: its own defaults
+    assert main(args[:-1] + ["--param", "epsilon=0.3"]) == 0
+    assert "foryou runs with epsilon=0.3; the policies beside it with their defaults" in capsys.readouterr().out
+    assert main([*args, "--param", "epsilon=5"]) == 2
+    assert capsys.readouterr().err == "feedapp: ranker 'foryou': parameter epsilon must be between 0 and 1, not 5.0\n"
+
+
 def test_the_oracles_expected_play_time_follows_the_viewer():
     """E[min(wanted, 3 d)] against the closed form written out with math.erf, after repeats (its cached
     table by times seen must follow every view) and after a taste switch."""
