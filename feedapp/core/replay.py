@@ -348,6 +348,28 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
         raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e} while {what}; fix it and replay again") from e
 
 
+def _names_the_served_code(name: str, plugin: object) -> bool:
+    """``name`` is the ranker that served, not just one with its name: with a plugin in the log, the same
+    file (resolved) and class. Another file whose class has the served one's ``name`` (an edited copy) is
+    a target of its own, replayed from that file."""
+    from pathlib import Path
+
+    from feedapp.core.plugins import is_plugin_spec, parse_spec
+
+    if not isinstance(plugin, dict) or "path" not in plugin:
+        return True  # a built-in served (or an older log that did not name the file): the name decides
+    if not is_plugin_spec(name):
+        return False
+    path, cls = parse_spec(name)
+    logged = Path(str(plugin["path"]))
+    if cls != plugin.get("class"):
+        return False
+    if path.resolve() == logged.resolve():
+        return True
+    # a path logged as given (relative to where the app ran) names the file given from another folder too
+    return not logged.is_absolute() and path.resolve().parts[-len(logged.parts):] == logged.parts
+
+
 def replay(
     session: LoggedSession,
     rankers: Sequence[str],
@@ -417,11 +439,12 @@ def replay(
     out_rankers = []
     warnings: list[str] = []
     per_step: dict[int, dict[str, object]] = {}
+    first = session.start.get("plugin")
     for name in rankers:
-        serving = names[name] == session.ranker and not overrides
-        target_params = {**(session.params if names[name] == session.ranker else {}), **overrides}
+        same = names[name] == session.ranker and _names_the_served_code(name, first)
+        serving = same and not overrides
+        target_params = {**(session.params if same else {}), **overrides}
         maker = (lambda: make(name, session.seed, target_params))
-        first = session.start.get("plugin")
         if serving and isinstance(first, dict) and "source" in first:  # the code that served, not today's file
             def maker() -> BaseRanker:
                 from feedapp.core.plugins import exec_plugin_source

@@ -22,7 +22,7 @@ from feedapp.core.engine import FeedEngine, view_from_record
 from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG, FeedSession
 from feedapp.core.plugins import PluginHost
 from feedapp.core.records import MemorySink
-from feedapp.core.replay import LoggedStep, replay
+from feedapp.core.replay import LoggedStep, ReplayError, replay
 from feedapp.core.session import SessionRecorder
 from feedapp.core.simulate import SimViewer, demo_like_catalog
 from feedapp.store.replay_log import read_logged_session
@@ -338,6 +338,35 @@ def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_pat
                       "        return -super().scores(rng)\n")
     rep = replay(_memory_session(sink), [spec], n_boot=20)
     _assert_reproduced(rep, spec, engine.picks)
+
+
+def test_an_edited_copy_of_the_plugin_is_replayed_from_its_own_file(tmp_path):
+    """Seen in a new-user trial: replaying a plugin session against an edited copy of the plugin (another
+    file, same class and ranker name) said "copy.py:TopicAverage served this session" and replayed the
+    logged code instead, so the copy's changes (here: its scores raise) never ran. Only the file and
+    class that served are the serving ranker."""
+    plugin = tmp_path / "mine.py"
+    plugin.write_text(EXAMPLE.read_text())
+    catalog, _ = _split_catalog(7)
+    engine = PluginHost.feed(catalog, f"{plugin}:TopicAverage", seed=4)
+    sink = MemorySink()
+    sink.clips_known(tuple(catalog.clips))
+    run_session(engine, sink, views=12, seed=7)
+    engine.plugin_host.close()
+    copy = tmp_path / "copy.py"
+    copy.write_text(EXAMPLE.read_text().replace("        T = space.T.astype(np.float64)\n",
+                                                "        raise ValueError('edited')\n"))
+    session = _memory_session(sink)
+    with pytest.raises(ReplayError, match="copy.py:TopicAverage raised ValueError: edited"):
+        replay(session, [f"{copy}:TopicAverage"], n_boot=20)
+    rep = replay(session, [f"{plugin}:TopicAverage", "foryou"], n_boot=20)  # the file that served: the log's code
+    assert "reproduced" in rep["rankers"][0] and "reproduced" not in rep["rankers"][1]
+    from feedapp.core.replay import _names_the_served_code
+
+    logged = {"path": "plugins/mine.py", "class": "TopicAverage"}  # a path logged as given, relative
+    assert _names_the_served_code(f"{tmp_path}/plugins/mine.py:TopicAverage", logged)
+    assert not _names_the_served_code(f"{tmp_path}/plugins/copy.py:TopicAverage", logged)
+    assert not _names_the_served_code(f"{tmp_path}/plugins/mine.py:Other", logged)
 
 
 def test_open_and_swipe_log_what_a_driver_without_a_widget_did():
