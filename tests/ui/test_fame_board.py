@@ -162,3 +162,24 @@ def test_the_share_column_widens_with_the_boards_scale(qtbot, board):
         for column in board.canvas.share_labels.values():
             for left, right, tick, bar in column:
                 assert tick < left - 1 and bar < left - 1, (s, left, tick, bar)
+
+
+def test_the_newcomers_line_is_never_cut_mid_word(qtbot):
+    """Seen in a new-user trial: on a 1366x768 screen with the three panels open, each column read
+    "newcomer: 22.3 % since vi…". A column too narrow for the long line gets the short one whole."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from feedapp.ui.panels.fame import newcomer_lines
+
+    f = QFont()
+    f.setPixelSize(13)
+    fm = QFontMetrics(f)
+    new = {"share_after_arrival": 0.223, "fair_share": 0.111, "reach": 1.0}
+    snap = {"newcomer_arrived": True, "newcomer_at": 40, "viewers": 40}
+    long_text = "newcomer: 22.3 % since view 40"
+    assert newcomer_lines(new, snap, fm, fm, fm.horizontalAdvance(long_text) + 1)[0] == long_text
+    narrow = fm.horizontalAdvance(long_text) - 10
+    text, sub = newcomer_lines(new, snap, fm, fm, narrow)
+    assert text == "newcomer: 22.3 %" and fm.horizontalAdvance(text) <= narrow
+    assert sub == "fair 11.1 % \u00b7 reached 40/40"
+    assert newcomer_lines(new, {**snap, "newcomer_arrived": False}, fm, fm, narrow)[0] == "newcomer joins at view 40"

@@ -45,6 +45,22 @@ _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
+
+def newcomer_lines(new: dict, snap: dict, fm: QFontMetrics, small: QFontMetrics, w: float) -> tuple[str, str]:
+    """The newcomer's two lines in a column ``w`` px wide: the short words when the long ones do not fit
+    (a 1366-px screen with three panels open cut "since view 40" to "since vi…")."""
+    if not snap["newcomer_arrived"]:
+        return f"newcomer joins at view {snap['newcomer_at']}", "0 followers, 0 views so far"
+    share = f"{100 * new['share_after_arrival']:.1f} %"
+    text = f"newcomer: {share} since view {snap['newcomer_at']}"
+    if fm.horizontalAdvance(text) > w:  # the board's first line says when the newcomer joined
+        text = f"newcomer: {share}"
+    reached = f"{round(new['reach'] * snap['viewers'])}/{snap['viewers']}"
+    sub = f"fair share {100 * new['fair_share']:.1f} % \u00b7 reached {reached} viewers"
+    if small.horizontalAdvance(sub) > w:
+        sub = f"fair {100 * new['fair_share']:.1f} % \u00b7 reached {reached}"
+    return text, sub
+
 class FameCanvas(QWidget):
     """Paints a ``LiveFame.snapshot()``: one column per ranker (QPainter only, no layout per bar).
 
@@ -144,15 +160,7 @@ class FameCanvas(QWidget):
         y += line * 1.15
         new = fig.get("newcomer")
         if new is not None:
-            if snap["newcomer_arrived"]:
-                text = f"newcomer: {100 * new['share_after_arrival']:.1f} % since view {snap['newcomer_at']}"
-                reached = f"{round(new['reach'] * snap['viewers'])}/{snap['viewers']}"
-                sub = f"fair share {100 * new['fair_share']:.1f} % \u00b7 reached {reached} viewers"
-                if QFontMetrics(small).horizontalAdvance(sub) > w:  # a narrow column: the short words
-                    sub = f"fair {100 * new['fair_share']:.1f} % \u00b7 reached {reached}"
-            else:
-                text = f"newcomer joins at view {snap['newcomer_at']}"
-                sub = "0 followers, 0 views so far"
+            text, sub = newcomer_lines(new, snap, fm, QFontMetrics(small), w)
             p.setPen(ACCENT)
             p.drawText(QRectF(x, y, w, line), _LEFT, fm.elidedText(text, Qt.TextElideMode.ElideRight, int(w)))
             y += line
