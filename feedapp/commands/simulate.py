@@ -28,29 +28,36 @@ from feedapp.ranges import SIM_DEMO_CREATORS
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr (only redrawn when the percentage changes)."""
+    """A one-line progress bar on stderr (only redrawn when the percentage changes). Written to a file or
+    a pipe (a log, CI), where a carriage return does not redraw, it is one plain line per 10 %."""
 
     def __init__(self, label: str = "simulating", stream=None) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self._last = -1
         self._t0 = time.monotonic()
+        isatty = getattr(self.stream, "isatty", None)
+        self._redraw = bool(isatty and isatty())
 
     def __call__(self, done: int, total: int) -> None:
         pct = int(100 * done / max(total, 1))
-        if pct == self._last:
+        if pct == self._last or (not self._redraw and pct // 10 == self._last // 10 and done < total):
             return
         self._last = pct
         bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
         el = time.monotonic() - self._t0
-        end = "\n" if done >= total else ""
-        self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {el:5.1f}s{end}")
+        if self._redraw:
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {el:5.1f}s{end}")
+        else:
+            self.stream.write(f"{self.label} [{bar}] {pct:3d}% {done}/{total} {el:5.1f}s\n")
         self.stream.flush()
 
     def break_line(self) -> None:
         """End a bar left part-way (the run failed), so what follows starts on a line of its own."""
         if 0 <= self._last < 100:
-            self.stream.write("\n")
+            if self._redraw:
+                self.stream.write("\n")
             self._last = 100
 
 

@@ -258,3 +258,29 @@ def test_default_workers_counts_the_cores_this_process_may_use(monkeypatch, allo
     monkeypatch.setattr(sim.os, "sched_getaffinity", lambda pid: allowed, raising=False)
     monkeypatch.setattr(sim.os, "cpu_count", lambda: 64)
     assert sim.default_workers() == want
+
+
+def test_the_progress_bar_written_to_a_log_is_plain_lines():
+    """Seen in a new-user trial: `feedapp simulate ... 2> log` wrote every redraw of the bar, joined by
+    carriage returns, into one long line of the log. To a file or pipe it writes a line per 10 %."""
+    import io
+
+    from feedapp.commands.simulate import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    log, tty = io.StringIO(), Tty()
+    for stream in (log, tty):
+        bar = ProgressBar(stream=stream)
+        for done in range(151):
+            bar(done, 150)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and 10 <= len(lines) <= 12 and lines[-1].startswith("simulating [###")
+    assert " 100% 150/150 " in lines[-1]
+    assert tty.getvalue().count("\r") == 101 and tty.getvalue().endswith("s\n")  # a terminal: redrawn in place
+    half = ProgressBar(stream=io.StringIO())
+    half(40, 150)
+    half.break_line()  # a failed run: the plain line already ended
+    assert half.stream.getvalue().count("\n") == 1
