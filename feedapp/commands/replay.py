@@ -117,7 +117,7 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
     """``feedapp check-ranker``: the contract suite on one ranker. 0 all checks pass, 1 some fail,
     2 the ranker cannot be loaded or ``draws`` is out of range (one line on stderr)."""
     from feedapp.core.contract import check_ranker
-    from feedapp.core.plugins import make_any_ranker
+    from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec
 
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1000 <= draws <= 200_000:
         print(f"feedapp: --draws must be a whole number from 1000 to 200000, not {draws!r}", file=sys.stderr)
@@ -127,7 +127,8 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
     except (ValueError, RuntimeError) as e:
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
-    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws)
+    source = parse_spec(spec)[0] if is_plugin_spec(spec) else None  # failures name the plugin's line
+    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source)
     failed = [c for c in checks if not c.passed]
     if as_json:
         print(json.dumps({"ranker": spec, "passed": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))

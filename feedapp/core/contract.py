@@ -26,15 +26,18 @@ The checks, on demo-like catalogs built here (no files needed):
 from __future__ import annotations
 
 import math
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, View
+from feedapp.core.plugins import plugin_line
 from feedapp.core.rankers.base import BaseRanker
 from feedapp.core.rankers.policy import SHORTLIST, decide, ranker_context
 from feedapp.core.rankers.rng import SplitMix, decision_streams
@@ -250,8 +253,9 @@ def _configured(make: Callable[[int], BaseRanker], seed: int, params: dict) -> B
     return r
 
 
-def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000) -> list[Check]:
-    """Run every check on rankers built by ``make(seed)``; a check that raises fails with the error."""
+def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000, source: Path | None = None) -> list[Check]:
+    """Run every check on rankers built by ``make(seed)``; a check that raises fails with the error
+    (and, given the plugin's ``source`` file, the line and method of it that raised)."""
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("protocol", lambda: _protocol(make)),
         ("scores_independent", lambda: _scores_independent(make)),
@@ -264,5 +268,6 @@ def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000) -> lis
         try:
             out.append(run())
         except Exception as e:  # noqa: BLE001 - a ranker that raises fails that check, with the reason
-            out.append(Check(name, False, f"raised {type(e).__name__}: {e}"))
+            where = plugin_line("".join(traceback.format_exception(e)), source) if source is not None else ""
+            out.append(Check(name, False, f"raised {type(e).__name__}: {e}{where}"))
     return out

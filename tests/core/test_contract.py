@@ -135,3 +135,15 @@ def test_the_command(tmp_path, capsys):
     assert "there is no plugin file" in err and err.count("\n") == 1
     assert run_check_ranker_command(EXAMPLE, draws=10) == 2
     assert "--draws must be" in capsys.readouterr().err
+
+
+def test_a_check_that_raises_names_the_plugins_line(tmp_path, capsys):
+    """Seen in a new-user trial: check-ranker said only "raised ValueError: oops" where simulate says at
+    which line of the plugin and in which method; now both do."""
+    raising = tmp_path / "raising.py"
+    raising.write_text("from feedapp.core.rankers import BaseRanker\n\n\n"
+                       "class Raising(BaseRanker):\n    name = 'raising'\n\n    def scores(self, rng):\n"
+                       "        raise ValueError('oops')\n")
+    assert run_check_ranker_command(f"{raising}:Raising", draws=1000) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  protocol: raised ValueError: oops (at line 8 of raising.py, in scores)\n" in out
