@@ -122,11 +122,16 @@ def test_a_policy_whose_probabilities_leave_out_the_new_creator_floor_fails_the_
     assert "pick_frequencies[shortlist]" in failed
 
 
+def _plugin(folder: Path, cls: str, scores_body: str) -> Path:
+    """``folder/<cls lower>.py`` with a ranker ``cls`` whose ``scores`` is ``scores_body`` (line 9)."""
+    path = folder / f"{cls.lower()}.py"
+    path.write_text(f"import numpy as np\nfrom feedapp.core.rankers import BaseRanker\n\n\nclass {cls}(BaseRanker):\n"
+                    f"    name = '{cls.lower()}'\n\n    def scores(self, rng):\n        {scores_body}\n")
+    return path
+
+
 def test_the_command(tmp_path, capsys):
-    bad = tmp_path / "bad.py"
-    bad.write_text("import numpy as np\nfrom feedapp.core.rankers import BaseRanker\n\n\n"
-                   "class Bad(BaseRanker):\n    name = 'bad'\n\n    def scores(self, rng):\n"
-                   "        return np.random.random(self.space.n)\n")
+    bad = _plugin(tmp_path, "Bad", "return np.random.random(self.space.n)")
     assert run_check_ranker_command(f"{bad}:Bad", draws=1000) == 1
     out = capsys.readouterr().out
     assert "FAIL  scores_independent" in out and "PASS  protocol" in out and "checks pass; fix:" in out
@@ -140,10 +145,7 @@ def test_the_command(tmp_path, capsys):
 def test_a_check_that_raises_names_the_plugins_line(tmp_path, capsys):
     """Seen in a new-user trial: check-ranker said only "raised ValueError: oops" where simulate says at
     which line of the plugin and in which method; now both do."""
-    raising = tmp_path / "raising.py"
-    raising.write_text("from feedapp.core.rankers import BaseRanker\n\n\n"
-                       "class Raising(BaseRanker):\n    name = 'raising'\n\n    def scores(self, rng):\n"
-                       "        raise ValueError('oops')\n")
+    raising = _plugin(tmp_path, "Raising", "raise ValueError('oops')")
     assert run_check_ranker_command(f"{raising}:Raising", draws=1000) == 1
     out = capsys.readouterr().out
-    assert "FAIL  protocol: raised ValueError: oops (at line 8 of raising.py, in scores)\n" in out
+    assert "FAIL  protocol: raised ValueError: oops (at line 9 of raising.py, in scores)\n" in out
