@@ -75,7 +75,8 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
     p.add_argument(
         "--scale", type=SCALE.arg, default=None, metavar="X",
-        help="panels and text X times their usual size, 0.5 to 3 (Ctrl+= / Ctrl+- / Ctrl+0 in the window); remembered",
+        help="window, panels and text X times their usual size, 0.5 to 3 (Ctrl+= / Ctrl+- / Ctrl+0 in the window); "
+        "remembered. The panels' text never goes below about 8 px: a window too small for them shows the player alone",
     )
     p.add_argument(
         "--quit-after", type=QUIT_AFTER.arg, default=None, metavar="SECONDS", help=argparse.SUPPRESS
