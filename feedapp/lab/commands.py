@@ -366,11 +366,10 @@ def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str
         try:
             path.unlink()
         except OSError as e:
-            lines.append(f"note: {path} is from an earlier export ({participant}, not in this one) and could not be "
+            lines.append(f"note: {path} ({participant}) is from an earlier export, not this one, and could not be "
                          f"deleted: {e.strerror or e}; delete it before analysing the folder")
             continue
-        lines.append(f"removed {name}: written here by an earlier export, and {participant} is not among the "
-                     "sessions exported now")
+        lines.append(f"removed {name} ({participant}): written here by an earlier export, not by this one")
     return lines
 
 
