@@ -58,6 +58,7 @@ MODULES: dict[str, tuple[str | list[str], list[str]]] = {
     # every fast test that reads a logged session back; left out for time: tests/ui/test_feed_transaction.py
     # (a real window, ~23 s) and test_clip_versions' two-folder scan (~7 s), each run per mutant
     "replay_log": ("feedapp/store/replay_log.py", ["tests/core/test_replay.py", "tests/core/test_feed_session.py",
+                                                   "tests/store/test_recover.py",  # a continuation's chain
                                                    "tests/store/test_file_faults.py::"
                                                    "test_lab_commands_and_replay_report_a_damaged_file_in_one_line"]),
 }
