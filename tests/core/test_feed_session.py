@@ -534,18 +534,23 @@ def _crashed(tmp_path: Path, catalog_seed: int, *, views: int):
     return catalog, path, crashed
 
 
-def _continued(path: Path, catalog: Catalog, crashed_id: str, *, views: int, seed: int, unplayable_at: int = -1):
+def _continued(path: Path, catalog: Catalog, crashed_id: str, *, views: int, seed: int, unplayable_at: int = -1,
+               own_only: bool = False):
     """The next start of the lab app continuing ``crashed_id``: read as the lab app reads it, an engine
     that takes it as FeedRun's does (``continue_from``), ``views`` views (the one at ``unplayable_at``
     a clip that could not be played, auto-skipped)."""
     from feedapp.ui.lab import load_continuation
 
+    from feedapp.store.replay_log import _session_views
+
     conn = open_for_reading(path)
     cont = load_continuation(conn, crashed_id)
+    own = _session_views(conn, crashed_id)
     conn.close()
     log = EventLog(path)
     engine = FeedEngine(catalog, "foryou", seed=seed)
-    engine.continue_from(cont.replay, cont.shown)
+    # (own_only: as continuations were recorded before they followed the chain: the crashed session's own views)
+    engine.continue_from(own if own_only else cont.replay, cont.shown)
     d = WidgetDriver(engine, log, seed=5)
     d.start()
     d.recorder.event("continues_session", session_id=cont.session_id, views=cont.views, elapsed_ms=1.0)
@@ -590,3 +595,78 @@ def test_a_continuation_of_a_continuation_with_an_unplayable_clip_replays_exactl
     _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)
     middle = read_back(path, second.recorder.id)  # (the auto-skipped clip was in this one)
     assert middle.notes == () and middle.before == one.replay
+
+
+def test_a_crashed_sessions_views_read_back_as_its_engine_learned_them(tmp_path):
+    """What a continuation (and replay of one) learns first is exactly what the crashed session's
+    engine learned, field by field: pauses, time out of focus, a like, "not interested", loops,
+    skips, a swipe back (a revisit) and every exit. Before, the tests compared two reads of the file
+    with each other, so a field read wrongly (a like read as none, the pause time read as 0) passed."""
+    from feedapp.store.replay_log import continued_views
+
+    catalog, _ = _split_catalog(13)
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    log.clips_known(catalog.clips)
+    engine = FeedEngine(catalog, "foryou", seed=3)
+    d = WidgetDriver(engine, log, seed=5)
+    d.start()
+    for i in range(14):
+        if i == 2:
+            d.recorder.set_paused(True, d.t)
+            d.t += 1_500_000_000
+            d.recorder.set_paused(False, d.t)
+        if i == 4:
+            d.recorder.set_focused(False, d.t)
+            d.t += 700_000_000
+            d.recorder.set_focused(True, d.t)
+        if i == 6:
+            d.recorder.not_interested(d.t)
+        if i == 8:
+            d.recorder.like(d.t)
+        d.watch_and_swipe(1)
+        if i == 10:
+            d.watch_and_swipe(-1)  # back to the clip before: a revisit
+    d.end()
+    assert log.close()
+    conn = open_for_reading(path)
+    try:
+        got = continued_views(conn, d.recorder.id)
+    finally:
+        conn.close()
+    assert got == tuple(engine.views)
+    assert [v.position for v in got] == list(range(len(got)))
+    assert any(v.paused_ms >= 1500 for v in got) and any(v.unfocused_ms >= 700 for v in got)
+    assert any(v.liked for v in got) and any(v.not_interested for v in got) and any(v.revisit for v in got)
+    assert any(v.loops for v in got) and any(v.skipped for v in got) and not all(v.skipped for v in got)
+    assert {v.exit for v in got} >= {"swipe_next", "swipe_prev", "quit"}
+    assert all(v.dwell_ms > v.play_ms > 0 for v in got if not v.skipped)
+
+
+def test_a_continuations_chain_a_miscounted_start_and_an_older_continuation_read_back(tmp_path):
+    """``continued_chain`` names the sessions oldest first; a continuation recorded before continuations
+    followed the chain (its engine learned the crashed session's own views only) still reads back the
+    views it learned; a start whose view count matches neither says so in a note that names the session
+    and how many views the file holds for it."""
+    from feedapp.store.replay_log import continued_chain
+
+    catalog, path, first = _crashed(tmp_path, 14, views=5)
+    _, _, second = _continued(path, catalog, first.recorder.id, views=5, seed=4)
+    own, engine, third = _continued(path, catalog, second.recorder.id, views=6, seed=4, own_only=True)
+    conn = open_for_reading(path)
+    try:
+        assert continued_chain(conn, third.recorder.id) == (first.recorder.id, second.recorder.id, third.recorder.id)
+        assert continued_chain(conn, first.recorder.id) == (first.recorder.id,)
+    finally:
+        conn.close()
+    logged = read_back(path, third.recorder.id)
+    second_own = second.engine.views[len(first.engine.views):]  # what the second session itself learned
+    assert logged.notes == () and logged.start["views"] == len(second_own) < len(own.replay)
+    assert logged.before == tuple(second_own)
+    _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)
+    miscounted = _edited(path, "miscounted", "UPDATE events SET data = json_set(data, '$.views', 99) "
+                         "WHERE kind = ? AND session_id = ?", SESSION_CATALOG, third.recorder.id)
+    assert read_back(miscounted, third.recorder.id).notes == (
+        f"the session started from 99 views learned in an earlier session (a continued lab session: session "
+        f"{second.recorder.id}, which this file holds with {len(own.replay)} views); replay starts without them "
+        "(the clips that session showed count as served)",)
