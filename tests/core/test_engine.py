@@ -490,5 +490,5 @@ def test_a_continued_feed_counts_the_crashed_sessions_clips_as_served():
     assert FeedSession(eng).start_state()["served_before"] == shown
     assert FeedSession(FeedEngine(cat, "random", seed=0)).start_state()["served_before"] == []
     eng.next()
-    with pytest.raises(RuntimeError, match="before this feed's first slot"):
+    with pytest.raises(RuntimeError, match=r"^continue_after must come before this feed's first slot$"):
         eng.continue_after(shown)
