@@ -361,7 +361,7 @@ def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str
     lines = []
     for name, participant in sorted(earlier.items()):
         path = out / name
-        if name in now or "/" in name or not path.is_file():
+        if name in now or Path(name).name != name or "\\" in name or name in (".", "..") or not path.is_file():
             continue
         try:
             path.unlink()

@@ -235,6 +235,12 @@ def test_exporting_again_after_a_withdrawal_leaves_no_file_of_the_withdrawn_part
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["participant_files"] == {f"P01_learn-vs-random_{day}.csv": "P01",
                                              f"P03_learn-vs-random_{day}.csv": "P03"}
+    # a manifest edited by hand cannot make the export delete a file outside the folder
+    (tmp_path / "outside.csv").write_text("mine\n")
+    manifest["participant_files"]["../outside.csv"] = "P01"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    assert (tmp_path / "outside.csv").exists()
     # a folder exported from a copy of the database (another registry): the folder's manifest says which go
     copy = tmp_path / "copy.db"
     copy.write_bytes((tmp_path / "feed.db").read_bytes())
