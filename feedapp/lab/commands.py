@@ -357,11 +357,23 @@ def _earlier_participant_files(db_path: str | Path, out: Path, fmt: str) -> dict
 
 def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str]:
     """Delete the per-participant files of an earlier export to ``out`` that this one did not write (a
-    withdrawn participant, another condition): the folder holds one export, as its manifest says."""
+    withdrawn participant, another condition): the folder holds one export, as its manifest says. A name
+    that is one of the files written now under another spelling (``P01_Pilot_...`` and ``P01_pilot_...``
+    on a case-insensitive disk, a link) is kept: removing it would remove the new file."""
     lines = []
+    written = set()
+    for name in now:
+        try:
+            st = (out / name).stat()
+        except OSError:
+            continue
+        written.add((st.st_dev, st.st_ino))
     for name, participant in sorted(earlier.items()):
         path = out / name
         if name in now or Path(name).name != name or "\\" in name or name in (".", "..") or not path.is_file():
+            continue
+        st = path.stat()
+        if (st.st_dev, st.st_ino) in written:
             continue
         try:
             path.unlink()

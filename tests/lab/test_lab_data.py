@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -248,3 +249,22 @@ def test_exporting_again_after_a_withdrawal_leaves_no_file_of_the_withdrawn_part
     assert run_export_command(copy, out, study=study.name) == 0
     names = {p.name for p in out.iterdir()}
     assert f"P03_learn-vs-random_{day}.csv" not in names and f"P01_learn-vs-random_{day}.csv" in names
+
+
+def test_an_earlier_export_s_name_for_a_file_written_now_is_not_removed(tmp_path):
+    """On a case-insensitive disk (macOS, Windows) `lab export --study Pilot` and then `--study pilot`
+    into one folder: the first wrote P01_Pilot_<date>.csv, the second writes P01_pilot_<date>.csv,
+    which is that same file, so removing the earlier export's name removed the participant's new file
+    (the export listed it and it was gone). Here a hard link stands for the other spelling."""
+    from feedapp.lab.commands import _remove_stale
+
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "P01_pilot_2026-11-30.csv").write_text("participant\nP01\n")
+    os.link(out / "P01_pilot_2026-11-30.csv", out / "P01_Pilot_2026-11-30.csv")
+    (out / "P02_Pilot_2026-11-30.csv").write_text("participant\nP02\n")
+    lines = _remove_stale(out, {"P01_Pilot_2026-11-30.csv": "P01", "P02_Pilot_2026-11-30.csv": "P02"},
+                          {"P01_pilot_2026-11-30.csv", "manifest.json"})
+    assert (out / "P01_Pilot_2026-11-30.csv").exists() and (out / "P01_pilot_2026-11-30.csv").exists()
+    assert not (out / "P02_Pilot_2026-11-30.csv").exists()  # a file of the earlier export alone still goes
+    assert lines == ["removed P02_Pilot_2026-11-30.csv (P02): written here by an earlier export, not by this one"]
