@@ -58,13 +58,14 @@ def written_by(db_path: str | Path, command: str) -> list[tuple[Path, list[str]]
 
 
 def holding(db_path: str | Path, participant: str) -> list[tuple[Path, str, str]]:
-    """(path, command, utc) of every file written from this database that exists and holds ``participant``."""
-    seen: dict[Path, tuple[str, str]] = {}
-    for e in _entries(db_path):
+    """(path, command, utc) of every file written from this database that exists and holds ``participant``:
+    as its latest writing left it (an export of another condition into the same folder rewrote
+    ``views.csv`` without the participant, so that file no longer holds them)."""
+    last: dict[Path, tuple[list, str, str]] = {}
+    for e in _entries(db_path):  # (in the order they were written)
         for f, parts in e["files"].items():
-            if participant in parts and Path(f).exists():
-                seen[Path(f)] = (str(e.get("command", "")), str(e.get("utc", "")))
-    return [(p, c, u) for p, (c, u) in sorted(seen.items())]
+            last[Path(f)] = (parts if isinstance(parts, list) else [], str(e.get("command", "")), str(e.get("utc", "")))
+    return [(p, c, u) for p, (parts, c, u) in sorted(last.items()) if participant in parts and p.exists()]
 
 
 def delete(db_path: str | Path, paths: list[Path]) -> list[str]:

@@ -268,3 +268,22 @@ def test_an_earlier_export_s_name_for_a_file_written_now_is_not_removed(tmp_path
     assert (out / "P01_Pilot_2026-11-30.csv").exists() and (out / "P01_pilot_2026-11-30.csv").exists()
     assert not (out / "P02_Pilot_2026-11-30.csv").exists()  # a file of the earlier export alone still goes
     assert lines == ["removed P02_Pilot_2026-11-30.csv (P02): written here by an earlier export, not by this one"]
+
+
+def test_withdrawing_with_delete_outputs_keeps_files_rewritten_without_the_participant(tmp_path, capsys):
+    """`lab export` of the whole study, then of one condition into the same folder (which rewrites
+    views.csv, sessions.csv, ... without the other condition's participants): `lab withdraw P02
+    --delete-outputs` deleted the second export's 11 files, none of which held P02, because the first
+    export had listed them with P02. A file holds what its latest writing put in it."""
+    from feedapp.lab.commands import run_withdraw_command
+
+    study, _ = make_log(tmp_path / "feed.db")
+    out = tmp_path / "export"
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name, condition="random") == 0  # P01, P03
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "P02" not in kept["views.csv"].decode() + kept["view_log.csv"].decode()
+    capsys.readouterr()
+    assert run_withdraw_command(tmp_path / "feed.db", "P02", yes=True, delete_outputs=True) == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+    assert "no report or export written from" in capsys.readouterr().out
