@@ -185,6 +185,16 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
         pending = finish_pending(db_path) if had_wal else None
         if pending:
             return _fail(f"{e}; {pending}")
+        # rows withdrawn earlier without --delete-outputs, whose note says to run it again with it (not with
+        # --study: the files may hold the participant's sessions of another study, still in the database)
+        held = outputs.holding(db_path, participant) if delete_outputs and study is None else []
+        if held:
+            print(f"{e.base}: its rows were withdrawn earlier")
+            _list_held(db_path, participant, held)
+            refused = _confirm(f"Delete these {len(held)} file(s)? This cannot be undone [y/N] ", yes, ask)
+            if refused is not None:
+                return refused
+            return 1 if _delete_held(db_path, participant, held) else 0
         if had_wal:  # checkpointed now: say so
             return _fail(f"{e.base}; its write-ahead log is now checkpointed, so rows deleted earlier (by an unfinished "
                          f"withdrawal) are overwritten in the file itself, and that withdrawal is complete{e.hint}", 1)
@@ -195,19 +205,10 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     print(planned.describe())
     held = outputs.holding(db_path, participant)
     if held and delete_outputs:
-        print(f"and delete {len(held)} file(s) written from {db_path} that contain {participant}:")
-        for path, command, utc in held:
-            print(f"  {path}  ({command}, {utc})")
-    if not yes:
-        if not sys.stdin.isatty() and ask is input:
-            return _fail("nothing deleted: confirm with --yes (no terminal to ask)", 1)
-        try:
-            answer = ask(f"Delete these rows from {db_path}? This cannot be undone [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 1
+        _list_held(db_path, participant, held, "and ")
+    refused = _confirm(f"Delete these rows from {db_path}? This cannot be undone [y/N] ", yes, ask)
+    if refused is not None:
+        return refused
     try:
         done = withdraw(db_path, participant, study)
     except WithdrawError as e:
@@ -216,11 +217,7 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     if done.pending:
         return _fail(f"not finished: {done.pending}")
     if held and delete_outputs:
-        problems = outputs.delete(db_path, [p for p, _, _ in held])
-        for p in problems:
-            print(f"feedapp: {p}", file=sys.stderr)
-        print(f"deleted {len(held) - len(problems)} report/export file(s) that contained {participant}; "
-              "make the study's report and export again without them")
+        problems = _delete_held(db_path, participant, held)
     elif held:
         print(f"note: {len(held)} report/export file(s) written from {db_path} still contain {participant}:")
         for path, command, utc in held:
@@ -231,6 +228,40 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     print("note: copies of this file (backups *.bak, merged study files, other machines' feed.db) and files copied "
           "elsewhere still hold the participant; run the withdrawal on each of them")
     return 1 if held and delete_outputs and problems else 0
+
+
+def _list_held(db_path: str | Path, participant: str, held: list[tuple[Path, str, str]], lead: str = "") -> None:
+    print(f"{lead}delete {len(held)} file(s) written from {db_path} that contain {participant}:")
+    for path, command, utc in held:
+        print(f"  {path}  ({command}, {utc})")
+
+
+def _confirm(question: str, yes: bool, ask: Callable[[str], str]) -> int | None:
+    """None when the deletion may go ahead (``--yes``, or the researcher said yes); else the exit code."""
+    if yes:
+        return None
+    if not sys.stdin.isatty() and ask is input:
+        return _fail("nothing deleted: confirm with --yes (no terminal to ask)", 1)
+    try:
+        answer = ask(question)
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        print("nothing deleted")
+        return 1
+    return None
+
+
+def _delete_held(db_path: str | Path, participant: str, held: list[tuple[Path, str, str]]) -> list[str]:
+    """Delete the report/export files ``held`` lists (``outputs.holding``); the sentences of those that could not go."""
+    from feedapp.lab import outputs
+
+    problems = outputs.delete(db_path, [p for p, _, _ in held])
+    for p in problems:
+        print(f"feedapp: {p}", file=sys.stderr)
+    print(f"deleted {len(held) - len(problems)} report/export file(s) that contained {participant}; "
+          "make the study's report and export again without them")
+    return problems
 
 
 #: Bytes (UTF-8) kept of the participant and of the study in a participant file's name: with the date,

@@ -322,3 +322,26 @@ def test_withdraw_lists_and_deletes_the_reports_and_exports_that_hold_the_partic
     assert list((tmp_path / "export").glob("P01_*"))  # P01's own file stays
     assert run_withdraw_command(path, "P01", yes=True) == 0
     assert "still contain P01" in capsys.readouterr().out
+
+
+def test_the_second_run_with_delete_outputs_the_note_advises_deletes_the_files(tmp_path, study, capsys):
+    """A withdrawal without --delete-outputs says 'delete them, or run the withdrawal again with
+    --delete-outputs'; that second run found no rows and stopped with 'nothing was deleted', leaving
+    every file that holds the withdrawn participant."""
+    path = tmp_path / "feed.db"
+    write_study_log(path, study, ["P01", "P02"])
+    assert run_export_command(path, tmp_path / "export", study="learn-vs-random") == 0
+    assert run_withdraw_command(path, "P02", yes=True) == 0
+    assert "run the withdrawal again with --delete-outputs" in capsys.readouterr().out
+    assert run_withdraw_command(path, "P02", delete_outputs=True, ask=lambda q: "n") == 1  # asked first
+    assert list((tmp_path / "export").glob("P02_*")) and capsys.readouterr().out.endswith("nothing deleted\n")
+    # with --study it stays a refusal: the files may hold the participant's sessions of another study
+    assert run_withdraw_command(path, "P02", yes=True, study="learn-vs-random", delete_outputs=True) == 1
+    assert list((tmp_path / "export").glob("P02_*"))
+    assert run_withdraw_command(path, "P02", yes=True, delete_outputs=True) == 0
+    out = capsys.readouterr().out
+    assert "has no rows" in out and "its rows were withdrawn earlier" in out and "deleted 12 report/export file(s)" in out
+    assert not list((tmp_path / "export").glob("P02_*")) and not (tmp_path / "export" / "views.csv").exists()
+    assert list((tmp_path / "export").glob("P01_*"))
+    assert run_withdraw_command(path, "P02", yes=True, delete_outputs=True) == 1  # nothing left: as before
+    assert "nothing was deleted now" in capsys.readouterr().err
