@@ -318,7 +318,10 @@ def test_a_missing_folder_to_play_makes_no_database_file(tmp_path):
     db = tmp_path / "new.db"
     a_file = tmp_path / "clip.mp4"
     a_file.write_bytes(b"x")
-    for folder, words in ((tmp_path / "nope", "does not exist"), (a_file, "is a file, not a folder")):
+    latin1 = Path(os.fsdecode(bytes(tmp_path) + b"/vid\xe9os"))  # a name made on another system
+    latin1.mkdir()
+    for folder, words in ((tmp_path / "nope", "does not exist"), (a_file, "is a file, not a folder"),
+                          (latin1, "vid\\xe9os has a name that is not UTF-8 text")):
         code, err = cli("play", str(folder), "--db", str(db))
         assert_refused(code, err, words)
         assert not db.exists()

@@ -65,7 +65,33 @@ def pretty_title(stem: str) -> str:
     return (text[:1].upper() + text[1:]) if text else stem
 
 
+def shown_path(path: str | Path) -> str:
+    """A path as text that can be printed and stored: a name that is not UTF-8 (made on another system,
+    e.g. Latin-1 'caf\\xe9.mp4') keeps its odd bytes as '\\xe9' instead of making every print fail."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _not_utf8(path: str | Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # Python keeps undecodable bytes of a name as lone surrogates
+        return True
+    return False
+
+
+NOT_UTF8 = ("its name is not UTF-8 text (it was probably made on another system, in another encoding); "
+            "rename it (e.g. with convmv) and scan again")
+
+
+def check_folder_name(folder: Path) -> None:
+    """A folder whose path is not UTF-8 text cannot be played from (every clip in it would be rejected)."""
+    if _not_utf8(folder):
+        raise FolderError(f"the folder {shown_path(folder)} has a name that is not UTF-8 text (it was probably made on "
+                          "another system, in another encoding); rename it (e.g. with convmv) and try again")
+
+
 def _check_folder(folder: Path) -> None:
+    check_folder_name(folder)
     if not folder.exists():
         raise FolderError(f"the folder {folder} does not exist; check the path (it is case-sensitive)")
     if not folder.is_dir():
@@ -90,7 +116,7 @@ def find_videos(folder: Path) -> tuple[list[Path], int, list[Rejection]]:
     problems: list[Rejection] = []
 
     def on_error(err: OSError) -> None:
-        problems.append(Rejection(str(err.filename), "this folder cannot be read (permission denied); its clips were skipped"))
+        problems.append(Rejection(shown_path(err.filename), "this folder cannot be read (permission denied); its clips were skipped"))
 
     for root, dirs, files in os.walk(folder, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -99,7 +125,10 @@ def find_videos(folder: Path) -> tuple[list[Path], int, list[Rejection]]:
                 continue
             path = Path(root) / name
             if path.suffix.lower() in VIDEO_EXTENSIONS:
-                videos.append(path)
+                if _not_utf8(path):  # OpenCV crashes the whole process (SIGSEGV) on such a path; SQLite refuses it
+                    problems.append(Rejection(shown_path(path), NOT_UTF8))
+                else:
+                    videos.append(path)
             elif not (Path(root) == folder and name in SIDECAR_NAMES):
                 ignored += 1
     videos.sort(key=lambda p: p.relative_to(folder).as_posix())

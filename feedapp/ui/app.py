@@ -150,7 +150,13 @@ def _empty_screen_text(folder: Path, result: ScanResult) -> tuple[str, str]:
 
 
 def _check_folder(folder: Path) -> None:
-    """A missing folder, or a file given as one, is a one-line UserError."""
+    """A missing folder, a file given as one, or a path that is not UTF-8 text is a one-line UserError."""
+    from feedapp.media.scan import FolderError, check_folder_name
+
+    try:
+        check_folder_name(folder)
+    except FolderError as e:
+        raise UserError(str(e)) from None
     if not folder.exists():
         raise UserError(f"the folder {folder} does not exist; check the path and try again")
     if not folder.is_dir():

@@ -246,3 +246,24 @@ def test_same_names_in_two_stimulus_folders_get_different_ids(tmp_path):
     (tmp_path / "A").rename(moved)
     assert load_folder(moved).accepted[0].id == ida  # moving the folder keeps the id
     assert a.name == b.name
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_not_a_crash(tmp_path: Path) -> None:
+    """A Latin-1 name ('caf\\xe9.mp4', made on another system) reached OpenCV, which killed the whole
+    scan (and the app) with SIGSEGV; it is now one rejection, the other clips play, and a folder whose own
+    name is not UTF-8 is one line."""
+    folder = tmp_path / "clips"
+    make_clip(folder / "good.mp4", seconds=0.5, size=(64, 112), fps=10)
+    shutil.copy(folder / "good.mp4", os.fsdecode(bytes(folder) + b"/caf\xe9.mp4"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "feedapp", "scan", str(folder), "--json", "--no-cache"],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert [c["file"] for c in report["accepted"]] == ["good.mp4"]
+    assert report["rejected"] == [{"file": "caf\\xe9.mp4", "reason": "its name is not UTF-8 text (it was probably made on "
+                                   "another system, in another encoding); rename it (e.g. with convmv) and scan again"}]
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/vid\xe9os"))
+    shutil.copytree(folder, odd)
+    with pytest.raises(FolderError, match=r"^the folder .*/vid\\xe9os has a name that is not UTF-8 text"):
+        load_folder(odd)
