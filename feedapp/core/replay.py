@@ -366,8 +366,15 @@ def _names_the_served_code(name: str, plugin: object) -> bool:
         return False
     if path.resolve() == logged.resolve():
         return True
-    # a path logged as given (relative to where the app ran) names the file given from another folder too
-    return not logged.is_absolute() and path.resolve().parts[-len(logged.parts):] == logged.parts
+    if logged.is_absolute():
+        return False
+    # a path logged as given, relative to where the app ran: when that file is here (replay run where the
+    # app ran), it alone served, and another file of the same name (an edited copy in another folder) is
+    # not it; elsewhere, the file given from another folder that ends in the logged path is taken for it
+    here = Path.cwd() / logged
+    if here.is_file():
+        return here.resolve() == path.resolve()
+    return path.resolve().parts[-len(logged.parts):] == logged.parts
 
 
 def replay(

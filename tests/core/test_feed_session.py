@@ -372,6 +372,26 @@ def test_an_edited_copy_of_the_plugin_is_replayed_from_its_own_file(tmp_path):
     assert not _names_the_served_code(f"{tmp_path}/plugins/mine.py:Other", logged)
 
 
+def test_a_copy_of_the_same_file_name_in_another_folder_is_not_the_served_plugin(tmp_path, monkeypatch):
+    """A plugin logged as given (`--ranker mine.py:TopicAverage`, relative) and an edited copy of the
+    same file name in another folder (`exp/mine.py`): replayed where the app ran, the copy was taken for
+    the file that served (its path ends in the logged one), so the logged code was replayed and the
+    copy's edit never ran."""
+    from feedapp.core.replay import _names_the_served_code
+
+    (tmp_path / "exp").mkdir()
+    for f in (tmp_path / "mine.py", tmp_path / "exp" / "mine.py"):
+        f.write_text(EXAMPLE.read_text())
+    logged = {"path": "mine.py", "class": "TopicAverage"}
+    monkeypatch.chdir(tmp_path)  # where the app ran: the served mine.py is here
+    assert _names_the_served_code("mine.py:TopicAverage", logged)
+    assert _names_the_served_code(f"{tmp_path}/mine.py:TopicAverage", logged)
+    assert not _names_the_served_code("exp/mine.py:TopicAverage", logged)
+    monkeypatch.chdir(tmp_path / "exp")  # elsewhere (no mine.py of the log here): the file given is taken for it
+    (tmp_path / "exp" / "mine.py").rename(tmp_path / "exp" / "kept.py")
+    assert _names_the_served_code("../mine.py:TopicAverage", logged)
+
+
 def test_open_and_swipe_log_what_a_driver_without_a_widget_did():
     """``open``/``swipe`` (drivers without a widget) with a recorder: each impression is logged with how it
     was reached, when it settled, its slot and the decision that served it; ``next_clip`` names the slot
