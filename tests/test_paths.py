@@ -65,3 +65,23 @@ def test_scale_on_the_command_line_is_checked_in_one_line(capsys):
         main(["demo", "--scale", "9"])
     assert e.value.code == 2
     assert "--scale: must be between 0.5 and 3, not 9.0" in capsys.readouterr().err
+
+
+def test_a_feedapp_data_that_is_a_file_is_named_in_the_one_line(monkeypatch, tmp_path, capsys):
+    """FEEDAPP_DATA set (long ago, in a shell profile) to a file: `play` and `scan` said '.../feed.db is not a
+    usable SQLite database (unable to open database file). It was left untouched; move it aside', about
+    a file that does not exist, and never named the variable."""
+    from feedapp.cli import main
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    (tmp_path / "clips").mkdir()
+    for data, words in ((a_file, "cannot create the database feed.db in "),
+                        (a_file / "sub", "cannot create the folder for the database ")):
+        monkeypatch.setenv("FEEDAPP_DATA", str(data))
+        assert main(["scan", str(tmp_path / "clips")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+        assert err[0].endswith(f"(it is the environment variable FEEDAPP_DATA={data}); point FEEDAPP_DATA at a "
+                               "folder or unset it")
+    assert a_file.read_text() == "mine"

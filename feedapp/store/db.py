@@ -333,11 +333,15 @@ def open_db(path: str | Path | None = None, *, memory: bool = False, backup: boo
         db = sqlite_utils.Database(memory=True)
     else:
         path = Path(path)
+        if path.parent.exists() and not path.parent.is_dir():
+            raise StoreError(f"cannot create the database {path.name} in {path.parent}: that is a file, not a folder"
+                             f"{_named_by_env(path.parent)}")
         if not path.parent.exists():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"cannot create the folder for the database {path.parent}: {e.strerror}") from e
+                raise StoreError(f"cannot create the folder for the database {path.parent}: {e.strerror}"
+                                 f"{_named_by_env(path.parent)}") from e
         check_writable(path)
         check_ownership(path)
         try:
@@ -394,6 +398,15 @@ def backup_path(path: Path, version: int) -> Path:
         target = path.with_name(f"{path.name}.schema{version}.{n}.bak")
         n += 1
     return target
+
+
+def _named_by_env(folder: Path) -> str:
+    """The end of a message about the data folder when it comes from FEEDAPP_DATA, which a researcher may
+    have set long ago (in a shell profile) and forgotten; '' otherwise."""
+    env = os.environ.get("FEEDAPP_DATA")
+    if env and Path(env).expanduser().absolute() == folder.absolute():
+        return f" (it is the environment variable FEEDAPP_DATA={env}); point FEEDAPP_DATA at a folder or unset it"
+    return "; choose another path with --db"
 
 
 def check_writable(path: Path) -> None:
