@@ -245,8 +245,8 @@ def load_folder(
             rejected.append(Rejection(str(path), str(info.get("reason", "it could not be probed"))))
             continue
         meta = sidecar.get(relative)
-        if meta is not None and meta.problem:  # a field of its sidecar entry breaks a limit (sidecar.LIMITS)
-            rejected.append(Rejection(str(path), f"{meta.problem}; fix the entry"))
+        if meta is not None and meta.problem:  # a field breaks a limit (sidecar.LIMITS), or two entries describe it
+            rejected.append(Rejection(str(path), meta.problem))
             continue
         clip = _clip(path, relative, folder, ProbeInfo.from_dict(info, poster), meta)
         if clip.id in seen_ids:

@@ -43,7 +43,7 @@ class SidecarEntry:
     topics: tuple[str, ...] | None = None
     creator: str | None = None
     created: str | None = None
-    problems: tuple[str, ...] = ()  # "catalog.json entry 3: title is ..." : the clip is rejected with these
+    problems: tuple[str, ...] = ()  # "catalog.json entry 3: title is ...; fix the entry": the clip is rejected with these
 
     @property
     def problem(self) -> str | None:
@@ -141,7 +141,7 @@ def _entry(raw: dict[str, Any], where: str, sidecar: Path) -> SidecarEntry:
         created=_text(raw.get("created"), "created", bad),
     )
     if bad:
-        return SidecarEntry(file=entry.file, problems=(f"{sidecar.name} {where}: " + "; ".join(bad),))
+        return SidecarEntry(file=entry.file, problems=(f"{sidecar.name} {where}: " + "; ".join(bad) + "; fix the entry",))
     return entry
 
 
@@ -164,7 +164,7 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
         raise SidecarError(f"{path} is not UTF-8 text; save it as UTF-8 (in a spreadsheet: 'CSV UTF-8')") from None
     except OSError as e:
         raise SidecarError(f"{path} cannot be read ({e.strerror}); check its permissions") from None
-    entries: list[SidecarEntry] = []
+    entries: list[tuple[str, SidecarEntry]] = []  # (where in the sidecar, entry)
     if path.suffix == ".json":
         try:
             data = json.loads(text)
@@ -182,7 +182,7 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
         for i, raw in enumerate(data):
             if not isinstance(raw, dict):
                 raise SidecarError(f"{path}: entry {i + 1} is not an object with a 'file' field; fix or remove it")
-            entries.append(_entry(raw, f"entry {i + 1}", path))
+            entries.append((f"entry {i + 1}", _entry(raw, f"entry {i + 1}", path)))
     else:
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or not ({"file", "path"} & {f.strip().lower() for f in reader.fieldnames}):
@@ -190,10 +190,27 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
         try:
             for row in reader:
                 raw = {(k or "").strip().lower(): v for k, v in row.items() if k is not None}  # None: extra cells
-                entries.append(_entry(raw, f"line {reader.line_num}", path))
+                entries.append((f"line {reader.line_num}", _entry(raw, f"line {reader.line_num}", path)))
         except csv.Error as e:  # e.g. a field over csv.field_size_limit() (131,072 characters)
             raise SidecarError(f"{path} line {reader.line_num + 1} cannot be read as CSV ({e}); fix it or remove the file") from None
-    return {e.file: e for e in entries}
+    return _one_entry_per_file(entries, path)
+
+
+def _one_entry_per_file(entries: list[tuple[str, SidecarEntry]], sidecar: Path) -> dict[str, SidecarEntry]:
+    """Entries keyed by file. A file described twice (a row pasted twice, two rows edited apart) is not
+    played: which of its titles and topics is meant cannot be known, and taking either in silence would
+    put a clip in the study under metadata nobody chose."""
+    where: dict[str, list[str]] = {}
+    out: dict[str, SidecarEntry] = {}
+    for place, entry in entries:
+        where.setdefault(entry.file, []).append(place)
+        out.setdefault(entry.file, entry)
+    for file, places in where.items():
+        if len(places) > 1:
+            out[file] = SidecarEntry(file=file, problems=(
+                f"{sidecar.name} describes it {len(places)} times ({', '.join(places)}), so its title and topics "
+                "are unclear; keep one of those entries",))
+    return out
 
 
 def write_sidecar_json(path: Path, records: list[dict[str, Any]]) -> None:

@@ -100,6 +100,23 @@ def test_duplicate_sidecar_ids_reject_the_second_clip(tmp_path: Path) -> None:
     assert "already used by a.mp4" in result.rejected[0].reason
 
 
+def test_a_file_described_twice_in_the_sidecar_is_not_played_with_either_entry(tmp_path: Path) -> None:
+    """A row pasted twice and edited apart: the last entry won in silence (a.mp4 played as 'Dup', art by Cy,
+    the first row's title and topics lost without a word). Now the clip is rejected naming both entries."""
+    make_clip(tmp_path / "a.mp4", seconds=1.0, size=(64, 112), fps=10)
+    make_clip(tmp_path / "b.mp4", seconds=1.0, size=(64, 112), fps=10)
+    (tmp_path / "catalog.csv").write_bytes("\ufefffile,title,topics,creator\r\na.mp4,First,cats,Ann\r\n"
+                                           "b.mp4,Second,cats,Bob\r\n./a.mp4,Dup,art,Cy\r\n".encode())
+    result = load_folder(tmp_path)
+    assert [(c.title, c.creator) for c in result.accepted] == [("Second", "Bob")]
+    assert [(Path(r.path).name, r.reason) for r in result.rejected] == [
+        ("a.mp4", "catalog.csv describes it 2 times (line 2, line 4), so its title and topics are unclear; "
+                  "keep one of those entries")]
+    (tmp_path / "catalog.csv").unlink()
+    (tmp_path / "catalog.json").write_text(json.dumps([{"file": "a.mp4", "title": "One"}, {"file": "a.mp4"}]))
+    assert "catalog.json describes it 2 times (entry 1, entry 2)" in load_folder(tmp_path).rejected[0].reason
+
+
 def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
     with pytest.raises(FolderError, match="does not exist"):
         load_folder(tmp_path / "nope")
