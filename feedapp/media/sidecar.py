@@ -19,6 +19,7 @@ the csv module's limit, an entry without a file) is one ``SidecarError``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import unicodedata
@@ -184,7 +185,9 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
                 raise SidecarError(f"{path}: entry {i + 1} is not an object with a 'file' field; fix or remove it")
             entries.append((f"entry {i + 1}", _entry(raw, f"entry {i + 1}", path)))
     else:
-        reader = csv.DictReader(text.splitlines())
+        # a stream, not text.splitlines(): a quoted cell may hold a line break (Alt+Enter in a spreadsheet),
+        # which splitting into lines first dropped, gluing 'one' and 'two' into 'onetwo' (also at U+2028)
+        reader = csv.DictReader(io.StringIO(text.replace("\r\n", "\n"), newline=""))
         if not reader.fieldnames or not ({"file", "path"} & {f.strip().lower() for f in reader.fieldnames}):
             raise SidecarError(f"{path} needs a header row with a 'file' column (then title, topics, creator, created)")
         try:

@@ -84,6 +84,16 @@ def test_csv_sidecar_sets_metadata(tmp_path: Path) -> None:
     assert (clip.title, clip.topics, clip.creator, clip.created) == ("Ex", ("cats", "art"), "juno", "2025-01-02")
 
 
+def test_a_csv_cell_with_a_line_break_keeps_it(tmp_path: Path) -> None:
+    """A title typed over two lines in a spreadsheet (Alt+Enter; saved as a quoted cell with CRLF) read
+    'Line oneline two': the sidecar was split into lines before the CSV reader saw it. U+2028 likewise."""
+    make_clip(tmp_path / "a.mp4", seconds=0.5, size=(64, 112), fps=10)
+    make_clip(tmp_path / "b.mp4", seconds=0.5, size=(64, 112), fps=10)
+    (tmp_path / "catalog.csv").write_bytes('file,title,topics\r\na.mp4,"Line one\r\nline two",cats\r\n'
+                                           'b.mp4,"x\u2028y",dogs\r\n'.encode())
+    assert [c.title for c in load_folder(tmp_path).accepted] == ["Line one\nline two", "x\u2028y"]
+
+
 def test_broken_sidecar_is_a_clear_folder_error(tmp_path: Path) -> None:
     make_clip(tmp_path / "x.mp4", seconds=1.0)
     (tmp_path / "catalog.json").write_text('[{"file": "x.mp4",}]', encoding="utf-8")
