@@ -293,7 +293,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     ).validate()
 
 
+def _printable_streams() -> None:
+    """A path whose name is not UTF-8 (a folder copied from another system) holds lone surrogates in
+    Python; under a UTF-8 locale such as en_US.UTF-8, printing it raised UnicodeEncodeError, so a command
+    that had done its work ended with "'utf-8' codec can't encode character '\\udce9'". Such bytes are
+    shown as '\\udce9' instead."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _printable_streams()
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv) or ["demo"])
     try:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedapp.lab.data import session_ids
-from feedapp.store.db import StoreError, explain_sqlite_error
-from feedapp.store.sessions import list_sessions, open_for_reading, sqlite_uri
+from feedapp.store.db import StoreError, explain_sqlite_error, sqlite_uri
+from feedapp.store.sessions import list_sessions, open_for_reading
 
 #: Tables with rows per session, children first (the order of deletion); questionnaire from schema 6.
 CHILD_TABLES = ("views", "events", "profile_snapshots", "questionnaire", "impressions")

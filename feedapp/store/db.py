@@ -437,15 +437,22 @@ _MIGRATION_TABLES: dict[int, tuple[str, ...]] = {
 }
 
 
+def sqlite_uri(path: str | Path, mode: str) -> str:
+    """``file:/abs/path?mode=MODE`` with the path's bytes percent-quoted: a '#', '?' or '%' in a folder's
+    name ('Study #3/feed.db') otherwise ends the path early (SQLite then opened, and made, 'Study '), and
+    a name that is not UTF-8 could not be quoted at all."""
+    from urllib.parse import quote
+
+    return f"file:{quote(os.fsencode(Path(path).resolve()))}?mode={mode}"
+
+
 def read_only_uri(path: Path) -> str:
     """The URI that opens ``path`` read-only (``mode=ro``). SQLite reads a file in write-ahead log
     mode (the app's) read-only only beside a ``-shm`` file it can open or make: in a folder that cannot
     be written (a read-only share, a USB stick, another user's folder) without one, the file is read
     as it is (``immutable``), which is all of it when no ``-wal`` file beside it holds changes not yet
     in the file itself (else StoreError says what to do)."""
-    from urllib.parse import quote
-
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    uri = sqlite_uri(path, "ro")
     try:
         conn = sqlite3.connect(uri, uri=True)
         try:

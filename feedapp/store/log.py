@@ -35,7 +35,7 @@ from feedapp.core.records import (
     SessionRecord,
     ViewRecord,
 )
-from feedapp.store.db import CLIP_FIELDS, clip_key, open_db
+from feedapp.store.db import CLIP_FIELDS, clip_key, open_db, sqlite_uri
 
 _STOP = object()
 
@@ -331,7 +331,7 @@ def written_counts(path: str | Path, session_id: str) -> dict[str, int] | None:
     {"views": closed views, "impressions", "events", "ended": 1 if its end is recorded}; None when the
     file cannot be read (then nothing may be claimed as written)."""
     try:
-        conn = sqlite3.connect(f"file:{Path(path).resolve().as_posix()}?mode=ro", uri=True, timeout=2.0)
+        conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True, timeout=2.0)
     except sqlite3.Error:
         return None
     try:

@@ -55,8 +55,9 @@ from feedapp.store.db import (
     migrate,
     open_db,
     read_only_uri,
+    sqlite_uri,
 )
-from feedapp.store.sessions import EVENT_LOG_TABLES, sqlite_uri
+from feedapp.store.sessions import EVENT_LOG_TABLES
 
 # parents before children, so the study file's foreign keys point at rows that exist
 MERGE_TABLES = ("sessions", "clips", "impressions", "views", "events", "profile_snapshots", "questionnaire")

@@ -11,19 +11,14 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from feedapp.store.db import SCHEMA_VERSION, StoreError, check_ownership, connect_read_only, explain_sqlite_error
+from feedapp.store.db import SCHEMA_VERSION, StoreError, check_ownership, connect_read_only, explain_sqlite_error, sqlite_uri
 
 EVENT_LOG_TABLES = ("sessions", "clips", "impressions", "views", "events", "profile_snapshots")
 
 #: An open session with no record for this long is reported as "interrupted" (the app checkpoints
 #: the in-flight view every 250 ms, so a live session is never this quiet); see store/recover.py.
 QUIET_S = 5.0
-
-
-def sqlite_uri(path: str | Path, mode: str) -> str:
-    return f"file:{quote(str(Path(path).resolve()))}?mode={mode}"
 
 
 def open_for_reading(path: str | Path) -> sqlite3.Connection:

@@ -215,3 +215,24 @@ def test_session_prefix_must_be_unique(tmp_path):
     with pytest.raises(StoreError, match="no session id starts with"):
         resolve_session(conn, "abc_")  # LIKE wildcards are taken literally
     conn.close()
+
+
+@pytest.mark.parametrize("folder", [b"Study #3", b"run?2 100%", b"vid\xe9os"])  # the last: Latin-1, not UTF-8
+def test_a_log_in_a_folder_with_uri_characters_or_a_latin1_name_is_read_back(tmp_path, folder, capsys):
+    """The read-back after a session (the lab's last line, a play after a write failure) built its SQLite URI
+    from the bare path: 'Study #3/feed.db' opened, and made, an empty file 'Study ' beside the folder and
+    said the log 'cannot be read back'; `sessions` and the other readers stopped at a Latin-1 folder name
+    with "'utf-8' codec can't encode character '\\udce9'"."""
+    import os
+    from pathlib import Path
+
+    from feedapp.cli import main
+    from feedapp.store.log import written_counts
+
+    db = Path(os.fsdecode(bytes(tmp_path) + b"/" + folder)) / "feed.db"
+    db.parent.mkdir()
+    open_db(db).close()
+    assert written_counts(db, "nosuchsession") == {"views": 0, "impressions": 0, "events": 0, "ended": 0}
+    assert sorted(os.listdir(tmp_path)) == [folder.decode("utf-8", "surrogateescape")]  # no stray file
+    assert main(["sessions", "--db", str(db)]) == 0
+    assert "no sessions in" in capsys.readouterr().out
