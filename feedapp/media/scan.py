@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from feedapp.config import ConfigError
+from feedapp.errors import visible
 from feedapp.core.model import VIDEO_EXTENSIONS, Clip, Rejection, ScanResult
 from feedapp.media.probe import ProbeError, ProbeInfo, probe
 from feedapp.media.sidecar import (
@@ -282,7 +283,7 @@ def _table(result: ScanResult, folder: Path, ignored: int) -> str:
     if result.accepted:
         rows = [
             (
-                _rel(c.path, folder),
+                visible(_rel(c.path, folder)),
                 f"{c.duration_ms / 1000:.1f} s",
                 f"{c.fps:g}",
                 f"{c.width}x{c.height}",
@@ -305,8 +306,8 @@ def _table(result: ScanResult, folder: Path, ignored: int) -> str:
         if lines:
             lines.append("")
         lines.append(f"Rejected ({len(result.rejected)}):")
-        width = max(_width(_rel(r.path, folder)) for r in result.rejected)
-        lines.extend(f"  {_pad(_rel(r.path, folder), width)}  {r.reason}" for r in result.rejected)
+        width = max(_width(visible(_rel(r.path, folder))) for r in result.rejected)
+        lines.extend(f"  {_pad(visible(_rel(r.path, folder)), width)}  {r.reason}" for r in result.rejected)
     if lines:
         lines.append("")
     total = sum(c.duration_ms for c in result.accepted) / 1000

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from feedapp import __version__
-from feedapp.errors import UserError
+from feedapp.errors import UserError, visible
 from feedapp.config import Settings
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
@@ -359,7 +359,7 @@ def written_summary(log, recorder: SessionRecorder, db_path: Path,  # noqa: ANN0
 def _report_rejections(scan: ScanResult, recorder: SessionRecorder, view) -> None:  # noqa: ANN001 - SwipeView
     """Each file that will not be played: a line on stderr, an event in the log, a notice in the window."""
     for r in scan.rejected:
-        _say(f"skipping {r.path}: {r.reason}")
+        _say(f"skipping {visible(r.path)}: {r.reason}")
         recorder.event("clip_rejected", path=r.path, reason=r.reason)
     if scan.rejected:
         first = scan.rejected[0]

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import QWidget
 
 from feedapp.core.feed import Feed
 from feedapp.core.model import Clip
+from feedapp.errors import visible
 from feedapp.ui import overlays
 from feedapp.ui.events import HOWS, Arrival, PlaybackEvent
 from feedapp.ui.focus import FocusClock, focus_clock
@@ -554,7 +555,7 @@ class SwipeView(QWidget):
     def _on_slot_failed(self, slot: SlotPlayer, clip: Clip, message: str) -> None:
         if clip.id not in self._reported_bad:
             self._reported_bad.add(clip.id)
-            print(f"feedapp: skipping \"{clip.title}\" ({clip.path}): {message}", file=sys.stderr)
+            print(f"feedapp: skipping \"{visible(clip.title)}\" ({visible(clip.path)}): {message}", file=sys.stderr)
         if slot is self._slots[0] and not self.is_animating() and self._drag is None:
             self._skip_current()
         else:

@@ -323,3 +323,12 @@ def test_play_says_how_far_a_long_first_scan_is(tmp_path: Path) -> None:
     quiet = io.StringIO()
     _scan_folder(tmp_path / "clips", db, stream=quiet)  # every clip cached: done at once
     assert quiet.getvalue() == ""
+
+
+def test_a_file_name_with_a_newline_stays_on_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'new\\nline.mp4' plays, but split scan's table (and a rejection's one line) in two."""
+    make_clip(tmp_path / "new\nline.mp4", seconds=0.5, size=(64, 112), fps=10)
+    (tmp_path / "bad\tone.mp4").write_bytes(b"")
+    assert run_scan_command(tmp_path, db_path=None, as_json=False, use_cache=False) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out if ".mp4" in line] == ["new\\nline.mp4", "bad\\tone.mp4"]
