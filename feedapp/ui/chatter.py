@@ -26,7 +26,10 @@ import threading
 from pathlib import Path
 
 # Qt messages that say nothing a viewer can act on.
-QT_NOISE = ("No RHI backend", "propagateSizeHints", "pipewire", "Couldn't load va", "Couldn't resolve va")
+QT_NOISE = ("No RHI backend", "propagateSizeHints", "pipewire", "Couldn't load va", "Couldn't resolve va",
+            # LANG=C / LC_ALL=POSIX: Qt switches itself to C.UTF-8 in four lines; Python already reads file
+            # names as UTF-8 there (its UTF-8 mode), so nothing is left for the researcher to do
+            "Qt depends on a UTF-8 locale")
 # Qt messages meaning "no sound device": replaced by one plain notice.
 NO_AUDIO = ("pa_context_connect", "No audio device detected", "No audio output device")
 # FFmpeg lines that are harmless for playback here (matched anywhere in the line).

@@ -48,3 +48,14 @@ def test_message_classes():
     assert not is_qt_noise("QFile::open: No such file or directory")
     assert is_ffmpeg_noise("[aac @ 0x1] Could not update timestamps for discarded samples.")
     assert not is_ffmpeg_noise("[h264 @ 0x1] Invalid NAL unit size (1234 > 99).")
+
+
+def test_a_c_or_posix_locale_starts_qt_without_its_four_line_warning():
+    """LANG=C or LC_ALL=POSIX: Qt printed 'Detected locale "C" ... which is not UTF-8. / Qt depends on a
+    UTF-8 locale, and has switched to "C.UTF-8" instead. / If this causes problems, reconfigure ...' above
+    feedapp's own lines, though a clip named 'café.mp4' plays there as anywhere."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LC_ALL="POSIX", LANG="C", QT_QPA_PLATFORM="offscreen")
+    code = "from feedapp.ui.app import start_qt; app = start_qt(); print('started')"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "started\n", r.stderr
+    assert "locale" not in r.stderr, r.stderr
