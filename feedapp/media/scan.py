@@ -24,6 +24,7 @@ from feedapp.errors import visible
 from feedapp.core.model import VIDEO_EXTENSIONS, Clip, Rejection, ScanResult
 from feedapp.media.probe import ProbeError, ProbeInfo, probe
 from feedapp.media.sidecar import (
+    FIELDS,
     SIDECAR_NAMES,
     SidecarEntry,
     SidecarError,
@@ -370,7 +371,8 @@ def run_scan_command(folder: Path, db_path: Path | None, as_json: bool, use_cach
         result = load_folder(folder, cache=cache, progress=show)
         videos, ignored, _ = find_videos(folder)
         on_disk = {norm_relative(v.relative_to(folder).as_posix()) for v in videos}
-        unmatched = sorted(set(load_sidecar(folder)) - on_disk)
+        described = load_sidecar(folder)
+        unmatched = sorted(set(described) - on_disk)
     except (FolderError, ConfigError, StoreError) as e:
         if tty:
             print(file=sys.stderr)
@@ -384,4 +386,9 @@ def run_scan_command(folder: Path, db_path: Path | None, as_json: bool, use_cach
         shown = ", ".join(unmatched[:5]) + (", ..." if len(unmatched) > 5 else "")
         print(f"note: {sidecar.name if sidecar else 'the sidecar'} lists {len(unmatched)} file"
               f"{'s' if len(unmatched) != 1 else ''} not found in the folder ({shown}); check the paths", file=sys.stderr)
+    if described.unknown:
+        sidecar = find_sidecar(folder)
+        names = ", ".join(repr(k) for k in described.unknown)
+        print(f"note: {sidecar.name if sidecar else 'the sidecar'} has field{'s' if len(described.unknown) != 1 else ''} "
+              f"feedapp does not read, ignored: {names}; the fields are {', '.join(FIELDS)}", file=sys.stderr)
     return 0

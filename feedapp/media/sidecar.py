@@ -146,6 +146,18 @@ def _entry(raw: dict[str, Any], where: str, sidecar: Path) -> SidecarEntry:
     return entry
 
 
+#: The fields a sidecar entry may have ('path' and 'topic' are read as 'file' and 'topics').
+FIELDS = ("file", "id", "title", "topics", "creator", "created")
+_READ = set(FIELDS) | {"path", "topic"}
+
+
+class Sidecar(dict):
+    """Entries keyed by relative POSIX path, and ``unknown``: the field names no entry's field is read
+    from ('tittle', a JSON 'Title'), sorted; those fields are ignored, so ``feedapp scan`` names them."""
+
+    unknown: tuple[str, ...] = ()
+
+
 def find_sidecar(folder: Path) -> Path | None:
     for name in SIDECAR_NAMES:
         candidate = folder / name
@@ -154,11 +166,11 @@ def find_sidecar(folder: Path) -> Path | None:
     return None
 
 
-def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
-    """Entries keyed by relative POSIX path; {} when the folder has no sidecar."""
+def load_sidecar(folder: Path) -> Sidecar:
+    """Entries keyed by relative POSIX path (and the unknown field names); empty when there is no sidecar."""
     path = find_sidecar(folder)
     if path is None:
-        return {}
+        return Sidecar()
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -166,6 +178,7 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
     except OSError as e:
         raise SidecarError(f"{path} cannot be read ({e.strerror}); check its permissions") from None
     entries: list[tuple[str, SidecarEntry]] = []  # (where in the sidecar, entry)
+    keys: set[str] = set()
     if path.suffix == ".json":
         try:
             data = json.loads(text)
@@ -183,6 +196,7 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
         for i, raw in enumerate(data):
             if not isinstance(raw, dict):
                 raise SidecarError(f"{path}: entry {i + 1} is not an object with a 'file' field; fix or remove it")
+            keys.update(str(k) for k in raw)
             entries.append((f"entry {i + 1}", _entry(raw, f"entry {i + 1}", path)))
     else:
         # a stream, not text.splitlines(): a quoted cell may hold a line break (Alt+Enter in a spreadsheet),
@@ -193,10 +207,13 @@ def load_sidecar(folder: Path) -> dict[str, SidecarEntry]:
         try:
             for row in reader:
                 raw = {(k or "").strip().lower(): v for k, v in row.items() if k is not None}  # None: extra cells
+                keys.update(k for k in raw if k)
                 entries.append((f"line {reader.line_num}", _entry(raw, f"line {reader.line_num}", path)))
         except csv.Error as e:  # e.g. a field over csv.field_size_limit() (131,072 characters)
             raise SidecarError(f"{path} line {reader.line_num + 1} cannot be read as CSV ({e}); fix it or remove the file") from None
-    return _one_entry_per_file(entries, path)
+    sidecar = Sidecar(_one_entry_per_file(entries, path))
+    sidecar.unknown = tuple(sorted(keys - _READ))
+    return sidecar
 
 
 def _one_entry_per_file(entries: list[tuple[str, SidecarEntry]], sidecar: Path) -> dict[str, SidecarEntry]:

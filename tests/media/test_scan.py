@@ -332,3 +332,17 @@ def test_a_file_name_with_a_newline_stays_on_its_line(tmp_path: Path, capsys: py
     assert run_scan_command(tmp_path, db_path=None, as_json=False, use_cache=False) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out if ".mp4" in line] == ["new\\nline.mp4", "bad\\tone.mp4"]
+
+
+def test_scan_names_sidecar_fields_it_does_not_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo'd field ('tittle') or a JSON key in another case ('Topics') was dropped without a word: the
+    clip played under its file name and folder topic, and nothing said why."""
+    make_clip(tmp_path / "a.mp4", seconds=0.5, size=(64, 112), fps=10)
+    (tmp_path / "catalog.json").write_text(json.dumps([{"file": "a.mp4", "tittle": "X", "Topics": ["cats"], "topic": "dogs"}]))
+    assert run_scan_command(tmp_path, db_path=None, as_json=False, use_cache=False) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: catalog.json has fields feedapp does not read, ignored: 'Topics', 'tittle'; "
+                     "the fields are file, id, title, topics, creator, created"]
+    (tmp_path / "catalog.json").write_text(json.dumps([{"file": "a.mp4", "title": "X"}]))
+    assert run_scan_command(tmp_path, db_path=None, as_json=False, use_cache=False) == 0
+    assert "note:" not in capsys.readouterr().err
