@@ -167,7 +167,7 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
         return _fail(f"cannot write the report to {out_dir}: {e.strerror or e}")
     from feedapp.lab import outputs
 
-    outputs.record(db_path, "lab report", result["participants"])
+    outputs.record(db_path, "lab report", result["participants"], study=study)
     print(f"report written: {result['index']} ({len(result['files'])} files in {out_dir})")
     return 0
 
@@ -203,7 +203,7 @@ def run_withdraw_command(db_path: str | Path, participant: str, yes: bool = Fals
     except WithdrawError as e:
         return _fail(str(e))
     print(planned.describe())
-    held = outputs.holding(db_path, participant)
+    held = outputs.holding(db_path, participant, study)
     if held and delete_outputs:
         _list_held(db_path, participant, held, "and ")
     refused = _confirm(f"Delete these rows from {db_path}? This cannot be undone [y/N] ", yes, ask)
@@ -353,7 +353,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     manifest["participant_files"] = {f["file"]: f["participant"] for f in per_person.values()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     removed = _remove_stale(out, earlier, {p.name for p in files})
-    outputs.record(db_path, "lab export", files)
+    outputs.record(db_path, "lab export", files, study=study)
     print(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
     for f in manifest["files"].values():
         print(f"  {f['file']:<32} {f['rows']:>9} rows")

@@ -345,3 +345,24 @@ def test_the_second_run_with_delete_outputs_the_note_advises_deletes_the_files(t
     assert list((tmp_path / "export").glob("P01_*"))
     assert run_withdraw_command(path, "P02", yes=True, delete_outputs=True) == 1  # nothing left: as before
     assert "nothing was deleted now" in capsys.readouterr().err
+
+
+def test_withdrawing_from_one_study_with_delete_outputs_keeps_another_study_s_files(tmp_path, study):
+    """P02 took part in two studies, each exported to its own folder: `lab withdraw P02 --study
+    learn-vs-random --delete-outputs` deleted the other study's whole export too (its tables held P02,
+    of the study not withdrawn, still in the database, and P03's rows)."""
+    from feedapp.lab.study import parse_study
+    from tests.lab.conftest import MS, STUDY_TEXT
+
+    other = parse_study(STUDY_TEXT.replace('name = "learn-vs-random"', 'name = "second"'))
+    path = tmp_path / "feed.db"
+    log = EventLog(path)
+    for k, (st, p) in enumerate([(study, "P01"), (study, "P02"), (other, "P02"), (other, "P03")]):
+        record_lab_session(log, st, p, t0=(1_000 + 1_000 * k) * 1_000_000 * MS)
+    assert log.close()
+    assert run_export_command(path, tmp_path / "a", study=study.name) == 0
+    assert run_export_command(path, tmp_path / "b", study="second") == 0
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
+    assert run_withdraw_command(path, "P02", yes=True, study=study.name, delete_outputs=True) == 0
+    assert not list((tmp_path / "a").glob("P02_*")) and not (tmp_path / "a" / "views.csv").exists()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == kept
