@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections import Counter
@@ -386,6 +387,10 @@ def _earlier_participant_files(db_path: str | Path, out: Path, fmt: str) -> dict
     return found
 
 
+#: The names ``participant_file_names`` gives: ``{participant}_{study}_{YYYY-MM-DD or undated}.{format}``.
+_PARTICIPANT_FILE = re.compile(r"[^_/\\]+_[^_/\\]+_(\d{4}-\d{2}-\d{2}|undated)\.(csv|jsonl|parquet)")
+
+
 def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str]:
     """Delete the per-participant files of an earlier export to ``out`` that this one did not write (a
     withdrawn participant, another condition): the folder holds one export, as its manifest says. A name
@@ -401,8 +406,9 @@ def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str
         written.add((st.st_dev, st.st_ino))
     for name, participant in sorted(earlier.items()):
         path = out / name
-        if name in now or Path(name).name != name or "\\" in name or name in (".", "..") or not path.is_file():
-            continue
+        if (name in now or Path(name).name != name or "\\" in name or not _PARTICIPANT_FILE.fullmatch(name)
+                or not path.is_file()):
+            continue  # (a name edited into the manifest that no participant file has, e.g. notes.csv, stays)
         st = path.stat()
         if (st.st_dev, st.st_ino) in written:
             continue

@@ -242,6 +242,13 @@ def test_exporting_again_after_a_withdrawal_leaves_no_file_of_the_withdrawn_part
     (out / "manifest.json").write_text(json.dumps(manifest))
     assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
     assert (tmp_path / "outside.csv").exists()
+    # nor a file of the folder that no export names so (the researcher's notes listed by hand)
+    (out / "notes.csv").write_text("mine\n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["participant_files"]["notes.csv"] = "P01"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert run_export_command(tmp_path / "feed.db", out, study=study.name) == 0
+    assert (out / "notes.csv").read_text() == "mine\n"
     # a folder exported from a copy of the database (another registry): the folder's manifest says which go
     copy = tmp_path / "copy.db"
     copy.write_bytes((tmp_path / "feed.db").read_bytes())
