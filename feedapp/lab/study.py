@@ -37,6 +37,7 @@ import hashlib
 import os
 import random
 import re
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1074,14 +1075,14 @@ def check_catalog(study: Study, text: str = "", *, demo_dir: Path | None = None,
             result.clips = len(plan)
     if made:
         try:
-            from feedapp.media.scan import load_folder
+            from feedapp.media.scan import load_folder, probe_progress
         except ImportError as e:  # pragma: no cover - media exists in this tree
             result.problems.append(prob(("study", "catalog"), f"cannot check the clips: feedapp.media.scan is not available ({e})"))
             return result
         from feedapp.config import ConfigError
 
         try:
-            scan = load_folder(folder, cache=cache)
+            scan = load_folder(folder, cache=cache, progress=probe_progress(sys.stderr, cached=cache is not None))
         except ConfigError as e:  # FolderError: missing, not a folder, unreadable, bad sidecar
             result.problems.append(prob(("study", "catalog"), str(e)))
             return result

@@ -137,6 +137,38 @@ def find_videos(folder: Path) -> tuple[list[Path], int, list[Rejection]]:
     return videos, ignored, problems
 
 
+PROBE_NOTE_AFTER_S = 1.0  # a scan that takes longer says how far it is (a rescan hits the cache and stays quiet)
+
+
+def probe_progress(stream, after: float | None = None, *, cached: bool = True) -> Progress:  # noqa: ANN001 - a text stream
+    """``load_folder``'s progress as 'feedapp: probing clips 37/300 ...' once the scan has taken ``after``
+    seconds: redrawn in place on a terminal (at most 10 times a second), a line per tenth in a log or pipe.
+    A first start on a folder of a few hundred phone videos probes for minutes, and said nothing.
+    ``after`` None: PROBE_NOTE_AFTER_S (read at the call, so a test may lower it). ``cached``: the results
+    are kept in a database's probe cache (said in the line; ``lab validate`` keeps none)."""
+    after = PROBE_NOTE_AFTER_S if after is None else after
+    started = time.monotonic()
+    state = {"drawn": 0.0, "tenth": -1, "shown": False}
+    tty = bool(getattr(stream, "isatty", None) and stream.isatty())
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if not state["shown"] and (now - started < after or done == total):
+            return
+        text = f"feedapp: probing clips {done}/{total}" + (
+            " (the first time only: the results are cached in the database)" if cached else "")
+        if tty:
+            if done == total or now - state["drawn"] >= 0.1:
+                state["drawn"] = now
+                print("\r" + text, end="\n" if done == total else "", file=stream, flush=True)
+        elif done * 10 // total > state["tenth"]:
+            state["tenth"] = done * 10 // total
+            print(text, file=stream, flush=True)
+        state["shown"] = True
+
+    return show
+
+
 def _probe_one(path: Path, decoder_threads: int = 0) -> tuple[bool, dict[str, Any], bytes]:
     try:
         info = probe(path, decoder_threads=decoder_threads)

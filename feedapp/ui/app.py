@@ -163,43 +163,15 @@ def _check_folder(folder: Path) -> None:
         raise UserError(f"{folder} is a file, not a folder; give the folder that holds your clips")
 
 
-PROBE_NOTE_AFTER_S = 1.0  # a scan that takes longer says how far it is (a rescan hits the cache and stays quiet)
-
-
-def _probe_progress(stream, after: float = PROBE_NOTE_AFTER_S) -> Callable[[int, int], None]:  # noqa: ANN001
-    """``load_folder``'s progress as 'feedapp: probing clips 37/300 ...' once the scan has taken ``after``
-    seconds: redrawn in place on a terminal (at most 10 times a second), a line per tenth in a log or pipe.
-    A first start on a folder of a few hundred phone videos probes for minutes, and said nothing."""
-    started = time.monotonic()
-    state = {"drawn": 0.0, "tenth": -1, "shown": False}
-    tty = bool(getattr(stream, "isatty", None) and stream.isatty())
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if not state["shown"] and (now - started < after or done == total):
-            return
-        text = f"feedapp: probing clips {done}/{total} (the first time only: the results are cached in the database)"
-        if tty:
-            if done == total or now - state["drawn"] >= 0.1:
-                state["drawn"] = now
-                print("\r" + text, end="\n" if done == total else "", file=stream, flush=True)
-        elif done * 10 // total > state["tenth"]:
-            state["tenth"] = done * 10 // total
-            print(text, file=stream, flush=True)
-        state["shown"] = True
-
-    return show
-
-
-def _scan_folder(folder: Path, db, stream=None, progress_after: float = PROBE_NOTE_AFTER_S) -> ScanResult:  # noqa: ANN001
+def _scan_folder(folder: Path, db, stream=None, progress_after: float | None = None) -> ScanResult:  # noqa: ANN001
     """Probe the folder (cached in the database); a missing folder becomes a one-line UserError."""
     _check_folder(folder)
-    from feedapp.media.scan import FolderError, load_folder
+    from feedapp.media.scan import FolderError, load_folder, probe_progress
     from feedapp.store.cache import ProbeCache
 
     try:
         return load_folder(folder, cache=ProbeCache(db),
-                           progress=_probe_progress(sys.stderr if stream is None else stream, progress_after))
+                           progress=probe_progress(sys.stderr if stream is None else stream, progress_after))
     except FolderError as e:
         raise UserError(str(e)) from e
 

@@ -436,3 +436,18 @@ def test_validate_and_run_resolve_the_same_clips_folder(tmp_path):
     code, result = validate(path, demo_dir=tmp_path / "other")
     assert result["catalog"]["folder"] == str(tmp_path / "other") and "not made yet in " + str(tmp_path / "other") in \
         result["catalog"]["note"]
+
+
+def test_a_long_first_check_of_the_catalog_says_how_far_it_is(tmp_path, clip_dir, capsys, monkeypatch):
+    """`lab validate` and `lab run` on a stimulus folder never probed probed every clip in silence (minutes
+    for a few hundred phone videos) before their first line. Past PROBE_NOTE_AFTER_S they count the clips."""
+    import feedapp.media.scan as scan
+
+    folder = tmp_path / "clips"
+    shutil.copytree(clip_dir, folder)
+    f = tmp_path / "s.toml"
+    f.write_text(BASE)
+    monkeypatch.setattr(scan, "PROBE_NOTE_AFTER_S", 0.0)
+    run_validate_command(f)
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "probing clips" in line][-1] == "feedapp: probing clips 6/6"  # validate keeps no cache
