@@ -51,6 +51,11 @@ def _stable_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
 class FeatureSpace:
     """Rows = clips (in arrival order), columns = labelled features. Grows, never shrinks."""
 
@@ -74,13 +79,15 @@ class FeatureSpace:
         self._cap_d = 0
         self._X = np.zeros((0, 0), dtype=np.float32)
         self._T = np.zeros((0, 0), dtype=np.float32)
-        self.creator_of = np.zeros(0, dtype=np.int64)
-        self.duration_ms = np.zeros(0, dtype=np.float64)
-        self.created_rank = np.zeros(0, dtype=np.float64)  # 0 oldest .. 1 newest, "" counts as oldest
+        self.creator_of = _read_only(np.zeros(0, dtype=np.int64))
+        self.duration_ms = _read_only(np.zeros(0, dtype=np.float64))
+        self.created_rank = _read_only(np.zeros(0, dtype=np.float64))  # 0 oldest .. 1 newest, "" counts as oldest
         self._raw_visual: list[np.ndarray] = []
         self._listeners: list = []
         self._X2: np.ndarray | None = None
         self._T64: np.ndarray | None = None
+        self._Xv: np.ndarray | None = None  # the read-only views X and T hand out, made once per growth
+        self._Tv: np.ndarray | None = None
         self._topic_masks: dict[frozenset[int], np.ndarray] = {}
         self.row_topics: list[frozenset[int]] = []  # per row: its topics' columns in T (for the policy's rules)
         self.add(clips)
@@ -93,30 +100,40 @@ class FeatureSpace:
     def d(self) -> int:
         return len(self.labels)
 
+    # Every array a ranker can read is read-only: the space is shared by every ranker of an engine (and
+    # by the policy), so a plugin that wrote into ``X`` or ``T`` in place would silently change what the
+    # others, the policy's rules and the logged propensities see in-process (simulate, replay), while in
+    # the app its worker only changed its own copy. Writing raises ``ValueError: assignment destination
+    # is read-only`` at the plugin's line instead; copy an array (``space.X.copy()``) to change it.
+
     @property
     def X(self) -> np.ndarray:
-        """The feature matrix (n x d, float32); a view, valid until the next growth."""
-        return self._X[: self.n, : self.d]
+        """The feature matrix (n x d, float32, read-only); a view, valid until the next growth."""
+        if self._Xv is None:
+            self._Xv = _read_only(self._X[: self.n, : self.d])
+        return self._Xv
 
     @property
     def X2(self) -> np.ndarray:
         """``X * X`` (for uncertainty bonuses), computed once per growth and shared by all rankers."""
         if self._X2 is None or self._X2.shape != (self.n, self.d):
             X = self.X
-            self._X2 = X * X
+            self._X2 = _read_only(X * X)
         return self._X2
 
     @property
     def T(self) -> np.ndarray:
-        """Topic membership (n x number of topics, 0/1 float32) for diversity and fatigue."""
-        return self._T[: self.n, : len(self.topics)]
+        """Topic membership (n x number of topics, 0/1 float32, read-only) for diversity and fatigue."""
+        if self._Tv is None:
+            self._Tv = _read_only(self._T[: self.n, : len(self.topics)])
+        return self._Tv
 
     @property
     def T64(self) -> np.ndarray:
         """``T`` as float64 (exact: 0 and 1), made once per growth: the policy's fatigue products take
         float64 operands, and numpy would otherwise convert the float32 rows on every decision."""
         if self._T64 is None or self._T64.shape != (self.n, len(self.topics)):
-            self._T64 = self.T.astype(np.float64)
+            self._T64 = _read_only(self.T.astype(np.float64))
         return self._T64
 
     def topic_rows(self, topics: frozenset[int]) -> np.ndarray:
@@ -124,7 +141,7 @@ class FeatureSpace:
         (do not modify)."""
         mask = self._topic_masks.get(topics)
         if mask is None:
-            mask = self.T[:, sorted(topics)].max(axis=1) > 0
+            mask = _read_only(self.T[:, sorted(topics)].max(axis=1) > 0)
             if (len(self._topic_masks) + 1) * self.n <= 1 << 25:  # at most 32 MB of masks
                 self._topic_masks[topics] = mask
         return mask
@@ -220,8 +237,9 @@ class FeatureSpace:
             durations[k] = float(c.duration_ms) if math.isfinite(c.duration_ms) and c.duration_ms > 0 else 0.0
             self._raw_visual.append(self._raw(c.features))
         self.n = len(self.clips)
-        self.creator_of = np.concatenate([self.creator_of, creator_of])
-        self.duration_ms = np.concatenate([self.duration_ms, durations])
+        self.creator_of = _read_only(np.concatenate([self.creator_of, creator_of]))
+        self.duration_ms = _read_only(np.concatenate([self.duration_ms, durations]))
+        self._Xv = self._Tv = None
         self._restandardise_visual()
         self._rank_created()
         self._X2 = self._T64 = None
@@ -267,7 +285,7 @@ class FeatureSpace:
         order = sorted(range(len(keys)), key=lambda i: keys[i])
         rank = np.empty(len(keys), dtype=np.float64)
         rank[order] = np.arange(len(keys), dtype=np.float64)
-        self.created_rank = rank / max(len(keys) - 1, 1)
+        self.created_rank = _read_only(rank / max(len(keys) - 1, 1))
 
     # -- reading ----------------------------------------------------------------------------------
     def vector(self, clip: Clip | str) -> np.ndarray:

@@ -239,3 +239,22 @@ def test_fatigue_weighs_the_latest_clip_most(kind):
     assert dec.adjusted.tolist() == [-0.4 * 0.5, -0.4 * 1.0]  # like the older clip: half the cut
     e = math.exp(-0.2) + math.exp(-0.4)
     assert dec.probs.tolist() == pytest.approx([math.exp(-0.2) / e, math.exp(-0.4) / e], abs=1e-15)
+
+
+def test_the_feature_space_hands_out_read_only_arrays_that_follow_its_growth():
+    """Every ranker of an engine and the policy read one FeatureSpace: none may change it in place."""
+    clips = demo_like_catalog(0).clips
+    space = FeatureSpace(clips[:10])
+    names = ("X", "X2", "T", "T64", "creator_of", "duration_ms", "created_rank")
+    for name in names:
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(space, name)[0] = 0
+    with pytest.raises(ValueError, match="read-only"):
+        space.topic_rows(frozenset({0}))[0] = False
+    X0 = space.X.copy()  # a copy is the plugin's own to change
+    X0[:] = 0
+    space.add(clips[10:])  # growth: new arrays, still read-only, with the new rows
+    assert space.X.shape[0] == space.T.shape[0] == space.duration_ms.size == len(clips)
+    assert space.X[:, 0].tolist() == [1.0] * len(clips)  # the bias column, untouched by the copy
+    for name in names:
+        assert not getattr(space, name).flags.writeable

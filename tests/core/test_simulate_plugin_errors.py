@@ -72,3 +72,18 @@ def test_a_plugin_named_like_one_of_feedapps_files_is_not_blamed_for_feedapps_ow
     assert run_simulate_command(2, 5, f"{path}:Mine", 0, workers=1, progress=False, topics=3) == 2
     assert capsys.readouterr().err == ("feedapp: --topics sets the topics of a generated catalog: give "
                                        "--catalog-size too\n")
+
+
+def test_a_plugin_that_writes_into_the_shared_feature_space_is_stopped_at_its_line(tmp_path, capsys):
+    """The rankers of a simulated viewer share one FeatureSpace with the policy: a plugin that zeroed
+    ``self.space.T`` in place made foryou beside it and the policy's topic rules see no topics (foryou's
+    liked share fell from 0.85 to 0.22, silently), while in the app its worker only changed its own copy."""
+    spec = _plugin(tmp_path, """\
+        def scores(self, rng):
+            self.space.T[:] = 0
+            return np.zeros(self.space.n)
+        """)
+    assert run_simulate_command(3, 10, spec, 0, workers=1, progress=False, compare=["foryou"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "raised ValueError: assignment destination is read-only (at line 15 of mine.py, in scores)" in err
