@@ -21,6 +21,7 @@ import numpy as np
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec, plugin_line, quick_check
+from feedapp.core.rankers.base import ParameterError
 from feedapp.core.rankers.registry import describe
 from feedapp.core.sim_metrics import METRICS
 from feedapp.core.simulate import default_workers, simulate
@@ -224,7 +225,10 @@ def run_simulate_command(
         if params:
             if viewer_kind is not None:
                 raise ValueError("--param is not available with --viewer-kind (its rankers run with their defaults)")
-            make_any_ranker(ranker, **dict(params))  # a parameter the ranker lacks, or out of range: one line, before the run
+            try:  # a parameter the ranker lacks, or out of range: one line, before the run
+                make_any_ranker(ranker, **dict(params))
+            except ParameterError as e:  # the command line's mistake, not the plugin's code (its super().__init__)
+                raise ValueError(str(e)) from None
         if topics is not None and catalog_size is None:
             raise ValueError("--topics sets the topics of a generated catalog: give --catalog-size too")
         if catalog_size is not None:

@@ -87,3 +87,18 @@ def test_a_plugin_that_writes_into_the_shared_feature_space_is_stopped_at_its_li
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
     assert "raised ValueError: assignment destination is read-only (at line 15 of mine.py, in scores)" in err
+
+
+@pytest.mark.parametrize("params, says", [
+    ({"novelty": 1.0}, "ranker 'mine' has no parameter 'novelty' (it has: epsilon, "),
+    ({"epsilon": 5.0}, "ranker 'mine': parameter epsilon must be between 0 and 1, not 5.0"),
+])
+def test_a_wrong_param_for_a_plugin_is_the_command_lines_mistake_not_the_plugins(tmp_path, capsys, params, says):
+    """--param with a name the plugin lacks or a value out of range: said as the ranker's one sentence, as
+    for a built-in ranker; it read 'plugin mine.py:Mine raised ParameterError: ... (at line 9 of mine.py, in
+    __init__) while simulating; fix it and simulate again', pointing at the plugin's super().__init__."""
+    spec = _plugin(tmp_path, "def scores(self, rng):\n    return np.zeros(self.space.n)\n")
+    assert run_simulate_command(3, 10, spec, 0, workers=1, progress=False, params=params) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"feedapp: {says}") and err.count("\n") == 1
+    assert "mine.py" not in err and "while simulating" not in err
