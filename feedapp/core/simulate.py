@@ -44,8 +44,17 @@ One implementation: every viewer is one ``FeedEngine`` driven through the feed t
 that clip settles, after the view before it was learned), the same engine, policy, rankers and
 reward the app runs. Viewers are split into ``SHARDS`` fixed populations that share global
 popularity per policy; ``workers`` processes run the shards (same results with any number).
-Watch-time quantiles are each viewer's own. There is no second (array) implementation: an earlier
-one drifted from the engine unnoticed.
+Watch-time quantiles are each viewer's own. There is no array implementation: an earlier one
+drifted from the engine unnoticed.
+
+Two policies learn nothing from a view but its "not interested" mark: the oracle, and ``random``
+drawing uniformly (epsilon 1, its default). They run without an engine (``_run_lean``), at a third
+of the cost: the policy's own functions (``allowed_mask``; ``greedy_row`` and ``uniform_row`` are
+``decide`` on those paths) at the moments of the feed step, with the engine's random streams, minus
+the records and learning nobody reads. tests/core/test_simulate.py compares their runs with the
+engine's slot for slot, exactly (clips, plays, propensities), through taste switches, a newcomer,
+"not interested" marks, relaxed rules and the shortlist. Any other policy, ``random`` at another
+epsilon, or an oracle under other rules runs the engine.
 """
 
 from __future__ import annotations
@@ -68,7 +77,9 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
 from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
-from feedapp.core.rankers.rng import Rng, SplitMix, absorb
+from feedapp.core.rankers.random import RandomRanker
+from feedapp.core.rankers.policy import greedy_row, is_greedy, is_uniform, uniform_row
+from feedapp.core.rankers.rng import Rng, SplitMix, absorb, decision_streams
 from feedapp.core.reward import SKIP_THRESHOLD_MS, is_skip
 
 NOISE_SIGMA = 0.5
@@ -225,7 +236,8 @@ class SimViewer:
 
 
 class OracleRanker(BaseRanker):
-    """Knows the viewer: scores = expected play time (seconds). Not in the registry."""
+    """Knows the viewer: scores = expected play time (seconds). Not in the registry. ``simulate`` runs it
+    through ``_run_oracle`` (the same slots as an engine serving it, without the engine)."""
 
     name = "oracle"
     description = "knows the simulated viewer's hidden taste (upper reference, simulation only)"
@@ -298,6 +310,87 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
     session.end("finished", view=view)
     engine.close()  # the shard's catalog and space outlive the viewer: let its engine go
     run.propensity = [p.propensity for p in engine.picks[: len(run.rows)]]
+    run.chance = sum(viewer.likes(c) for c in clips) / max(len(clips), 1)
+    return run
+
+
+Chooser = Callable[[np.ndarray, np.ndarray, int, int], tuple[int, float]]
+"""``(served rows, blocked mask, slot, views learned) -> (row, propensity)``: one decision of a policy
+whose decisions read nothing a view teaches but the "not interested" marks (``_run_lean``)."""
+
+
+def _oracle_chooser(viewer: SimViewer, space: FeatureSpace, params: dict) -> Chooser:
+    """The oracle's decisions (``OracleRanker``'s scores, the same division; ``greedy_row``)."""
+    clips = space.clips
+
+    def choose(served: np.ndarray, blocked: np.ndarray, slot: int, learned: int) -> tuple[int, float]:
+        return greedy_row(space, viewer.expected_play_ms(clips) / 1000.0, served, blocked, params), 1.0
+
+    return choose
+
+
+def _uniform_chooser(seed: int, space: FeatureSpace, params: dict) -> Chooser:
+    """The ``random`` ranker's decisions at epsilon 1: the engine's policy stream for the slot
+    (``decision_streams``), ``uniform_row``."""
+
+    def choose(served: np.ndarray, blocked: np.ndarray, slot: int, learned: int) -> tuple[int, float]:
+        return uniform_row(space, served, blocked, params, decision_streams(seed, slot, learned)[1])
+
+    return choose
+
+
+def _lean_params(policy: str, params: dict | None) -> dict | None:
+    """The parameters of ``policy`` when ``_run_lean`` can run it (the built-in ``random`` ranker drawing
+    uniformly: ``is_uniform``), else None."""
+    ranker = make_any_ranker(policy, **dict(params or {}))
+    return dict(ranker.params) if type(ranker) is RandomRanker and is_uniform(ranker.params) else None
+
+
+def _run_lean(viewer: SimViewer, space: FeatureSpace, choose: Chooser, views: int, topics: Sequence[str],
+              switch_at: int | None, hidden: Sequence[int] = (), reveal_at: int | None = None) -> _Run:
+    """A run of a policy that learns nothing from a view but its "not interested" mark (the oracle; the
+    ``random`` ranker at epsilon 1) without an engine: the slots, plays and propensities of
+    ``_run_viewer`` over a ``FeedEngine`` serving it, at a fraction of the cost. The same moments as
+    the feed step: slot k+1 is decided when clip k settles, after the view of clip k-1 was learned (a
+    "not interested" blocks its clip); a taste switch or a newcomer's arrival decides the undisplayed
+    slot again before the swipe to it. tests/core/test_simulate.py compares the two run for run,
+    exactly, for both policies."""
+    run = _Run()
+    clips = space.clips
+    blocked = np.zeros(space.n, dtype=bool)
+    hidden_rows = np.asarray(hidden, dtype=np.intp)
+    if hidden_rows.size:
+        blocked[hidden_rows] = True
+    served = np.zeros(views, dtype=np.intp)
+    learned = 0  # views the engine would have learned (each when the next clip settles)
+    nxt: tuple[int, float] | None = choose(served[:0], blocked, 0, 0)
+    last: tuple[int, View] | None = None  # the view learned when the next clip settles
+    per_clip = viewer._per_clip
+    for i in range(views):
+        if switch_at is not None and i == switch_at:
+            viewer.switch(topics)
+            per_clip = viewer._per_clip
+            nxt = None
+        if hidden_rows.size and i == reveal_at:
+            blocked[hidden_rows] = False
+            nxt = None
+        if nxt is None:  # decided again when the viewer swipes to it, before the last view is learned
+            nxt = choose(served[:i], blocked, i, learned)
+        row, p = nxt
+        served[i] = row
+        if last is not None:
+            learned += 1
+            if last[1].not_interested:
+                blocked[last[0]] = True
+        nxt = choose(served[: i + 1], blocked, i + 1, learned) if i + 1 < views else None
+        clip = clips[row]
+        view = viewer.watch(clip, i)
+        last = (row, view)
+        run.liked.append(per_clip[clip.id][1])
+        run.play_ms.append(view.play_ms)
+        run.creators.add(clip.creator)
+        run.rows.append(row)
+        run.propensity.append(p)
     run.chance = sum(viewer.likes(c) for c in clips) / max(len(clips), 1)
     return run
 
@@ -384,6 +477,9 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
     rules = {k: v for k, v in make_any_ranker(job.ranker, **dict(job.params or {})).params.items()
              if k in ("repeat_gap", "max_same_topic")}
     worlds = {p: World() for p in job.policies}  # popularity is global within the shard's population
+    # the policies that learn nothing from a view but its "not interested" mark run without an engine
+    # (``_run_lean``: the same slots); every other policy runs the engine's step
+    lean = {p: _lean_params(p, job.params if p == job.ranker else None) for p in job.policies}
     out: dict[str, list[tuple[int, _Run]]] = {p: [] for p in (*job.policies, "oracle")}
     for v in range(job.shard, job.viewers, SHARDS):
         vseed = job.seed * 1_000_003 + v
@@ -395,17 +491,27 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
             viewer = SimViewer.make(vseed, topics, creators)
             viewer._per_clip = consts
             world = worlds[p] if p != "following" else World(worlds[p].popularity, set(follows_of(vseed, creators)))
-            eng = FeedEngine(job.catalog, p, seed=vseed, params=job.params if p == job.ranker else None,
-                             world=world, space=space, record_profile=False, explain=False)
-            out[p].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)))
+            if lean[p] is not None:
+                run = _run_lean(viewer, space, _uniform_chooser(vseed, space, lean[p]), job.views, topics,
+                                job.switch_at, job.hidden, job.reveal_at)
+            else:
+                eng = FeedEngine(job.catalog, p, seed=vseed, params=job.params if p == job.ranker else None,
+                                 world=world, space=space, record_profile=False, explain=False)
+                run = _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)
+            out[p].append((v, run))
             if progress:
                 progress()
         if job.oracle:
             viewer = SimViewer.make(vseed, topics, creators)
             viewer._per_clip = consts
-            eng = FeedEngine(job.catalog, OracleRanker(vseed, viewer, **rules), seed=vseed, space=space,
-                             record_profile=False, explain=False)
-            out["oracle"].append((v, _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)))
+            oracle = OracleRanker(vseed, viewer, **rules)
+            if is_greedy(oracle.params):  # always, unless a rule of the policy changed: then the engine's step
+                run = _run_lean(viewer, space, _oracle_chooser(viewer, space, oracle.params), job.views, topics,
+                                job.switch_at, job.hidden, job.reveal_at)
+            else:
+                eng = FeedEngine(job.catalog, oracle, seed=vseed, space=space, record_profile=False, explain=False)
+                run = _run_viewer(eng, viewer, job.views, topics, job.switch_at, job.hidden, job.reveal_at)
+            out["oracle"].append((v, run))
             if progress:
                 progress()
     return out

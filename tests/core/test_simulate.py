@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 
+import numpy as np
 import pytest
 
 from feedapp.commands.simulate import run_rankers_command, run_simulate_command
@@ -12,7 +13,27 @@ from feedapp.core.engine import FeedEngine
 from feedapp.core.features import FeatureSpace
 from feedapp.core.rankers import RANKERS
 from feedapp.core.rankers.base import POLICY_PARAMS, World
-from feedapp.core.simulate import SHARDS, OracleRanker, SimViewer, _Job, _run_shard, demo_like_catalog, follows_of, simulate
+from feedapp.core.catalog import Catalog
+from feedapp.core.fame import add_newcomer
+from feedapp.core.plugins import make_any_ranker
+from feedapp.core.rankers.policy import decide, greedy_row, is_greedy, is_uniform, uniform_row
+from feedapp.core.rankers.rng import SplitMix
+from feedapp.core.sim_catalogs import generated_catalog
+from feedapp.core.simulate import (
+    SHARDS,
+    OracleRanker,
+    SimViewer,
+    _Job,
+    _lean_params,
+    _oracle_chooser,
+    _run_lean,
+    _run_shard,
+    _run_viewer,
+    _uniform_chooser,
+    demo_like_catalog,
+    follows_of,
+    simulate,
+)
 
 
 def test_demo_like_catalog_has_the_demo_shape():
@@ -123,6 +144,99 @@ def test_the_simulator_serves_what_the_app_serves_bit_for_bit(name):
         assert run.propensity == [p.propensity for p in eng.picks[:views]]  # exact, not within a tolerance
         assert [p.views for p in eng.picks[1:views]] == list(range(views - 1))  # slot p after p - 1 views
     assert len(got) == 2
+
+
+def _tiny_catalog() -> Catalog:
+    """Six clips: the repeat gap (10) cannot hold, so every decision relaxes the rules."""
+    return Catalog(demo_like_catalog(2).clips[:6])
+
+
+def _newcomer_case():
+    cat = add_newcomer(demo_like_catalog(3), per_topic=1)
+    space = FeatureSpace(cat.clips)
+    hidden = tuple(int(r) for r in np.flatnonzero(space.creator_of == space.creator_index["newcomer"]))
+    return cat, {"hidden": hidden, "reveal_at": 25}
+
+
+LEAN_CASES = {
+    "demo": lambda: (demo_like_catalog(1), {}),
+    "taste switch": lambda: (demo_like_catalog(1), {"switch_at": 30}),
+    "newcomer": _newcomer_case,
+    "tiny catalog": lambda: (_tiny_catalog(), {}),
+    "1k clips (shortlist)": lambda: (generated_catalog(1000, 20, 100, seed=2), {}),
+}
+
+
+def _both_runs(policy: str, cat: Catalog, vseed: int, views: int, params: dict | None = None, **kw):
+    """(the engine's run, ``_run_lean``'s run, the engine) of one simulated viewer under ``policy``."""
+    space = FeatureSpace(cat.clips)
+    rules = {"repeat_gap": 10, "max_same_topic": SAME_TOPIC, **(params or {})}
+    viewer = SimViewer.make(vseed, space.topics, space.creators)
+    ranker = OracleRanker(vseed, viewer, **rules) if policy == "oracle" else make_any_ranker(policy, seed=vseed, **(params or {}))
+    eng = FeedEngine(cat, ranker, seed=vseed, space=space, record_profile=False, explain=False)
+    slow = _run_viewer(eng, viewer, views, space.topics, kw.get("switch_at"), kw.get("hidden", ()), kw.get("reveal_at"))
+    viewer = SimViewer.make(vseed, space.topics, space.creators)
+    if policy == "oracle":
+        choose = _oracle_chooser(viewer, space, OracleRanker(vseed, viewer, **rules).params)
+    else:
+        choose = _uniform_chooser(vseed, space, _lean_params(policy, params))
+    fast = _run_lean(viewer, space, choose, views, space.topics, kw.get("switch_at"), kw.get("hidden", ()),
+                     kw.get("reveal_at"))
+    return slow, fast, eng
+
+
+@pytest.mark.parametrize("case", sorted(LEAN_CASES))
+@pytest.mark.parametrize("policy", ["oracle", "random"])
+def test_the_lean_runs_serve_what_the_engine_serves_exactly(policy, case):
+    """``simulate`` runs the oracle and ``random`` (epsilon 1) without an engine (``_run_lean``); each of
+    their runs is the engine's, slot for slot: clips, plays, likes and propensities compared exactly,
+    through taste switches, a newcomer's arrival, "not interested" marks, relaxed rules and the shortlist."""
+    cat, kw = LEAN_CASES[case]()
+    marks = 0
+    for vseed in range(6):
+        slow, fast, eng = _both_runs(policy, cat, 1000 + vseed, 60, **kw)
+        assert fast.rows == slow.rows
+        assert fast.propensity == slow.propensity  # exact
+        assert (fast.play_ms, fast.liked, fast.creators, fast.chance) == (slow.play_ms, slow.liked, slow.creators, slow.chance)
+        marks += sum(v.not_interested for v in eng.views[:-1])  # (the last view is learned after the last slot)
+    if case == "tiny catalog" or (case == "demo" and policy == "random"):  # marks learned, blocking their clips in both
+        assert marks > 0
+    if case == "newcomer":
+        served = {r for r in fast.rows}
+        assert served & set(kw["hidden"]) and not set(fast.rows[:25]) & set(kw["hidden"])
+
+
+def test_random_with_its_own_rules_runs_lean_and_exactly():
+    """``random`` with a same-topic limit (a parameter of the run) still draws uniformly: lean, the same slots."""
+    assert _lean_params("random", {"max_same_topic": 2}) is not None
+    assert _lean_params("random", {"epsilon": 0.5}) is None  # no longer uniform: the engine runs it
+    assert _lean_params("popular", None) is None and _lean_params("foryou", None) is None
+    for vseed in range(4):
+        slow, fast, _ = _both_runs("random", demo_like_catalog(0), vseed, 50, {"max_same_topic": 2})
+        assert (fast.rows, fast.propensity) == (slow.rows, slow.propensity)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # (inf + -inf in the finite check)
+def test_greedy_and_uniform_rows_are_decides_rows():
+    """The lean decisions are ``decide``'s on their paths: random allowed sets (blocked rows, the same-topic
+    limit), scores with ties and non-finite values, catalogs below and above the shortlist."""
+    rnd = np.random.default_rng(7)
+    for n in (5, 64, 700):
+        cat = generated_catalog(n, 6, max(1, n // 20), seed=n)
+        space = FeatureSpace(cat.clips)
+        params = dict(make_any_ranker("random").params)
+        greedy = {**params, "epsilon": 0.0, "temperature": 0.0, "max_same_topic": 2, "repeat_gap": 4}
+        assert is_greedy(greedy) and not is_uniform(greedy) and is_uniform(params) and not is_greedy(params)
+        for trial in range(40):
+            served = rnd.integers(0, n, size=int(rnd.integers(0, 12))).astype(np.intp)
+            blocked = rnd.random(n) < 0.2
+            scores = np.round(rnd.normal(size=n), 1)  # ties
+            if trial % 4 == 0:
+                scores[rnd.integers(0, n, 3)] = [np.nan, np.inf, -np.inf]
+            want = decide(space, scores, served, blocked, greedy, SplitMix(trial), reasons=False)
+            assert greedy_row(space, scores, served, blocked, greedy) == want.row and want.propensity == 1.0
+            want = decide(space, scores, served, blocked, params, SplitMix(trial, 1), reasons=False)
+            assert uniform_row(space, served, blocked, params, SplitMix(trial, 1)) == (want.row, want.propensity)
 
 
 def test_simulate_rejects_bad_arguments():

@@ -174,6 +174,63 @@ the shortlist. This keeps a decision over 100k clips to a few passes over the ca
 propensity stays exact because the shortlist is part of the policy's definition."""
 
 
+def _finite(raw: np.ndarray) -> np.ndarray:
+    """``raw`` with every NaN or infinite score below the lowest finite one: a ranker bug must not
+    become a NaN propensity."""
+    if math.isfinite(float(np.add.reduce(raw))):
+        return raw
+    finite = raw[np.isfinite(raw)]
+    return np.where(np.isfinite(raw), raw, finite.min() - 1.0 if finite.size else 0.0)
+
+
+def _shortlist(raw: np.ndarray) -> np.ndarray | None:
+    """Indices into ``raw`` (the allowed rows' scores) of the ``SHORTLIST`` best, in row order so that
+    ties resolve the same way; None when every allowed row is in it."""
+    if raw.size > SHORTLIST:
+        return np.sort(np.argpartition(-raw, SHORTLIST - 1)[:SHORTLIST])
+    return None
+
+
+def greedy_row(space: FeatureSpace, scores: np.ndarray, served: np.ndarray, blocked: np.ndarray,
+               params: Mapping[str, float | int]) -> int:
+    """The row ``decide`` serves when nothing in the decision is left to chance or cut: ``epsilon`` and
+    ``temperature`` 0, no topic or creator fatigue, no repeat penalty, no new-creator floor, no ranker
+    restriction (the simulator's oracle; ``is_greedy`` says whether ``params`` are such). Its propensity
+    is exactly 1. The same steps as ``decide`` on that path (the allowed set, non-finite scores, the
+    shortlist, the first best row on ties) without the mixture's arrays and records; the tests compare
+    the two decision by decision."""
+    allowed = allowed_mask(space, served, blocked, params).nonzero()[0]
+    raw = _finite(np.asarray(scores, dtype=np.float64)[allowed])
+    short = _shortlist(raw)
+    if short is None:
+        return int(allowed[int(raw.argmax())])
+    return int(allowed[int(short[int(raw[short].argmax())])])
+
+
+def uniform_row(space: FeatureSpace, served: np.ndarray, blocked: np.ndarray, params: Mapping[str, float | int],
+                rng: Rng) -> tuple[int, float]:
+    """(row, propensity) that ``decide`` serves at ``epsilon`` 1 (the ``random`` ranker; ``is_uniform``)
+    without a ranker restriction: a uniform allowed row, drawn first from the policy stream ``rng``. The
+    ranker's scores do not matter on this path (they come from a stream of their own), so they are not
+    asked for. The tests compare it with ``decide`` decision by decision."""
+    allowed = allowed_mask(space, served, blocked, params).nonzero()[0]
+    m = allowed.size
+    return int(allowed[int(rng.integers(m))]), 1.0 / m
+
+
+def is_uniform(params: Mapping[str, float | int]) -> bool:
+    """True when ``decide`` under ``params`` draws uniformly among the allowed rows (``uniform_row``)."""
+    return float(params["epsilon"]) >= 1.0
+
+
+GREEDY_ZERO = ("epsilon", "temperature", "topic_fatigue", "creator_fatigue", "repeat_penalty", "new_creator_floor")
+
+
+def is_greedy(params: Mapping[str, float | int]) -> bool:
+    """True when ``decide`` under ``params`` is ``greedy_row`` (every part of ``GREEDY_ZERO`` is 0)."""
+    return all(float(params[k]) == 0.0 for k in GREEDY_ZERO)
+
+
 def _penalties(
     space: FeatureSpace, rows: np.ndarray, served: np.ndarray, params: Mapping[str, float | int],
     liked_creators: np.ndarray | None = None,
@@ -292,10 +349,7 @@ def decide(
     allowed = ok.nonzero()[0]
     m = allowed.size
     eps = float(params["epsilon"])
-    raw = np.asarray(scores, dtype=np.float64)[allowed]
-    if not math.isfinite(float(np.add.reduce(raw))):  # a ranker bug must not become a NaN propensity
-        finite = raw[np.isfinite(raw)]
-        raw = np.where(np.isfinite(raw), raw, finite.min() - 1.0 if finite.size else 0.0)
+    raw = _finite(np.asarray(scores, dtype=np.float64)[allowed])
     if eps >= 1.0:  # pure uniform (the random ranker): scores and fatigue cannot matter
         i = int(rng.integers(m))
         uniform = np.empty(m)
@@ -304,12 +358,11 @@ def decide(
                         allowed, uniform, raw, n=n, ok_rows=allowed, new_rows=_NO_ROWS, eps_each=1.0 / m)
 
     # the shortlist (everything in small catalogs), in row order so ties resolve the same way
-    if m > SHORTLIST:
-        short = np.sort(np.argpartition(-raw, SHORTLIST - 1)[:SHORTLIST])
+    short = _shortlist(raw)
+    if short is not None:
         cand = allowed[short]
         a = raw[short]
     else:
-        short = None
         cand = allowed
         a = raw
     pens = _penalties(space, cand, served_arr, params, liked_creators)
