@@ -39,7 +39,8 @@ Read the late part of the curves with the catalog in mind: a viewer with one pre
 about 10 clips of it, so after ~40 views even the oracle serves repeats (worth less) or other
 topics, and ``off_taste_after_50`` is then high for every policy.
 
-One implementation: every viewer is one ``FeedEngine`` driven through the feed transaction
+One implementation of the policy: every viewer of a ranker that learns from views (``foryou``, a
+plugin, any ranker but the three below) is one ``FeedEngine`` driven through the feed transaction
 (``FeedSession`` without a recorder: the app's own step, so the slot after a clip is decided when
 that clip settles, after the view before it was learned), the same engine, policy, rankers and
 reward the app runs. Viewers are split into ``SHARDS`` fixed populations that share global
@@ -47,14 +48,16 @@ popularity per policy; ``workers`` processes run the shards (same results with a
 Watch-time quantiles are each viewer's own. There is no array implementation: an earlier one
 drifted from the engine unnoticed.
 
-Two policies learn nothing from a view but its "not interested" mark: the oracle, and ``random``
-drawing uniformly (epsilon 1, its default). They run without an engine (``_run_lean``), at a third
-of the cost: the policy's own functions (``allowed_mask``; ``greedy_row`` and ``uniform_row`` are
-``decide`` on those paths) at the moments of the feed step, with the engine's random streams, minus
-the records and learning nobody reads. tests/core/test_simulate.py compares their runs with the
-engine's slot for slot, exactly (clips, plays, propensities), through taste switches, a newcomer,
-"not interested" marks, relaxed rules and the shortlist. Any other policy, ``random`` at another
-epsilon, or an oracle under other rules runs the engine.
+Three policies learn nothing from a view but its "not interested" mark and the view count of its
+clip: the oracle, ``random`` drawing uniformly (epsilon 1, its default) and ``popular``. They run
+without an engine (``_run_lean``), at a third to two thirds of the cost: the policy's own functions
+(``decide`` itself for ``popular``; ``greedy_row`` and ``uniform_row``, which are ``decide`` on
+those paths, for the other two; ``allowed_mask``) at the moments of the feed step, with the
+engine's random streams and the ranker's own scores, minus the records and learning nobody reads.
+tests/core/test_simulate.py compares their runs with the engine's slot for slot, exactly (clips,
+plays, propensities, the shared counts), through taste switches, a newcomer, "not interested"
+marks, relaxed rules and the shortlist. Any other policy, ``random`` at another epsilon, or an
+oracle under other rules runs the engine.
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
 from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
+from feedapp.core.rankers.policy import decide, greedy_row, is_greedy, is_uniform, uniform_row
+from feedapp.core.rankers.popular import PopularRanker
 from feedapp.core.rankers.random import RandomRanker
-from feedapp.core.rankers.policy import greedy_row, is_greedy, is_uniform, uniform_row
 from feedapp.core.rankers.rng import Rng, SplitMix, absorb, decision_streams
 from feedapp.core.reward import SKIP_THRESHOLD_MS, is_skip
 
@@ -339,22 +343,43 @@ def _uniform_chooser(seed: int, space: FeatureSpace, params: dict) -> Chooser:
     return choose
 
 
-def _lean_params(policy: str, params: dict | None) -> dict | None:
-    """The parameters of ``policy`` when ``_run_lean`` can run it (the built-in ``random`` ranker drawing
-    uniformly: ``is_uniform``), else None."""
+def _popular_chooser(seed: int, space: FeatureSpace, world: World, params: dict) -> tuple[Chooser, PopularRanker]:
+    """The ``popular`` ranker's decisions: its scores from the shared ``world``'s counts (the score
+    stream, unread) and ``decide`` with the policy stream, as ``FeedEngine._decide`` makes them. The
+    ranker is returned to be unbound when the run ends."""
+    ranker = PopularRanker(seed, **params)
+    ranker.bind(space, world)
+
+    def choose(served: np.ndarray, blocked: np.ndarray, slot: int, learned: int) -> tuple[int, float]:
+        score_rng, rng = decision_streams(seed, slot, learned)
+        d = decide(space, ranker.scores(score_rng), served, blocked, ranker.params, rng, reasons=False)
+        return d.row, d.propensity
+
+    return choose, ranker
+
+
+def _lean_kind(policy: str, params: dict | None) -> tuple[str, dict] | None:
+    """("uniform" | "popular", the ranker's parameters) when ``_run_lean`` can run ``policy``: the built-in
+    ``random`` ranker drawing uniformly (``is_uniform``), or the built-in ``popular``; else None."""
     ranker = make_any_ranker(policy, **dict(params or {}))
-    return dict(ranker.params) if type(ranker) is RandomRanker and is_uniform(ranker.params) else None
+    if type(ranker) is RandomRanker and is_uniform(ranker.params):
+        return "uniform", dict(ranker.params)
+    if type(ranker) is PopularRanker:
+        return "popular", dict(ranker.params)
+    return None
 
 
 def _run_lean(viewer: SimViewer, space: FeatureSpace, choose: Chooser, views: int, topics: Sequence[str],
-              switch_at: int | None, hidden: Sequence[int] = (), reveal_at: int | None = None) -> _Run:
-    """A run of a policy that learns nothing from a view but its "not interested" mark (the oracle; the
-    ``random`` ranker at epsilon 1) without an engine: the slots, plays and propensities of
-    ``_run_viewer`` over a ``FeedEngine`` serving it, at a fraction of the cost. The same moments as
-    the feed step: slot k+1 is decided when clip k settles, after the view of clip k-1 was learned (a
-    "not interested" blocks its clip); a taste switch or a newcomer's arrival decides the undisplayed
-    slot again before the swipe to it. tests/core/test_simulate.py compares the two run for run,
-    exactly, for both policies."""
+              switch_at: int | None, hidden: Sequence[int] = (), reveal_at: int | None = None,
+              world: World | None = None) -> _Run:
+    """A run of a policy that learns nothing from a view but its "not interested" mark and, given a
+    ``world``, the view count of its clip (the oracle; ``random`` at epsilon 1; ``popular``) without an
+    engine: the slots, plays and propensities of ``_run_viewer`` over a ``FeedEngine`` serving it, at a
+    fraction of the cost. The same moments as the feed step: slot k+1 is decided when clip k settles,
+    after the view of clip k-1 was learned (a "not interested" blocks its clip, the count goes up); a
+    taste switch or a newcomer's arrival decides the undisplayed slot again before the swipe to it; the
+    last view is learned when the run ends (the next viewer sees its count). tests/core/test_simulate.py
+    compares the two run for run, exactly, for the three policies."""
     run = _Run()
     clips = space.clips
     blocked = np.zeros(space.n, dtype=bool)
@@ -380,6 +405,8 @@ def _run_lean(viewer: SimViewer, space: FeatureSpace, choose: Chooser, views: in
         served[i] = row
         if last is not None:
             learned += 1
+            if world is not None:
+                world.popularity.add(clips[last[0]].id)
             if last[1].not_interested:
                 blocked[last[0]] = True
         nxt = choose(served[: i + 1], blocked, i + 1, learned) if i + 1 < views else None
@@ -391,6 +418,8 @@ def _run_lean(viewer: SimViewer, space: FeatureSpace, choose: Chooser, views: in
         run.creators.add(clip.creator)
         run.rows.append(row)
         run.propensity.append(p)
+    if last is not None and world is not None:  # the session ends: its last view is learned
+        world.popularity.add(clips[last[0]].id)
     run.chance = sum(viewer.likes(c) for c in clips) / max(len(clips), 1)
     return run
 
@@ -479,7 +508,7 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
     worlds = {p: World() for p in job.policies}  # popularity is global within the shard's population
     # the policies that learn nothing from a view but its "not interested" mark run without an engine
     # (``_run_lean``: the same slots); every other policy runs the engine's step
-    lean = {p: _lean_params(p, job.params if p == job.ranker else None) for p in job.policies}
+    lean = {p: _lean_kind(p, job.params if p == job.ranker else None) for p in job.policies}
     out: dict[str, list[tuple[int, _Run]]] = {p: [] for p in (*job.policies, "oracle")}
     for v in range(job.shard, job.viewers, SHARDS):
         vseed = job.seed * 1_000_003 + v
@@ -491,9 +520,15 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
             viewer = SimViewer.make(vseed, topics, creators)
             viewer._per_clip = consts
             world = worlds[p] if p != "following" else World(worlds[p].popularity, set(follows_of(vseed, creators)))
-            if lean[p] is not None:
-                run = _run_lean(viewer, space, _uniform_chooser(vseed, space, lean[p]), job.views, topics,
+            kind = lean[p]
+            if kind is not None and kind[0] == "uniform":
+                run = _run_lean(viewer, space, _uniform_chooser(vseed, space, kind[1]), job.views, topics,
                                 job.switch_at, job.hidden, job.reveal_at)
+            elif kind is not None:  # popular
+                choose, ranker = _popular_chooser(vseed, space, world, kind[1])
+                run = _run_lean(viewer, space, choose, job.views, topics, job.switch_at, job.hidden, job.reveal_at,
+                                world=world)
+                ranker.unbind()
             else:
                 eng = FeedEngine(job.catalog, p, seed=vseed, params=job.params if p == job.ranker else None,
                                  world=world, space=space, record_profile=False, explain=False)

@@ -24,8 +24,9 @@ from feedapp.core.simulate import (
     OracleRanker,
     SimViewer,
     _Job,
-    _lean_params,
+    _lean_kind,
     _oracle_chooser,
+    _popular_chooser,
     _run_lean,
     _run_shard,
     _run_viewer,
@@ -167,53 +168,75 @@ LEAN_CASES = {
 }
 
 
-def _both_runs(policy: str, cat: Catalog, vseed: int, views: int, params: dict | None = None, **kw):
-    """(the engine's run, ``_run_lean``'s run, the engine) of one simulated viewer under ``policy``."""
+def _both_runs(policy: str, cat: Catalog, vseed: int, views: int, params: dict | None = None, *,
+               worlds: tuple[World, World] | None = None, **kw):
+    """(the engine's run, ``_run_lean``'s run, the engine) of one simulated viewer under ``policy``;
+    ``worlds``: (the engine's, the lean run's) shared popularity, for ``popular``."""
     space = FeatureSpace(cat.clips)
     rules = {"repeat_gap": 10, "max_same_topic": SAME_TOPIC, **(params or {})}
+    w_slow, w_fast = worlds or (World(), World())
     viewer = SimViewer.make(vseed, space.topics, space.creators)
     ranker = OracleRanker(vseed, viewer, **rules) if policy == "oracle" else make_any_ranker(policy, seed=vseed, **(params or {}))
-    eng = FeedEngine(cat, ranker, seed=vseed, space=space, record_profile=False, explain=False)
+    eng = FeedEngine(cat, ranker, seed=vseed, world=w_slow, space=space, record_profile=False, explain=False)
     slow = _run_viewer(eng, viewer, views, space.topics, kw.get("switch_at"), kw.get("hidden", ()), kw.get("reveal_at"))
     viewer = SimViewer.make(vseed, space.topics, space.creators)
+    world = None
     if policy == "oracle":
         choose = _oracle_chooser(viewer, space, OracleRanker(vseed, viewer, **rules).params)
+    elif policy == "popular":
+        kind, lean_params = _lean_kind(policy, params)
+        assert kind == "popular"
+        choose, _ = _popular_chooser(vseed, space, w_fast, lean_params)
+        world = w_fast
     else:
-        choose = _uniform_chooser(vseed, space, _lean_params(policy, params))
+        kind, lean_params = _lean_kind(policy, params)
+        assert kind == "uniform"
+        choose = _uniform_chooser(vseed, space, lean_params)
     fast = _run_lean(viewer, space, choose, views, space.topics, kw.get("switch_at"), kw.get("hidden", ()),
-                     kw.get("reveal_at"))
+                     kw.get("reveal_at"), world=world)
     return slow, fast, eng
 
 
 @pytest.mark.parametrize("case", sorted(LEAN_CASES))
-@pytest.mark.parametrize("policy", ["oracle", "random"])
+@pytest.mark.parametrize("policy", ["oracle", "random", "popular"])
 def test_the_lean_runs_serve_what_the_engine_serves_exactly(policy, case):
-    """``simulate`` runs the oracle and ``random`` (epsilon 1) without an engine (``_run_lean``); each of
-    their runs is the engine's, slot for slot: clips, plays, likes and propensities compared exactly,
-    through taste switches, a newcomer's arrival, "not interested" marks, relaxed rules and the shortlist."""
+    """``simulate`` runs the oracle, ``random`` (epsilon 1) and ``popular`` without an engine
+    (``_run_lean``); each of their runs is the engine's, slot for slot: clips, plays, likes and
+    propensities compared exactly, through taste switches, a newcomer's arrival, "not interested" marks,
+    relaxed rules and the shortlist; viewer after viewer, the popularity they share is the same."""
     cat, kw = LEAN_CASES[case]()
     marks = 0
+    worlds = (World(), World())  # one population: each viewer sees the counts of those before
     for vseed in range(6):
-        slow, fast, eng = _both_runs(policy, cat, 1000 + vseed, 60, **kw)
+        slow, fast, eng = _both_runs(policy, cat, 1000 + vseed, 60, worlds=worlds, **kw)
         assert fast.rows == slow.rows
         assert fast.propensity == slow.propensity  # exact
         assert (fast.play_ms, fast.liked, fast.creators, fast.chance) == (slow.play_ms, slow.liked, slow.creators, slow.chance)
         marks += sum(v.not_interested for v in eng.views[:-1])  # (the last view is learned after the last slot)
-    if case == "tiny catalog" or (case == "demo" and policy == "random"):  # marks learned, blocking their clips in both
+    if policy == "popular":  # the counts (the last view of each run included) are what it serves by
+        assert worlds[0].popularity.counts == worlds[1].popularity.counts
+        assert sum(worlds[1].popularity.counts.values()) == 6 * 60
+    if case == "tiny catalog" or (case == "demo" and policy != "oracle"):  # marks learned, blocking their clips in both
         assert marks > 0
     if case == "newcomer":
-        served = {r for r in fast.rows}
-        assert served & set(kw["hidden"]) and not set(fast.rows[:25]) & set(kw["hidden"])
+        assert not set(fast.rows[:25]) & set(kw["hidden"])
+        if policy != "popular":  # (popular serves the newcomer's unseen clips only by exploration)
+            assert set(fast.rows) & set(kw["hidden"])
 
 
-def test_random_with_its_own_rules_runs_lean_and_exactly():
-    """``random`` with a same-topic limit (a parameter of the run) still draws uniformly: lean, the same slots."""
-    assert _lean_params("random", {"max_same_topic": 2}) is not None
-    assert _lean_params("random", {"epsilon": 0.5}) is None  # no longer uniform: the engine runs it
-    assert _lean_params("popular", None) is None and _lean_params("foryou", None) is None
-    for vseed in range(4):
-        slow, fast, _ = _both_runs("random", demo_like_catalog(0), vseed, 50, {"max_same_topic": 2})
-        assert (fast.rows, fast.propensity) == (slow.rows, slow.propensity)
+def test_random_and_popular_with_their_own_parameters_run_lean_and_exactly():
+    """``random`` with a same-topic limit still draws uniformly, and ``popular`` with other policy
+    parameters still decides by ``decide``: both lean, the same slots; ``random`` at another epsilon and
+    the learners run the engine."""
+    assert _lean_kind("random", {"max_same_topic": 2})[0] == "uniform"
+    assert _lean_kind("random", {"epsilon": 0.5}) is None  # no longer uniform: the engine runs it
+    assert _lean_kind("popular", {"epsilon": 0.3})[0] == "popular"
+    assert _lean_kind("foryou", None) is None and _lean_kind("following", None) is None
+    for policy, params in (("random", {"max_same_topic": 2}), ("popular", {"epsilon": 0.3, "temperature": 0.2})):
+        worlds = (World(), World())
+        for vseed in range(4):
+            slow, fast, _ = _both_runs(policy, demo_like_catalog(0), vseed, 50, params, worlds=worlds)
+            assert (fast.rows, fast.propensity) == (slow.rows, slow.propensity)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # (inf + -inf in the finite check)
