@@ -195,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate viewers with hidden tastes and report learning curves",
         description="Simulate viewers with hidden tastes over 1-3 topics on a demo-like catalog and report how fast "
         "the ranker learns them, with random and popular (and an oracle that knows the taste) beside it. Every "
-        "simulated viewer runs the app's own feed engine and step (one FeedEngine per viewer).",
+        "simulated viewer of a learning ranker runs the app's own feed engine and step (one FeedEngine per viewer); "
+        "random, popular and the oracle, which learn nothing but view counts and not-interested marks, run the same decisions without the engine's "
+        "records (the same clips, tested exactly).",
     )
     sim.add_argument("--viewers", type=SIM_VIEWERS.arg, default=200,
                      help="number of simulated viewers, 1 .. 10000 (default: 200)")
@@ -209,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--switch-at", type=SIM_AT.arg, default=None, metavar="VIEW", help="every viewer's taste moves to new topics at this view"
     )
     sim.add_argument("--workers", type=SIM_WORKERS.arg, default=None, metavar="N",
-                     help="processes that run the viewers, each one FeedEngine driven like the app's feed "
+                     help="processes that run the viewers, each driven like the app's feed "
                      "(default: one per core it may use, at most 4; same report with any number)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sim.add_argument("--compare", nargs="+", metavar="NAME", default=None,

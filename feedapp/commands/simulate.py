@@ -187,7 +187,8 @@ def run_simulate_command(
 ) -> int:
     """Simulate viewers under ``ranker`` with random and popular beside it; print learning curves.
 
-    Every viewer is one FeedEngine driven through the feed transaction (``FeedSession``), in
+    Every viewer of a learning ranker is one FeedEngine driven through the feed transaction
+    (``FeedSession``; random, popular and the oracle run ``simulate._run_lean``, the same slots), in
     ``workers`` processes (default: one per core, at most ``SHARDS`` = 4). ``catalog`` (e.g. the
     scanned demo folder) replaces the built-in demo-like catalog.
 
