@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("ranker", metavar="NAME", help="path/to/file.py:ClassName, or a name from `feedapp rankers`")
     chk.add_argument("--draws", type=int, default=5000, metavar="N",
                      help="seeded draws per pick-frequency check, 1000 .. 200000 (default 5000)")
+    chk.add_argument("--plugin-budget", type=PLUGIN_BUDGET_MS.arg, default=50.0, metavar="MS",
+                     help="a plugin's learn_one and scores must take less than this a call, as in the app's "
+                     "--plugin-budget (default: 50 ms)")
     chk.add_argument("--json", action="store_true", help="print JSON instead of lines")
 
     from feedapp.lab.commands import add_lab_parser
@@ -339,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-ranker":
             from feedapp.commands.replay import run_check_ranker_command
 
-            return run_check_ranker_command(args.ranker, draws=args.draws, as_json=args.json)
+            return run_check_ranker_command(args.ranker, draws=args.draws, as_json=args.json,
+                                            plugin_budget_ms=args.plugin_budget)
         if args.command == "rankers":
             from feedapp.commands.simulate import run_rankers_command
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from feedapp.core.isolation import DEFAULT_BUDGET_MS
 from feedapp.core.replay import replay
 from feedapp.store.replay_log import read_logged_session
 
@@ -113,9 +114,11 @@ def run_replay_command(
     return 0
 
 
-def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = False) -> int:
-    """``feedapp check-ranker``: the contract suite on one ranker. 0 all checks pass, 1 some fail,
-    2 the ranker cannot be loaded or ``draws`` is out of range (one line on stderr)."""
+def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = False,
+                             plugin_budget_ms: float = DEFAULT_BUDGET_MS) -> int:
+    """``feedapp check-ranker``: the contract suite on one ranker (a plugin's calls also timed against
+    ``plugin_budget_ms``, the app's ``--plugin-budget``). 0 all checks pass, 1 some fail, 2 the ranker
+    cannot be loaded or ``draws`` is out of range (one line on stderr)."""
     from feedapp.core.contract import check_ranker
     from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec
 
@@ -128,7 +131,8 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
     source = parse_spec(spec)[0] if is_plugin_spec(spec) else None  # failures name the plugin's line
-    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source)
+    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source,
+                          budget_ms=plugin_budget_ms if source is not None else None)  # built-ins run in-process
     failed = [c for c in checks if not c.passed]
     if as_json:
         print(json.dumps({"ranker": spec, "passed": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))

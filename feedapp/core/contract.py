@@ -20,12 +20,17 @@ The checks, on demo-like catalogs built here (no files needed):
 - ``determinism``: two engines with the same seed and the same views serve the same clips with the
   same propensities;
 - ``replay``: a session with live parameter changes and a refresh, replayed with the same ranker,
-  gives back every logged propensity (to 1e-9) and the served clip of every slot.
+  gives back every logged propensity (to 1e-9) and the served clip of every slot;
+- ``budget`` (given ``budget_ms``: ``feedapp check-ranker`` on a plugin): the median of five
+  ``learn_one`` and of five ``scores`` calls on a catalog of the demo's size is within the time the
+  app gives one call into a plugin; past it the app stops every call and the built-in ranker serves.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -38,7 +43,7 @@ from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, View
 from feedapp.core.plugins import plugin_line
-from feedapp.core.rankers.base import BaseRanker
+from feedapp.core.rankers.base import BaseRanker, learn
 from feedapp.core.rankers.policy import SHORTLIST, decide, ranker_context
 from feedapp.core.rankers.rng import SplitMix, decision_streams
 
@@ -246,6 +251,48 @@ def _replay(make: Callable[[int], BaseRanker]) -> Check:
                  f"and the served clip at {r.get('served_agrees', 0):.0%} of 40 slots")
 
 
+BUDGET_CLIPS = 288  # the demo catalog's size: the budget check times calls on this many clips
+BUDGET_CALLS = 5  # calls timed per method; their median is compared with the budget
+
+
+def median_call_ms(call: Callable[[int], object], budget_ms: float, calls: int = BUDGET_CALLS) -> float:
+    """The median wall time in ms of ``call(0)``, ``call(1)``, ... (``calls`` of them); stops early
+    once more than half took over ``budget_ms`` (the median is over it then, whatever the rest take)."""
+    times: list[float] = []
+    for k in range(calls):
+        t0 = time.perf_counter()
+        call(k)
+        times.append((time.perf_counter() - t0) * 1000.0)
+        if sum(t > budget_ms for t in times) > calls // 2:
+            break
+    return statistics.median(times)
+
+
+def over_budget(median: dict[str, float], budget_ms: float, clips: int, *, option: str = " (--plugin-budget)",
+                where: str = "the feed") -> tuple[str, bool]:
+    """Describe the median times per method (``scores() 200.4 ms, ...``) and whether one is over the
+    budget (``option``: how to change it; ``where``: where the plugin would be stopped)."""
+    detail = ", ".join(f"{m}() {f'{t:.1f}' if t >= 0.05 else '< 0.1'} ms" for m, t in median.items())
+    detail += f" (median of {BUDGET_CALLS} calls, {clips} clips)"
+    slow = [f"{m}()" for m, t in median.items() if t > budget_ms]
+    if not slow:
+        return f"{detail}, within the app's {budget_ms:g} ms per call", False
+    return (f"{detail}: {' and '.join(slow)} over the {budget_ms:g} ms the app gives one call into a plugin{option}, "
+            f"so in {where} each such call would be stopped and foryou would serve instead; make it faster"), True
+
+
+def _budget(make: Callable[[int], BaseRanker], budget_ms: float) -> Check:
+    clips = _catalog(BUDGET_CLIPS, seed=8)
+    eng = _engine(make, clips, 8, {}, 3)
+    r, k0 = eng.ranker, len(eng.views)
+    median = {
+        "learn_one": median_call_ms(lambda k: learn(r, clips[k0 + k], 0.5, _view(clips[k0 + k], k0 + k)), budget_ms),
+        "scores": median_call_ms(lambda k: r.scores(decision_streams(8, k, k0 + BUDGET_CALLS)[0]), budget_ms),
+    }
+    detail, slow = over_budget(median, budget_ms, BUDGET_CLIPS)
+    return Check("budget", not slow, detail + ", or give check-ranker and the app a larger --plugin-budget" if slow else detail)
+
+
 def _configured(make: Callable[[int], BaseRanker], seed: int, params: dict) -> BaseRanker:
     r = make(seed)
     for k, v in params.items():
@@ -253,11 +300,14 @@ def _configured(make: Callable[[int], BaseRanker], seed: int, params: dict) -> B
     return r
 
 
-def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000, source: Path | None = None) -> list[Check]:
+def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000, source: Path | None = None,
+                 budget_ms: float | None = None) -> list[Check]:
     """Run every check on rankers built by ``make(seed)``; a check that raises fails with the error
-    (and, given the plugin's ``source`` file, the line and method of it that raised)."""
+    (and, given the plugin's ``source`` file, the line and method of it that raised). ``budget_ms``
+    (a plugin's time per call in the app) adds the ``budget`` check, right after ``protocol``."""
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("protocol", lambda: _protocol(make)),
+        *((("budget", lambda: _budget(make, budget_ms)),) if budget_ms is not None else ()),
         ("scores_independent", lambda: _scores_independent(make)),
         *((f"pick_frequencies[{rule}]", (lambda rule=rule: _frequencies(make, rule, draws))) for rule in RULES),
         ("determinism", lambda: _determinism(make)),

@@ -203,16 +203,18 @@ QUICK_CHECK_VIEWS = 6  # views a plugin learns in ``quick_check`` before it scor
 
 
 def quick_check(spec: str, params: dict[str, object] | None = None, *,
-                timeout_s: float = DEFAULT_LOAD_TIMEOUT_S) -> list[tuple[str, str]]:
+                timeout_s: float = DEFAULT_LOAD_TIMEOUT_S, budget_ms: float | None = None) -> list[tuple[str, str]]:
     """Load the plugin at ``spec`` in its own worker process (as the feed would) and try it: its
     parameters against its spec, then bound to a small demo-like catalog, learning a few whole views,
     one ``scores`` (one finite number per clip) and ``restrict`` (a boolean mask) if it has one.
+    Given ``budget_ms`` (the app's time per call: ``lab validate``), the catalog has the demo's size
+    and the median ``learn_one`` and ``scores`` call must be within it (``contract.median_call_ms``).
 
     Returns what is wrong as (where, one-line message): ``where`` is ``"ranker"`` or ``"params.NAME"``
     (a study file's ``lab validate`` puts them on the condition's line). Empty: it works. Every call
     into plugin code has ``timeout_s`` together, so a plugin that loops cannot hang the check.
     """
-    from feedapp.core.contract import _catalog  # the contract suite's demo-like clips
+    from feedapp.core.contract import BUDGET_CLIPS, _catalog, median_call_ms, over_budget
 
     try:
         path, class_name = parse_spec(spec)
@@ -239,7 +241,7 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
                 problems.append((f"params.{name}", str(e)))
         if problems:
             return problems
-        clips = _catalog(40)
+        clips = _catalog(40 if budget_ms is None else BUDGET_CLIPS)
         space = FeatureSpace(clips)
         learned = [(space.row_of[c.id], 0.5 if k % 2 else -0.5,
                     View(c.id, 2000.0 + 100 * k, 1500.0 + 90 * k, loops=k % 2, exit="swipe_next", position=k))
@@ -254,6 +256,19 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
                 out = r._call("restrict", allowed, timeout_s=max(0.0, deadline - time.perf_counter()))
                 if not isinstance(out, np.ndarray) or out.dtype != bool or out.shape != allowed.shape:
                     raise RankerFailure(f"restrict() must return a boolean array of shape {allowed.shape}")
+            if budget_ms is not None:  # a plugin the app would stop at every call serves nothing of its own
+                def call(op: str, *args: object) -> object:
+                    return r._call(op, *args, timeout_s=max(0.0, deadline - time.perf_counter()))
+
+                k0 = QUICK_CHECK_VIEWS
+                median = {
+                    "learn_one": median_call_ms(lambda k: call("learn_one", k0 + k, 0.5, View(
+                        clips[k0 + k].id, 2500.0, 2000.0, exit="swipe_next", position=k0 + k)), budget_ms),
+                    "scores": median_call_ms(lambda k: call("scores", SplitMix(1, k)), budget_ms),
+                }
+                detail, slow = over_budget(median, budget_ms, space.n, option="", where="a lab session")
+                if slow:
+                    return [("ranker", f"{what}{detail}")]
         except PluginTimeout:
             return [("ranker", f"{what}binding, learning {QUICK_CHECK_VIEWS} views and scoring {space.n} clips did "
                                f"not finish within {timeout_s:g} s")]

@@ -582,15 +582,16 @@ def check_plugins(study: Study, text: str = "", *, timeout_s: float | None = Non
     """Load each plugin a condition names (``ranker = "file.py:Class"``) in its own process and try it
     with the condition's parameters (``feedapp.core.plugins.quick_check``): a problem per thing wrong,
     on the line of ``conditions.NAME.ranker`` or ``conditions.NAME.params.PARAM``."""
-    from feedapp.core.plugins import DEFAULT_LOAD_TIMEOUT_S, quick_check
+    from feedapp.core.plugins import DEFAULT_BUDGET_MS, DEFAULT_LOAD_TIMEOUT_S, quick_check
 
     loc = _Locator(text)
     problems: list[Problem] = []
     for cond in study.conditions:
         if not _is_plugin(cond.ranker):
             continue
-        for where, message in quick_check(cond.ranker, study.ranker_params(cond),
-                                          timeout_s=DEFAULT_LOAD_TIMEOUT_S if timeout_s is None else timeout_s):
+        for where, message in quick_check(cond.ranker, study.ranker_params(cond),  # a session's calls have the
+                                          timeout_s=DEFAULT_LOAD_TIMEOUT_S if timeout_s is None else timeout_s,
+                                          budget_ms=DEFAULT_BUDGET_MS):  # app's default budget: lab run has no other
             at = ("conditions", cond.name, *where.split(".", 1))
             problems.append(Problem(".".join(at), message, loc.line(at), None, "error"))
     return problems

@@ -149,3 +149,40 @@ def test_a_check_that_raises_names_the_plugins_line(tmp_path, capsys):
     assert run_check_ranker_command(f"{raising}:Raising", draws=1000) == 1
     out = capsys.readouterr().out
     assert "FAIL  protocol: raised ValueError: oops (at line 9 of raising.py, in scores)\n" in out
+
+
+class SlowScores(BaseRanker):
+    """Scores take 60 ms a call: over the app's 50 ms per call into a plugin."""
+
+    name = "slow-scores"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        import time
+
+        time.sleep(0.06)
+        return np.zeros(self.space.n)
+
+
+def test_a_plugin_slower_than_the_apps_budget_per_call_fails_the_budget_check():
+    """Seen in a new-user trial: check-ranker passed a plugin whose scores took 200 ms; in the app every
+    call was stopped at 50 ms and foryou served the whole session."""
+    from feedapp.core.contract import _budget
+
+    slow = _budget(lambda seed: SlowScores(seed=seed), 50.0)
+    assert not slow.passed and slow.name == "budget"
+    assert "scores() over the 50 ms the app gives one call into a plugin (--plugin-budget)" in slow.detail
+    assert "(median of 5 calls, 288 clips)" in slow.detail and "foryou would serve instead" in slow.detail
+    fast = _budget(lambda seed: make_any_ranker(EXAMPLE, seed=seed), 50.0)
+    assert fast.passed and fast.detail.endswith("within the app's 50 ms per call")
+
+
+def test_the_command_times_a_plugins_calls_against_its_plugin_budget(monkeypatch, capsys):
+    import feedapp.core.contract as contract
+
+    seen = []
+    monkeypatch.setattr(contract, "check_ranker", lambda make, **kw: seen.append(kw["budget_ms"]) or [])
+    assert run_check_ranker_command(EXAMPLE, draws=1000, plugin_budget_ms=120.0) == 0
+    assert run_check_ranker_command(EXAMPLE, draws=1000) == 0
+    assert run_check_ranker_command("foryou", draws=1000) == 0  # built-ins run in-process, never stopped
+    assert seen == [120.0, 50.0, None]
+    capsys.readouterr()

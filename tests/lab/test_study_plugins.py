@@ -73,3 +73,18 @@ def test_validate_loads_the_plugin_and_reports_bad_parameters_and_failures_on_th
     assert "defines no class 'Missing' (it defines: Broken)" in got[("conditions.C.ranker", 16)]
     s = parse_study(path.read_text(), path)  # parsing alone runs no plugin code: it parses
     assert [c.name for c in s.conditions] == ["A", "B", "C"] and check_plugins(s, path.read_text())
+
+
+def test_validate_refuses_a_plugin_the_session_would_stop_at_every_call(tmp_path):
+    """Seen in a new-user trial: a plugin whose scores took 200 ms validated; in the session every call was
+    stopped at the app's 50 ms and foryou served the whole condition (each impression's policy said so)."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slow.py").write_text(
+        "import time\nimport numpy as np\nfrom feedapp.core.rankers import BaseRanker\n\n"
+        "class Slow(BaseRanker):\n    name = 'slow'\n\n    def scores(self, rng):\n"
+        "        time.sleep(0.08)\n        return np.zeros(self.space.n)\n")
+    path = study(tmp_path, '[conditions.A]\nranker = "plugins/slow.py:Slow"\n')
+    (p,) = check_plugins(parse_study(path.read_text(), path), path.read_text())
+    assert (p.field, p.line, p.severity) == ("conditions.A.ranker", 9, "error")
+    assert "scores() over the 50 ms the app gives one call into a plugin, so in a lab session each such call " \
+           "would be stopped and foryou would serve instead" in p.message
