@@ -818,6 +818,12 @@ def parse_study(text: str, path: str | Path | None = None, *, data: bytes | None
                     f"(choose one of: {', '.join(specs)}, or a plugin path/to/file.py:ClassName)")
                 ok = False
             params = body.get("params", {}) if isinstance(body.get("params", {}), dict) else {}
+            for pname, pvalue in list(params.items()):
+                # every ranker parameter (registry or plugin) is a number: "0.1" in quotes would pass the range
+                # check (float("0.1")) and be recorded as text in sessions.ranker_params
+                if isinstance(pvalue, bool) or not isinstance(pvalue, (int, float)):
+                    err(cpath + ("params", pname), f"must be a number, not {_type_name(pvalue)} ({pvalue!r})")
+                    ok = False
             if ok and specs.get(ranker) is not None:
                 for pname, pvalue in params.items():
                     ppath = cpath + ("params", pname)

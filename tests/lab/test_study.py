@@ -112,6 +112,9 @@ def test_missing_and_non_utf8_files_are_unreadable(tmp_path):
         ('ranker = "random"', 'ranker = "randum"', "conditions.B.ranker", 'ranker = "randum"', "did you mean 'random'"),
         ('epsilon = 0.1', 'epsilon = 3', "conditions.A.params.epsilon", "epsilon = 3", "between 0 and 1"),
         ('epsilon = 0.1', 'epsilon = 0.1\nepsilom = 1', "conditions.A.params.epsilom", "epsilom", "no parameter"),
+        # a number in quotes passed the range check (float("0.1")) and was recorded as text in sessions.ranker_params
+        ('epsilon = 0.1', 'epsilon = "0.1"', "conditions.A.params.epsilon", 'epsilon = "0.1"',
+         "must be a number, not text ('0.1')"),
         ('catalog = "clips"', 'catalog = "clips"\nskip_threshold_ms = -1', "study.skip_threshold_ms",
          "skip_threshold_ms", "between 0 and 600,000 ms, not -1"),
         # issue 15 item 2: numbers the recorder's SQLite INTEGER (64-bit) cannot hold are refused here, not at Start
