@@ -362,7 +362,9 @@ class Study:
 
     @property
     def base_dir(self) -> Path:
-        return self.path.parent if self.path is not None else Path.cwd()
+        # absolute: the folder is recorded in each session's lab_session event, and "../clips" relative to
+        # wherever the experimenter happened to start the app says nothing about the clips played
+        return self.path.parent.absolute() if self.path is not None else Path.cwd()
 
     def condition(self, name: str) -> Condition:
         for c in self.conditions:
@@ -386,7 +388,7 @@ class Study:
         given, else the catalog folder, else (``catalog = "demo"``) ``[study] clips`` relative to the study
         file, else the default demo folder (feedapp.config.default_demo_dir)."""
         if override is not None:
-            return Path(override).expanduser()
+            return Path(override).expanduser().absolute()
         folder = self.catalog_folder()
         if folder is not None:
             return folder

@@ -423,6 +423,16 @@ labels = ["no", "yes"]
     assert "must be a list of tables" in problems('fields = "age"\n' + BASE)[0].message
 
 
+def test_clips_folder_is_absolute_when_the_study_and_clips_are_given_relative(tmp_path, monkeypatch):
+    # `feedapp lab study.toml` from the study's folder recorded clips_folder "../stim" in the lab_session event:
+    # relative to wherever the app was started, which the data does not say
+    (tmp_path / "lab").mkdir()
+    monkeypatch.chdir(tmp_path / "lab")
+    s = parse_study(BASE.replace('catalog = "clips"', 'catalog = "../stim"'), Path("study.toml"))
+    assert s.clips_folder().is_absolute() and s.clips_folder().resolve() == tmp_path / "stim"
+    assert s.clips_folder("other") == tmp_path / "lab" / "other"  # --clips DIR, relative to where the app started
+
+
 def test_validate_and_run_resolve_the_same_clips_folder(tmp_path):
     from feedapp.config import default_demo_dir
 
