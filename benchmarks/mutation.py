@@ -43,8 +43,7 @@ MODULES: dict[str, tuple[str | list[str], list[str]]] = {
     "session": ("feedapp/core/session.py", ["tests/core/test_session.py", "tests/core/test_signals.py"]),
     "feed_session": ("feedapp/core/feed_session.py", ["tests/core/test_feed_session.py", "tests/core/test_step_parts.py"]),
     "policy": ("feedapp/core/rankers/policy.py", ["tests/core/test_policy_rules.py", "tests/core/test_exact_propensities.py",
-                                                  "tests/core/test_rankers.py", "tests/core/test_step_parts.py",
-                                                  "tests/core/test_simulate.py"]),  # (greedy_row, uniform_row)
+                                                  "tests/core/test_rankers.py", "tests/core/test_step_parts.py"]),
     "simulate": ("feedapp/core/simulate.py", ["tests/core/test_simulate.py"]),
     "rankers": ([f"feedapp/core/rankers/{m}.py" for m in ("base", "foryou", "popular", "random", "chronological",
                                                            "following", "rng", "registry")],

@@ -16,7 +16,18 @@ import pytest
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip
 from feedapp.core.rankers import make_ranker
-from feedapp.core.rankers.policy import SHORTLIST, allowed_mask, cut_reasons, decide, ranker_context
+from feedapp.core.rankers.policy import (
+    SHORTLIST,
+    allowed_mask,
+    cut_reasons,
+    decide,
+    greedy_row,
+    is_greedy,
+    is_uniform,
+    ranker_context,
+    uniform_row,
+)
+from feedapp.core.sim_catalogs import generated_catalog
 from feedapp.core.rankers.rng import SplitMix
 
 #: every rule off but the one a test switches on
@@ -900,3 +911,26 @@ def test_a_skip_counts_against_its_topic_not_only_against_the_average():
     assert less_bad < untried + 0.1, (less_bad, untried)
     skipped, less_bad, untried = after_skips()
     assert skipped > untried - 0.3 and less_bad > untried + 0.15, (skipped, less_bad, untried)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # (inf + -inf in the finite check)
+def test_greedy_and_uniform_rows_are_decides_rows():
+    """The lean decisions are ``decide``'s on their paths: random allowed sets (blocked rows, the same-topic
+    limit), scores with ties and non-finite values, catalogs below and above the shortlist."""
+    rnd = np.random.default_rng(7)
+    for n in (5, 64, 700):
+        cat = generated_catalog(n, 6, max(1, n // 20), seed=n)
+        space = FeatureSpace(cat.clips)
+        params = dict(make_ranker("random").params)
+        greedy = {**params, "epsilon": 0.0, "temperature": 0.0, "max_same_topic": 2, "repeat_gap": 4}
+        assert is_greedy(greedy) and not is_uniform(greedy) and is_uniform(params) and not is_greedy(params)
+        for trial in range(40):
+            served = rnd.integers(0, n, size=int(rnd.integers(0, 12))).astype(np.intp)
+            blocked = rnd.random(n) < 0.2
+            scores = np.round(rnd.normal(size=n), 1)  # ties
+            if trial % 4 == 0:
+                scores[rnd.integers(0, n, 3)] = [np.nan, np.inf, -np.inf]
+            want = decide(space, scores, served, blocked, greedy, SplitMix(trial), reasons=False)
+            assert greedy_row(space, scores, served, blocked, greedy) == want.row and want.propensity == 1.0
+            want = decide(space, scores, served, blocked, params, SplitMix(trial, 1), reasons=False)
+            assert uniform_row(space, served, blocked, params, SplitMix(trial, 1)) == (want.row, want.propensity)
