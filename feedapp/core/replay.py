@@ -200,6 +200,10 @@ class _Replayer:
 
         def checked(rng):  # noqa: ANN001, ANN202
             s = np.asarray(scores(rng), dtype=np.float64)
+            if s.shape != (ranker.space.n,):  # said as the guard says it live, not as the policy's IndexError
+                from feedapp.core.plugins import RankerFailure
+
+                raise RankerFailure(f"scores() must return one score per clip, shape ({ranker.space.n},), not {s.shape}")
             bad = ~np.isfinite(s)
             if bad.any():
                 self.nonfinite += 1
@@ -336,7 +340,9 @@ def replay_ranker(session: LoggedSession, make: Callable[[], BaseRanker], *, ser
 def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
     """Run plugin code in this process (batch tools do): anything it raises, ``SystemExit`` and
     ``KeyboardInterrupt`` included, becomes one ``ReplayError`` line naming the plugin."""
-    from feedapp.core.plugins import PluginError, is_plugin_spec
+    import traceback
+
+    from feedapp.core.plugins import PluginError, RankerFailure, is_plugin_spec, parse_spec, plugin_line
 
     if not is_plugin_spec(name):
         return fn()
@@ -344,8 +350,11 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
         return fn()
     except (ReplayError, PluginError):
         raise
+    except RankerFailure as e:  # its output broke the protocol (a wrongly shaped score array)
+        raise ReplayError(f"plugin {name}: {e} while {what}; fix it and replay again") from e
     except BaseException as e:  # noqa: BLE001 - plugin code: never a traceback, never an exit
-        raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e} while {what}; fix it and replay again") from e
+        where = plugin_line("".join(traceback.format_exception(e)), parse_spec(name)[0])  # as simulate says it
+        raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e}{where} while {what}; fix it and replay again") from e
 
 
 def _names_the_served_code(name: str, plugin: object) -> bool:
