@@ -154,7 +154,7 @@ def session_figures(conn: sqlite3.Connection, session_id: str, *, study_names: d
     }
     rolling = rolling_mean(skips, ROLLING_WINDOW)
     skip_over_time = {"window": ROLLING_WINDOW, "positions": [r["position"] for r in views],
-                      "rate": [_f(x) for x in rolling]}
+                      "rate": list(rolling)}  # unrounded: the study averages them and rounds once
 
     # topics served against preferred
     topic_rows: dict[str, dict[str, Any]] = {}
