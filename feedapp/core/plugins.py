@@ -226,6 +226,8 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
     try:
         try:
             r.prepare(timeout_s=timeout_s)
+        except KeyboardInterrupt:  # Ctrl+C here is the user's: the worker that runs plugin code ignores SIGINT
+            raise
         except BaseException as e:  # noqa: BLE001 - plugin code: one clear line
             return [("ranker", load_error(spec, e, timeout_s))]
         own = {p.name: p for p in r.spec()}
@@ -276,6 +278,8 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
             return [("ranker", f"{what}{e}")]
         except PluginRaised as e:
             return [("ranker", f"{what}trying it (bind, learn_one, scores) raised {e}{plugin_line(e.remote_traceback, path)}")]
+        except KeyboardInterrupt:  # the user's Ctrl+C (a plugin's own comes back as PluginRaised): stop
+            raise
         except BaseException as e:  # noqa: BLE001 - plugin code (its process ended): one clear line
             return [("ranker", f"{what}{describe(e)[1]}")]
         return []

@@ -746,3 +746,24 @@ def test_a_version_no_longer_served_is_detached_from_the_space():
     owners = [getattr(f, "__self__", None) for f in space._listeners]
     assert kept in owners and replaced not in owners
     _close(replaced)  # twice: nothing left to detach
+
+
+def test_ctrl_c_while_a_plugin_is_tried_stops_and_is_not_blamed_on_the_plugin(tmp_path):
+    """lab validate and simulate try a plugin in its worker (quick_check) for up to 10 s. Ctrl+C while a
+    looping plugin was tried came back as the plugin's problem ('conditions.A.ranker: ...: KeyboardInterrupt: ',
+    exit 1; simulate exit 2); the worker ignores SIGINT, so a KeyboardInterrupt in this process is the user's."""
+    import signal
+    import threading
+
+    from feedapp.core.plugins import quick_check
+
+    path = tmp_path / "loops.py"
+    path.write_text("from feedapp.core.rankers import BaseRanker\n\nclass Loops(BaseRanker):\n    name = 'loops'\n\n"
+                    "    def scores(self, rng):\n        while True:\n            pass\n")
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            quick_check(f"{path}:Loops", timeout_s=5.0)
+    finally:
+        timer.cancel()
