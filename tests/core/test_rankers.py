@@ -17,7 +17,7 @@ from feedapp.core.engine import FeedEngine
 from feedapp.core.feed import Feed
 from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
-from feedapp.core.rankers import RANKERS, ParameterError, UnknownRanker, describe, make_ranker
+from feedapp.core.rankers import RANKERS, BaseRanker, ParameterError, UnknownRanker, describe, make_ranker
 from feedapp.core.rankers.policy import decide
 from feedapp.core.rankers.rng import SplitMix
 from feedapp.core.simulate import demo_like_catalog
@@ -258,3 +258,39 @@ def test_the_feature_space_hands_out_read_only_arrays_that_follow_its_growth():
     assert space.X[:, 0].tolist() == [1.0] * len(clips)  # the bias column, untouched by the copy
     for name in names:
         assert not getattr(space, name).flags.writeable
+
+
+class _NarrowsInPlace(BaseRanker):
+    """Keeps only clips under 5 ms (none): ``allowed &= ...``, the numpy idiom, on the policy's own mask."""
+
+    name = "narrows"
+
+    def restrict(self, allowed):  # noqa: ANN001, ANN201
+        allowed &= self.space.duration_ms < 5
+        return allowed
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return rng.random(self.space.n)
+
+
+class _NarrowsToACopy(_NarrowsInPlace):
+    def restrict(self, allowed):  # noqa: ANN001, ANN201
+        return allowed & (self.space.duration_ms < 5)
+
+
+def test_a_restrict_that_narrows_the_mask_in_place_leaves_the_policy_its_fallback():
+    """The policy drops a restriction whose set is empty. A plugin narrowing in place emptied the policy's
+    own mask too, so in-process (simulate, replay, check-ranker) every decision failed with 'attempt to get
+    argmax of an empty sequence', while in the app its worker got a copy and served. Now both serve alike."""
+    served = []
+    for cls in (_NarrowsInPlace, _NarrowsToACopy):
+        eng = FeedEngine(demo_like_catalog(0), cls(seed=3), seed=3, explain=False, record_profile=False)
+        for _ in range(12):
+            c = eng.next()
+            eng.finish(View(c.id, 1000, 1000, skipped=True))
+        served.append([(p.clip_id, p.propensity) for p in eng.picks])
+    assert served[0] == served[1] and len(served[0]) == 12
+    mask = np.ones(4, dtype=bool)
+    space = FeatureSpace(demo_like_catalog(0).clips[:4])
+    r = _NarrowsInPlace(seed=0).bind(space)
+    assert not r.restrict(mask).any() and mask.all()  # the caller's mask is its own

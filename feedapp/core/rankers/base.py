@@ -186,6 +186,23 @@ class BaseRanker:
     own_params: ClassVar[tuple[Param, ...]] = ()
     policy_defaults: ClassVar[dict[str, float]] = {}
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """A ``restrict`` of a subclass gets its own copy of the mask, as a plugin's worker does (the
+        mask travels over a pipe). The policy keeps its mask to fall back on when the narrowed set is
+        empty; a plugin narrowing in place (``allowed &= ...; return allowed``), natural numpy, emptied
+        that one too in-process (simulate, replay, check-ranker: 'attempt to get argmax of an empty
+        sequence') while the same plugin served in the app."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("restrict")
+        if own is not None and not getattr(own, "_gets_a_copy", False):
+            def restrict(self: BaseRanker, allowed: np.ndarray, _own=own) -> np.ndarray:  # noqa: ANN001
+                return _own(self, allowed.copy())
+
+            restrict.__doc__, restrict.__name__, restrict.__qualname__ = own.__doc__, own.__name__, own.__qualname__
+            restrict.__wrapped__ = own  # type: ignore[attr-defined]
+            restrict._gets_a_copy = True  # type: ignore[attr-defined]
+            cls.restrict = restrict  # type: ignore[method-assign]
+
     def __init__(self, seed: int = 0, **params: object) -> None:
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             raise ParameterError(f"ranker {self.name!r}: seed must be a whole number, not {seed!r}")
