@@ -42,7 +42,7 @@ import numpy as np
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, View
-from feedapp.core.plugins import plugin_line
+from feedapp.core.plugins import RankerFailure, _check_scores, plugin_line
 from feedapp.core.rankers.base import BaseRanker, learn
 from feedapp.core.rankers.policy import SHORTLIST, decide, ranker_context
 from feedapp.core.rankers.rng import SplitMix, decision_streams
@@ -149,11 +149,11 @@ RULES: dict[str, tuple[int, dict]] = {
 
 
 def _score_problem(eng: FeedEngine) -> str | None:
-    s = np.asarray(eng.ranker.scores(decision_streams(1, len(eng.history), len(eng.views))[0]))
-    if s.shape != (eng.space.n,):
-        return f"scores have shape {s.shape}, not ({eng.space.n},)"
-    if not np.all(np.isfinite(s)):
-        return f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite"
+    """What the app's guard would refuse in these scores (its own check and words), or None."""
+    try:
+        _check_scores(eng.ranker.scores(decision_streams(1, len(eng.history), len(eng.views))[0]), eng.space.n)
+    except RankerFailure as e:  # a list, the wrong shape or dtype, NaN or inf: every call falls back in the app
+        return str(e)
     return None
 
 

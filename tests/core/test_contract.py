@@ -101,13 +101,13 @@ def test_numpy_draws_the_score_stream_lacks_are_explained_and_the_advice_keeps_t
 
 def test_nan_scores_fail_the_protocol_and_are_not_blamed_on_the_score_stream():
     checks = _checks(NaNScores)
-    assert not checks["protocol"].passed and checks["protocol"].detail == "1 scores are NaN or infinite"
+    assert not checks["protocol"].passed and checks["protocol"].detail == "scores() returned 1 non-finite score(s), e.g. nan at row 0"
     assert checks["scores_independent"].passed  # NaN == NaN here: same stream, same (NaN) scores
 
 
 def test_wrongly_shaped_scores_fail_the_protocol_saying_so():
     protocol = _checks(ShortScores)["protocol"]
-    assert not protocol.passed and protocol.detail == "scores have shape (3,), not (40,)"
+    assert not protocol.passed and protocol.detail == "scores() must return one score per clip, shape (40,), not (3,)"
 
 
 def test_a_policy_whose_probabilities_leave_out_the_new_creator_floor_fails_the_frequencies(monkeypatch):
@@ -186,3 +186,18 @@ def test_the_command_times_a_plugins_calls_against_its_plugin_budget(monkeypatch
     assert run_check_ranker_command("foryou", draws=1000) == 0  # built-ins run in-process, never stopped
     assert seen == [120.0, 50.0, None]
     capsys.readouterr()
+
+
+class ListScores(BaseRanker):
+    name = "list-scores"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return [0.0] * self.space.n
+
+
+def test_scores_the_apps_guard_refuses_fail_the_protocol_in_its_words():
+    """A list of scores: the app's guard refuses every call ('scores() must return a numpy array, not list')
+    and foryou serves; check-ranker said only 'raised TypeError: only integer scalar arrays can be converted
+    to a scalar index'."""
+    protocol = _checks(ListScores)["protocol"]
+    assert not protocol.passed and protocol.detail == "scores() must return a numpy array, not list"
