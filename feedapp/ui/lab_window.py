@@ -434,6 +434,7 @@ class LabSession(QObject):
         page.setObjectName("practice_done_page")
         page.proceed.connect(self.start_main)
         self.window.show_page(page)
+        self._refresh_operator_menu()
 
     def start_main(self) -> None:
         self.phase = "feed"
@@ -477,6 +478,7 @@ class LabSession(QObject):
             self.show_questionnaire()
         else:
             self.show_end()
+        self._refresh_operator_menu()
 
     def show_questionnaire(self) -> None:
         self.phase = "questionnaire"
@@ -645,6 +647,17 @@ class LabSession(QObject):
         self.operator_dialog.accepted.connect(self._operator_chosen)
         self.operator_dialog.rejected.connect(self._release_dialog)
         self.operator_dialog.open()
+
+    def _refresh_operator_menu(self) -> None:
+        """A limit ended the feed (or the practice block) while the experimenter's menu was open: the menu
+        said "The session is running ... 0:12 left" and offered Pause and Abort for a session that had
+        ended. It is opened again for where the session stands now (the old one's rejection releases
+        nothing: no run is running)."""
+        old = self.operator_dialog
+        if old is None or not old.isVisible():
+            return
+        old.reject()
+        self._open_operator_menu()
 
     def _operator_chosen(self) -> None:
         self.operator_action(self.operator_dialog.chosen or "")

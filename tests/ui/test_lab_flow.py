@@ -129,6 +129,34 @@ def test_consent_refusal_records_nothing_but_the_refusal(qtbot, ui_clips, tmp_pa
         assert rows(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
 
 
+def test_operator_menu_open_when_the_limit_ends_the_feed_says_so(qtbot, ui_clips, tmp_path):
+    # seen in a new-user trial: the time limit ended the feed behind the open menu, which went on saying
+    # "The session is running ... 0:12 left" and offering Pause and Abort over the questionnaire
+    study = flow_study(ui_clips, tmp_path, views=3)
+    log = EventLog(tmp_path / "feed.db")
+    lab = make_lab(study, ui_clips, log, fields={"age": 40, "handedness": "right"})
+    qtbot.addWidget(lab.window)
+    lab.show()
+    qtbot.waitExposed(lab.window)
+    qtbot.mouseClick(lab.consent_page.agree, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(lab.instructions_page.button, Qt.MouseButton.LeftButton)
+    run = lab.main_run
+    wait_arrivals(qtbot, run, 1)
+    lab.request_operator()  # no PIN: the menu opens over the running feed
+    assert lab.operator_dialog.state.text() == "The session is running."
+    assert "abort" in lab.operator_dialog.action_buttons
+    run.limit_reached("minutes")  # what the session's timer does when the minutes are up
+    assert lab.phase == "questionnaire"
+    menu = lab.operator_dialog
+    assert menu.isVisible() and menu.state.text().startswith("The feed has ended and is recorded")
+    assert set(menu.action_buttons) == {"exit", "back"}
+    assert menu.info.text().endswith("1 of 3 views done, no time limit")  # the view the limit closed counts
+    qtbot.mouseClick(menu.action_buttons["back"], Qt.MouseButton.LeftButton)
+    assert lab.window.stack.currentWidget() is lab.questionnaire_page and not menu.isVisible()
+    lab.close(force=True)
+    assert log.close()
+
+
 def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
     study = flow_study(ui_clips, tmp_path, views=3)
     db = tmp_path / "feed.db"
