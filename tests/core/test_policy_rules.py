@@ -930,6 +930,8 @@ def test_greedy_and_uniform_rows_are_decides_rows():
             scores = np.round(rnd.normal(size=n), 1)  # ties
             if trial % 4 == 0:
                 scores[rnd.integers(0, n, 3)] = [np.nan, np.inf, -np.inf]
+            elif trial % 4 == 1:  # every score tied: above the shortlist, its first row is not the catalog's
+                scores[:] = 0.5
             want = decide(space, scores, served, blocked, greedy, SplitMix(trial), reasons=False)
             assert greedy_row(space, scores, served, blocked, greedy) == want.row and want.propensity == 1.0
             want = decide(space, scores, served, blocked, params, SplitMix(trial, 1), reasons=False)
