@@ -106,6 +106,18 @@ def check_protocol(cls: object, where: str = "") -> type:
     return cls  # type: ignore[return-value]
 
 
+def _beside(path: Path, e: BaseException) -> str:
+    """For a module the plugin imports that is a file beside it (``from helpers import f``): why it is not
+    found and what to do; "" otherwise."""
+    name = getattr(e, "name", None) if isinstance(e, ModuleNotFoundError) else None
+    top = (name or "").split(".")[0]
+    if not top or not ((path.parent / f"{top}.py").is_file() or (path.parent / top / "__init__.py").is_file()):
+        return ""
+    return (f" ({top} is beside the plugin, but a plugin is run as one file, not from its folder: put "
+            f"{path.parent} on PYTHONPATH to import it (it is then imported once per process, so saving it "
+            "does not reload the plugin), or copy what you need into the plugin)")
+
+
 def exec_plugin_source(path: str | Path, source: str, class_name: str) -> type:
     """Run ``source`` (the text of plugin file ``path``) as a fresh module and return its class ``class_name``.
 
@@ -123,7 +135,7 @@ def exec_plugin_source(path: str | Path, source: str, class_name: str) -> type:
     except SyntaxError as e:
         raise PluginError(f"{path}, line {e.lineno}: syntax error: {e.msg}") from e
     except BaseException as e:  # noqa: BLE001 - plugin code at import time, sys.exit included
-        raise PluginError(f"{path}: importing it raised {type(e).__name__}: {e}") from e
+        raise PluginError(f"{path}: importing it raised {type(e).__name__}: {e}{_beside(path, e)}") from e
     finally:
         # only the module object is kept (by the class); the name is not needed once loaded
         sys.modules.pop(module_name, None)

@@ -767,3 +767,21 @@ def test_ctrl_c_while_a_plugin_is_tried_stops_and_is_not_blamed_on_the_plugin(tm
             quick_check(f"{path}:Loops", timeout_s=5.0)
     finally:
         timer.cancel()
+
+
+def test_a_module_beside_the_plugin_that_it_cannot_import_is_explained(tmp_path):
+    """A developer who split a plugin in two (``from helpers import bonus``) read only "No module named
+    'helpers'" while helpers.py sat beside it; a module that is nowhere stays the bare error."""
+    (tmp_path / "helpers.py").write_text("def bonus():\n    return 0.0\n")
+    path = tmp_path / "split.py"
+    path.write_text("from helpers import bonus\nimport nowhere_at_all\n")
+    with pytest.raises(PluginError) as e:
+        make_any_ranker(f"{path}:Split")
+    assert str(e.value) == (f"{path}: importing it raised ModuleNotFoundError: No module named 'helpers' (helpers is "
+                            f"beside the plugin, but a plugin is run as one file, not from its folder: put {tmp_path} "
+                            "on PYTHONPATH to import it (it is then imported once per process, so saving it does not "
+                            "reload the plugin), or copy what you need into the plugin)")
+    path.write_text("import nowhere_at_all\n")
+    with pytest.raises(PluginError) as e:
+        make_any_ranker(f"{path}:Split")
+    assert str(e.value) == f"{path}: importing it raised ModuleNotFoundError: No module named 'nowhere_at_all'"
