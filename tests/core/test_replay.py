@@ -329,7 +329,9 @@ def test_a_plugin_returning_nan_gets_a_warning_in_the_report_the_text_and_on_std
     ("raise KeyboardInterrupt('plugin, not you')",
      "raised KeyboardInterrupt: plugin, not you (at line 11 of patchy.py, in scores) while being replayed"),
     # the policy's IndexError was blamed on the plugin: 'raised IndexError: index 3 is out of bounds ...'
-    ("return [0.0] * 3", ": scores() must return one score per clip, shape (64,), not (3,) while being replayed"),
+    ("return s[:3]", ": scores() must return one score per clip, shape (64,), not (3,) while being replayed"),
+    # a list was replayed and estimated, while the app refuses it at every call and foryou serves
+    ("return list(s)", ": scores() must return a numpy array, not list while being replayed"),
 ])
 def test_plugin_exits_and_errors_in_replay_are_one_line_and_exit_code_2(tmp_path, capsys, extra, says):
     plugin = tmp_path / "patchy.py"
