@@ -33,6 +33,21 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _not_ended_note(conn: sqlite3.Connection, ids: list[str], what: str) -> str | None:
+    """A line naming the sessions among ``ids`` that have not ended (still running, or interrupted and not yet
+    closed): a report or export made while a participant is still at it holds only what was written so far."""
+    from feedapp.store.sessions import list_sessions
+
+    wanted = set(ids)
+    open_ = [r for r in list_sessions(conn) if r["id"] in wanted and not r["end_reason"]]
+    if not open_:
+        return None
+    names = ", ".join(f"{r['short_id']} ({r['participant'] or '-'}, {r['status']})" for r in open_)
+    return (f"note: {len(open_)} session(s) in this {what} have not ended: {names}; {what} holds only what was "
+            "written so far (an interrupted session is closed, its last view completed, at the next start of "
+            f"feedapp on this database); make the {what} again once they have ended")
+
+
 def _no_sessions(conn, db_path: str | Path, study: str | None, condition: str | None = None) -> int:  # noqa: ANN001
     """Exit code 1 with one line: nothing matches, and what the file holds instead."""
     from collections import Counter
@@ -154,10 +169,13 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
         try:
             if session is not None:
                 result = write_report(conn, out_dir, session_id=resolve_session(conn, session))
+                ids = [result["figures"]["session"]["id"]]
             else:
                 if study not in studies(conn):
                     return _no_sessions(conn, db_path, study)
                 result = write_report(conn, out_dir, study=study)
+                ids = [s["id"] for s in result["figures"]["sessions"]]
+            not_ended = _not_ended_note(conn, ids, "report")
         finally:
             conn.close()
     except (StoreError, ReportError) as e:
@@ -170,6 +188,8 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
 
     outputs.record(db_path, "lab report", result["participants"], study=study)
     print(f"report written: {result['index']} ({len(result['files'])} files in {out_dir})")
+    if not_ended:
+        print(not_ended)
     return 0
 
 
@@ -341,6 +361,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
                                     "participant": part}
             for tmp, final in written:
                 os.replace(tmp, final)
+            not_ended = _not_ended_note(conn, ids, "export")
         finally:
             conn.close()
     except (StoreError, ExportError) as e:
@@ -363,6 +384,8 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
         print(f"  {f['file']:<32} {f['rows']:>9} rows")
     for line in removed:
         print(line)
+    if not_ended:
+        print(not_ended)
     return 0
 
 

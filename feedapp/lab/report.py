@@ -542,7 +542,7 @@ def _end(s: dict[str, Any]) -> str:
     """A session's end reason, with the crash continuation it belongs to (the Sessions table)."""
     links = [f"{words} {s[key][:8]}" for key, words in (("continues", "continues"), ("continued_in", "continued in"))
              if s.get(key)]
-    return (s["end_reason"] or "–") + (f" ({'; '.join(links)})" if links else "")
+    return (s["end_reason"] or "running/interrupted") + (f" ({'; '.join(links)})" if links else "")
 
 
 def render_session(fig: dict[str, Any]) -> str:

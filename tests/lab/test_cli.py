@@ -127,3 +127,31 @@ def test_missing_db_folder_is_refused_alike_by_lab_run_merge_and_demo(tmp_path, 
     for line, option in zip(lines, ("--db", "-o", "--db")):
         assert line == f"feedapp: the folder {missing.parent} for {option} does not exist; create it first or choose another path"
     assert not missing.parent.exists()
+
+
+def test_report_and_export_name_the_sessions_that_have_not_ended(tmp_path, study, capsys):
+    """Seen in a new-user trial: `lab report` and `lab export` made while a participant was still in a session
+    counted that session's first views in the study's figures without a word (its end column read '–')."""
+    from html import unescape
+
+    from tests.lab.conftest import record_lab_session
+
+    db = tmp_path / "feed.db"
+    recs = write_study_log(db, study, ["P01", "P02"])
+    log = EventLog(db)
+    still = record_lab_session(log, study, "P03", n_views=4, end=None)  # its last record is a checkpoint
+    assert log.close()
+    capsys.readouterr()
+    assert run("report", "--db", str(db), "--study", "learn-vs-random", "--out", str(tmp_path / "r")) == 0
+    out = capsys.readouterr().out
+    note = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and f"1 session(s) in this report have not ended: {still.id[:8]} (P03, " in note[0]
+    assert all(r.id[:8] not in note[0] for r in recs)
+    row = [r for r in unescape((tmp_path / "r" / "study-learn-vs-random.html").read_text()).split("<tr>")
+           if still.id[:8] in r]
+    assert row and "running/interrupted" in row[0]
+    assert run("export", "--db", str(db), "--study", "learn-vs-random", "--out", str(tmp_path / "e")) == 0
+    assert f"1 session(s) in this export have not ended: {still.id[:8]} (P03, " in capsys.readouterr().out
+    # the ended sessions alone: no note
+    assert run("report", "--db", str(db), "--session", recs[0].id[:8], "--out", str(tmp_path / "r1")) == 0
+    assert "note:" not in capsys.readouterr().out
