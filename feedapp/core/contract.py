@@ -305,6 +305,7 @@ def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000, source
     """Run every check on rankers built by ``make(seed)``; a check that raises fails with the error
     (and, given the plugin's ``source`` file, the line and method of it that raised). ``budget_ms``
     (a plugin's time per call in the app) adds the ``budget`` check, right after ``protocol``."""
+    make = _shape_checked(make)
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("protocol", lambda: _protocol(make)),
         *((("budget", lambda: _budget(make, budget_ms)),) if budget_ms is not None else ()),
@@ -317,7 +318,30 @@ def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000, source
     for name, run in checks:
         try:
             out.append(run())
+        except RankerFailure as e:  # scores the policy cannot use (a list, the wrong shape): said as such
+            out.append(Check(name, False, str(e)))
         except Exception as e:  # noqa: BLE001 - a ranker that raises fails that check, with the reason
             where = plugin_line("".join(traceback.format_exception(e)), source) if source is not None else ""
             out.append(Check(name, False, f"raised {type(e).__name__}: {e}{where}"))
     return out
+
+
+def _shape_checked(make: Callable[[int], BaseRanker]) -> Callable[[int], BaseRanker]:
+    """``make`` whose rankers' scores that are not one number per clip stop a check with the app guard's
+    words, not as the policy's IndexError on them ('index 63 is out of bounds for axis 0 with size 63').
+    NaN passes: the protocol names it, and the other checks still say what they test."""
+    def build(seed: int) -> BaseRanker:
+        r = make(seed)
+        scores = r.scores
+
+        def checked(rng):  # noqa: ANN001, ANN202
+            out = scores(rng)
+            n = r.space.n if r.space is not None else None
+            if not isinstance(out, np.ndarray) or out.shape != (n,) or out.dtype.kind not in "fiu":
+                _check_scores(out, n)
+            return out
+
+        r.scores = checked  # type: ignore[method-assign]
+        return r
+
+    return build

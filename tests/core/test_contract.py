@@ -201,3 +201,12 @@ def test_scores_the_apps_guard_refuses_fail_the_protocol_in_its_words():
     to a scalar index'."""
     protocol = _checks(ListScores)["protocol"]
     assert not protocol.passed and protocol.detail == "scores() must return a numpy array, not list"
+
+
+def test_wrongly_shaped_scores_are_named_by_every_check_not_as_the_policys_index_error():
+    """The checks after protocol read 'raised IndexError: index 63 is out of bounds for axis 0 with size 63'
+    (the policy's, on scores of 63 clips for 64): code the plugin never ran, and no word of the shape."""
+    checks = _checks(ShortScores)
+    assert all(not c.passed for c in checks.values())
+    assert checks["determinism"].detail == "scores() must return one score per clip, shape (64,), not (3,)"
+    assert not any("IndexError" in c.detail for c in checks.values())
