@@ -340,6 +340,24 @@ def replay_ranker(session: LoggedSession, make: Callable[[], BaseRanker], *, ser
     return {"name": eng.ranker.name, "steps": steps, "clips": eng.space.clips, "nonfinite": rp.nonfinite}
 
 
+def _stand_in_note(session: LoggedSession, used: Sequence[int]) -> list[str]:
+    """A note when slots used for the estimates were served by another ranker than the session's (a
+    plugin's fallback while it failed or restarted; ``impressions.policy``): the replay of the plugin
+    that served serves them as the guard did, so its figures are in part the fallback's."""
+    others: dict[str, int] = {}
+    for i in used:
+        p = session.steps[i].policy
+        if p and p != session.ranker:
+            others[p] = others.get(p, 0) + 1
+    if not others:
+        return []
+    who = ", ".join(f"{p} ({k})" for p, k in sorted(others.items()))
+    return [f"{sum(others.values())} of the {len(used)} slots used for the estimates were served by {who}, not "
+            f"{session.ranker} (a plugin's fallback while it failed or restarted; the log's ranker_failed events say "
+            f"why): replayed as it served, the plugin serves them so too, so its figures are partly "
+            + " and ".join(f"{p}'s" for p in sorted(others))]
+
+
 def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
     """Run plugin code in this process (batch tools do): anything it raises, ``SystemExit`` and
     ``KeyboardInterrupt`` included, becomes one ``ReplayError`` line naming the plugin."""
@@ -445,6 +463,7 @@ def replay(
             "that logs them), so no ranker can be evaluated on it"
         )
     counts["used"] = len(used)
+    notes = list(session.notes) + _stand_in_note(session, used)
     idx_used = set(used)
     logged_p = np.array([float(session.steps[i].propensity) for i in used])  # type: ignore[arg-type]
     r = np.array([float(rewards[i]) for i in used])  # type: ignore[arg-type]
@@ -525,7 +544,7 @@ def replay(
             })
     return {
         "session": {"id": session.id, "ranker": session.ranker, "params": dict(session.params), "seed": session.seed,
-                    "clips": space.n, "live_changes": len(session.live), "notes": list(session.notes)},
+                    "clips": space.n, "live_changes": len(session.live), "notes": notes},
         "target_params": overrides,
         "counts": counts,
         "reward": "recomputed from the logged view figures with feedapp.core.reward.compute_reward "

@@ -541,3 +541,18 @@ def test_a_clip_described_anew_reads_back_as_each_session_showed_it(tmp_path):
     conn.close()
     assert got == [{"c": ("Old title", 4000), "x": ("Other", 3000)}, {"c": ("New title", 4200), "x": ("Other", 3000)},
                    {"c": ("New title", 4200), "x": ("Other", 3000)}]
+
+
+def test_slots_served_by_a_stand_in_are_noted():
+    """Seen in a new-user trial: a plugin whose scores took 200 ms was stopped at every call and foryou served
+    all its slots; replay said 'served by creator-love ... slow.py:CreatorLove served this session' and printed
+    the plugin's estimates, which were foryou's, without a word."""
+    from dataclasses import replace
+
+    session = session_from_engine(drive(n=10))
+    assert replay(session, ["random"], n_boot=10)["session"]["notes"] == []
+    steps = tuple(replace(st, policy="foryou-fallback") if i < 4 else st for i, st in enumerate(session.steps))
+    notes = replay(replace(session, steps=steps), ["random"], n_boot=10)["session"]["notes"]
+    assert notes == ["4 of the 10 slots used for the estimates were served by foryou-fallback (4), not foryou (a "
+                     "plugin's fallback while it failed or restarted; the log's ranker_failed events say why): "
+                     "replayed as it served, the plugin serves them so too, so its figures are partly foryou-fallback's"]
