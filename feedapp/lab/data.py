@@ -121,8 +121,15 @@ def session_ids(
 
 def next_block(conn: sqlite3.Connection, study: str, participant: str) -> int:
     """Within-subjects: the block of the participant's next session = their sessions in the study so far
-    (an interrupted session counts: run it again with ``override`` if it must be repeated)."""
-    return len(session_ids(conn, study=study, participant=participant))
+    (an interrupted session counts: run it again with ``override`` if it must be repeated). A session that
+    continues a crashed one (its ``continues_session`` event) is that session's block, not one more."""
+    ids = session_ids(conn, study=study, participant=participant)
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    continuing = {r[0] for r in conn.execute(
+        f"SELECT DISTINCT session_id FROM events WHERE kind = 'continues_session' AND session_id IN ({marks})", ids)}
+    return sum(1 for sid in ids if sid not in continuing)
 
 
 @dataclass(frozen=True)
@@ -140,3 +147,4 @@ class Continuation:
     replay: tuple[View, ...]  # its closed views, for the ranker to learn first
     fields: dict[str, Any] = field(default_factory=dict)  # its start dialog's values (sessions.fields)
     seed: int | None = None  # its feed seed when the experimenter gave it by hand (else it is derived again)
+    block: int = 0  # its block (within-subjects), from its study event: the continuation runs the same block

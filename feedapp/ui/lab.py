@@ -45,7 +45,7 @@ from typing import Any
 
 from feedapp.errors import UserError
 from feedapp.core.model import Clip
-from feedapp.lab.data import Continuation
+from feedapp.lab.data import Continuation, next_block, study_event
 from feedapp.lab.study import Study
 from feedapp.store.cache import HeldProbeCache, ProbeCache
 from feedapp.store.replay_log import continued_chain, continued_views
@@ -109,8 +109,22 @@ def load_continuation(conn: sqlite3.Connection, session_id: str) -> Continuation
     lab = conn.execute("SELECT data FROM events WHERE session_id = ? AND kind = 'lab_session' ORDER BY mono_ns LIMIT 1",
                        [session_id]).fetchone()
     given = bool(lab and json.loads(lab[0] or "{}").get("seed_given"))
+    block = study_event(conn, session_id).get("block", 0)
     return Continuation(session_id, s[0] or "", s[1] or "", len(replay), elapsed, tuple(shown), replay,
-                        fields if isinstance(fields, dict) else {}, int(s[3]) if given and s[3] is not None else None)
+                        fields if isinstance(fields, dict) else {}, int(s[3]) if given and s[3] is not None else None,
+                        block if isinstance(block, int) and not isinstance(block, bool) and block >= 0 else 0)
+
+
+def session_block(conn: sqlite3.Connection, study: Study, participant: str,
+                  continuation: Continuation | None = None) -> int:
+    """The block (within-subjects; 0 otherwise) of ``participant``'s session about to start: the crashed
+    session's own block when this session continues it (not the next one: it was recorded as an override
+    of the next block's condition, with that block's seed), else the next block."""
+    if study.design != "within":
+        return 0
+    if continuation is not None and participant == continuation.participant:
+        return continuation.block
+    return next_block(conn, study.name, participant)
 
 
 def continued_start(cont: Continuation, condition: str | None, seed: int | None,
@@ -306,14 +320,16 @@ def run_lab(
         participant, condition, seed, given_fields = continued_start(continuation, condition, seed, given_fields)
 
     def block_for(pid: str) -> int:
-        return next_block(db.conn, study.name, pid) if study.design == "within" else 0
+        return session_block(db.conn, study, pid, continuation)
 
     def previous(pid: str) -> list[dict[str, Any]]:
         found = previous_sessions(db.conn, study, pid)
         if continuation is not None:  # continuing the crashed session is expected, not a duplicate
+            if study.design == "within" and pid == continuation.participant:
+                return []  # the crashed session's block, run on
             found = [s for s in found if s["id"] != continuation.session_id]
-        if study.design == "within" and len(found) < len(study.conditions):
-            return []  # one session per block is expected
+        if study.design == "within" and next_block(db.conn, study.name, pid) < len(study.conditions):
+            return []  # one session per block is expected (a continued crash is one block)
         return found
 
     if yes and participant:  # (its id and fields were checked before the database was opened)

@@ -279,3 +279,38 @@ def test_a_session_continued_after_a_crash_is_linked_both_ways(tmp_path):
     page = render_session(session_figures(conn, cont.id))
     assert "<td>continues session</td>" in page and crashed.id in page
     assert _end(a) == f"recovered_after_crash (continued in {cont.id[:8]})" and _end(c) == "quit"
+
+
+def test_a_within_subjects_session_continued_after_a_crash_stays_in_its_block(tmp_path, study):
+    """Seen in a new-user trial: P01's first block crashed and was continued; the start dialog offered the
+    continuation as block 1 ("chosen by hand: the study assigns 'learn' (recorded as an override)", another
+    seed), and the participant's real second block then counted as block 2, past the last one."""
+    from feedapp.core.session import SessionRecorder
+    from feedapp.lab.data import next_block
+    from feedapp.lab.study import parse_study
+    from feedapp.store.log import EventLog
+    from feedapp.ui.lab import load_continuation, session_block
+    from tests.lab.conftest import STUDY_TEXT, record_lab_session
+
+    within = parse_study(STUDY_TEXT.replace('method = "latin_square"', 'method = "latin_square"\ndesign = "within"'))
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    crashed = record_lab_session(log, within, "P01", n_views=3, end="recovered_after_crash")  # block 0
+    assert log.flush()
+    conn = open_for_reading(db)
+    cont = load_continuation(conn, crashed.id)
+    assert cont.block == 0 and session_block(conn, within, "P01", cont) == 0
+    a = within.assign("P01", block=session_block(conn, within, "P01", cont))  # what the start dialog assigns
+    assert a.condition.name == cont.condition and a.seed == crashed.record.seed  # no override, the same seed
+    first = a
+    conn.close()
+    linked = SessionRecorder(log, app_version="t", **a.session_kwargs(within.skip_threshold_ms))
+    linked.event("study", **a.study_event(within.sha256))
+    linked.event("continues_session", session_id=crashed.id, views=3, elapsed_ms=0.0)
+    linked.end("finished")
+    assert log.close()
+    conn = open_for_reading(db)
+    # the crashed session and its continuation are one block: the next session is block 1, the other condition
+    assert next_block(conn, within.name, "P01") == 1 == session_block(conn, within, "P01")
+    assert within.assign("P01", block=1).condition.name != first.condition.name
+    assert session_block(conn, study, "P01") == 0  # between subjects: always block 0
