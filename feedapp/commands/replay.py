@@ -120,13 +120,15 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
     ``plugin_budget_ms``, the app's ``--plugin-budget``). 0 all checks pass, 1 some fail, 2 the ranker
     cannot be loaded or ``draws`` is out of range (one line on stderr)."""
     from feedapp.core.contract import check_ranker
-    from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec
+    from feedapp.core.plugins import is_plugin_spec, load_plugin_class, make_any_ranker, parse_spec
 
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1000 <= draws <= 200_000:
         print(f"feedapp: --draws must be a whole number from 1000 to 200000, not {draws!r}", file=sys.stderr)
         return 2
     try:
         make_any_ranker(spec)  # a missing file, a syntax error, a bad class: one line, before any check
+        if is_plugin_spec(spec):  # a built-in's name, under which the app would not serve it
+            load_plugin_class(*parse_spec(spec), own_name=True)
     except (ValueError, RuntimeError) as e:
         print(f"feedapp: {e}", file=sys.stderr)
         return 2

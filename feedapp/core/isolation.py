@@ -161,7 +161,7 @@ class _Worker:
             from feedapp.core.plugins import exec_plugin_source
 
             path, class_name, source, seed, overrides, strict = load
-            cls = exec_plugin_source(path, source, class_name)
+            cls = exec_plugin_source(path, source, class_name, own_name=True)  # it is to serve: a name of its own
             self.ranker = cls(seed=seed)
             names = {p.name for p in self.ranker.spec()}
             for k, v in overrides.items():

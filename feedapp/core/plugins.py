@@ -118,11 +118,27 @@ def _beside(path: Path, e: BaseException) -> str:
             "does not reload the plugin), or copy what you need into the plugin)")
 
 
-def exec_plugin_source(path: str | Path, source: str, class_name: str) -> type:
+def borrowed_name(cls: type) -> str | None:
+    """Why ``cls`` may not serve a feed under its ``name``, or None: the name is a built-in ranker's (or
+    ``warmup``, a lab's scripted slots). Impressions log the serving ranker's name as their ``policy`` and
+    the session's ``ranker``, and the guard's fallback is the built-in ``foryou``: a plugin subclassing
+    ``ForYouRanker`` without a name of its own was logged as ``foryou``, its slots not to be told from
+    the built-in's or the fallback's."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or (find_ranker_class(name) is None and name != "warmup"):  # engine.WARMUP_POLICY
+        return None
+    whose = next((b.__name__ for b in cls.__mro__[1:] if b.__dict__.get("name") == name), None)
+    return (f"class {cls.__name__} is named {name!r}" + (f" (inherited from {whose})" if whose else "")
+            + f", as feedapp's own {name!r}: the log names the ranker of each slot by it, so its slots could not be "
+            "told from the built-in's (nor from the fallback's); give it a name of its own, name = \"...\"")
+
+
+def exec_plugin_source(path: str | Path, source: str, class_name: str, *, own_name: bool = False) -> type:
     """Run ``source`` (the text of plugin file ``path``) as a fresh module and return its class ``class_name``.
 
     A new module name per load, so edits are seen. Anything the module's code raises, ``SystemExit``
-    and ``KeyboardInterrupt`` included, becomes a one-line ``PluginError``.
+    and ``KeyboardInterrupt`` included, becomes a one-line ``PluginError``. ``own_name`` (a plugin about
+    to serve a feed, or be checked for it; not a logged version replayed) refuses a ``borrowed_name``.
     """
     path = Path(path)
     module_name = f"feedapp_plugin_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{next(_counter)}"
@@ -146,6 +162,9 @@ def exec_plugin_source(path: str | Path, source: str, class_name: str) -> type:
             f"{path} defines no class {class_name!r}" + (f" (it defines: {', '.join(found)})" if found else "")
         )
     check_protocol(cls, str(path))
+    borrowed = borrowed_name(cls) if own_name else None
+    if borrowed:
+        raise PluginError(f"{path}: {borrowed}")
     try:  # where it came from: its ranker_version is then the source's hash, as when served by a PluginHost
         cls.__feedapp_plugin__ = PluginVersion(str(path), class_name, source)
     except (AttributeError, TypeError):  # a class that refuses new attributes: versioned by its name
@@ -166,13 +185,13 @@ def read_plugin_source(path: str | Path) -> str:
         raise PluginError(f"cannot read the plugin file {path}: {e}") from e
 
 
-def load_plugin_class(path: str | Path, class_name: str) -> type:
+def load_plugin_class(path: str | Path, class_name: str, *, own_name: bool = False) -> type:
     """Import ``path`` as a fresh module in this process and return the class (see ``exec_plugin_source``).
 
     The feed never calls this: it loads plugins in a worker process (``PluginHost``). Batch tools
     (replay) and tests do.
     """
-    return exec_plugin_source(path, read_plugin_source(path), class_name)
+    return exec_plugin_source(path, read_plugin_source(path), class_name, own_name=own_name)
 
 
 def ranker_class(name_or_spec: str) -> type:

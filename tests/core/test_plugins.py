@@ -785,3 +785,27 @@ def test_a_module_beside_the_plugin_that_it_cannot_import_is_explained(tmp_path)
     with pytest.raises(PluginError) as e:
         make_any_ranker(f"{path}:Split")
     assert str(e.value) == f"{path}: importing it raised ModuleNotFoundError: No module named 'nowhere_at_all'"
+
+
+def test_a_plugin_under_a_built_in_rankers_name_is_refused_where_it_would_serve(tmp_path, capsys):
+    """A developer's tweak of foryou (``class Mine(ForYouRanker)``, no name of its own) served as 'foryou':
+    sessions.ranker and every impression's policy said foryou, as for the built-in and for the guard's
+    fallback (only ranker_version told them apart). Refused by the app's worker (so play, lab validate and
+    simulate's try) and by check-ranker; a logged version is still replayed."""
+    from feedapp.commands.replay import run_check_ranker_command
+    from feedapp.core.plugins import quick_check
+
+    path = tmp_path / "tweak.py"
+    path.write_text("from feedapp.core.rankers.foryou import ForYouRanker\n\n\nclass Tweak(ForYouRanker):\n"
+                    "    description = 'foryou, explored more'\n")
+    says = (f"{path}: class Tweak is named 'foryou' (inherited from ForYouRanker), as feedapp's own 'foryou': the "
+            "log names the ranker of each slot by it, so its slots could not be told from the built-in's (nor from "
+            "the fallback's); give it a name of its own, name = \"...\"")
+    assert quick_check(f"{path}:Tweak") == [("ranker", says)]
+    assert run_check_ranker_command(f"{path}:Tweak", draws=1000) == 2
+    assert capsys.readouterr().err == f"feedapp: {says}\n"
+    with pytest.raises(PluginError, match="is named 'foryou'"):
+        load_plugin_class(path, "Tweak", own_name=True)
+    assert load_plugin_class(path, "Tweak").name == "foryou"  # a session it served replays
+    path.write_text(path.read_text() + "    name = 'tweak'\n")
+    assert quick_check(f"{path}:Tweak") == []
