@@ -22,8 +22,9 @@ The checks, on demo-like catalogs built here (no files needed):
 - ``replay``: a session with live parameter changes and a refresh, replayed with the same ranker,
   gives back every logged propensity (to 1e-9) and the served clip of every slot;
 - ``budget`` (given ``budget_ms``: ``feedapp check-ranker`` on a plugin): the median of five
-  ``learn_one`` and of five ``scores`` calls on a catalog of the demo's size is within the time the
-  app gives one call into a plugin; past it the app stops every call and the built-in ranker serves.
+  ``learn_one`` and of five ``scores`` calls (and of ``restrict`` and ``explain``, when the plugin has
+  them) on a catalog of the demo's size is within the time the app gives one call into a plugin;
+  past it the app stops every call and the built-in ranker serves.
 """
 
 from __future__ import annotations
@@ -289,6 +290,11 @@ def _budget(make: Callable[[int], BaseRanker], budget_ms: float) -> Check:
         "learn_one": median_call_ms(lambda k: learn(r, clips[k0 + k], 0.5, _view(clips[k0 + k], k0 + k)), budget_ms),
         "scores": median_call_ms(lambda k: r.scores(decision_streams(8, k, k0 + BUDGET_CALLS)[0]), budget_ms),
     }
+    mask = np.ones(len(clips), dtype=bool)
+    if type(r).restrict is not BaseRanker.restrict:  # called at every decision, as scores is
+        median["restrict"] = median_call_ms(lambda k: r.restrict(mask), budget_ms)
+    if type(r).explain is not BaseRanker.explain:  # called for every row of Up next
+        median["explain"] = median_call_ms(lambda k: r.explain(k), budget_ms)
     detail, slow = over_budget(median, budget_ms, BUDGET_CLIPS)
     return Check("budget", not slow, detail + ", or give check-ranker and the app a larger --plugin-budget" if slow else detail)
 

@@ -299,6 +299,10 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
                         clips[k0 + k].id, 2500.0, 2000.0, exit="swipe_next", position=k0 + k)), budget_ms),
                     "scores": median_call_ms(lambda k: call("scores", SplitMix(1, k)), budget_ms),
                 }
+                if r._restricts:
+                    median["restrict"] = median_call_ms(lambda k: call("restrict", np.ones(space.n, dtype=bool)), budget_ms)
+                if r._explains:
+                    median["explain"] = median_call_ms(lambda k: call("explain", k), budget_ms)
                 detail, slow = over_budget(median, budget_ms, space.n, option="", where="a lab session")
                 if slow:
                     return [("ranker", f"{what}{detail}")]

@@ -210,3 +210,25 @@ def test_wrongly_shaped_scores_are_named_by_every_check_not_as_the_policys_index
     assert all(not c.passed for c in checks.values())
     assert checks["determinism"].detail == "scores() must return one score per clip, shape (64,), not (3,)"
     assert not any("IndexError" in c.detail for c in checks.values())
+
+
+class SlowExplain(BaseRanker):
+    """Its explain (called for every pick's reasons) takes 60 ms: each call would be stopped in the app."""
+
+    name = "slow-explain"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return np.zeros(self.space.n)
+
+    def explain(self, row):  # noqa: ANN001, ANN201
+        import time
+
+        time.sleep(0.06)
+        return ("why",)
+
+
+def test_a_slow_explain_fails_the_budget_check_too():
+    from feedapp.core.contract import _budget
+
+    check = _budget(lambda seed: SlowExplain(seed=seed), 50.0)
+    assert not check.passed and "explain() over the 50 ms" in check.detail and "scores() < 0.1 ms" in check.detail
