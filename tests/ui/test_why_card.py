@@ -6,7 +6,7 @@ from __future__ import annotations
 from feedapp.core.endcard import Explanation, Part
 from feedapp.core.model import Clip
 from feedapp.ui.panels.style import TopicColours
-from feedapp.ui.panels.why import HEIGHT, WhyCard, fitting
+from feedapp.ui.panels.why import HEIGHT, WhyCard, fitting, shown_parts
 
 LEAD_IN = "You came back to this clip. It was served here because:"
 REASON = "The feed is still unsure about clips like this, so it tries one (+0.49)."
@@ -33,3 +33,17 @@ def test_a_revisit_with_four_score_parts_on_a_laptop_card(qtbot):
         why.resize(width, HEIGHT)
         why.grab()  # paints
         assert why.shown == shown
+
+
+def test_the_parts_shown_add_up_to_the_score():
+    # seen in a new-user trial: "score +0.83, the sum of these parts" over four rows adding up to 0.86; a
+    # fifth part (-0.03) was cut off
+    parts = (Part("topic", "cats", 0.47), Part("unsure", "", 0.45), Part("fatigue", "topic", -0.10),
+             Part("other", "", 0.04), Part("length", "17-23s", -0.03))
+    shown = shown_parts(parts)
+    assert len(shown) == 4 and abs(sum(p.value for p in shown) - 0.83) < 1e-9
+    assert shown[:3] == list(parts[:3]) and shown[3].kind == "other" and abs(shown[3].value - 0.01) < 1e-9
+    assert shown_parts(parts[:4]) == list(parts[:4])  # four parts fit as they are
+    many = tuple(Part("topic", f"t{k}", 0.1 * (6 - k)) for k in range(6)) + (Part("other", "", 0.3),)
+    shown = shown_parts(many)  # a large "rest" is not shown twice
+    assert [p.kind for p in shown].count("other") == 1 and abs(sum(p.value for p in shown) - sum(p.value for p in many)) < 1e-9

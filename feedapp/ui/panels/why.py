@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from feedapp.core.endcard import PART_NAMES, Explanation
+from feedapp.core.endcard import PART_NAMES, Explanation, Part
 from feedapp.core.model import Clip
 from feedapp.ui.panels import style
 from feedapp.ui.panels.style import TopicColours
@@ -29,6 +29,20 @@ PART_COLOURS = {
 
 FIRST_CLIP = ("Your first clip: the feed knows nothing about you yet, so it starts with any clip. "
               "From now on, how long you watch each clip teaches it what to show next.")
+
+
+MAX_PARTS = 4  # rows of score parts the card has room for
+
+
+def shown_parts(parts: tuple[Part, ...] | list[Part], n: int = MAX_PARTS) -> list[Part]:
+    """The rows of the card, which says "the sum of these parts": the parts themselves when they fit,
+    else the n-1 largest (other than "rest") and one "rest of the score" row holding all the others, so
+    the rows still add up to the score. (Cutting at n hid a fifth part: 0.47 + 0.45 - 0.10 + 0.04
+    under "score +0.83, the sum of these parts".)"""
+    if len(parts) <= n:
+        return list(parts)
+    keep = [p for p in parts if p.kind != "other"][: n - 1]
+    return keep + [Part("other", "", sum(p.value for p in parts) - sum(p.value for p in keep))]
 
 
 class WhyCard(style.ScaledWidget):
@@ -114,7 +128,7 @@ class WhyCard(style.ScaledWidget):
             bar_w = content.width() - label_w - val_w
             mid = bar_l + bar_w / 2
             scale = max(0.5, max(abs(pt.value) for pt in e.parts))
-            shown = e.parts[:4]
+            shown = shown_parts(e.parts)
             p.setPen(QPen(style.GRID, 1))
             p.drawLine(QPointF(mid, y), QPointF(mid, y + PART_H * len(shown)))
             for pt in shown:
