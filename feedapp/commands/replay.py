@@ -92,9 +92,11 @@ def run_replay_command(
 ) -> int:
     """``feedapp replay``: what each ranker would have served at each step, and its estimated reward."""
     try:
-        from feedapp.core.plugins import make_any_ranker
+        from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec
 
         for name in rankers:  # an unknown ranker or parameter is an error before the log is even opened
+            if is_plugin_spec(name) and not parse_spec(name)[0].exists():
+                continue  # the plugin that served may be in the log (its source): replay says whether it is
             make_any_ranker(name, **dict(params or {}))
         conn = open_for_reading(db_path)
         try:

@@ -364,12 +364,13 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
     import traceback
 
     from feedapp.core.plugins import PluginError, RankerFailure, is_plugin_spec, parse_spec, plugin_line
+    from feedapp.core.rankers.base import ParameterError
 
     if not is_plugin_spec(name):
         return fn()
     try:
         return fn()
-    except (ReplayError, PluginError):
+    except (ReplayError, PluginError, ParameterError):  # ParameterError: a --param the ranker refuses, as itself
         raise
     except RankerFailure as e:  # its output broke the protocol (a wrongly shaped score array)
         raise ReplayError(f"plugin {name}: {e} while {what}; fix it and replay again") from e
@@ -424,9 +425,20 @@ def replay(
     ``params`` (``feedapp replay --param NAME=VALUE``) override the parameters of every target; a
     target replayed with overrides keeps them for the whole session.
     """
-    from feedapp.core.plugins import make_any_ranker
+    from feedapp.core.plugins import exec_plugin_source, is_plugin_spec, make_any_ranker, parse_spec
 
     make = make or (lambda name, seed, params: make_any_ranker(name, seed=seed, **dict(params)))
+    first = session.start.get("plugin")
+    gone = {name for name in rankers if is_plugin_spec(name) and isinstance(first, dict) and "source" in first
+            and not parse_spec(name)[0].is_file() and _names_the_served_code(name, first)}
+    if gone:  # the plugin that served, its file not here (a lab's database on another machine): the log has its code
+        logged_make = make
+
+        def make(name: str, seed: int, params: Mapping[str, object]) -> BaseRanker:
+            if name not in gone:
+                return logged_make(name, seed, params)
+            return exec_plugin_source(first["path"], first["source"], first["class"])(seed=seed, **dict(params))
+
     overrides = dict(params or {})
     if not rankers:
         raise ReplayError("name at least one ranker to replay the session with")
@@ -463,7 +475,9 @@ def replay(
             "that logs them), so no ranker can be evaluated on it"
         )
     counts["used"] = len(used)
-    notes = list(session.notes) + _stand_in_note(session, used)
+    notes = list(session.notes) + _stand_in_note(session, used) + [
+        f"there is no file {parse_spec(name)[0]} here: {name} is the plugin that served, replayed from the source "
+        "the log holds" for name in rankers if name in gone]
     idx_used = set(used)
     logged_p = np.array([float(session.steps[i].propensity) for i in used])  # type: ignore[arg-type]
     r = np.array([float(rewards[i]) for i in used])  # type: ignore[arg-type]
@@ -477,7 +491,6 @@ def replay(
     out_rankers = []
     warnings: list[str] = []
     per_step: dict[int, dict[str, object]] = {}
-    first = session.start.get("plugin")
     for name in rankers:
         same = names[name] == session.ranker and _names_the_served_code(name, first)
         serving = same and not overrides

@@ -20,7 +20,7 @@ import pytest
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine, view_from_record
 from feedapp.core.feed_session import LIVE_CHANGE, SESSION_CATALOG, FeedSession
-from feedapp.core.plugins import PluginHost
+from feedapp.core.plugins import PluginError, PluginHost
 from feedapp.core.records import MemorySink
 from feedapp.core.replay import LoggedStep, ReplayError, replay
 from feedapp.core.session import SessionRecorder
@@ -341,6 +341,34 @@ def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_pat
                       "        return -super().scores(rng)\n")
     rep = replay(_memory_session(sink), [spec], n_boot=20)
     _assert_reproduced(rep, spec, engine.picks)
+
+
+def test_a_plugin_session_replays_from_the_log_where_the_plugin_file_is_not(tmp_path, capsys):
+    """The log holds the source of the plugin that served, but replay refused it on a machine without the
+    file ('there is no plugin file .../mine.py'): a lab's database analysed elsewhere, or the file moved."""
+    plugin = tmp_path / "mine.py"
+    plugin.write_text(EXAMPLE.read_text())
+    catalog, _ = _split_catalog(7)
+    spec = f"{plugin}:TopicAverage"
+    engine = PluginHost.feed(catalog, spec, seed=4, params={"temperature": 0.3})
+    sink = MemorySink()
+    sink.clips_known(tuple(catalog.clips))
+    run_session(engine, sink, views=12, seed=7)
+    engine.plugin_host.close()
+    path, d = record_sqlite(tmp_path, PluginHost.feed(catalog, spec, seed=4), views=8, seed=7)  # as the app logs it
+    d.engine.plugin_host.close()
+    plugin.unlink()
+    rep = replay(_memory_session(sink), [spec, "foryou"], n_boot=20)
+    _assert_reproduced(rep, spec, engine.picks)
+    note = f"there is no file {plugin} here: {spec} is the plugin that served, replayed from the source the log holds"
+    assert rep["session"]["notes"] == [note]
+    with pytest.raises(PluginError, match="there is no plugin file"):  # another class of it is not in the log
+        replay(_memory_session(sink), [f"{plugin}:Other"], n_boot=20)
+    from feedapp.cli import main
+
+    assert main(["replay", "--db", str(path), "--session", d.recorder.id[:8], "--ranker", spec, "--no-steps"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {note}" in out and f"{spec} served this session: replay reproduces" in out
 
 
 def test_an_edited_copy_of_the_plugin_is_replayed_from_its_own_file(tmp_path):
