@@ -325,7 +325,8 @@ def test_replay_command_reports_the_reproduction_and_takes_param(tmp_path, capsy
     assert "epsilon must be between 0 and 1" in err and err.count("\n") == 1
 
 
-def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_path):
+def _plugin_session(tmp_path: Path, views: int):
+    """A session served by the example plugin copied to ``tmp_path/mine.py``: (file, spec, catalog, engine, sink)."""
     plugin = tmp_path / "mine.py"
     plugin.write_text(EXAMPLE.read_text())
     catalog, _ = _split_catalog(7)
@@ -333,8 +334,13 @@ def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_pat
     engine = PluginHost.feed(catalog, spec, seed=4, params={"temperature": 0.3})
     sink = MemorySink()
     sink.clips_known(tuple(catalog.clips))
-    run_session(engine, sink, views=30, seed=7)
+    run_session(engine, sink, views=views, seed=7)
     engine.plugin_host.close()
+    return plugin, spec, catalog, engine, sink
+
+
+def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_path):
+    plugin, spec, _, engine, sink = _plugin_session(tmp_path, 30)
     # the author edits the file afterwards: the scores change, the logged session must not
     plugin.write_text(EXAMPLE.read_text().replace("class TopicAverage", "class TopicAverage_old") +
                       "\n\nclass TopicAverage(TopicAverage_old):\n    def scores(self, rng):\n"
@@ -346,15 +352,7 @@ def test_a_plugin_session_replays_the_logged_code_after_the_file_changed(tmp_pat
 def test_a_plugin_session_replays_from_the_log_where_the_plugin_file_is_not(tmp_path, capsys):
     """The log holds the source of the plugin that served, but replay refused it on a machine without the
     file ('there is no plugin file .../mine.py'): a lab's database analysed elsewhere, or the file moved."""
-    plugin = tmp_path / "mine.py"
-    plugin.write_text(EXAMPLE.read_text())
-    catalog, _ = _split_catalog(7)
-    spec = f"{plugin}:TopicAverage"
-    engine = PluginHost.feed(catalog, spec, seed=4, params={"temperature": 0.3})
-    sink = MemorySink()
-    sink.clips_known(tuple(catalog.clips))
-    run_session(engine, sink, views=12, seed=7)
-    engine.plugin_host.close()
+    plugin, spec, catalog, engine, sink = _plugin_session(tmp_path, 12)
     path, d = record_sqlite(tmp_path, PluginHost.feed(catalog, spec, seed=4), views=8, seed=7)  # as the app logs it
     d.engine.plugin_host.close()
     plugin.unlink()
