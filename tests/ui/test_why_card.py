@@ -47,3 +47,38 @@ def test_the_parts_shown_add_up_to_the_score():
     many = tuple(Part("topic", f"t{k}", 0.1 * (6 - k)) for k in range(6)) + (Part("other", "", 0.3),)
     shown = shown_parts(many)  # a large "rest" is not shown twice
     assert [p.kind for p in shown].count("other") == 1 and abs(sum(p.value for p in shown) - sum(p.value for p in many)) < 1e-9
+
+
+def test_sentences_get_the_height_they_are_drawn_in_at_every_zoom(qtbot):
+    # seen in a new-user trial after Ctrl +: "You watched #cats clips longer than usual" lost its "(+0.35)."
+    # (measured in a rounded integer rectangle it fitted one line; drawn in the real one it wrapped)
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+
+    from feedapp.ui.panels import style
+
+    clip = Clip("c1", "/x/c1.mp4", "Zoomies", ("cats",), "theo", 7300, 30.0, 540, 960)
+    parts = (Part("unsure", "", 0.46), Part("topic", "cats", 0.35), Part("fatigue", "topic", -0.05))
+    words = ["The feed is still unsure about clips like this, so it tries one (+0.46).",
+             "You watched #cats clips longer than usual (+0.35).", "Held back a little: you just saw #cats (-0.05)."]
+    why = WhyCard(TopicColours())
+    qtbot.addWidget(why)
+    why.set_pick(clip, Explanation(0.76, 0.12, False, parts, tuple(words)), "foryou")
+    checked = 0
+    # zooms and widths at which the integer rectangle disagreed with the drawing, and a sweep around them
+    for scale, widths in ((1.01, range(326, 336)), (1.03, range(426, 436)), (1.05, range(339, 349)),
+                          (1.06, range(303, 313)), (1.1, range(300, 460, 7)), (1.33, range(300, 460, 7))):
+        why.set_ui_scale(scale)
+        for width in widths:
+            why.resize(width, why.px(HEIGHT))
+            why.grab()
+            img = QImage(why.size(), QImage.Format.Format_ARGB32)
+            p = QPainter(img)
+            p.scale(scale, scale)  # the card's painter: drawText wraps as this measures
+            p.setFont(style.font(12))
+            for text, h in zip(why.shown, why.heights):
+                need = p.boundingRect(QRectF(10, 0, why.text_width, 400), style.WRAP, text).height()
+                assert need <= h + 0.5, (scale, width, text, need, h)
+                checked += 1
+            p.end()
+    assert checked > 150

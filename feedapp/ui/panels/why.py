@@ -55,6 +55,8 @@ class WhyCard(style.ScaledWidget):
         self.first = False
         self.last_note: str | None = None
         self.shown: list[str] = []  # the sentences the last paint had room for
+        self.heights: list[float] = []  # ... and the height each was given (design units)
+        self.text_width = 0.0  # the width they were laid out in (design units)
         self.apply_scale()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Why the feed showed this clip. The score is the sum of the coloured parts: what the "
@@ -158,10 +160,14 @@ class WhyCard(style.ScaledWidget):
         if e is not None and not self.first:
             sentences.extend((t, style.TEXT) for t in e.sentences)
         p.setFont(style.font(12))
-        fm = p.fontMetrics()
-        heights = [fm.boundingRect(QRectF(content.left(), y, content.width(), 400).toRect(), style.WRAP, t).height()
+        # measured in the very rectangle each sentence is drawn in: an integer rectangle (toRect) is up to
+        # half a unit wider at a zoom (Ctrl +) and let a sentence fit on one line that the drawing wrapped,
+        # its last words ("(+0.35).") clipped under the next sentence
+        heights = [p.boundingRect(QRectF(content.left(), y, content.width(), 400), style.WRAP, t).height()
                    for t, _ in sentences]
         self.shown = [t for t, _ in sentences[:fitting([t for t, _ in sentences], heights, y, content.bottom() + 2)]]
+        self.text_width = content.width()
+        self.heights = heights[:len(self.shown)]
         for (sentence, colour), h in zip(sentences[:len(self.shown)], heights):
             p.setPen(colour)
             p.drawText(QRectF(content.left(), y, content.width(), h + 2), style.WRAP, sentence)
