@@ -401,12 +401,13 @@ class ProfileSeries:
     def update(self, history: Sequence[Mapping[str, Any]]) -> bool:
         """Bring the series up to ``history``; True when something changed."""
         first = id(history[0]) if history else None
-        if len(history) < self.views or (history and self.views and first != self._first_id):
+        reset = len(history) < self.views or bool(history and self.views and first != self._first_id)
+        if reset:
             self.topics.clear()
             self.counts.clear()
             self.views = 0
         if len(history) == self.views:
-            return False
+            return reset  # a fresh profile with no view yet: emptied, which is a change to draw
         self._first_id = first
         for snap in history[self.views :]:
             aff = snap.get("topics", {})

@@ -232,3 +232,42 @@ def test_a_slow_explain_fails_the_budget_check_too():
 
     check = _budget(lambda seed: SlowExplain(seed=seed), 50.0)
     assert not check.passed and "explain() over the 50 ms" in check.detail and "scores() < 0.1 ms" in check.detail
+
+
+class CachesAtBind(BaseRanker):
+    """Copies the topic matrix when bound and never updates it (no ``_space_did_grow``)."""
+
+    name = "caches-at-bind"
+    is_learner = True
+
+    def bind(self, space, world=None):  # noqa: ANN001, ANN201
+        super().bind(space, world)
+        self.T = np.array(space.T, dtype=float)
+        self.w = np.zeros(self.T.shape[1])
+        return self
+
+    def learn_one(self, clip, reward):  # noqa: ANN001, ANN201
+        for t in clip.topics:
+            self.w[self.space.topic_index[t]] += reward
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return self.space.T[:, : self.w.size] @ self.w  # one per clip, but learn_one fails on a new topic
+
+
+class StaleLength(CachesAtBind):
+    name = "stale-length"
+
+    def scores(self, rng):  # noqa: ANN001, ANN201
+        return np.zeros(len(self.T))
+
+
+def test_a_ranker_that_ignores_clips_joining_the_catalog_fails_the_protocol():
+    """Seen in a new-user trial: a plugin that cached its arrays when bound passed every check; in the demo,
+    whose catalog grows while its clips are made, it failed at the first growth and foryou served."""
+    raised = _checks(CachesAtBind)["protocol"]
+    assert not raised.passed and raised.detail.startswith("raised IndexError") and raised.detail.endswith(
+        "after 6 clips joined the catalog (with a new topic and a new creator, as while the demo's clips are made)")
+    stale = _checks(StaleLength)["protocol"]
+    assert not stale.passed and stale.detail == (
+        "after 6 clips joined the catalog (with a new topic and a new creator, as while the demo's clips are made): "
+        "scores() must return one score per clip, shape (46,), not (40,)")
