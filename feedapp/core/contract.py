@@ -7,8 +7,9 @@ runs it on a plugin for its author.
 
 The checks, on demo-like catalogs built here (no files needed):
 
-- ``protocol``: one finite float score per clip of the bound catalog; ``clone()`` is fresh with the
-  same parameters; ``rank`` returns a permutation;
+- ``protocol``: one finite float score per clip of the bound catalog, also after clips joined it (a new
+  topic and creator among them) and were learned; ``clone()`` is fresh with the same parameters;
+  ``rank`` returns a permutation;
 - ``scores_independent``: the scores of a decision come from its score stream only: scoring twice
   from the same keys gives the same scores, and the decision's adjusted scores do not change when
   the policy stream changes;
@@ -158,6 +159,18 @@ def _score_problem(eng: FeedEngine) -> str | None:
     return None
 
 
+GROWTH = "after 6 clips joined the catalog (with a new topic and a new creator, as while the demo's clips are made)"
+
+
+def _joining(n_old: int, k: int = 6) -> list[Clip]:
+    """``k`` clips that join a catalog of ``n_old`` later: a topic and a creator it has not seen yet among them."""
+    rnd = np.random.default_rng(9)
+    return [Clip(f"j{i}", f"/j{i}.mp4", f"joined {i}", ("gardening",) if i % 2 else ("cats", "gardening"),
+                 "newcomer" if i % 3 else "creator0", int(rnd.integers(3000, 40000)), 30.0, 540, 960,
+                 created=f"2027-01-{1 + i:02d}", features=tuple(float(x) for x in rnd.normal(size=4)))
+            for i in range(n_old, n_old + k)]
+
+
 def _protocol(make: Callable[[int], BaseRanker]) -> Check:
     clips = _catalog(40)
     eng = _engine(make, clips, 1, {}, 0)
@@ -165,6 +178,19 @@ def _protocol(make: Callable[[int], BaseRanker]) -> Check:
     if problem is None:
         _watch(eng, 8)
         problem = _score_problem(eng)
+    if problem is None:  # clips join (the demo's catalog grows as its clips are made; _space_did_grow)
+        joined = _joining(len(clips))
+        try:
+            eng.catalog.add(joined)
+            problem = _score_problem(eng)
+            for k, c in enumerate(joined if problem is None else ()):
+                learn(eng.ranker, c, 0.5 if k % 2 else -0.5, _view(c, 8 + k))
+            problem = problem or _score_problem(eng)
+        except Exception as e:  # noqa: BLE001 - said as any check's failure, with when it happened
+            e.add_note(GROWTH)
+            raise
+        if problem is not None:
+            problem = f"{GROWTH}: {problem}"
     if problem is not None:
         return Check("protocol", False, problem)
     problems = []
@@ -174,7 +200,7 @@ def _protocol(make: Callable[[int], BaseRanker]) -> Check:
     order = make(2).rank(clips)
     if sorted(c.id for c in order) != sorted(c.id for c in clips):
         problems.append("rank() does not return a permutation of its candidates")
-    return Check("protocol", not problems, "; ".join(problems) or "scores finite, one per clip; clone fresh; rank a permutation")
+    return Check("protocol", not problems, "; ".join(problems) or "scores finite, one per clip, also after clips joined; clone fresh; rank a permutation")
 
 
 def _scores_independent(make: Callable[[int], BaseRanker]) -> Check:
@@ -328,7 +354,8 @@ def check_ranker(make: Callable[[int], BaseRanker], *, draws: int = 5000, source
             out.append(Check(name, False, str(e)))
         except Exception as e:  # noqa: BLE001 - a ranker that raises fails that check, with the reason
             where = plugin_line("".join(traceback.format_exception(e)), source) if source is not None else ""
-            out.append(Check(name, False, f"raised {type(e).__name__}: {e}{where}"))
+            when = "".join(f" {n}" for n in getattr(e, "__notes__", ()))
+            out.append(Check(name, False, f"raised {type(e).__name__}: {str(e).strip()}{where}{when}"))
     return out
 
 

@@ -251,6 +251,19 @@ def test_profile_series_follows_profile_history_and_finds_the_click():
     assert views_since_refresh(eng) == 0
 
 
+def test_a_fresh_profile_empties_the_series_and_says_so():
+    # seen in a new-user trial: after R (refresh my feed) the taste bars read 0 but "How it formed" kept the
+    # old profile's lines and "5 views" until the next view: emptied, update() said nothing had changed
+    eng = engine()
+    watch(eng, {"cats"}, 5)
+    s = ProfileSeries()
+    assert s.update(eng.profile_history()) and s.views == 5
+    eng.refresh()
+    assert eng.profile_history() == []
+    assert s.update(eng.profile_history()) and s.views == 0 and s.topics == {}
+    assert not s.update(eng.profile_history())  # nothing new since
+
+
 def _series(points: list[tuple[float, int]]) -> ProfileSeries:
     s = ProfileSeries()
     s.update([{"topics": {"cats": a}, "topic_views": {"cats": n}} for a, n in points])
