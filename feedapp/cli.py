@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate viewers with hidden tastes over 1-3 topics on a demo-like catalog and report how fast "
         "the ranker learns them, with random and popular (and an oracle that knows the taste) beside it. Every "
         "simulated viewer of a learning ranker runs the app's own feed engine and step (one FeedEngine per viewer); "
-        "random, popular and the oracle, which learn nothing but view counts and not-interested marks, run the same decisions without the engine's "
+        "random (drawing uniformly, its default), popular and the oracle, which learn nothing but view counts and not-interested "
+        "marks, run the same decisions without the engine's "
         "records (the same clips, tested exactly).",
     )
     sim.add_argument("--viewers", type=SIM_VIEWERS.arg, default=200,

@@ -306,7 +306,8 @@ def run_simulate_command(
     cat = report["catalog"]
     print(
         f"{report['viewers']} simulated viewers x {report['views']} views, seed {report['seed']}, catalog of "
-        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), one FeedEngine per viewer in {workers} process(es)"
+        f"{cat['clips']} clips ({cat['topics']} topics, {cat['creators']} creators), one FeedEngine per viewer "
+        f"(the oracle, uniform random and popular: the same slots without one) in {workers} process(es)"
         + (f", taste switch at view {switch_at}" if switch_at is not None else "")
     )
     if params:

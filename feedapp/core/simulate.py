@@ -39,8 +39,8 @@ Read the late part of the curves with the catalog in mind: a viewer with one pre
 about 10 clips of it, so after ~40 views even the oracle serves repeats (worth less) or other
 topics, and ``off_taste_after_50`` is then high for every policy.
 
-One implementation of the policy: every viewer of a ranker that learns from views (``foryou``, a
-plugin, any ranker but the three below) is one ``FeedEngine`` driven through the feed transaction
+One implementation of the policy: every viewer of any ranker but the three below (``foryou``,
+``following``, a plugin...) is one ``FeedEngine`` driven through the feed transaction
 (``FeedSession`` without a recorder: the app's own step, so the slot after a clip is decided when
 that clip settles, after the view before it was learned), the same engine, policy, rankers and
 reward the app runs. Viewers are split into ``SHARDS`` fixed populations that share global
@@ -56,8 +56,8 @@ those paths, for the other two; ``allowed_mask``) at the moments of the feed ste
 engine's random streams and the ranker's own scores, minus the records and learning nobody reads.
 tests/core/test_simulate.py compares their runs with the engine's slot for slot, exactly (clips,
 plays, propensities, the shared counts), through taste switches, a newcomer, "not interested"
-marks, relaxed rules and the shortlist. Any other policy, ``random`` at another epsilon, or an
-oracle under other rules runs the engine.
+marks, relaxed rules and the shortlist. Any other policy, or ``random`` at another epsilon, runs
+the engine (so would the oracle, were its parameters to leave anything to chance or cut a score).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class SimViewer:
 
 class OracleRanker(BaseRanker):
     """Knows the viewer: scores = expected play time (seconds). Not in the registry. ``simulate`` runs it
-    through ``_run_oracle`` (the same slots as an engine serving it, without the engine)."""
+    through ``_run_lean`` with ``_oracle_chooser`` (the same slots as an engine serving it, without the engine)."""
 
     name = "oracle"
     description = "knows the simulated viewer's hidden taste (upper reference, simulation only)"
@@ -320,7 +320,8 @@ def _run_viewer(engine: FeedEngine, viewer: SimViewer, views: int, topics: Seque
 
 Chooser = Callable[[np.ndarray, np.ndarray, int, int], tuple[int, float]]
 """``(served rows, blocked mask, slot, views learned) -> (row, propensity)``: one decision of a policy
-whose decisions read nothing a view teaches but the "not interested" marks (``_run_lean``)."""
+whose decisions read nothing a view teaches but the "not interested" marks and the shared view counts
+(``_run_lean``)."""
 
 
 def _oracle_chooser(viewer: SimViewer, space: FeatureSpace, params: dict) -> Chooser:
@@ -506,8 +507,9 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
     rules = {k: v for k, v in make_any_ranker(job.ranker, **dict(job.params or {})).params.items()
              if k in ("repeat_gap", "max_same_topic")}
     worlds = {p: World() for p in job.policies}  # popularity is global within the shard's population
-    # the policies that learn nothing from a view but its "not interested" mark run without an engine
-    # (``_run_lean``: the same slots); every other policy runs the engine's step
+    # the policies that learn nothing from a view but its "not interested" mark and its clip's view count
+    # (random drawing uniformly, popular) run without an engine (``_run_lean``: the same slots); every
+    # other policy runs the engine's step
     lean = {p: _lean_kind(p, job.params if p == job.ranker else None) for p in job.policies}
     out: dict[str, list[tuple[int, _Run]]] = {p: [] for p in (*job.policies, "oracle")}
     for v in range(job.shard, job.viewers, SHARDS):
@@ -540,7 +542,7 @@ def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[st
             viewer = SimViewer.make(vseed, topics, creators)
             viewer._per_clip = consts
             oracle = OracleRanker(vseed, viewer, **rules)
-            if is_greedy(oracle.params):  # always, unless a rule of the policy changed: then the engine's step
+            if is_greedy(oracle.params):  # always with OracleRanker's defaults (the engine's step otherwise)
                 run = _run_lean(viewer, space, _oracle_chooser(viewer, space, oracle.params), job.views, topics,
                                 job.switch_at, job.hidden, job.reveal_at)
             else:
@@ -581,7 +583,9 @@ def simulate(
 
     Returns plain data: one summary per policy (see the module docstring), the chance level, the
     targets and whether the ranker met them. Each viewer is one ``FeedEngine`` driven through
-    ``FeedSession``; ``workers`` > 1 runs the ``SHARDS`` populations in that many processes (same results).
+    ``FeedSession``, except under the oracle, ``random`` drawing uniformly and ``popular``, which run
+    ``_run_lean`` (the same slots); ``workers`` > 1 runs the ``SHARDS`` populations in that many
+    processes (same results).
 
     The creators' side (``feedapp.core.fame``) is in ``report["fame"]`` (one entry per policy) unless
     ``fame=False``. ``newcomer`` names a creator of the catalog whose clips are held back until view

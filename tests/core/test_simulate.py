@@ -237,6 +237,47 @@ def test_random_and_popular_with_their_own_parameters_run_lean_and_exactly():
             assert (fast.rows, fast.propensity) == (slow.rows, slow.propensity)
 
 
+SIMULATE_LEAN_CASES = (
+    # popular as the ranker with its own parameters, random twice and following beside it, a switch
+    dict(viewers=6, views=30, ranker="popular", seed=4, params={"epsilon": 0.2, "repeat_gap": 3, "creator_fatigue": 1.0},
+         baselines=("random", "following", "random", "popular"), switch_at=12),
+    # random as the ranker under a same-topic limit (the oracle takes its rules), a newcomer, 2 processes
+    dict(viewers=5, views=25, ranker="random", seed=2, params={"max_same_topic": 2, "repeat_gap": 4},
+         baselines=("popular",), catalog=add_newcomer(demo_like_catalog(2), "newbie"), newcomer="newbie",
+         newcomer_at=9, workers=2),
+    # a tiny generated catalog: every rule relaxed, "not interested" marks
+    dict(viewers=5, views=20, ranker="foryou", seed=7, catalog=generated_catalog(3, 2, 2, seed=1),
+         baselines=("popular", "random")),
+)
+
+
+@pytest.mark.parametrize("case", range(len(SIMULATE_LEAN_CASES)))
+def test_simulate_reports_what_every_policy_on_the_engine_would(monkeypatch, case):
+    """The whole report (curves, watch, fame) is byte for byte the one ``simulate`` gives when every
+    policy runs the engine: ``_run_shard``'s choice of the lean runs, the parameters each gets, the
+    world ``popular`` shares across a shard's viewers and the oracle's rules are the engine's."""
+    import feedapp.core.simulate as sim
+
+    kw = SIMULATE_LEAN_CASES[case]
+    lean = json.dumps(simulate(**kw), sort_keys=True)
+    monkeypatch.setattr(sim, "_lean_kind", lambda policy, params: None)
+    monkeypatch.setattr(sim, "is_greedy", lambda params: False)
+    assert json.dumps(simulate(**kw), sort_keys=True) == lean
+
+
+def test_the_oracle_keeps_the_rankers_feed_rules():
+    """The oracle serves under the evaluated ranker's repeat gap and same-topic limit (the module's
+    promise), in the lean run as in the engine: stricter than its defaults here (a gap of 30, at most
+    2 clips of a topic in a row), and never broken, since 64 clips always leave a clip both allow."""
+    cat = demo_like_catalog(1)  # one topic per clip
+    job = _Job(0, 3, 60, "random", 1, cat, {"repeat_gap": 30, "max_same_topic": 2}, None, (), True)
+    space = FeatureSpace(cat.clips)
+    for _, run in _run_shard(job)["oracle"]:
+        topics = [space.clips[r].topics[0] for r in run.rows]
+        assert all(len(set(topics[i:i + 3])) > 1 for i in range(len(topics) - 2))
+        assert all(r not in run.rows[max(0, i - 30):i] for i, r in enumerate(run.rows))
+
+
 def test_simulate_rejects_bad_arguments():
     with pytest.raises(ValueError, match="viewers"):
         simulate(viewers=0)
