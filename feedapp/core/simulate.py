@@ -80,7 +80,7 @@ from feedapp.core.features import FeatureSpace
 from feedapp.core.model import Clip, View
 from feedapp.core.plugins import make_any_ranker
 from feedapp.core.rankers.base import BaseRanker, Param, World
-from feedapp.core.rankers.policy import decide, greedy_row, is_greedy, is_uniform, uniform_row
+from feedapp.core.rankers.policy import decide, greedy_row, is_greedy, is_uniform, ranker_context, uniform_row
 from feedapp.core.rankers.popular import PopularRanker
 from feedapp.core.rankers.random import RandomRanker
 from feedapp.core.rankers.rng import Rng, SplitMix, absorb, decision_streams
@@ -353,7 +353,8 @@ def _popular_chooser(seed: int, space: FeatureSpace, world: World, params: dict)
 
     def choose(served: np.ndarray, blocked: np.ndarray, slot: int, learned: int) -> tuple[int, float]:
         score_rng, rng = decision_streams(seed, slot, learned)
-        d = decide(space, ranker.scores(score_rng), served, blocked, ranker.params, rng, reasons=False)
+        d = decide(space, ranker.scores(score_rng), served, blocked, ranker.params, rng, **ranker_context(ranker),
+                   reasons=False)  # (the context: none for popular today; kept as the engine passes it)
         return d.row, d.propensity
 
     return choose, ranker
