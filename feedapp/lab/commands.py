@@ -176,6 +176,7 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
                 result = write_report(conn, out_dir, study=study)
                 ids = [s["id"] for s in result["figures"]["sessions"]]
             not_ended = _not_ended_note(conn, ids, "report")
+            removed = _remove_withdrawn_pages(conn, db_path, Path(out_dir), {Path(f).name for f in result["files"]})
         finally:
             conn.close()
     except (StoreError, ReportError) as e:
@@ -188,6 +189,8 @@ def run_report_command(db_path: str | Path, session: str | None, study: str | No
 
     outputs.record(db_path, "lab report", result["participants"], study=study)
     print(f"report written: {result['index']} ({len(result['files'])} files in {out_dir})")
+    for line in removed:
+        print(line)
     if not_ended:
         print(not_ended)
     return 0
@@ -412,6 +415,36 @@ def _earlier_participant_files(db_path: str | Path, out: Path, fmt: str) -> dict
 
 #: The names ``participant_file_names`` gives: ``{participant}_{study}_{YYYY-MM-DD or undated}.{format}``.
 _PARTICIPANT_FILE = re.compile(r"[^_/\\]+_[^_/\\]+_(\d{4}-\d{2}-\d{2}|undated)\.(csv|jsonl|parquet)")
+
+
+#: The session pages ``lab report`` writes: ``session-{first 8 characters of the id}.html`` and ``.json``.
+_SESSION_PAGE = re.compile(r"session-([0-9a-f]{8})\.(html|json)")
+
+
+def _remove_withdrawn_pages(conn: sqlite3.Connection, db_path: str | Path, out: Path, now: set[str]) -> list[str]:
+    """Delete the session pages an earlier ``lab report`` from this database wrote into ``out`` whose
+    session is no longer in it (withdrawn): reporting again into the folder after ``lab withdraw`` left
+    the withdrawn participant's pages beside the new ones. Pages of sessions still in the database (another
+    study's, say) and files feedapp did not write there stay."""
+    from feedapp.lab import outputs
+
+    here, lines, seen = out.absolute(), [], set()
+    for path, parts in outputs.written_by(db_path, "lab report"):
+        m = _SESSION_PAGE.fullmatch(path.name)
+        if m is None or path.parent != here or path.name in now or path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        if conn.execute("SELECT 1 FROM sessions WHERE substr(id, 1, 8) = ?", [m[1]]).fetchone():
+            continue
+        who = ", ".join(parts) or "?"
+        try:
+            path.unlink()
+        except OSError as e:
+            lines.append(f"note: {path} ({who}) is the page of a session no longer in {db_path} and could not be "
+                         f"deleted: {e.strerror or e}; delete it before sharing the folder")
+            continue
+        lines.append(f"removed {path.name} ({who}): its session is no longer in {db_path} (withdrawn)")
+    return lines
 
 
 def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str]:

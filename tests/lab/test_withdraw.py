@@ -366,3 +366,29 @@ def test_withdrawing_from_one_study_with_delete_outputs_keeps_another_study_s_fi
     assert run_withdraw_command(path, "P02", yes=True, study=study.name, delete_outputs=True) == 0
     assert not list((tmp_path / "a").glob("P02_*")) and not (tmp_path / "a" / "views.csv").exists()
     assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == kept
+
+
+def test_reporting_again_after_a_withdrawal_removes_the_withdrawn_session_pages(tmp_path, study, capsys):
+    """Seen in a new-user trial: P03 withdrawn (without --delete-outputs), then `lab report` again into the
+    same folder: the study page left P03 out, but session-XXXXXXXX.html/.json of P03 stayed beside it."""
+    from feedapp.lab.commands import run_report_command
+
+    path = tmp_path / "feed.db"
+    recs = write_study_log(path, study, ["P01", "P02", "P03"])
+    report = tmp_path / "report"
+    assert run_report_command(path, None, "learn-vs-random", report) == 0
+    (report / "notes.html").write_text("mine")  # not feedapp's: stays
+    other = tmp_path / "other.db"  # a page of another database's session in the same folder: stays
+    write_study_log(other, study, ["P09"])
+    assert run_report_command(other, None, "learn-vs-random", report) == 0
+    pages = {p.name for p in report.glob("session-*")}
+    gone = {f"session-{recs[2].id[:8]}.html", f"session-{recs[2].id[:8]}.json"}
+    assert gone <= pages
+    assert run_withdraw_command(path, "P03", yes=True) == 0
+    capsys.readouterr()
+    assert run_report_command(path, None, "learn-vs-random", report) == 0
+    out = capsys.readouterr().out
+    assert {p.name for p in report.glob("session-*")} == pages - gone
+    for name in sorted(gone):
+        assert f"removed {name} (P03): its session is no longer in {path} (withdrawn)" in out
+    assert (report / "notes.html").exists()
