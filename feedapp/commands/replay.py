@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from feedapp.commands import plugin_prints_to_stderr
 from feedapp.core.isolation import DEFAULT_BUDGET_MS
 from feedapp.core.replay import replay
 from feedapp.store.replay_log import read_logged_session
@@ -97,13 +98,15 @@ def run_replay_command(
         for name in rankers:  # an unknown ranker or parameter is an error before the log is even opened
             if is_plugin_spec(name) and not parse_spec(name)[0].exists():
                 continue  # the plugin that served may be in the log (its source): replay says whether it is
-            make_any_ranker(name, **dict(params or {}))
+            with plugin_prints_to_stderr():
+                make_any_ranker(name, **dict(params or {}))
         conn = open_for_reading(db_path)
         try:
             logged = read_logged_session(conn, session)
         finally:
             conn.close()
-        rep = replay(logged, list(rankers), ci=ci, params=params)
+        with plugin_prints_to_stderr():
+            rep = replay(logged, list(rankers), ci=ci, params=params)
     except (ValueError, RuntimeError) as e:  # ReplayError, UnknownRanker, PluginError, the store's StoreError
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
@@ -128,15 +131,17 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
         print(f"feedapp: --draws must be a whole number from 1000 to 200000, not {draws!r}", file=sys.stderr)
         return 2
     try:
-        make_any_ranker(spec)  # a missing file, a syntax error, a bad class: one line, before any check
-        if is_plugin_spec(spec):  # a built-in's name, under which the app would not serve it
-            load_plugin_class(*parse_spec(spec), own_name=True)
+        with plugin_prints_to_stderr():
+            make_any_ranker(spec)  # a missing file, a syntax error, a bad class: one line, before any check
+            if is_plugin_spec(spec):  # a built-in's name, under which the app would not serve it
+                load_plugin_class(*parse_spec(spec), own_name=True)
     except (ValueError, RuntimeError) as e:
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
     source = parse_spec(spec)[0] if is_plugin_spec(spec) else None  # failures name the plugin's line
-    checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source,
-                          budget_ms=plugin_budget_ms if source is not None else None)  # built-ins run in-process
+    with plugin_prints_to_stderr():
+        checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source,
+                              budget_ms=plugin_budget_ms if source is not None else None)  # built-ins run in-process
     failed = [c for c in checks if not c.passed]
     if as_json:
         print(json.dumps({"ranker": spec, "passed": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from feedapp.commands import plugin_prints_to_stderr
 from feedapp.core.catalog import Catalog
 from feedapp.core.plugins import is_plugin_spec, make_any_ranker, parse_spec, plugin_line, quick_check
 from feedapp.core.rankers.base import ParameterError
@@ -227,7 +228,8 @@ def run_simulate_command(
             if viewer_kind is not None:
                 raise ValueError("--param is not available with --viewer-kind (its rankers run with their defaults)")
             try:  # a parameter the ranker lacks, or out of range: one line, before the run
-                make_any_ranker(ranker, **dict(params))
+                with plugin_prints_to_stderr():
+                    make_any_ranker(ranker, **dict(params))
             except ParameterError as e:  # the command line's mistake, not the plugin's code (its super().__init__)
                 raise ValueError(str(e)) from None
         if topics is not None and catalog_size is None:
@@ -257,9 +259,10 @@ def run_simulate_command(
                 print(f"feedapp: note: {who} switchers change taste at view {DEFAULT_SWITCH_AT}, after this run's {views} "
                       f"views, so none switches here (the switch rows stay '-'); give --switch-at VIEW below {views}, "
                       f"or --views above {DEFAULT_SWITCH_AT}", file=sys.stderr)
-            kind_report = run_kind(viewer_kind, catalog if catalog is not None else demo_like_catalog(seed),
-                                   (ranker, *(compare or DEFAULT_PEERS)), viewers=viewers, views=views, seed=seed,
-                                   switch_at=switch_at, progress=bar)
+            with plugin_prints_to_stderr():
+                kind_report = run_kind(viewer_kind, catalog if catalog is not None else demo_like_catalog(seed),
+                                       (ranker, *(compare or DEFAULT_PEERS)), viewers=viewers, views=views, seed=seed,
+                                       switch_at=switch_at, progress=bar)
             print(json.dumps(kind_report, indent=2) if as_json else format_kind_report(kind_report))
             return 0
         newcomer = None
@@ -269,20 +272,21 @@ def run_simulate_command(
             catalog = add_newcomer(catalog if catalog is not None else demo_like_catalog(seed))
             newcomer = "newcomer"
         extra = {"baselines": tuple(compare)} if compare else {}
-        report = simulate(
-            viewers=viewers,
-            views=views,
-            ranker=ranker,
-            seed=seed,
-            switch_at=switch_at,
-            workers=workers,
-            catalog=catalog,
-            progress=bar,
-            newcomer=newcomer,
-            newcomer_at=newcomer_at,
-            params=dict(params) if params else None,
-            **extra,
-        )
+        with plugin_prints_to_stderr():
+            report = simulate(
+                viewers=viewers,
+                views=views,
+                ranker=ranker,
+                seed=seed,
+                switch_at=switch_at,
+                workers=workers,
+                catalog=catalog,
+                progress=bar,
+                newcomer=newcomer,
+                newcomer_at=newcomer_at,
+                params=dict(params) if params else None,
+                **extra,
+            )
         plots = write_plots(report, plot_dir) if plot_dir is not None else []
     except Exception as e:
         failed = _plugin_failure(e, plugins)  # plugin code that failed later in the run, whatever it raised

@@ -556,3 +556,13 @@ def test_slots_served_by_a_stand_in_are_noted():
     assert notes == ["4 of the 10 slots used for the estimates were served by foryou-fallback (4), not foryou (a "
                      "plugin's fallback while it failed or restarted; the log's ranker_failed events say why): "
                      "replayed as it served, the plugin serves them so too, so its figures are partly foryou-fallback's"]
+
+
+def test_what_a_plugin_prints_while_replayed_goes_to_stderr(tmp_path, capsys):
+    plugin = tmp_path / "patchy.py"
+    plugin.write_text(SOMETIMES_NAN.format(extra="print('debug', len(s)); s[::3] = 0.0"))
+    path = tmp_path / "feed.db"
+    sid = record(path, n=5)
+    assert run_replay_command(open_for_reading, path, sid[:8], [f"{plugin}:Patchy"], as_json=True) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["rankers"][0]["ranker"] == f"{plugin}:Patchy" and "debug 64" in err

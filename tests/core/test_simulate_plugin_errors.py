@@ -102,3 +102,20 @@ def test_a_wrong_param_for_a_plugin_is_the_command_lines_mistake_not_the_plugins
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"feedapp: {says}") and err.count("\n") == 1
     assert "mine.py" not in err and "while simulating" not in err
+
+
+def test_what_a_plugin_prints_goes_to_stderr_and_json_stays_json(tmp_path, capsys):
+    """A developer's debug print in scores went to stdout, into simulate's (and replay's, check-ranker's)
+    report: --json output no longer parsed ('Expecting value: line 1 column 1')."""
+    import json
+
+    from feedapp.commands.replay import run_check_ranker_command
+
+    spec = _plugin(tmp_path, "def scores(self, rng):\n    print('debug: scoring', self.space.n)\n"
+                             "    return np.zeros(self.space.n)\n")
+    assert run_simulate_command(3, 6, spec, 0, workers=1, progress=False, as_json=True) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["viewers"] == 3 and "debug: scoring 64" in err
+    assert run_check_ranker_command(spec, draws=1000, as_json=True) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["passed"] and "debug: scoring 40" in err
