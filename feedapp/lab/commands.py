@@ -436,15 +436,18 @@ def _remove_withdrawn_pages(conn: sqlite3.Connection, db_path: str | Path, out: 
         seen.add(path)
         if conn.execute("SELECT 1 FROM sessions WHERE substr(id, 1, 8) = ?", [m[1]]).fetchone():
             continue
-        who = ", ".join(parts) or "?"
-        try:
-            path.unlink()
-        except OSError as e:
-            lines.append(f"note: {path} ({who}) is the page of a session no longer in {db_path} and could not be "
-                         f"deleted: {e.strerror or e}; delete it before sharing the folder")
-            continue
-        lines.append(f"removed {path.name} ({who}): its session is no longer in {db_path} (withdrawn)")
+        lines.append(_remove_file(path, ", ".join(parts) or "?", f"its session is no longer in {db_path} (withdrawn)",
+                                  f"is the page of a session no longer in {db_path}", "sharing the folder"))
     return lines
+
+
+def _remove_file(path: Path, who: str, why: str, what: str, before: str) -> str:
+    """Delete ``path`` (a file that holds ``who``) and say so; or say it could not be deleted, and why."""
+    try:
+        path.unlink()
+    except OSError as e:
+        return f"note: {path} ({who}) {what} and could not be deleted: {e.strerror or e}; delete it before {before}"
+    return f"removed {path.name} ({who}): {why}"
 
 
 def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str]:
@@ -468,13 +471,8 @@ def _remove_stale(out: Path, earlier: dict[str, str], now: set[str]) -> list[str
         st = path.stat()
         if (st.st_dev, st.st_ino) in written:
             continue
-        try:
-            path.unlink()
-        except OSError as e:
-            lines.append(f"note: {path} ({participant}) is from an earlier export, not this one, and could not be "
-                         f"deleted: {e.strerror or e}; delete it before analysing the folder")
-            continue
-        lines.append(f"removed {name} ({participant}): written here by an earlier export, not by this one")
+        lines.append(_remove_file(path, participant, "written here by an earlier export, not by this one",
+                                  "is from an earlier export, not this one", "analysing the folder"))
     return lines
 
 
