@@ -203,6 +203,7 @@ def run_simulate_command(
     stands for them). ``params`` (``--param``) are ``ranker``'s parameter values; the policies beside it
     keep their defaults.
     """
+    asked_workers = workers is not None  # --workers given: --viewer-kind runs its viewers in this process
     workers = workers if workers is not None else default_workers()
     in_the_way = _file_in_the_way(plot_dir) if plot_dir is not None else None
     if in_the_way is not None:  # said before the simulation runs, not after minutes of work
@@ -250,6 +251,8 @@ def run_simulate_command(
         if viewer_kind is not None:
             if newcomer_at is not None or plot_dir is not None:
                 raise ValueError("--newcomer-at and --plot are not available with --viewer-kind")
+            if asked_workers:  # said, not ignored: a run asked to share 4 processes took one
+                raise ValueError("--workers is not available with --viewer-kind (its viewers run in one process)")
             from feedapp.core.demo_catalog import demo_like_catalog
             from feedapp.core.sim_bench import run_kind
             from feedapp.core.sim_viewers import DEFAULT_SWITCH_AT

@@ -119,3 +119,12 @@ def test_what_a_plugin_prints_goes_to_stderr_and_json_stays_json(tmp_path, capsy
     assert run_check_ranker_command(spec, draws=1000, as_json=True) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["passed"] and "debug: scoring 40" in err
+
+
+def test_workers_with_viewer_kind_is_refused_not_ignored(capsys):
+    """--viewer-kind runs its viewers in one process: '--workers 4' was silently ignored (one process, slower
+    than asked); like --plot and --newcomer-at there, it is now one line."""
+    assert run_simulate_command(2, 5, "random", 0, workers=4, progress=False, viewer_kind="one_topic") == 2
+    assert capsys.readouterr().err == ("feedapp: --workers is not available with --viewer-kind (its viewers run in "
+                                       "one process)\n")
+    assert run_simulate_command(2, 5, "random", 0, progress=False, viewer_kind="one_topic", compare=["random"]) == 0
