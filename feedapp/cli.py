@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--workers", type=SIM_WORKERS.arg, default=None, metavar="N",
                      help="processes that run the viewers, each driven like the app's feed "
-                     "(default: one per core it may use, at most 4; same report with any number; not with --viewer-kind)")
+                     "(default: one per core it may use, at most 4; same report with any number)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sim.add_argument("--compare", nargs="+", metavar="NAME", default=None,
                      help="policies beside the ranker (default: random popular; with --viewer-kind: peers), e.g. --compare "
