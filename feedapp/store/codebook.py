@@ -15,7 +15,8 @@ CODEBOOK: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ('mode', 'text', '`demo`, `play`, `lab`, `practice`, `simulate`',
          'how the app was run'),
         ('ranker', 'text', '',
-         'name of the ranker that chose the clips'),
+         "name of the ranker the session serves with (a plugin's `name`); a slot another ranker served in its "
+         "place, a plugin's fallback `foryou` while it failed or restarted, says so in `impressions.policy`"),
         ('ranker_params', 'text', 'JSON object',
          "the ranker's parameters at the start"),
         ('seed', 'integer', '',
