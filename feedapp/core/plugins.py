@@ -234,16 +234,19 @@ QUICK_CHECK_VIEWS = 6  # views a plugin learns in ``quick_check`` before it scor
 
 
 def quick_check(spec: str, params: dict[str, object] | None = None, *,
-                timeout_s: float = DEFAULT_LOAD_TIMEOUT_S, budget_ms: float | None = None) -> list[tuple[str, str]]:
+                timeout_s: float = DEFAULT_LOAD_TIMEOUT_S, budget_ms: float | None = None,
+                served_in: str = "a lab session", option: str = "") -> list[tuple[str, str]]:
     """Load the plugin at ``spec`` in its own worker process (as the feed would) and try it: its
     parameters against its spec, then bound to a small demo-like catalog, learning a few whole views,
     one ``scores`` (one finite number per clip) and ``restrict`` (a boolean mask) if it has one.
-    Given ``budget_ms`` (the app's time per call: ``lab validate``), the catalog has the demo's size
-    and the median ``learn_one`` and ``scores`` call must be within it (``contract.median_call_ms``).
+    Given ``budget_ms`` (the app's time per call), the catalog has the demo's size and the median
+    ``learn_one``, ``scores`` (``restrict``, ``explain``) call must be within it (``contract.median_call_ms``),
+    said as where it would be stopped (``served_in``) and how to change the budget there (``option``).
 
-    Returns what is wrong as (where, one-line message): ``where`` is ``"ranker"`` or ``"params.NAME"``
-    (a study file's ``lab validate`` puts them on the condition's line). Empty: it works. Every call
-    into plugin code has ``timeout_s`` together, so a plugin that loops cannot hang the check.
+    Returns what is wrong as (where, one-line message): ``where`` is ``"ranker"``, ``"params.NAME"`` or
+    ``"budget"`` (the calls are too slow; a study file's ``lab validate`` puts them all on the condition's
+    line). Empty: it works. Every call into plugin code has ``timeout_s`` together, so a plugin that
+    loops cannot hang the check.
     """
     from feedapp.core.contract import BUDGET_CLIPS, _catalog, median_call_ms, over_budget
 
@@ -294,18 +297,24 @@ def quick_check(spec: str, params: dict[str, object] | None = None, *,
                     return r._call(op, *args, timeout_s=max(0.0, deadline - time.perf_counter()))
 
                 k0 = QUICK_CHECK_VIEWS
-                median = {
-                    "learn_one": median_call_ms(lambda k: call("learn_one", k0 + k, 0.5, View(
-                        clips[k0 + k].id, 2500.0, 2000.0, exit="swipe_next", position=k0 + k)), budget_ms),
-                    "scores": median_call_ms(lambda k: call("scores", SplitMix(1, k)), budget_ms),
-                }
-                if r._restricts:
-                    median["restrict"] = median_call_ms(lambda k: call("restrict", np.ones(space.n, dtype=bool)), budget_ms)
-                if r._explains:
-                    median["explain"] = median_call_ms(lambda k: call("explain", k), budget_ms)
-                detail, slow = over_budget(median, budget_ms, space.n, option="", where="a lab session")
+                try:
+                    median = {
+                        "learn_one": median_call_ms(lambda k: call("learn_one", k0 + k, 0.5, View(
+                            clips[k0 + k].id, 2500.0, 2000.0, exit="swipe_next", position=k0 + k)), budget_ms),
+                        "scores": median_call_ms(lambda k: call("scores", SplitMix(1, k)), budget_ms),
+                    }
+                    if r._restricts:
+                        median["restrict"] = median_call_ms(lambda k: call("restrict", np.ones(space.n, dtype=bool)),
+                                                            budget_ms)
+                    if r._explains:
+                        median["explain"] = median_call_ms(lambda k: call("explain", k), budget_ms)
+                except PluginTimeout:  # it loaded and scored once: its calls are seconds long, far over the budget
+                    return [("budget", f"{what}its calls did not finish within the {timeout_s:g} s of this check, far "
+                                       f"over the {budget_ms:g} ms the app gives one call into a plugin{option}, so in "
+                                       f"{served_in} each would be stopped and foryou would serve instead; make it faster")]
+                detail, slow = over_budget(median, budget_ms, space.n, option=option, where=served_in)
                 if slow:
-                    return [("ranker", f"{what}{detail}")]
+                    return [("budget", f"{what}{detail}")]
         except PluginTimeout:
             return [("ranker", f"{what}binding, learning {QUICK_CHECK_VIEWS} views and scoring {space.n} clips did "
                                f"not finish within {timeout_s:g} s")]

@@ -594,7 +594,7 @@ def check_plugins(study: Study, text: str = "", *, timeout_s: float | None = Non
         for where, message in quick_check(cond.ranker, study.ranker_params(cond),  # a session's calls have the
                                           timeout_s=DEFAULT_LOAD_TIMEOUT_S if timeout_s is None else timeout_s,
                                           budget_ms=DEFAULT_BUDGET_MS):  # app's default budget: lab run has no other
-            at = ("conditions", cond.name, *where.split(".", 1))
+            at = ("conditions", cond.name, *("ranker" if where == "budget" else where).split(".", 1))
             problems.append(Problem(".".join(at), message, loc.line(at), None, "error"))
     return problems
 

@@ -50,7 +50,7 @@ def test_a_plugin_that_fails_later_in_the_run_is_one_line_naming_its_file_and_li
     spec = _plugin(tmp_path, """\
         def learn_one(self, clip, reward):
             self.seen += 1
-            if self.seen > 8:  # past the quick check's few views
+            if self.seen > 12:  # past the quick check's few views (6, then 5 timed)
                 raise OSError("late failure")
 
         def scores(self, rng):
@@ -128,3 +128,16 @@ def test_workers_with_viewer_kind_is_refused_not_ignored(capsys):
     assert capsys.readouterr().err == ("feedapp: --workers is not available with --viewer-kind (its viewers run in "
                                        "one process)\n")
     assert run_simulate_command(2, 5, "random", 0, progress=False, viewer_kind="one_topic", compare=["random"]) == 0
+
+
+def test_a_plugin_too_slow_for_the_app_is_simulated_with_a_note(tmp_path, capsys):
+    """The simulator calls plugins without a time budget, so a plugin whose scores take 60 ms ran and scored
+    well there, and the developer learned only in the app that every call was stopped and foryou served."""
+    spec = _plugin(tmp_path, "def scores(self, rng):\n    import time\n    time.sleep(0.06)\n"
+                             "    return np.zeros(self.space.n)\n")
+    assert run_simulate_command(1, 3, spec, 0, workers=1, progress=False) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("1 simulated viewers x 3 views")
+    assert err.startswith(f"feedapp: note: {spec}: learn_one() ") and err.count("\n") == 1
+    assert ("scores() over the 50 ms the app gives one call into a plugin (--plugin-budget), so in the app each such "
+            "call would be stopped and foryou would serve instead; make it faster") in err
