@@ -158,11 +158,11 @@ class _Worker:
         """Any of: load the class and make the ranker, bind it, replay views, score once (one message)."""
         meta = None
         if load is not None:
-            from feedapp.core.plugins import exec_plugin_source
+            from feedapp.core.plugins import exec_plugin_source, set_up
 
             path, class_name, source, seed, overrides, strict = load
             cls = exec_plugin_source(path, source, class_name, own_name=True)  # it is to serve: a name of its own
-            self.ranker = cls(seed=seed)
+            self.ranker = set_up(cls(seed=seed), f"{path}:{class_name}")
             names = {p.name for p in self.ranker.spec()}
             for k, v in overrides.items():
                 if k in names:

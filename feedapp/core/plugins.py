@@ -204,17 +204,27 @@ def ranker_class(name_or_spec: str) -> type:
     return cls
 
 
+def set_up(r: object, where: str) -> BaseRanker:
+    """``r``, a plugin ranker just made, unless its ``__init__`` skipped ``BaseRanker.__init__`` (no
+    ``params``, ``seed``): then a ``PluginError`` that says so, not the engine's AttributeError later."""
+    if not isinstance(getattr(r, "params", None), dict) or not hasattr(r, "seed"):
+        raise PluginError(f"{where}: {type(r).__name__}.__init__ does not call super().__init__(seed, **params), so the "
+                          "ranker has no seed or parameters; call it first (docs/rankers.md, writing a plugin, step 3)")
+    return r  # type: ignore[return-value]
+
+
 def make_any_ranker(name_or_spec: str, seed: int = 0, **params: object) -> BaseRanker:
     """``make_ranker`` that also accepts ``file.py:Class`` (unguarded: for replay and tests)."""
     if not is_plugin_spec(name_or_spec):
         return make_ranker(name_or_spec, seed=seed, **params)
     cls = ranker_class(name_or_spec)
     try:
-        return cls(seed=seed, **params)
+        r = cls(seed=seed, **params)
     except ParameterError:
         raise
     except BaseException as e:  # noqa: BLE001 - plugin code, sys.exit included
         raise PluginError(f"{name_or_spec}: creating the ranker raised {type(e).__name__}: {e}") from e
+    return set_up(r, name_or_spec)
 
 
 def load_error(spec: str, e: BaseException, timeout_s: float) -> str:

@@ -809,3 +809,21 @@ def test_a_plugin_under_a_built_in_rankers_name_is_refused_where_it_would_serve(
     assert load_plugin_class(path, "Tweak").name == "foryou"  # a session it served replays
     path.write_text(path.read_text() + "    name = 'tweak'\n")
     assert quick_check(f"{path}:Tweak") == []
+
+
+def test_a_plugin_whose_init_skips_the_base_class_is_told_so(tmp_path):
+    """An __init__ without super().__init__(seed, **params): check-ranker failed every check with
+    "'NoSuper' object has no attribute 'params'", simulate and play said 'creating the ranker raised
+    AttributeError: ...', without a word of the missing call."""
+    from feedapp.core.plugins import quick_check
+
+    path = tmp_path / "nosuper.py"
+    path.write_text("import numpy as np\nfrom feedapp.core.rankers import BaseRanker\n\n\nclass NoSuper(BaseRanker):\n"
+                    "    name = 'no-super'\n\n    def __init__(self, seed=0, **params):\n        self.count = 0\n\n"
+                    "    def scores(self, rng):\n        return np.zeros(self.space.n)\n")
+    says = (f"{path}:NoSuper: NoSuper.__init__ does not call super().__init__(seed, **params), so the ranker has no "
+            "seed or parameters; call it first (docs/rankers.md, writing a plugin, step 3)")
+    with pytest.raises(PluginError) as e:
+        make_any_ranker(f"{path}:NoSuper")
+    assert str(e.value) == says
+    assert quick_check(f"{path}:NoSuper") == [("ranker", says)]
