@@ -288,6 +288,29 @@ def test_run_player_checks_the_autopilot_before_opening_the_log(tmp_path, clips,
     assert not db.exists()
 
 
+@pytest.mark.parametrize("autopilot,words", [
+    ("cat", "no clip has the topic 'cat' (did you mean 'cats'?); the topics are: art, cats"),
+    ("cats,Art", "no clip has the topic 'Art' (did you mean 'art'?)"),
+    ("cooking", "no clip has the topic 'cooking'; the topics are: art, cats"),
+])
+def test_an_autopilot_topic_no_clip_has_is_refused(tmp_path, clips, autopilot, words):
+    """Seen in a new-user trial: `--autopilot cat` (the demo's topic is `cats`) ran an autopilot that
+    skipped every clip, without a word."""
+    db = tmp_path / "feed.db"
+    code, err = cli("play", str(clips), "--db", str(db), "--autopilot", autopilot)
+    assert_refused(code, err, words)
+    assert session_rows(db) == 0
+
+
+def test_the_demo_autopilot_topics_are_checked_against_the_demo_plan(tmp_path):
+    from feedapp.ui.app import run_player
+
+    db = tmp_path / "feed.db"
+    with pytest.raises(UserError, match=r"no clip has the topic 'cat' \(did you mean 'cats'\?\); the topics are: art, "):
+        run_player(Settings(db_path=db).validate(), demo_dir=tmp_path / "demo", autopilot="cat,art")
+    assert not db.exists()
+
+
 def test_a_demo_folder_that_cannot_be_made_is_one_line_and_leaves_no_session_row(tmp_path):
     """`feedapp demo --clips DIR` where DIR cannot be made: refused before the window, as make-demo does
     (it used to open a window that said so and record an empty session on every try)."""

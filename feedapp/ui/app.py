@@ -412,6 +412,22 @@ def _check_autopilot(autopilot: str | Sequence[str] | None, speed: float) -> tup
     return taste
 
 
+def _check_autopilot_topics(taste: tuple[str, ...], known: set[str]) -> None:
+    """UserError when a topic of ``--autopilot`` is no clip's topic: the autopilot would skip every clip of
+    the feed without a word (``--autopilot cat`` for the demo's ``cats``)."""
+    import difflib
+
+    unknown = [t for t in taste if t not in known]
+    if not unknown or not known:
+        return
+    lower = {k.lower(): k for k in known}
+    said = []
+    for t in unknown:
+        close = [lower[t.lower()]] if t.lower() in lower else difflib.get_close_matches(t, sorted(known), n=1)
+        said.append(f"{t!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise UserError(f"--autopilot: no clip has the topic {', '.join(said)}; the topics are: {', '.join(sorted(known))}")
+
+
 def run_player(
     settings: Settings,
     folder: Path | None = None,
@@ -431,7 +447,11 @@ def run_player(
     return_big_buffers()  # before probing: 4K frames freed by the scan go back to the system too
     taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
     if demo_dir is not None:  # likewise a demo folder that cannot be made (the clips are made in the background)
-        from feedapp.media.demo import demo_folder
+        from feedapp.media.demo import DEMO_SEED, demo_folder
+        from feedapp.media.demo_plan import plan_demo
+
+        if folder is None:  # the demo's topics are known before its clips are made
+            _check_autopilot_topics(taste, {item.topic for item in plan_demo(DEMO_SEED)})
 
         try:
             demo_folder(demo_dir)
@@ -454,6 +474,7 @@ def run_player(
     if folder is not None:
         folder = Path(folder)
         scan = _scan_folder(folder, db)
+        _check_autopilot_topics(taste, {t for c in scan.accepted for t in c.topics})  # before the session's row
 
     filter_native_stderr()  # FFmpeg's harmless chatter off the terminal; real errors still shown
     app = start_qt()
