@@ -460,7 +460,11 @@ def read_only_uri(path: Path) -> str:
         finally:
             conn.close()
     except sqlite3.OperationalError as e:
-        if "unable to open" not in str(e).lower():
+        # no -shm can be made beside it: "unable to open" where the folder refuses new files outright (EPERM,
+        # e.g. immutable), "attempt to write a readonly database" where the folder is not writable for this
+        # user or the disk is mounted read-only (EACCES, EROFS: SQLite then tries a read-only -shm and gives up)
+        low = str(e).lower()
+        if "unable to open" not in low and "readonly" not in low:
             raise
         wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:

@@ -76,3 +76,40 @@ def test_changes_left_in_a_wal_file_are_said_not_skipped(share):
     _lock(path.parent)
     with pytest.raises(StoreError, match="feed.db-wal beside it holds changes not yet in the file.*copy both files"):
         open_for_reading(path)
+
+
+def test_a_folder_this_user_may_not_write_is_read_too(tmp_path):
+    """Seen in a new-user trial: study.db in a folder with mode 555 (another user's folder; a disk mounted
+    read-only answers the same way) was refused with 'cannot read study.db: it is read-only (SQLite:
+    attempt to write a readonly database); make it writable' although the file was writable: without a
+    -shm file SQLite said 'readonly' there, where an immutable folder makes it say 'unable to open'. As
+    root the folder's mode is no obstacle, so the reader runs without the capability that overrides it."""
+    import shutil
+    import sys
+
+    folder = tmp_path / "share"
+    folder.mkdir()
+    path = folder / "feed.db"
+    (rec,) = write_log(path, [dict(n_views=6, participant="P01", end="quit")])
+    assert not (folder / "feed.db-shm").exists()
+    folder.chmod(0o555)
+    try:
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("setpriv is needed to read as root without overriding the folder's mode")
+            prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                      "--inh-caps=-dac_override,-dac_read_search", "--"]
+        code = ("import sys\nfrom feedapp.store.sessions import open_for_reading\n"
+                "c = open_for_reading(sys.argv[1])\n"
+                "print(c.execute('SELECT COUNT(*) FROM views WHERE final = 1').fetchone()[0])")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        done = subprocess.run([*prefix, sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                              env=env, timeout=60)
+        if done.returncode != 0 and "Operation not permitted" in done.stderr and prefix:
+            pytest.skip("setpriv cannot drop capabilities here")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "6"
+        assert sorted(p.name for p in folder.iterdir()) == ["feed.db"]  # nothing made beside it
+    finally:
+        folder.chmod(0o755)
