@@ -589,6 +589,11 @@ def explain_sqlite_error(path: str | Path, e: BaseException, doing: str = "read"
     if "locked" in low or "busy" in low:
         return StoreError(f"{path} is locked by another program (SQLite: {text}); close it and try again")
     if "readonly" in low or "read-only" in low:
+        folder = Path(path).absolute().parent
+        if os.access(path, os.W_OK) and not os.access(folder, os.W_OK):  # the file may be written, its folder not
+            return StoreError(f"cannot {doing} {path}: its folder {folder} cannot be written, and SQLite keeps its "
+                              f"journal files (-wal, -shm) beside the file (SQLite: {text}); make the folder writable "
+                              "or work on a copy in a folder you can write to")
         return StoreError(f"cannot {doing} {path}: it is read-only (SQLite: {text}); make it writable or use a copy")
     return StoreError(f"cannot {doing} {path} (SQLite: {text})")
 

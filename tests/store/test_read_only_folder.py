@@ -111,5 +111,12 @@ def test_a_folder_this_user_may_not_write_is_read_too(tmp_path):
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "6"
         assert sorted(p.name for p in folder.iterdir()) == ["feed.db"]  # nothing made beside it
+        # a change (lab withdraw) cannot be made there: the message names the folder, not the writable file
+        code = ("import sys\nfrom feedapp.lab.commands import run_withdraw_command\n"
+                "raise SystemExit(run_withdraw_command(sys.argv[1], 'P01', yes=True))")
+        done = subprocess.run([*prefix, sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                              env=env, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert f"its folder {folder} cannot be written" in done.stderr and "make it writable" not in done.stderr
     finally:
         folder.chmod(0o755)
