@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedapp.lab.data import session_ids
+from feedapp.lab.data import session_ids, session_studies
 from feedapp.store.db import StoreError, explain_sqlite_error, sqlite_uri
 from feedapp.store.sessions import list_sessions, open_for_reading
 
@@ -45,14 +45,28 @@ class NothingToWithdraw(WithdrawError):
 
     That is also what a retried withdrawal finds once an earlier one has finished: ``done`` says so."""
 
-    def __init__(self, participant: str, study: str | None, db_path: str | Path, hint: str = "") -> None:
-        self.participant, self.study, self.hint = participant, study, hint
+    def __init__(self, participant: str, study: str | None, db_path: str | Path, hint: str = "",
+                 elsewhere: dict[str, int] | None = None) -> None:
+        """``elsewhere``: with ``--study``, the participant's sessions of other studies in the file (study ->
+        sessions): a mistyped study name must not read as a finished withdrawal."""
+        self.participant, self.study, self.elsewhere = participant, study, dict(elsewhere or {})
         scope = f" of study {study!r}" if study else ""
         self.base = f"participant {participant!r} has no rows{scope} in {db_path} (no session)"
+        if self.elsewhere:
+            import difflib
+
+            have = ", ".join(f"{n} of study {name!r}" for name, n in sorted(self.elsewhere.items()))
+            close = difflib.get_close_matches(study or "", sorted(self.elsewhere), n=1, cutoff=0.5)
+            hint += (f"; {participant!r} still has session(s) in this file, none of them deleted: {have}"
+                     + (f" (did you mean --study {close[0]!r}?)" if close else "")
+                     + "; give that study's name exactly, or leave --study out to withdraw them from every study")
+        self.hint = hint
         super().__init__(self.base + hint)
 
     def done(self) -> str:
         """The message when nothing of an earlier withdrawal waits either (no -wal content left)."""
+        if self.elsewhere:  # not "complete": the participant's rows are in the file under another study
+            return f"{self.base}, so nothing was deleted{self.hint}"
         scope = f" from study {self.study!r}" if self.study else ""
         return (f"{self.base}, so nothing was deleted now; any earlier withdrawal of {self.participant!r}{scope} "
                 f"is complete (none of the rows is left in the file itself){self.hint}")
@@ -133,7 +147,12 @@ def inspect(db_path: str | Path, participant: str, study: str | None = None) -> 
         if not w.sessions:
             near = _similar(conn, participant)
             hint = f"; did you mean {' or '.join(near)}? (ids in this file that look alike)" if near else ""
-            raise NothingToWithdraw(participant, study, db_path, hint)
+            elsewhere: dict[str, int] = {}
+            if study is not None:
+                names = session_studies(conn)
+                for sid in session_ids(conn, participant=participant, practice=True):
+                    elsewhere[names.get(sid, "")] = elsewhere.get(names.get(sid, ""), 0) + 1
+            raise NothingToWithdraw(participant, study, db_path, hint, elsewhere)
         running = [r["short_id"] for r in list_sessions(conn) if r["id"] in set(w.sessions) and r["status"] == "running"]
         if running:
             raise WithdrawError(

@@ -392,3 +392,23 @@ def test_reporting_again_after_a_withdrawal_removes_the_withdrawn_session_pages(
     for name in sorted(gone):
         assert f"removed {name} (P03): its session is no longer in {path} (withdrawn)" in out
     assert (report / "notes.html").exists()
+
+
+def test_a_mistyped_study_does_not_read_as_a_finished_withdrawal(db, capsys):
+    """Seen in a new-user trial: `lab withdraw P04 --study "pilot een"` (the study is 'pilot één') said
+    'nothing was deleted now; any earlier withdrawal of 'P04' from study 'pilot een' is complete', and P04's
+    rows stayed in the file under the study's real name."""
+    path, _ = db
+    assert run_withdraw_command(path, "P02", yes=True, study="learn-vs-randon") == 1
+    err = capsys.readouterr().err
+    assert "is complete" not in err and "nothing was deleted" in err
+    assert "'P02' still has session(s) in this file, none of them deleted: 2 of study 'learn-vs-random'" in err
+    assert "(did you mean --study 'learn-vs-random'?)" in err
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM sessions WHERE participant = 'P02'").fetchone()[0] == 2
+    conn.close()
+    # withdrawn from the study, the same command again still says the withdrawal is complete
+    assert run_withdraw_command(path, "P02", yes=True, study="learn-vs-random") == 0
+    capsys.readouterr()
+    assert run_withdraw_command(path, "P02", yes=True, study="learn-vs-random") == 1
+    assert "is complete" in capsys.readouterr().err
