@@ -127,6 +127,22 @@ def session_block(conn: sqlite3.Connection, study: Study, participant: str,
     return next_block(conn, study.name, participant)
 
 
+def continuation_problem(study: Study, cont: Continuation, condition: str | None) -> str | None:
+    """Why the session ``cont`` describes cannot be continued under ``study`` as it is now (None: it can):
+    its condition is gone from the study file (renamed or removed since it ran), or ``--condition`` names
+    another. The start dialog fell back to the file's first condition, locked, and the continuation ran
+    another ranker than the session it continued."""
+    who = f"the interrupted session {cont.session_id[:8]} of {cont.participant}"
+    if cont.condition not in study.condition_names:
+        return (f"{who} ran condition {cont.condition!r}, which the study file no longer has (it has: "
+                f"{', '.join(study.condition_names)}), so it cannot be continued; it is closed as "
+                f"recovered_after_crash: start a new session for {cont.participant}")
+    if condition is not None and condition != cont.condition:
+        return (f"{who} ran condition {cont.condition!r}; a session continuing it runs the same condition, not "
+                f"--condition {condition!r} (leave --condition out, or start a new session)")
+    return None
+
+
 def continued_start(cont: Continuation, condition: str | None, seed: int | None,
                     fields: dict[str, str]) -> tuple[str, str | None, int | None, dict[str, str]]:
     """(participant, condition, seed, fields) the start dialog of the session continuing ``cont`` opens
@@ -316,6 +332,9 @@ def run_lab(
     still_open = _recover_crashed_sessions(db, db_path)  # a locked database: closed later by the event log
     if choice == "continue" and crashed is not None:
         continuation = load_continuation(db.conn, crashed["id"])
+        problem = continuation_problem(study, continuation, condition)
+        if problem:
+            raise UserError(problem)
         # the start dialog opens filled in as the crashed session was (--field, --seed still win)
         participant, condition, seed, given_fields = continued_start(continuation, condition, seed, given_fields)
 

@@ -314,3 +314,27 @@ def test_a_within_subjects_session_continued_after_a_crash_stays_in_its_block(tm
     assert next_block(conn, within.name, "P01") == 1 == session_block(conn, within, "P01")
     assert within.assign("P01", block=1).condition.name != first.condition.name
     assert session_block(conn, study, "P01") == 0  # between subjects: always block 0
+
+
+def test_a_session_whose_condition_left_the_study_file_is_not_continued(tmp_path, study):
+    """Seen in a new-user trial: the condition 'rand' renamed 'random' in the study file after a crash;
+    Continue opened the start dialog on the file's first condition, locked ('learn (foryou)', recorded as an
+    override), so the continuation would have run another ranker than the session it continued."""
+    from feedapp.lab.study import parse_study
+    from feedapp.store.log import EventLog
+    from feedapp.ui.lab import continuation_problem, load_continuation
+    from tests.lab.conftest import STUDY_TEXT, record_lab_session
+
+    db = tmp_path / "feed.db"
+    log = EventLog(db)
+    crashed = record_lab_session(log, study, "P01", n_views=3, end="recovered_after_crash")  # condition random
+    assert log.close()
+    conn = open_for_reading(db)
+    cont = load_continuation(conn, crashed.id)
+    assert cont.condition == "random" and continuation_problem(study, cont, None) is None
+    renamed = parse_study(STUDY_TEXT.replace("[conditions.random]", "[conditions.uniform]"))
+    problem = continuation_problem(renamed, cont, None)
+    assert problem is not None and "ran condition 'random', which the study file no longer has (it has: learn, " \
+        "uniform), so it cannot be continued" in problem and "start a new session for P01" in problem
+    assert "not --condition 'learn'" in continuation_problem(study, cont, "learn")
+    assert continuation_problem(study, cont, "random") is None
