@@ -44,7 +44,7 @@ import numpy as np
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import FeedEngine
 from feedapp.core.model import Clip, View
-from feedapp.core.plugins import RankerFailure, _check_scores, plugin_line
+from feedapp.core.plugins import RankerFailure, _check_scores, check_score_form, plugin_line
 from feedapp.core.rankers.base import BaseRanker, learn
 from feedapp.core.rankers.policy import SHORTLIST, decide, ranker_context
 from feedapp.core.rankers.rng import SplitMix, decision_streams
@@ -369,9 +369,7 @@ def _shape_checked(make: Callable[[int], BaseRanker]) -> Callable[[int], BaseRan
 
         def checked(rng):  # noqa: ANN001, ANN202
             out = scores(rng)
-            n = r.space.n if r.space is not None else None
-            if not isinstance(out, np.ndarray) or out.shape != (n,) or out.dtype.kind not in "fiu":
-                _check_scores(out, n)
+            check_score_form(out, r.space.n if r.space is not None else None)
             return out
 
         r.scores = checked  # type: ignore[method-assign]

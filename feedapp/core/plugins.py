@@ -407,14 +407,23 @@ def describe(exc: BaseException) -> tuple[str, str, str]:
     return ("invalid" if isinstance(exc, RankerFailure) else "raised"), f"{type(exc).__name__}: {exc}", tb
 
 
-def _check_scores(s: object, n: int) -> np.ndarray:
+def check_score_form(s: object, n: int | None) -> np.ndarray:
+    """``s`` as float64 if it is what the app's guard takes from ``scores()``: a numpy array of numbers, one
+    per clip of ``n``; else ``RankerFailure`` in the guard's words (the app falls back to foryou at every such
+    call). NaN and inf are left to the caller (``_check_scores`` refuses them; replay and the contract suite
+    count or name them). The one check for the app, replay and check-ranker, so none accepts what another
+    refuses."""
     if not isinstance(s, np.ndarray):
         raise RankerFailure(f"scores() must return a numpy array, not {type(s).__name__}")
     if s.shape != (n,):
         raise RankerFailure(f"scores() must return one score per clip, shape ({n},), not {s.shape}")
     if s.dtype.kind not in "fiu":
         raise RankerFailure(f"scores() must return numbers, not dtype {s.dtype}")
-    s = s.astype(np.float64, copy=False)
+    return s.astype(np.float64, copy=False)
+
+
+def _check_scores(s: object, n: int) -> np.ndarray:
+    s = check_score_form(s, n)
     bad = ~np.isfinite(s)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -199,14 +199,11 @@ class _Replayer:
         scores = ranker.scores
 
         def checked(rng):  # noqa: ANN001, ANN202
-            from feedapp.core.plugins import RankerFailure
+            from feedapp.core.plugins import check_score_form
 
-            out = scores(rng)
-            if not isinstance(out, np.ndarray):  # the app's guard refuses it at every call: foryou serves there
-                raise RankerFailure(f"scores() must return a numpy array, not {type(out).__name__}")
-            s = np.asarray(out, dtype=np.float64)
-            if s.shape != (ranker.space.n,):  # said as the guard says it live, not as the policy's IndexError
-                raise RankerFailure(f"scores() must return one score per clip, shape ({ranker.space.n},), not {s.shape}")
+            # what the app's guard refuses at every call (foryou serves there: a list, a wrong shape, booleans),
+            # in its words, not replayed and estimated; nor said as the policy's IndexError on it
+            s = check_score_form(scores(rng), ranker.space.n)
             bad = ~np.isfinite(s)
             if bad.any():
                 self.nonfinite += 1

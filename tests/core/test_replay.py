@@ -332,6 +332,8 @@ def test_a_plugin_returning_nan_gets_a_warning_in_the_report_the_text_and_on_std
     ("return s[:3]", ": scores() must return one score per clip, shape (64,), not (3,) while being replayed"),
     # a list was replayed and estimated, while the app refuses it at every call and foryou serves
     ("return list(s)", ": scores() must return a numpy array, not list while being replayed"),
+    # a boolean mask as scores: the app refuses it at every call (foryou serves), replay estimated it
+    ("return s > 0", ": scores() must return numbers, not dtype bool while being replayed"),
 ])
 def test_plugin_exits_and_errors_in_replay_are_one_line_and_exit_code_2(tmp_path, capsys, extra, says):
     plugin = tmp_path / "patchy.py"
