@@ -21,7 +21,8 @@ import numpy as np
 
 from feedapp.commands import plugin_prints_to_stderr
 from feedapp.core.catalog import Catalog
-from feedapp.core.plugins import DEFAULT_BUDGET_MS, is_plugin_spec, make_any_ranker, parse_spec, plugin_line, quick_check
+from feedapp.core.plugins import (DEFAULT_BUDGET_MS, ScoresRefused, is_plugin_spec, make_any_ranker, parse_spec, plugin_line,
+                                  quick_check)
 from feedapp.core.rankers.base import ParameterError
 from feedapp.core.rankers.registry import describe
 from feedapp.core.sim_metrics import METRICS
@@ -159,6 +160,8 @@ def _file_in_the_way(folder: str | os.PathLike) -> Path | None:
 def _plugin_failure(e: Exception, plugins: Sequence[str]) -> str | None:
     """One line for an exception raised in one of the ``plugins``' code while simulating; None when the
     traceback (a worker's, which multiprocessing attaches as the cause, included) passes through none."""
+    if isinstance(e, ScoresRefused):  # its scores, not its code: what the app's guard would refuse at every call
+        return f"plugin {e.spec}: {e} while simulating; fix it and simulate again"
     text = "".join(traceback.format_exception(e))
     for spec in plugins:
         where = plugin_line(text, parse_spec(spec)[0])

@@ -213,11 +213,39 @@ def set_up(r: object, where: str) -> BaseRanker:
     return r  # type: ignore[return-value]
 
 
+def _scores_checked(cls: type, spec: str) -> None:
+    """Make the ``scores`` of ``cls`` (a plugin class just loaded for this process alone) refuse what the app's
+    guard refuses at every call (``check_score_form``: a list, a wrong shape, booleans), as ``ScoresRefused``
+    naming ``spec``. In-process runs (simulate, replay, check-ranker) have no guard: a boolean mask or a list
+    was simulated as if the plugin served, and a wrong shape surfaced as the policy's IndexError. NaN and inf
+    pass (each command counts or names them)."""
+    own = cls.scores
+
+    def scores(self: BaseRanker, rng: Rng) -> np.ndarray:
+        out = own(self, rng)
+        n = self.space.n if self.space is not None else None
+        if not (isinstance(out, np.ndarray) and out.shape == (n,) and out.dtype.kind in "fiu"):
+            try:
+                check_score_form(out, n)
+            except RankerFailure as e:
+                raise ScoresRefused(spec, str(e)) from None
+        return out
+
+    scores.__name__, scores.__qualname__, scores.__doc__ = "scores", getattr(own, "__qualname__", "scores"), own.__doc__
+    scores.__wrapped__ = own  # type: ignore[attr-defined]
+    try:
+        cls.scores = scores  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # a class that refuses new attributes: unchecked, as before
+        pass
+
+
 def make_any_ranker(name_or_spec: str, seed: int = 0, **params: object) -> BaseRanker:
-    """``make_ranker`` that also accepts ``file.py:Class`` (unguarded: for replay and tests)."""
+    """``make_ranker`` that also accepts ``file.py:Class`` (unguarded: for simulate, replay, check-ranker and
+    tests; its scores are checked as the guard checks them, ``_scores_checked``)."""
     if not is_plugin_spec(name_or_spec):
         return make_ranker(name_or_spec, seed=seed, **params)
     cls = ranker_class(name_or_spec)
+    _scores_checked(cls, name_or_spec)
     try:
         r = cls(seed=seed, **params)
     except ParameterError:
@@ -363,6 +391,18 @@ def plugin_line(traceback_text: str, path: Path) -> str:
 
 class RankerFailure(Exception):
     """Plugin output that breaks the protocol (NaN score, wrong type or shape)."""
+
+
+class ScoresRefused(RankerFailure):
+    """Scores of a plugin run in this process (``make_any_ranker``) that the app's guard would refuse:
+    ``str()`` is the guard's words, ``spec`` the plugin (kept when pickled from a simulate worker)."""
+
+    def __init__(self, spec: str, words: str) -> None:
+        super().__init__(spec, words)
+        self.spec, self.words = spec, words
+
+    def __str__(self) -> str:
+        return self.words
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,24 @@ def test_a_plugin_too_slow_for_the_app_is_simulated_with_a_note(tmp_path, capsys
     assert err.startswith(f"feedapp: note: {spec}: learn_one() ") and err.count("\n") == 1
     assert ("scores() over the 50 ms the app gives one call into a plugin (--plugin-budget), so in the app each such "
             "call would be stopped and foryou would serve instead; make it faster") in err
+
+
+@pytest.mark.parametrize("returns, says, workers", [
+    ("s > 0", "scores() must return numbers, not dtype bool", 1),
+    ("list(s)", "scores() must return a numpy array, not list", 1),
+    ("s[:-1]", "scores() must return one score per clip, shape (64,), not (63,)", 2),
+])
+def test_scores_the_app_would_refuse_later_in_the_run_are_one_line_naming_the_plugin(tmp_path, capsys, returns, says,
+                                                                                       workers):
+    """Past the quick check, scores the app's guard refuses at every call (foryou serving there): a boolean
+    mask or a list was simulated as if the plugin served, and a wrong shape ended in the policy's traceback
+    ('IndexError: index 63 is out of bounds for axis 0 with size 63', exit code 1)."""
+    spec = _plugin(tmp_path, f"""\
+        def scores(self, rng):
+            s = np.zeros(self.space.n)
+            return {returns} if self.seen > 12 else s  # past the quick check's 11 views
+        """)
+    assert run_simulate_command(3, 15, spec, 0, workers=workers, progress=False) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and err.count("\n") == 1
+    assert err == f"feedapp: plugin {spec}: {says} while simulating; fix it and simulate again\n"
