@@ -66,6 +66,7 @@ import hashlib
 import math
 import os
 import random
+import signal
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -500,6 +501,9 @@ _COUNTER = None  # set in worker processes: a shared count of finished viewer ru
 def _init_worker(counter) -> None:  # pragma: no cover - runs in the worker process
     global _COUNTER
     _COUNTER = counter
+    # Ctrl+C reaches the whole process group: the parent stops the run (and its pool); a worker that
+    # took it too printed its own traceback for every shard it ran (~80 lines of noise)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_shard(job: _Job, progress: Callable[[], None] | None = None) -> dict[str, list[tuple[int, _Run]]]:

@@ -437,3 +437,19 @@ def test_the_progress_bar_written_to_a_log_is_plain_lines():
     half(40, 150)
     half.break_line()  # a failed run: the plain line already ended
     assert half.stream.getvalue().count("\n") == 1
+
+
+def test_a_worker_leaves_ctrl_c_to_the_parent():
+    """Ctrl+C reaches the whole process group; the parent stops the run and its pool (exit 130), and a
+    worker that took it too printed its own tracebacks. A worker ignores SIGINT from its start."""
+    import signal
+
+    from feedapp.core import simulate as sim
+
+    before, counter = signal.getsignal(signal.SIGINT), sim._COUNTER
+    try:
+        sim._init_worker(None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+        sim._COUNTER = counter
