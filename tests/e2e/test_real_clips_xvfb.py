@@ -19,7 +19,8 @@ pytestmark = [
 def test_real_codec_folder_plays_with_quiet_honest_stderr(corpus: dict[str, Path], tmp_path: Path):
     folder = next(iter(corpus.values())).parent
     # it ends once the autopilot has reached every clip (a slow machine takes longer), at most after 60 s
-    r = run_app(["play", str(folder), "--autopilot", "phones", "--autopilot-speed", "20", "--quit-after", "60",
+    # the clips' topic is their folder's name: an unknown topic is refused (did you mean ...)
+    r = run_app(["play", str(folder), "--autopilot", folder.name, "--autopilot-speed", "20", "--quit-after", "60",
                  "--quit-after-clips", str(len(corpus) + 1)], tmp_path, timeout=120, FEEDAPP_TRACE="1")
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
