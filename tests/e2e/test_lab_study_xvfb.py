@@ -236,8 +236,9 @@ def test_a_two_participant_study_from_start_dialog_to_typed_export(tmp_path: Pat
     assert "Consent refused: 1" in page and "<h2>Questionnaire</h2>" in page
     export1 = tmp_path / "export1"
     assert feedapp("lab", "export", "--db", str(db), "--study", STUDY, "--out", str(export1)).returncode == 0
-    day = p1["started_utc"][:10]
-    assert (export1 / f"P01_{STUDY}_{day}.csv").exists() and (export1 / f"P02_{STUDY}_{day}.csv").exists()
+    # each file is named by its participant's own session date (a run crossing midnight UTC has two)
+    day, day2 = p1["started_utc"][:10], p2["started_utc"][:10]
+    assert (export1 / f"P01_{STUDY}_{day}.csv").exists() and (export1 / f"P02_{STUDY}_{day2}.csv").exists()
 
     near = feedapp("lab", "withdraw", "--db", str(db), "P1", "--yes")
     assert near.returncode == 1 and "did you mean P01?" in near.stderr
@@ -246,15 +247,15 @@ def test_a_two_participant_study_from_start_dialog_to_typed_export(tmp_path: Pat
     assert "deleted 2 sessions" in w.stdout and "still contain P01" in w.stdout
     assert str((export1 / f"P01_{STUDY}_{day}.csv").absolute()) in w.stdout
     assert str((report / f"study-{STUDY}.html").absolute()) in w.stdout
-    assert str((export1 / f"P02_{STUDY}_{day}.csv").absolute()) not in w.stdout
+    assert str((export1 / f"P02_{STUDY}_{day2}.csv").absolute()) not in w.stdout
 
     export2 = tmp_path / "export2"
     assert feedapp("lab", "export", "--db", str(db), "--study", STUDY, "--out", str(export2)).returncode == 0
     files = load_with_codebook(export2)
-    assert f"P02_{STUDY}_{day}.csv" in files and not any(n.startswith("P01_") for n in files)
+    assert f"P02_{STUDY}_{day2}.csv" in files and not any(n.startswith("P01_") for n in files)
     assert {"sessions.csv", "view_log.csv", "questionnaire.csv", "affinities.csv", "impressions.csv"} <= set(files)
     assert all("P01" != r.get("participant") for f in files.values() for r in f)
-    vl = files[f"P02_{STUDY}_{day}.csv"]
+    vl = files[f"P02_{STUDY}_{day2}.csv"]
     assert len(vl) == 2 and all(isinstance(r["since_start_ms"], float) and r["mode"] == "lab" for r in vl)
     assert all(isinstance(r["affinity"], float) for r in files["affinities.csv"]) and files["affinities.csv"]
     assert [r["value"] for r in files["questionnaire.csv"] if r["item"] == "enjoyed"] == [2.0]
