@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (system packages, .venv with test extras) and run the whole test suite headless.
-# Qt tests run offscreen; the few that need a real X display start their own Xvfb (xvfb-run -a, a free
-# display number each, so the two pytest-xdist workers never share one). FEEDAPP_TEST_WORKERS (default
+# Qt tests run offscreen; the few that need a real X display start their own Xvfb (tests/e2e/xvfb.py:
+# Xvfb picks a free display number itself, so the two pytest-xdist workers never share one). FEEDAPP_TEST_WORKERS (default
 # 2) sets the number of workers; 0 runs in one process.
 # Without arguments, tests/store and tests/lab then run a second time inside a time namespace whose
 # monotonic and boot-time clocks read about a minute (a machine just switched on), where

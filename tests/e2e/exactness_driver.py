@@ -1,6 +1,6 @@
 """Drive the real app under an X server with real input at known times; print the timing errors.
 
-Run by tests/e2e/test_exactness.py inside ``xvfb-run -a`` (it needs DISPLAY and xdotool). Input goes
+Run by tests/e2e/test_exactness.py on its own Xvfb (tests/e2e/xvfb.py; it needs DISPLAY and xdotool). Input goes
 through the X server (xdotool), so it travels the same path a person's keyboard does. Each input's
 true time is ``time.monotonic_ns()`` taken just before xdotool is started (CLOCK_MONOTONIC is the
 same clock in every process), and the logged figures are compared against those times.

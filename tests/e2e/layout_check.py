@@ -1,7 +1,7 @@
 """Measure the real window's layout on an X server of a given size, and take the README's panel shots.
 
 ``python -m tests.e2e.layout_check --screen 1366x768 [--fullscreen] [--scale 2] [--shots DIR] [--report R.json]``
-(re-runs itself under ``xvfb-run -a`` with that screen when there is no display). It builds the app as
+(re-runs itself on its own Xvfb, tests/e2e/xvfb.py, with that screen when there is no display). It builds the app as
 the composition root does (demo clips, FeedEngine, SessionRecorder, SessionBridge, the taste panel,
 the developer panel and the fame board), lets the autopilot watch ``--views`` clips, then measures:
 
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from tests.e2e.xvfb import on_xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -42,15 +43,15 @@ ELLIPSIS = "\u2026"
 
 
 def ensure_display(screen: str) -> None:
-    """Re-run under ``xvfb-run -a`` (a free display number, never a fixed one) with a ``screen`` sized X server."""
+    """Re-run on a fresh Xvfb (tests/e2e/xvfb.py: a free display number, never a fixed one) with a ``screen`` sized X server."""
     if os.environ.get("FEEDAPP_LAYOUT_CHILD"):
         return
-    if shutil.which("xvfb-run") is None:
-        sys.exit("layout_check needs xvfb-run (apt-get install xvfb xauth)")
+    if shutil.which("Xvfb") is None:
+        sys.exit("layout_check needs Xvfb (apt-get install xvfb)")
     env = dict(os.environ, FEEDAPP_LAYOUT_CHILD="1")
     env.pop("QT_QPA_PLATFORM", None)
     env.pop("DISPLAY", None)
-    cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, "-m", "tests.e2e.layout_check", *sys.argv[1:]]
+    cmd = [*on_xvfb(f"{screen}x24"), sys.executable, "-m", "tests.e2e.layout_check", *sys.argv[1:]]
     raise SystemExit(subprocess.call(cmd, env=env, cwd=ROOT))
 
 

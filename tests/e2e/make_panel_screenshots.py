@@ -1,6 +1,6 @@
 """Screenshots of the real window with the taste panel, driven by the autopilot, under Xvfb.
 
-``python -m tests.e2e.make_panel_screenshots`` (re-runs itself under ``xvfb-run -a`` without a display)
+``python -m tests.e2e.make_panel_screenshots`` (re-runs itself on its own Xvfb without a display)
 builds the app the way the composition root does (Catalog of the demo clips, FeedEngine, SessionRecorder
 over a MemorySink, SessionBridge, install_panels, Autopilot), lets the autopilot watch ``--views`` clips
 and saves:

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.clipgen import make_clip
+from tests.e2e.xvfb import on_xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.xvfb,
-    pytest.mark.skipif(shutil.which("xvfb-run") is None or shutil.which("xdotool") is None,
-                       reason="needs xvfb-run and xdotool (scripts/setup.sh --test installs them)"),
+    pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+                       reason="needs Xvfb and xdotool (scripts/setup.sh --test installs them)"),
 ]
 
 
@@ -26,7 +27,7 @@ def test_logged_durations_match_inputs_at_known_times(tmp_path):
     out = tmp_path / "errors.json"
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
     proc = subprocess.run(
-        ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable, str(ROOT / "tests/e2e/exactness_driver.py"),
+        [*on_xvfb("1280x1024x24"), sys.executable, str(ROOT / "tests/e2e/exactness_driver.py"),
          str(clips), str(tmp_path / "feed.db"), str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )

@@ -1,4 +1,4 @@
-"""A whole two-participant study on a real X server (``xvfb-run -a``), driven by real X input (xdotool).
+"""A whole two-participant study on a real X server (its own Xvfb, tests/e2e/xvfb.py), driven by real X input (xdotool).
 
 Each participant: the start dialog (id and the study's fields typed in), consent, instructions,
 practice, the feed until its view limit, the questionnaire, the debrief. A third participant refuses
@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_lab_xvfb import FEEDAPP, PY, ROOT, make_catalog
+from tests.e2e.xvfb import on_xvfb
 
 pytestmark = [
     pytest.mark.xvfb,
-    pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed"),
+    pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt-get install xvfb)"),
     pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed"),
 ]
 
@@ -160,7 +161,7 @@ def run_xvfb(script: str, tmp_path: Path, timeout: float = 240) -> subprocess.Co
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)  # a real xcb window, not offscreen
     env["FEEDAPP_DATA"] = str(tmp_path / "data")
-    return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "bash", "-c", script], cwd=ROOT, env=env,
+    return subprocess.run([*on_xvfb("1280x1024x24"), "bash", "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -1,4 +1,4 @@
-"""``feedapp lab STUDY.toml`` end to end on a real X server (``xvfb-run -a``), driven through X (xdotool).
+"""``feedapp lab STUDY.toml`` end to end on a real X server (its own Xvfb, tests/e2e/xvfb.py), driven through X (xdotool).
 
 Also makes the lab screenshots for the docs:
 ``xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python -m tests.e2e.test_lab_xvfb docs/screenshots``.
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.clipgen import make_clip
+from tests.e2e.xvfb import on_xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -26,7 +27,7 @@ TOPICS = ("cats", "food", "travel")
 
 pytestmark = [
     pytest.mark.xvfb,
-    pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed"),
+    pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt-get install xvfb)"),
     pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed"),
 ]
 
@@ -72,7 +73,7 @@ def xvfb(script: str, tmp_path: Path, timeout: float = 120) -> subprocess.Comple
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)  # a real xcb window, not offscreen
     env["FEEDAPP_DATA"] = str(tmp_path / "data")
-    return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "bash", "-c", script], cwd=ROOT, env=env,
+    return subprocess.run([*on_xvfb("1280x1024x24"), "bash", "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -5,7 +5,7 @@
 - 1920x1080 fullscreen, a projector: panel text at least 20 px, taste bars at least 150 px long;
 - 3840x2160 with ``--scale 2``: a 4K screen, zoomed.
 
-Each runs in its own ``xvfb-run -a`` (a free display number, so parallel runs never share one) and
+Each runs on its own Xvfb (tests/e2e/xvfb.py: a free display number, so parallel runs never share one) and
 checks: no text cut off or elided, WCAG AA contrast for panel text, every widget on the screen after
 every key of every order of G, D and P, the layout restored after toggling back, and the zoom keys.
 """
@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run")
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def run_check(tmp_path: Path, demo: Path, screen: str, *extra: str) -> dict:
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)  # the real X server, not offscreen
     env.pop("DISPLAY", None)
-    env.pop("FEEDAPP_LAYOUT_CHILD", None)  # the script starts its own xvfb-run -a with this screen
+    env.pop("FEEDAPP_LAYOUT_CHILD", None)  # the script starts its own Xvfb with this screen
     report = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "tests.e2e.layout_check", "--screen", screen, "--clips", str(demo), "--limit", "8",
            "--views", "8", "--report", str(report), *extra]

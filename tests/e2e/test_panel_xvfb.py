@@ -1,6 +1,6 @@
 """The taste panel on a real X server: the autopilot drives the real window, screenshots are taken.
 
-Runs tests/e2e/make_panel_screenshots.py in a subprocess under ``xvfb-run -a`` with a small demo
+Runs tests/e2e/make_panel_screenshots.py in a subprocess on its own Xvfb (tests/e2e/xvfb.py) with a small demo
 catalog (the first 8 demo clips: short ones, 8 of the 12 topics) and checks the pictures it saves.
 """
 
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QImage
+from tests.e2e.xvfb import on_xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run")
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb")
 
 
 def distinct_colours(img: QImage, x0: int, x1: int, step: int = 9) -> int:
@@ -30,7 +31,7 @@ def test_autopilot_forms_a_profile_on_screen(tmp_path):
     env.pop("DISPLAY", None)
     env["FEEDAPP_BENCH_CHILD"] = "1"
     out = tmp_path / "shots"
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable, "-m", "tests.e2e.make_panel_screenshots",
+    cmd = [*on_xvfb("1280x1024x24"), sys.executable, "-m", "tests.e2e.make_panel_screenshots",
            "--out", str(out), "--cache", str(tmp_path / "demo"), "--limit", "8", "--views", "6", "--speed", "4",
            "--taste", "cats,art", "--timeout", "150"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)

@@ -1,4 +1,4 @@
-"""The real app in a subprocess on a real X server (``xvfb-run -a``: its own free display number)."""
+"""The real app in a subprocess on a real X server (tests/e2e/xvfb.py: its own Xvfb on a free display number)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import pytest
 from PySide6.QtGui import QColor, QImage
 
 from tests.clipgen import make_clip
+from tests.e2e.xvfb import on_xvfb
 
 pytestmark = [
     pytest.mark.xvfb,
-    pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed"),
+    pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt-get install xvfb)"),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +28,9 @@ def run_app(args: list[str], tmp_path: Path, timeout: float = 60, **extra_env: s
     env = dict(os.environ, **extra_env)
     env.pop("QT_QPA_PLATFORM", None)  # a real xcb window, not offscreen
     env["FEEDAPP_DATA"] = str(tmp_path / "data")
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable, "-m", "feedapp", *args,
+    cmd = [*on_xvfb("1280x1024x24"), sys.executable, "-m", "feedapp", *args,
            "--db", str(tmp_path / "feed.db")]
-    # its own process group: on a timeout the app and its Xvfb end too (killing xvfb-run alone left them
+    # its own process group: on a timeout the app and its Xvfb end too (killing the Xvfb wrapper alone left them
     # running), and the failure shows what the app had printed by then
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -110,7 +111,7 @@ def test_unusable_database_is_one_clear_line(colour_dir: Path, tmp_path: Path):
     bad_db.write_bytes(b"this is not sqlite" * 100)
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)
-    r = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "feedapp", "play", str(colour_dir), "--db", str(bad_db),
+    r = subprocess.run([*on_xvfb(), sys.executable, "-m", "feedapp", "play", str(colour_dir), "--db", str(bad_db),
                         "--quit-after", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not a usable SQLite database" in r.stderr
@@ -137,7 +138,7 @@ wait $APP
 """
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)
-    r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "bash", "-c", script], cwd=ROOT, env=env,
+    r = subprocess.run([*on_xvfb("1280x1024x24"), "bash", "-c", script], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
     err = (tmp_path / "err.txt").read_text()
     assert r.returncode == 0, err

@@ -12,7 +12,7 @@ from tests.e2e.test_player_xvfb import run_app
 
 pytestmark = [
     pytest.mark.xvfb,
-    pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed"),
+    pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt-get install xvfb)"),
 ]
 
 

@@ -1,6 +1,6 @@
 """The real window on a real X server, with live changes, replays exactly (issue 10, points 1-3).
 
-Runs tests/e2e/transaction_driver.py under ``xvfb-run -a``: the autopilot swipes through real clips
+Runs tests/e2e/transaction_driver.py on its own Xvfb (tests/e2e/xvfb.py): the autopilot swipes through real clips
 served by the example plugin (in its worker process); on the way a parameter change, a follow,
 "refresh my feed", a plugin reload and catalog growth. The session is read back from the SQLite file
 and replayed: every logged propensity (to 1e-9), every served clip and on-policy IPS = logged mean.
@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.e2e.xvfb import on_xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run")
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb")
 
 
 def test_the_window_with_live_changes_replays_exactly(tmp_path):
@@ -27,7 +28,7 @@ def test_the_window_with_live_changes_replays_exactly(tmp_path):
     env.pop("QT_QPA_PLATFORM", None)  # the real X server, not offscreen
     env.pop("DISPLAY", None)
     env.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 800x800x24", sys.executable, "-m", "tests.e2e.transaction_driver",
+    cmd = [*on_xvfb("800x800x24"), sys.executable, "-m", "tests.e2e.transaction_driver",
            "--dir", str(tmp_path), "--views", "16", "--timeout", "150"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

@@ -54,8 +54,8 @@ def no_false_claims(stderr: str) -> None:
 
 
 @pytest.mark.xvfb
-@pytest.mark.skipif(shutil.which("xvfb-run") is None or shutil.which("xdotool") is None,
-                    reason="needs xvfb-run and xdotool")
+@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+                    reason="needs Xvfb and xdotool")
 def test_lab_on_a_disk_that_fills_up_stops_and_says_what_is_in_the_file(disk, tmp_path):
     catalog = make_catalog(tmp_path / "catalog")
     study = write_study(tmp_path / "study.toml", catalog, views=50)

@@ -1,6 +1,6 @@
 """Drive the real window the app's way, with live changes, then replay the session (issue 10, point 3).
 
-Run under an X server (``tests/e2e/test_transaction_xvfb.py`` runs it with ``xvfb-run``): real clips,
+Run under an X server (``tests/e2e/test_transaction_xvfb.py`` runs it on its own Xvfb): real clips,
 the SQLite log, ``make_engine`` with the example plugin (in its worker process), ``attach_session``,
 the plugin's poll timer (``watch_plugin``) and the autopilot. On the way: a parameter change, a follow,
 "refresh my feed", a plugin reload and catalog growth. Then the session is read back from the file and
