@@ -524,6 +524,10 @@ def test_registry_and_ranker_construction_messages():
                                             r"chronological, popular, following; peers: ts_topic, lin_ts, vw_cb; "
                                             r"or a plugin, path/to/file.py:ClassName\)$"):
         make_ranker("tiktok")
+    # a typo is named (seen in a trial: `play --ranker foryuo` listed the names without saying which)
+    for typo, meant in (("foryuo", "foryou"), ("ForYou", "foryou"), ("popluar", "popular"), ("ts-topic", "ts_topic")):
+        with pytest.raises(UnknownRanker, match=rf"^there is no ranker called '{typo}'; did you mean '{meant}'\? \(choose"):
+            make_ranker(typo)
     # a plugin file without its class (seen in a new-user trial: "there is no ranker called 'mine.py'")
     with pytest.raises(UnknownRanker, match=r"^plugins/mine.py is a plugin file: name the ranker class in it too, "
                                             r"as plugins/mine.py:ClassName$"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from feedapp.core.rankers.base import BaseRanker, ParameterError
 from feedapp.core.rankers.chronological import ChronologicalRanker
 from feedapp.core.rankers.following import FollowingRanker
@@ -36,7 +38,9 @@ def unknown_ranker(name: str) -> UnknownRanker:
     class, ``mine.py``, is told to name the class)."""
     if name.endswith(".py"):
         return UnknownRanker(f"{name} is a plugin file: name the ranker class in it too, as {name}:ClassName")
-    return UnknownRanker(f"there is no ranker called {name!r} (choose one of: {', '.join(RANKERS)}; "
+    close = difflib.get_close_matches(name.lower(), [*RANKERS, *peer_rankers()], n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return UnknownRanker(f"there is no ranker called {name!r}{hint} (choose one of: {', '.join(RANKERS)}; "
                          f"peers: {', '.join(peer_rankers())}; or a plugin, path/to/file.py:ClassName)")
 
 
