@@ -712,7 +712,8 @@ class ConsentPage(QWidget):
 
 
 class _ItemRow(QFrame):
-    """A Likert or choice item as one keyboard stop: 1..9 pick that answer, arrows move it, Tab leaves.
+    """A Likert or choice item as one keyboard stop: 1..9 pick that answer, arrows move it, Tab or
+    Return go on to the next item (Return on Submit then submits).
     The arrows never make the first choice: Down and Up are the feed's swipe keys, and a press meant
     for the feed as its last view closed (or a held key) would otherwise answer the first item.
     The row is outlined while it has the focus."""
@@ -738,6 +739,8 @@ class _ItemRow(QFrame):
             if current > 0:  # (nothing chosen yet: nothing to move)
                 step = 1 if key in (Qt.Key.Key_Right, Qt.Key.Key_Down) else -1
                 self.choose(min(n, max(1, current + step)))
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.focusNextChild()
         else:
             super().keyPressEvent(event)
 
@@ -840,6 +843,7 @@ class QuestionnairePage(QWidget):
         self.submit.setMinimumHeight(50)
         self.submit.setStyleSheet(BUTTON_STYLE)
         self.submit.clicked.connect(self._submit)
+        self.submit.setAutoDefault(True)  # Return on the focused button submits (outside a QDialog it would not)
         self.missing = QLabel("")
         self.missing.setWordWrap(True)
         self.missing.setStyleSheet(f"color: {overlays.MUTED_TEXT.name()};")

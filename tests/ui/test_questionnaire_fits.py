@@ -72,3 +72,39 @@ def test_a_swipe_key_does_not_answer_the_first_item(qtbot):
     qtbot.keyClick(page.rows["usual_app"], Qt.Key.Key_2)
     qtbot.keyClick(page.rows["usual_app"], Qt.Key.Key_Down)
     assert page.answers()[1][1] == "YouTube Shorts"
+
+
+def test_return_goes_on_to_the_next_item_and_submits_from_submit(qtbot):
+    """Left alone in a stop's note: the questionnaire's Return key did nothing, so a participant
+    using the keyboard had to find Tab and Space. Return on an item goes on to the next one; on the
+    focused Submit button it submits; on a text item it stays a new line."""
+    from PySide6.QtCore import Qt
+
+    study = load_study(EXAMPLE)
+    page = QuestionnairePage(study.questionnaire, study.questionnaire_intro)
+    qtbot.addWidget(page)
+    page.show()
+    page.activateWindow()
+    qtbot.waitActive(page)
+    got: list = []
+    page.submitted.connect(got.append)
+    page.setFocus()
+    first, second, text = page.rows["enjoyed"], page.rows["usual_app"], page.texts["comments"]
+    qtbot.waitUntil(first.hasFocus)
+    qtbot.keyClick(first, Qt.Key.Key_Return)  # nothing chosen yet: Return only goes on, answers nothing
+    assert second.hasFocus() and page.groups["enjoyed"].checkedId() == -1
+    qtbot.keyClick(second, Qt.Key.Key_2)
+    qtbot.keyClick(second, Qt.Key.Key_Enter)
+    assert text.hasFocus()
+    qtbot.keyClicks(text, "fun")
+    qtbot.keyClick(text, Qt.Key.Key_Return)
+    assert text.toPlainText() == "fun\n" and not got
+    qtbot.keyClick(text, Qt.Key.Key_Tab)
+    assert not page.submit.isEnabled() and not page.submit.hasFocus()  # "enjoyed" is still unanswered
+    first.setFocus()
+    qtbot.keyClick(first, Qt.Key.Key_5)
+    page.submit.setFocus()
+    qtbot.keyClick(page.submit, Qt.Key.Key_Return)
+    assert len(got) == 1
+    assert [(q.id, answer) for q, answer, _ in got[0]] == [("enjoyed", "5"), ("usual_app", "Instagram Reels"),
+                                                          ("comments", "fun")]
