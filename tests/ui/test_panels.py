@@ -281,6 +281,31 @@ def test_end_card_shows_and_saves_a_png(qtbot, app_parts, tmp_path):
     assert not dock.card.isVisible()
 
 
+def test_saving_the_shown_end_card_says_so_on_the_card(qtbot, app_parts, tmp_path):
+    """S with the end card shown: the card covers the player's toasts, so the card itself says where the PNG
+    went (it said nothing visible: the toast was drawn under the card). The PNG stays without the note."""
+    dock, view = app_parts["dock"], app_parts["view"]
+    swipe(qtbot, app_parts, 2, dwell_ms=1200)
+    settle(qtbot, dock)
+    QTest.keyClick(view, Qt.Key.Key_E)
+    assert dock.card.isVisible()
+    plain = dock.card.grab().toImage()
+    QTest.keyClick(view, Qt.Key.Key_S)
+    saved = list((tmp_path / "cards").glob("*.png"))
+    assert len(saved) == 1
+    assert dock.card.note == f"Saved your card to {saved[0]}" == view.toast_text
+    shown = dock.card.grab().toImage()
+    assert shown.size() == plain.size()
+    changed = [y for y in range(0, shown.height(), 2) if any(
+        shown.pixel(x, y) != plain.pixel(x, y) for x in range(0, shown.width(), 3))]
+    assert changed and min(changed) > shown.height() * 0.7  # the message, over the card's lower part
+    first = QImage(str(saved[0]))
+    QTest.keyClick(view, Qt.Key.Key_S)  # saved again while the note is shown: the same pixels, no note
+    assert QImage(str(saved[0])) == first
+    assert dock.card._note_timer.isActive()  # and it goes away, as a toast does
+    QTest.keyClick(view, Qt.Key.Key_E)
+
+
 def test_lab_mode_panel_hidden_and_without_controls(qtbot, panel_clips, tmp_path):
     engine = ENGINE(Catalog(panel_clips), "foryou", seed=1)
     window = PlayerWindow(engine, muted=True)

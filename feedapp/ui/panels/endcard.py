@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries, SessionFigures, top_topics
+from feedapp.ui import overlays
 from feedapp.ui.panels import style
 from feedapp.ui.panels.figures import tiles, watch_caption
 from feedapp.ui.panels.style import TopicColours
@@ -33,7 +34,20 @@ class EndCard(QWidget):
         self._content: tuple | None = None
         self.top: list[tuple[str, float]] = []
         self.learns = True
+        self.note = ""
+        self._note_timer = QTimer(self, singleShot=True)
+        self._note_timer.timeout.connect(lambda: self.show_note(""))
         self.hide()
+
+    def show_note(self, text: str, ms: int = 4000) -> None:
+        """A message over the card for ``ms`` (the player's toasts are drawn under it): "Saved your card to
+        ...". It is drawn on the screen only, never into the saved PNG."""
+        self.note = text
+        if text:
+            self._note_timer.start(ms)
+        else:
+            self._note_timer.stop()
+        self.update()
 
     def set_ui_scale(self, s: float) -> None:
         """Shown ``s`` times its size over the player (a projector); the saved PNG stays 400x600."""
@@ -73,6 +87,8 @@ class EndCard(QWidget):
             return
         p = QPainter(self)
         p.drawPixmap(QRectF(self.rect()), self._pixmap, QRectF(self._pixmap.rect()))
+        if self.note:
+            overlays.pill(p, QRectF(self.rect()), self.note, top=self.height() * 0.78, accent=True)
         p.end()
 
     def render_card(self, profile: dict, series: ProfileSeries, f: SessionFigures, elapsed_s: float, footer: str,

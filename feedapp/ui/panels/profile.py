@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries
@@ -13,6 +13,7 @@ from feedapp.ui.panels.style import TopicColours, lerp
 ROW_H = 22
 MAX_ROWS = 10
 LEGEND_H = 32  # two lines under the chart: topic colours, the dashed line
+EMPTY_NOTE = "Each view moves these lines."
 ZERO_AT = 0.25  # the zero line sits a quarter into the bar area: affinities are mostly positive
 
 
@@ -177,6 +178,26 @@ class HistoryChart(style.ScaledWidget):
     def _plot_rect(self, content: QRectF) -> QRectF:
         return content.adjusted(30, 4, -6, -LEGEND_H - 18)
 
+    def plot_rect(self) -> QRectF:
+        """The plot area in design units (inside the card, above the axis labels and the legend)."""
+        w, h = self.width() / self.ui_scale, self.height() / self.ui_scale
+        return self._plot_rect(QRectF(0, 0, w, h).adjusted(10, 30, -10, -8))  # style.card's content
+
+    def line_ys(self, plot: QRectF) -> list[float]:
+        """Where the horizontal lines are drawn: the axis bounds, 0 and the dashed 0.3, top to bottom."""
+        y_hi, y_lo = self._hi, self._lo
+        return sorted(plot.bottom() - (a - y_lo) / (y_hi - y_lo) * plot.height()
+                      for a in (y_hi, CLICK_THRESHOLD, 0.0, y_lo))
+
+    def note_rect(self, plot: QRectF) -> QRectF:
+        """Where the empty chart's note goes: the widest band between two of its lines, so that no line
+        strikes through it (centred on the plot, it sat on the dashed 0.3 line)."""
+        ys = self.line_ys(plot)
+        top, bottom = max(zip(ys, ys[1:]), key=lambda ab: ab[1] - ab[0])
+        text_h = QFontMetricsF(style.font(13)).height()
+        mid = (top + bottom) / 2
+        return QRectF(plot.left(), mid - text_h / 2, plot.width(), text_h)
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -210,7 +231,7 @@ class HistoryChart(style.ScaledWidget):
         if s.views == 0:
             p.setPen(style.MUTED)
             p.setFont(style.font(13))
-            p.drawText(plot, style.CENTRE, "Each view moves these lines.")
+            p.drawText(self.note_rect(plot), style.CENTRE, EMPTY_NOTE)
             p.end()
             return
         if self._paths is None:

@@ -443,11 +443,18 @@ class TasteDock(QObject):
         path = self.card_dir / f"feedapp-card-{self.recorder.id[:8]}-{len(self.engine.views)}views.png"
         try:
             ok = self.card.save(path)
+            why = "" if ok else f"{path} could not be written"
         except OSError as e:
-            ok = False
-            self.view.show_toast(f"Could not save the card: {e}", 4000)
+            ok, why = False, str(e)
         if not ok:
+            self._tell(f"Could not save the card: {why}")
             return None
         self.recorder.event("end_card_saved", path=str(path))
-        self.view.show_toast(f"Saved your card to {path}", 4000)
+        self._tell(f"Saved your card to {path}")
         return path
+
+    def _tell(self, text: str) -> None:
+        """A toast on the player, and on the card when it is shown: it covers the player's toasts."""
+        self.view.show_toast(text, 4000)
+        if self.card.isVisible():
+            self.card.show_note(text, 4000)
