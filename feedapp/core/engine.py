@@ -25,7 +25,7 @@ From the UI: ``feedapp.core.feed_session.FeedSession`` drives the engine (learn 
 when the next clip settles, log the impression with its ``Pick``, decide the slot after it).
 
 Live changes (``LIVE_EVENTS``: parameter change, follow/unfollow, refresh, plugin reload, catalog
-growth) are counted (``live``, ``params_version``) and recorded in ``live_log``; every ``Pick``
+growth, a clip the player could not play) are counted (``live``, ``params_version``) and recorded in ``live_log``; every ``Pick``
 carries the counts it was decided with, so replay can rebuild the state of each decision.
 
 Warm-up clips (``warmup=[clip, ...]``, a lab study's fixed opening): served at positions 0..n-1 in
@@ -82,6 +82,7 @@ LIVE_EVENTS = {
     "ranker_did_reload": "reload",
     "catalog_did_grow": "catalog",
     "ranker_serving_did_change": "serving",  # a guarded plugin fell back, or came back after a restart
+    "clip_did_fail": "unplayable",  # the player could not play a clip: not served again while others can be
 }
 
 
@@ -115,6 +116,7 @@ EVENTS = frozenset({
     "ranker_did_reload",  # (info) from a plugin host
     "ranker_did_fail",  # (info) from a plugin host
     "ranker_serving_did_change",  # (info) the guarded plugin swapped what serves
+    "clip_did_fail",  # (clip_id) the player could not play it (mark_unplayable)
 })
 
 
@@ -207,6 +209,7 @@ class FeedEngine(Feed):
         self._profile_due: list[tuple[Clip, float]] = []  # views the unrecorded profile learns when next read
         self._explain = explain
         self._blocked = np.zeros(self.space.n, dtype=bool)
+        self.unplayable: set[str] = set()  # clips the player could not play (mark_unplayable)
         self._picks: list[Pick] = []  # aligned with history
         self._row_buf = np.zeros(64, dtype=np.intp)  # feature rows of history, in a buffer that doubles:
         self._n_rows = 0  # the policy reads them as an array (``_rows``), no list converted per decision
@@ -273,6 +276,8 @@ class FeedEngine(Feed):
                          info=dict(args[0]))
         elif change == "catalog":
             entry["clips"] = [c.id for c in args[0]]
+        elif change == "unplayable":
+            entry["clip"] = args[0]
         self.live += 1
         self.live_log.append(entry)
 
@@ -584,6 +589,21 @@ class FeedEngine(Feed):
         self.world.following.add(creator)
         self.redecide_next()
         self._emit("following_did_change", frozenset(self.world.following))
+
+    def mark_unplayable(self, clip_id: str) -> bool:
+        """The player could not play this clip (its file is gone, damaged, unreadable): it is not
+        served again in this session while another clip can be (it is left out like a clip marked "not
+        interested"; the policy relaxes that only when nothing else is left). A live change: the
+        undisplayed next pick is decided again and replay applies it at the same point. False (and
+        nothing recorded) for a clip already marked or not in the catalog."""
+        row = self.space.row_of.get(clip_id)
+        if row is None or clip_id in self.unplayable:
+            return False
+        self.unplayable.add(clip_id)
+        self._blocked[row] = True
+        self.redecide_next()
+        self._emit("clip_did_fail", clip_id)
+        return True
 
     def unfollow(self, creator: str) -> None:
         self.world.following.discard(creator)

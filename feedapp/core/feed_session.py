@@ -21,9 +21,9 @@ the lab, the autopilot and the simulator alike. A live change that forgets an un
 decides that slot again as soon as the change is complete (``FeedEngine._emit``); learning a view
 waits for the next ``decide_next``.
 
-Live changes (parameter change, plugin reload, refresh, follow/unfollow, catalog growth) enter
-the engine (``engine.set_param``, ``engine.follow``, ``engine.refresh``, the plugin host,
-``catalog.add``); the engine counts them and records what replay needs (``engine.live_log``), and
+Live changes (parameter change, plugin reload, refresh, follow/unfollow, catalog growth, a clip
+that could not be played) enter the engine (``engine.set_param``, ``engine.follow``, ``engine.refresh``,
+the plugin host, ``catalog.add``, ``engine.mark_unplayable``); the engine counts them and records what replay needs (``engine.live_log``), and
 this object logs each one as a ``live_change`` event carrying its position (views learned, slots
 served, its sequence number). The session's starting state (catalog rows, parameters, ranker
 version) is logged once as ``session_catalog``. With these, replay puts an engine in exactly the

@@ -236,6 +236,8 @@ class _Replayer:
                 raise ReplayError(f"session {self.session.id}: clip {missing[0]!r} joined the catalog, "
                                   "but it is not in the log's clips table")
             eng.catalog.add([self.by_id[c] for c in e["clips"]])
+        elif change == "unplayable":
+            eng.mark_unplayable(e.get("clip", ""))
 
     def _serve(self, version: str) -> None:
         """Serve ``version`` (``builtin:NAME`` or ``plugin:<hash>``) as ``GuardedRanker`` does: a fresh

@@ -50,6 +50,7 @@ class SessionBridge(QObject):
         view.loop_completed.connect(lambda ev: recorder.loop_completed(ev.ns))
         view.mute_changed.connect(self._plain_event)
         view.clip_failed.connect(self._plain_event)
+        view.clip_unplayable.connect(self._unplayable)
         engine.on("following_did_change", lambda following: recorder.event("following", creators=sorted(following)))
         self._timer = QTimer(self, interval=CHECKPOINT_MS)
         self._timer.timeout.connect(lambda: recorder.checkpoint())
@@ -60,6 +61,12 @@ class SessionBridge(QObject):
         if ev.clip is not None:
             data["clip_id"] = ev.clip.id
         self.recorder.event(ev.kind, ev.ns, **data)
+
+    def _unplayable(self, clip) -> None:  # noqa: ANN001 - Clip
+        """A clip the player could not play: the engine stops serving it (a live change, logged), and
+        the player preloads what it decides next instead."""
+        if self.recorder.ended is None and self.engine.mark_unplayable(clip.id):
+            self.view.reload_next()
 
     def _leaving(self, how: str, input_ns: int) -> None:
         """The input that leaves the clip: the view ends here (its dwell stops at the input event)."""

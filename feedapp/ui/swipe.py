@@ -15,6 +15,7 @@ playing when the swipe *starts*, so the clip is already moving when the swipe se
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -110,6 +111,9 @@ class SwipeView(QWidget):
     focus_lost = Signal(object)
     focus_gained = Signal(object)
     clip_failed = Signal(object)
+    # (clip) a clip could not be played, said once per clip: the feed should not serve it again
+    # (SessionBridge marks it in the engine). Said when the feed is at rest, never mid-swipe.
+    clip_unplayable = Signal(object)
     fullscreen_requested = Signal()
     quit_requested = Signal()
     escape_pressed = Signal()  # Esc with nothing to close inside the view: the window leaves fullscreen
@@ -151,8 +155,9 @@ class SwipeView(QWidget):
         self._settled_ns = 0  # when the current clip became active
         self._max_position_shown = -1
         self._neighbours_due = False
-        self._failures_in_a_row = 0
+        self._failed: set[str] = set()  # clips that failed to play and have not painted a frame since
         self._reported_bad: set[str] = set()
+        self._unplayable_due: list[Clip] = []  # failed clips not yet said by clip_unplayable (a swipe was moving)
         self._posters: dict[str, QPixmap] = {}
         self._help = False
         self._toast = ""
@@ -415,6 +420,7 @@ class SwipeView(QWidget):
         done, self._anim_done, self._anim_step = self._anim_done, None, 0
         if done is not None:
             done()
+        self._say_unplayable()
         if self._pending is None:
             self._run_queued()
         elif self._queued:  # the queued move waits for this clip's first frame, but not for long
@@ -528,7 +534,7 @@ class SwipeView(QWidget):
         self._first_frame_timer.stop()
         if pending is not None:
             if first_frame_ns is not None:
-                self._failures_in_a_row = 0
+                self._failed.discard(pending["clip"].id)
             arrival = Arrival(first_frame_ns=first_frame_ns, **pending)
             # Emitted from the event loop, not from inside paintEvent, so slow listeners never delay a
             # paint; and before the neighbours are preloaded, so a listener that lets the order
@@ -553,9 +559,15 @@ class SwipeView(QWidget):
             self.update()
 
     def _on_slot_failed(self, slot: SlotPlayer, clip: Clip, message: str) -> None:
+        self._failed.add(clip.id)
         if clip.id not in self._reported_bad:
             self._reported_bad.add(clip.id)
             print(f"feedapp: skipping \"{visible(clip.title)}\" ({visible(clip.path)}): {message}", file=sys.stderr)
+            self._unplayable_due.append(clip)
+            # from the event loop: the feed then reloads a neighbour slot, maybe this very player, which must
+            # not get a new source while it is still sending this failure's signals (its next one, the
+            # "invalid media" status, would be taken as the new clip's failure)
+            QTimer.singleShot(0, self._say_unplayable)
         if slot is self._slots[0] and not self.is_animating() and self._drag is None:
             self._skip_current()
         else:
@@ -567,16 +579,10 @@ class SwipeView(QWidget):
             return
         self._pending = None
         self._first_frame_timer.stop()
-        self._failures_in_a_row += 1
         self.clip_failed.emit(self._event("clip_failed", _now(), cur.error))
         self.show_toast(f"Skipped \u201c{cur.clip.title}\u201d: this video could not be played.")
-        if self._failures_in_a_row >= max(1, len(self.feed.catalog)):
-            self.set_message(
-                "None of these clips could be played",
-                "Every clip in this catalog failed to play. Check that the files are complete videos "
-                "(.mp4 with H.264 or MPEG-4 works best) and start feedapp again.",
-            )
-            self.shutdown()
+        if all(c.id in self._failed for c in self.feed.catalog):  # every clip, not N failures in a row
+            self._none_playable()
             return
         step = self._last_step
         if self._toward(step) is None:
@@ -584,6 +590,30 @@ class SwipeView(QWidget):
         if self._toward(step) is None:
             return
         self.go(step, "auto_skip")
+
+    def _say_unplayable(self) -> None:
+        """Say the failed clips (``clip_unplayable``) once the feed is at rest: the feed then stops
+        serving them, and what is on screen during a swipe is never decided again."""
+        if self._unplayable_due and not self.is_animating() and self._drag is None:
+            due, self._unplayable_due = self._unplayable_due, []
+            for clip in due:
+                self.clip_unplayable.emit(clip)
+
+    def _none_playable(self) -> None:
+        """Every clip of the catalog failed to play: a screen and a terminal line saying so, then stop."""
+        clips = list(self.feed.catalog)
+        gone = [c for c in clips if not os.path.exists(c.path)]
+        if len(gone) == len(clips):
+            where = sorted({os.path.dirname(c.path) for c in gone})
+            body = (f"The clip files are no longer there ({visible(where[0])}"
+                    + (f" and {len(where) - 1} other folder(s)" if len(where) > 1 else "")
+                    + "): moved, deleted, or on a drive that was removed. Put them back and start feedapp again.")
+        else:
+            body = ("Every clip in this catalog failed to play. Check that the files are complete videos "
+                    "(.mp4 with H.264 or MPEG-4 works best) and start feedapp again.")
+        print(f"feedapp: none of the {len(clips)} clip(s) could be played, so playback stopped: {body}", file=sys.stderr)
+        self.set_message("None of these clips could be played", body)
+        self.shutdown()
 
     def _on_slot_loop(self, slot: SlotPlayer, loops: int, ns: int) -> None:
         if slot is self._slots[0]:

@@ -719,3 +719,44 @@ def test_a_continuations_chain_a_miscounted_start_and_an_older_continuation_read
         f"the session started from 99 views learned in an earlier session (a continued lab session: session "
         f"{second.recorder.id}, which this file holds with {len(own.replay)} views); replay starts without them "
         "(the clips that session showed count as served)",)
+
+
+def test_a_clip_that_could_not_be_played_is_not_served_again_and_replays_exactly(tmp_path):
+    """The player could not play a clip (its file deleted or damaged while the app runs): SessionBridge
+    marks it (``FeedEngine.mark_unplayable``), a live change. It was served again and again before (a
+    clip nobody watched looks fresh to the ranker), so a viewer kept landing on broken clips and the
+    player called the whole catalog unplayable. Now it is left out, and replay applies the change at
+    its logged place: every propensity comes back exactly."""
+    clips = demo_like_catalog(1, n_clips=12, visual_dims=6).clips
+
+    def session(mark: bool):
+        engine = FeedEngine(Catalog(clips), "foryou", seed=5)
+        path = tmp_path / f"feed{int(mark)}.db"
+        log = EventLog(path)
+        log.clips_known(engine.catalog.clips)
+        d = WidgetDriver(engine, log, seed=3)
+        d.start()
+        bad: list[str] = []
+        for i in range(40):
+            if i in (2, 6):  # the preloaded next clip fails to load
+                nxt = engine.peek(1).id
+                bad.append(nxt)
+                if mark:
+                    assert engine.mark_unplayable(nxt) and not engine.mark_unplayable(nxt)  # once per clip
+                    d.live()
+            d.watch_and_swipe(1)
+        d.end()
+        assert log.close()
+        return engine, path, d, bad
+
+    control, _, _, bad0 = session(mark=False)
+    served_after = [p.clip_id for p in control.picks[4:]]
+    assert any(c in served_after for c in bad0), "the control run must serve those clips again for the test to mean anything"
+    engine, path, d, bad = session(mark=True)
+    assert engine.unplayable == set(bad) and len(bad) == 2
+    served = [p.clip_id for p in engine.picks]
+    assert bad[0] not in served[3:] and bad[1] not in served[7:], served  # never after the slot it failed in
+    logged = read_back(path, d.recorder.id[:8])
+    assert [e["change"] for e in logged.live] == ["unplayable", "unplayable"]
+    assert [e["clip"] for e in logged.live] == bad
+    _assert_reproduced(replay(logged, ["foryou"], n_boot=20), "foryou", engine.picks)

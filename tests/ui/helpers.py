@@ -133,3 +133,31 @@ def live_changes(engine, view, later_clips, follow: str, reload=None):  # noqa: 
         view.reload_next()  # the panels' way: preload what the feed says now
 
     return live, arrivals
+
+
+def end_and_read_back(bridge, view, log, path: Path, session_id: str):  # noqa: ANN001, ANN201
+    """End the window's session (quit), close the log and read the session back as replay reads it."""
+    from feedapp.store.replay_log import read_logged_session
+    from feedapp.store.sessions import open_for_reading
+
+    bridge.end("quit")
+    view.shutdown()
+    assert log.close()
+    conn = open_for_reading(path)
+    try:
+        return read_logged_session(conn, session_id)
+    finally:
+        conn.close()
+
+
+def assert_foryou_replays_exactly(logged, min_decided: int = 10) -> dict:  # noqa: ANN001
+    """Replaying the serving foryou gives back every logged propensity and served clip; returns the report."""
+    from feedapp.core.replay import replay
+
+    rep = replay(logged, ["foryou"], n_boot=20)
+    decided = [s for s in rep["steps"] if "foryou" in s["rankers"]]
+    assert len(decided) >= min_decided
+    for s in decided:
+        assert abs(s["rankers"]["foryou"]["p_logged_clip"] - s["propensity"]) <= 1e-9
+        assert s["rankers"]["foryou"]["drawn"] == s["clip"]
+    return rep

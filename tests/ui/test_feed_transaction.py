@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 
 from feedapp.core.catalog import Catalog
-from feedapp.core.replay import replay
-from feedapp.store.replay_log import read_logged_session
 from feedapp.store.log import EventLog
-from feedapp.store.sessions import open_for_reading
 from feedapp.ui.app import attach_session, make_engine, new_recorder
 from feedapp.ui.autopilot import Autopilot
 from feedapp.ui.window import PlayerWindow
-from tests.ui.helpers import live_changes
+from tests.ui.helpers import assert_foryou_replays_exactly, end_and_read_back, live_changes
 
 
 def test_the_window_logs_what_replay_reproduces(qtbot, ui_clips, tmp_path):
@@ -40,22 +37,10 @@ def test_the_window_logs_what_replay_reproduces(qtbot, ui_clips, tmp_path):
     view.start()
     with qtbot.waitSignal(pilot.stopped, timeout=90000):
         pass
-    bridge.end("quit")
-    view.shutdown()
-    assert log.close()
-    conn = open_for_reading(path)
-    try:
-        logged = read_logged_session(conn, recorder.id)
-    finally:
-        conn.close()
+    logged = end_and_read_back(bridge, view, log, path, recorder.id)
     assert [e["change"] for e in logged.live] == ["param", "following", "refresh", "catalog"]
     assert logged.exact and len(logged.initial) == 4 and len(logged.clips) == 6
-    rep = replay(logged, ["foryou"], n_boot=20)
-    decided = [s for s in rep["steps"] if "foryou" in s["rankers"]]
-    assert len(decided) >= 10
-    for s in decided:
-        assert abs(s["rankers"]["foryou"]["p_logged_clip"] - s["propensity"]) <= 1e-9
-        assert s["rankers"]["foryou"]["drawn"] == s["clip"]
+    rep = assert_foryou_replays_exactly(logged)
     r = rep["rankers"][0]
     assert r["reproduced"]["served_agrees"] == 1.0
     assert r["estimates"]["ips"]["value"] == rep["logged"]["value"]
