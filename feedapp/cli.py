@@ -56,7 +56,8 @@ def _add_player_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--plugin-budget", type=PLUGIN_BUDGET_MS.arg, default=50.0, metavar="MS",
         help="time each call into a plugin ranker (--ranker file.py:Class) may take; past it the plugin is "
-        "stopped and the feed goes on with its last good version (default: 50 ms)",
+        "stopped, the built-in foryou serves at once and the plugin's last good version takes over again "
+        "once it has restarted (default: 50 ms)",
     )
     p.add_argument(
         "--skip-threshold", type=SKIP_THRESHOLD_MS.arg, default=3000, metavar="MS",

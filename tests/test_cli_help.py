@@ -30,3 +30,12 @@ def test_the_command_list_names_every_export_format():
     summary = next(c.help for c in commands._choices_actions if c.dest == "export")
     formats = next(a.choices for a in commands.choices["export"]._actions if a.dest == "format")
     assert [f for f in formats if f.lower() not in summary.lower()] == []
+
+
+def test_the_plugin_budget_help_says_what_serves_after_a_cut_off_call():
+    # it said "the feed goes on with its last good version": the built-in foryou serves at once and the last
+    # good version only after it has restarted (docs/reliability.md, Plugins; tests/ui/test_plugin_isolation.py)
+    parsers = dict(_parsers(build_parser()))
+    for cmd in (("play",), ("demo",)):
+        action = next(a for a in parsers[cmd]._actions if "--plugin-budget" in a.option_strings)
+        assert "foryou serves at once" in action.help and "once it has restarted" in action.help, cmd
