@@ -50,3 +50,35 @@ def test_the_empty_charts_note_crosses_no_line(qtbot, monkeypatch, size, scale):
     plot = chart.plot_rect()
     assert plot.top() <= mid - half and mid + half <= plot.bottom()
     assert notes[0].contains(QPointF(plot.center().x(), mid))
+
+
+def test_every_line_is_named_or_counted_in_the_legend(qtbot, monkeypatch):
+    """Seven topics' lines on a panel-wide chart: the legend names the strongest that fit and counts the
+    rest ("+3 more"); it named four and left three lines unnamed, with nothing saying so."""
+    topics = ["cats", "music", "nature", "sports", "games", "cooking", "weather"]
+    history = [{"topics": {t: (0.5 if t == "cats" else -0.1 * k) * min(1, v / 3) for k, t in enumerate(topics)},
+                "topic_views": {t: 1 for t in topics}} for v in range(1, 10)]
+    chart = HistoryChart(TopicColours())
+    qtbot.addWidget(chart)
+    chart.resize(400, 190)
+    assert chart.set_history(history)
+    texts: list[str] = []
+    draw_text = QPainter.drawText
+
+    def text(p, *args):  # noqa: ANN001, ANN002
+        texts.extend(a for a in args if isinstance(a, str))
+        return draw_text(p, *args)
+
+    monkeypatch.setattr(QPainter, "drawText", text)
+    chart.grab()
+    monkeypatch.undo()
+    named = [t for t in topics if f"#{t}" in texts]
+    assert named and named == chart.legend_shown == topics[: len(named)]  # strongest first
+    assert len(named) < len(topics) and f"+{len(topics) - len(named)} more" in texts
+    assert chart.legend_hidden == len(topics) - len(named)
+    chart.resize(1400, 190)  # room for all: nothing counted
+    texts.clear()
+    monkeypatch.setattr(QPainter, "drawText", text)
+    chart.grab()
+    monkeypatch.undo()
+    assert chart.legend_shown == topics and chart.legend_hidden == 0 and not any("more" in t for t in texts)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries
 from feedapp.ui.panels import style
+from feedapp.ui.panels.mapview import LEGEND_LINE, place_legend
 from feedapp.ui.panels.style import TopicColours, lerp
 
 ROW_H = 22
@@ -155,6 +156,8 @@ class HistoryChart(style.ScaledWidget):
         self._paths: dict[str, QPolygonF] | None = None
         self._hi, self._lo = 1.0, -0.5
         self._clicks: dict[str, int] = {}
+        self.legend_shown: list[str] = []  # the topics the legend names, left to right (set by each paint)
+        self.legend_hidden = 0  # and how many lines it counts as "+N more"
 
     def apply_scale(self) -> None:
         self.setMinimumHeight(self.px(150))
@@ -277,22 +280,27 @@ class HistoryChart(style.ScaledWidget):
         p.end()
 
     def _legend(self, p: QPainter, r: QRectF) -> None:
-        """The topics' colours (strongest first, as many as fit) and what the dashed line means."""
+        """The topics' colours (strongest first, as many as fit, the rest counted) and what the dashed line means."""
         p.setFont(style.font(12))
         fm = p.fontMetrics()
         x = r.left()
         topics = sorted(self.series.topics, key=lambda t: -self.series.topics[t][-1]) if self.series.views else []
         y1 = r.top()
-        for t in topics:
-            label = f"#{t}"
-            w = fm.horizontalAdvance(label) + 16
-            if x + w > r.right():
-                break
+        # one row; the lines that have no room are counted ("+2 more"), as the interest map's legend does:
+        # a line without a name was left for the viewer to guess
+        widths = [fm.horizontalAdvance(f"#{t}") + 16 for t in topics]
+        placed, hidden = place_legend(widths, x, r.right(), y1, y1 + LEGEND_LINE,
+                                      lambda n: fm.horizontalAdvance(f"+{n} more"))
+        for t, (x, _), w in zip(topics, placed, widths):
             p.setPen(QPen(self.colours(t), 3))
             p.drawLine(QPointF(x, y1 + 8), QPointF(x + 10, y1 + 8))
             p.setPen(style.MUTED)
-            p.drawText(QRectF(x + 13, y1, w - 13, 16), style.LEFT, label)
-            x += w + 4
+            p.drawText(QRectF(x + 13, y1, w - 13, 16), style.LEFT, f"#{t}")
+        if hidden:
+            left = placed[-1][0] + widths[len(placed) - 1] + 4 if placed else r.left()
+            p.setPen(style.MUTED)
+            p.drawText(QRectF(left, y1, r.right() - left, 16), style.LEFT, f"+{hidden} more")
+        self.legend_shown, self.legend_hidden = topics[: len(placed)], hidden
         y2 = r.top() + (16 if topics else 0)
         p.setPen(QPen(style.MUTED, 1, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(r.left(), y2 + 8), QPointF(r.left() + 12, y2 + 8))
