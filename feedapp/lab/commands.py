@@ -43,9 +43,11 @@ def _not_ended_note(conn: sqlite3.Connection, ids: list[str], what: str) -> str 
     if not open_:
         return None
     names = ", ".join(f"{r['short_id']} ({r['participant'] or '-'}, {r['status']})" for r in open_)
-    return (f"note: {len(open_)} session(s) in this {what} have not ended: {names}; {what} holds only what was "
-            "written so far (an interrupted session is closed, its last view completed, at the next start of "
-            f"feedapp on this database); make the {what} again once they have ended")
+    one = len(open_) == 1
+    return (f"note: {len(open_)} {'session' if one else 'sessions'} in this {what} {'has' if one else 'have'} not "
+            f"ended: {names}; {what} holds only what was written so far (an interrupted session is closed, its last "
+            f"view completed, at the next start of feedapp on this database); make the {what} again once "
+            f"{'it has' if one else 'they have'} ended")
 
 
 def _no_sessions(conn, db_path: str | Path, study: str | None, condition: str | None = None) -> int:  # noqa: ANN001
@@ -381,10 +383,10 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     outputs.record(db_path, "lab export", files, study=study)
     print(f"exported {len(ids)} session{'s' if len(ids) != 1 else ''} (study={study or 'any'}, condition={condition or 'any'}) to {out_dir}:")
     for f in manifest["files"].values():
-        print(f"  {f['file']:<32} {f['rows']:>9} rows")
+        print(f"  {f['file']:<32} {f['rows']:>9} row{'s' * (f['rows'] != 1)}")
     print(f"  one view_log file per participant ({len(per_person)}): participant_study_date.{fmt}")
     for f in per_person.values():
-        print(f"  {f['file']:<32} {f['rows']:>9} rows")
+        print(f"  {f['file']:<32} {f['rows']:>9} row{'s' * (f['rows'] != 1)}")
     for line in removed:
         print(line)
     if not_ended:

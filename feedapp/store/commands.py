@@ -74,7 +74,7 @@ def run_export_command(
     what = f"session {manifest['sessions'][0]}" if session_id else f"{n} session{'s' if n != 1 else ''}"
     print(f"exported {what} to {out_dir} ({fmt}) in {time.perf_counter() - t0:.2f} s:")
     for name, f in manifest["files"].items():
-        print(f"  {f['file']:<24} {f['rows']:>9} rows")
+        print(f"  {f['file']:<24} {f['rows']:>9} row{'s' * (f['rows'] != 1)}")
     print("  manifest.json            (what was exported, column order, conventions)")
     return 0
 

@@ -900,7 +900,7 @@ class QuestionnairePage(QWidget):
     def _refresh(self) -> None:
         missing = self._unanswered()
         self.submit.setEnabled(not missing)
-        self.missing.setText(f"{len(missing)} question(s) still to answer" if missing else "")
+        self.missing.setText(f"{len(missing)} question{'s' * (len(missing) != 1)} still to answer" if missing else "")
 
     def _submit(self) -> None:
         if not self._unanswered():

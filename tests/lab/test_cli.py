@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from feedapp.cli import main as run_main
 from feedapp.core.session import SessionRecorder
 from feedapp.lab.commands import add_lab_parser, run_lab_command
 from feedapp.lab.report import session_figures, write_report
@@ -86,7 +88,12 @@ def test_export_and_report_that_match_nothing_say_so_in_words(tmp_path, study, c
     assert run("export", "--db", str(one), "--study", "nope", "--out", out) == 1
     assert capsys.readouterr().err.endswith("(studies there: learn-vs-random (1 session))\n")
     assert run("export", "--db", str(one), "--study", "learn-vs-random", "--out", out) == 0  # and when one matches
-    assert capsys.readouterr().out.startswith(f"exported 1 session (study=learn-vs-random, condition=any) to {out}:")
+    listing = capsys.readouterr().out
+    assert listing.startswith(f"exported 1 session (study=learn-vs-random, condition=any) to {out}:")
+    assert re.search(r"^  sessions\.csv +1 row$", listing, re.M) and " 1 rows" not in listing  # one participant
+    assert run_main(["export", "--db", str(one), "--out", str(tmp_path / "all")]) == 0  # feedapp export too
+    listing = capsys.readouterr().out
+    assert re.search(r"^  sessions\.csv +1 row$", listing, re.M) and " 1 rows" not in listing
     from feedapp.store.commands import run_check_command
 
     assert run_check_command(one) == 0
@@ -145,13 +152,14 @@ def test_report_and_export_name_the_sessions_that_have_not_ended(tmp_path, study
     assert run("report", "--db", str(db), "--study", "learn-vs-random", "--out", str(tmp_path / "r")) == 0
     out = capsys.readouterr().out
     note = [line for line in out.splitlines() if line.startswith("note:")]
-    assert len(note) == 1 and f"1 session(s) in this report have not ended: {still.id[:8]} (P03, " in note[0]
+    assert len(note) == 1 and f"1 session in this report has not ended: {still.id[:8]} (P03, " in note[0]
+    assert note[0].endswith("make the report again once it has ended")
     assert all(r.id[:8] not in note[0] for r in recs)
     row = [r for r in unescape((tmp_path / "r" / "study-learn-vs-random.html").read_text()).split("<tr>")
            if still.id[:8] in r]
     assert row and "running/interrupted" in row[0]
     assert run("export", "--db", str(db), "--study", "learn-vs-random", "--out", str(tmp_path / "e")) == 0
-    assert f"1 session(s) in this export have not ended: {still.id[:8]} (P03, " in capsys.readouterr().out
+    assert f"1 session in this export has not ended: {still.id[:8]} (P03, " in capsys.readouterr().out
     # the ended sessions alone: no note
     assert run("report", "--db", str(db), "--session", recs[0].id[:8], "--out", str(tmp_path / "r1")) == 0
     assert "note:" not in capsys.readouterr().out

@@ -194,11 +194,12 @@ def test_consent_feed_questionnaire_and_debrief(qtbot, ui_clips, tmp_path):
     qtbot.waitUntil(lambda: lab.phase == "questionnaire", timeout=5000)
     page = lab.questionnaire_page
     assert lab.operator_state().startswith("The feed has ended and is recorded; the participant is answering")
-    assert not page.submit.isEnabled() and page.missing.text() == "2 question(s) still to answer"
+    assert not page.submit.isEnabled() and page.missing.text() == "2 questions still to answer"
     assert page.focusProxy() is page.rows["enjoyed"]  # the keyboard starts at the first item
     qtbot.keyClick(page.rows["enjoyed"], Qt.Key.Key_5)  # digits choose, arrows move
     qtbot.keyClick(page.rows["enjoyed"], Qt.Key.Key_Left)
     assert page.groups["enjoyed"].checkedId() == 4 and not page.submit.isEnabled()
+    assert page.missing.text() == "1 question still to answer"  # not "1 question(s)"
     qtbot.keyClick(page.rows["device"], Qt.Key.Key_2)
     assert page.submit.isEnabled()
     qtbot.keyClicks(page.texts["comments"], "fun, but too many cats")
