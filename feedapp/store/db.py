@@ -422,9 +422,11 @@ def check_writable(path: Path) -> None:
                 "(chmod u+w) or choose another file with --db"
             )
     if not os.access(path.parent, os.W_OK):
+        what = (f"SQLite keeps the journal files of {path.name} (-wal, -shm) beside it" if path.exists()
+                else f"SQLite must create {path.name} and its journal files (-wal, -shm) there")
         raise StoreError(
-            f"the folder {path.parent} is read-only; SQLite must create {path.name} and its journal files "
-            "(-wal, -shm) there, so choose a writable folder with --db"
+            f"the folder {path.parent} cannot be written (it is read-only, or this account may not write to it); "
+            f"{what}, so make the folder writable" + _named_by_env(path.parent)
         )
 
 

@@ -97,8 +97,21 @@ def test_read_only_file_and_folder_are_refused_with_a_clear_message(tmp_path):
     folder.mkdir()
     assert _immutable(folder)
     try:
-        with pytest.raises(StoreError, match="folder .* is read-only"):
+        with pytest.raises(StoreError, match="folder .* is read-only") as refused:
             open_db(folder / "feed.db")
+        assert "must create feed.db and its journal files" in str(refused.value)
+    finally:
+        _mutable(folder)
+    # a log that exists in such a folder: its journal files are what SQLite cannot make (it said 'must create
+    # feed.db' of a file that was there)
+    (folder / "feed.db").write_bytes(path.read_bytes())
+    assert _immutable(folder)
+    try:
+        with pytest.raises(StoreError) as refused:
+            open_db(folder / "feed.db")
+        said = str(refused.value)
+        assert "cannot be written" in said and "keeps the journal files of feed.db (-wal, -shm) beside it" in said, said
+        assert "must create" not in said
     finally:
         _mutable(folder)
 
