@@ -348,3 +348,24 @@ def test_a_missing_folder_to_play_makes_no_database_file(tmp_path):
         code, err = cli("play", str(folder), "--db", str(db))
         assert_refused(code, err, words)
         assert not db.exists()
+
+
+# -- a window where there is no display: one line, no database file, no core dump ------------------------------------
+@pytest.mark.parametrize("command", ["demo", "play", "lab"])
+def test_no_display_is_refused_in_words_before_any_file_is_made(tmp_path, clips, command):
+    """demo, play and lab run from an SSH login (no DISPLAY, no WAYLAND_DISPLAY): Qt aborted the process
+    (exit 134, 'Reinstalling the application may fix this problem') after making the database, and the lab
+    probed the study's clips first. Now one line says what to do, before anything is written."""
+    db = tmp_path / "feed.db"
+    study = tmp_path / "study.toml"
+    study.write_text(f'[study]\nname = "s"\ncatalog = "{clips}"\n[limits]\nviews = 2\n'
+                     '[conditions.a]\nranker = "random"\n', encoding="utf-8")
+    args = {"demo": ["demo", "--clips", str(tmp_path / "demo")], "play": ["play", str(clips)],
+            "lab": ["lab", str(study), "-p", "P01", "--yes"]}[command]
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    out = subprocess.run([sys.executable, "-m", "feedapp", *args, "--db", str(db)], cwd=ROOT,
+                         env=dict(env, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, (out.returncode, out.stderr[-600:])
+    assert out.stderr == (f"feedapp: no display found (DISPLAY is not set): `feedapp {command}` opens a window; run it "
+                          f"in a desktop session, or under a virtual display: xvfb-run -a feedapp {command} ...\n")
+    assert not db.exists() and not (tmp_path / "demo").exists()

@@ -277,6 +277,22 @@ def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView 
     return timer
 
 
+def require_display(command: str) -> None:
+    """Refuse, in one line and before any file is made, to open a window where there is no display.
+
+    On Linux without ``DISPLAY`` or ``WAYLAND_DISPLAY`` (an SSH login, a server, a cron job) Qt cannot start
+    and aborts the process with a core dump and advice to reinstall, after the database was made and a
+    study's clips probed. ``QT_QPA_PLATFORM`` set by the user (``offscreen``, ``vnc``) is trusted.
+    """
+    env = os.environ
+    if not sys.platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return
+    raise UserError(f"no display found (DISPLAY is not set): `feedapp {command}` opens a window; run it in a "
+                    f"desktop session, or under a virtual display: xvfb-run -a feedapp {command} ...")
+
+
 def start_qt():  # noqa: ANN201 - QApplication
     """The QApplication, created once with the attributes and message filter it needs."""
     _prepare_qt()
@@ -444,6 +460,7 @@ def run_player(
     written; a missing folder or an unusable database raises UserError (exit code 2, one line on stderr).
     """
     t_start = time.monotonic_ns()
+    require_display("demo" if folder is None else "play")  # first: no window, so no database file or demo folder
     return_big_buffers()  # before probing: 4K frames freed by the scan go back to the system too
     taste = _check_autopilot(autopilot, autopilot_speed)  # before the store: refused input leaves no session row
     if demo_dir is not None:  # likewise a demo folder that cannot be made (the clips are made in the background)

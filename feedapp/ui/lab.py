@@ -271,7 +271,7 @@ def run_lab(
     from feedapp.lab.commands import validate
     from feedapp.lab.data import next_block
     from feedapp.lab.study import StudyError, load_study
-    from feedapp.ui.app import _recover_crashed_sessions, open_event_log, open_store, start_qt
+    from feedapp.ui.app import _recover_crashed_sessions, open_event_log, open_store, require_display, start_qt
     from feedapp.ui.chatter import filter_native_stderr
 
     from feedapp.ui.kiosk import hotkey_problem
@@ -283,6 +283,7 @@ def run_lab(
         raise UserError(bad_hotkey)
     if seed is not None and SEED.problem(seed):
         raise UserError(f"--seed {SEED.problem(seed)}")
+    require_display("lab")  # before the clips are probed (half a minute for the demo's) and the database is made
     study_path = Path(study_path)
     held = held_probe_cache(Path(db_path))  # the clips' probes from earlier sessions: checked in a moment
     code, result = validate(study_path, demo_dir=demo_dir, cache=held)
