@@ -329,7 +329,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
     from feedapp.lab import outputs
     from feedapp.lab.data import session_ids, session_studies
     from feedapp.store.db import StoreError, explain_sqlite_error
-    from feedapp.store.export import COLUMNS, ExportError, _Rows, export, write_rows
+    from feedapp.store.export import COLUMNS, ExportError, _Rows, export, unfinished_note, write_rows
     from feedapp.store.sessions import open_for_reading
 
     try:
@@ -343,6 +343,7 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
                 return _no_sessions(conn, db_path, study, condition)
             earlier = _earlier_participant_files(db_path, Path(out_dir), fmt)  # before export() replaces the manifest
             manifest = export(conn, out_dir, ids, fmt, source=str(db_path))
+            unfinished = manifest.pop("unfinished_removed")  # (said below; not part of the manifest file)
             marks = ",".join("?" * len(ids))
             people: dict[tuple[str, str], list[str]] = {}
             for sid, part, started in conn.execute(
@@ -389,6 +390,8 @@ def run_export_command(db_path: str | Path, out_dir: str | Path, study: str | No
         print(f"  {f['file']:<32} {f['rows']:>9} row{'s' * (f['rows'] != 1)}")
     for line in removed:
         print(line)
+    if unfinished_note(unfinished):
+        print(unfinished_note(unfinished))
     if not_ended:
         print(not_ended)
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from feedapp.store.check import check, report_json, report_text
 from feedapp.store.db import StoreError, explain_sqlite_error
-from feedapp.store.export import FORMATS, ExportError, export
+from feedapp.store.export import FORMATS, ExportError, export, unfinished_note
 from feedapp.store.merge import MERGE_TABLES, merge
 from feedapp.store.sessions import format_table, list_sessions, open_for_reading, resolve_session
 
@@ -76,6 +76,9 @@ def run_export_command(
     for name, f in manifest["files"].items():
         print(f"  {f['file']:<24} {f['rows']:>9} row{'s' * (f['rows'] != 1)}")
     print("  manifest.json            (what was exported, column order, conventions)")
+    note = unfinished_note(manifest["unfinished_removed"])
+    if note:
+        print(note)
     return 0
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -239,6 +240,33 @@ def write_codebook(out: Path, names: list[str], written: list[tuple[Path, Path]]
     return write_rows(out, "codebook", "csv", list(codebook.HEADER), _Rows(rows), written)
 
 
+#: The hidden name ``write_rows`` writes a file under before renaming it into place.
+_UNFINISHED = re.compile(r"^\..+\.(" + "|".join(re.escape(f) for f in FORMATS) + r")\.part$")
+
+
+def remove_unfinished(out: Path) -> list[str]:
+    """Delete the hidden ``.NAME.FORMAT.part`` files that an export stopped mid-way (``kill -9``, a power
+    cut) left in ``out``: they hold rows of the sessions it was exporting, a withdrawn participant's too,
+    under names nobody looks at and ``lab withdraw`` cannot list. Returns the names deleted."""
+    removed = []
+    for p in sorted(out.iterdir()):
+        if _UNFINISHED.match(p.name) and p.is_file():
+            try:
+                p.unlink()
+            except OSError as e:
+                raise ExportError(f"cannot delete {p}, left by an export that was stopped: {e.strerror or e}") from e
+            removed.append(p.name)
+    return removed
+
+
+def unfinished_note(removed: list[str]) -> str | None:
+    """The line an export command prints for ``remove_unfinished``'s names (None when there were none)."""
+    if not removed:
+        return None
+    return (f"  removed {len(removed)} unfinished file(s) an earlier export left when it was stopped: "
+            + ", ".join(removed))
+
+
 def prepare_out_dir(out_dir: str | Path) -> Path:
     """Create ``out_dir`` if needed and make sure files can be written in it (ExportError otherwise)."""
     out = Path(out_dir)
@@ -267,15 +295,17 @@ def export(
 ) -> dict[str, Any]:
     """Write one file per entity for ``session_ids`` (None: every session and every clip).
 
-    Returns the manifest (also written as ``manifest.json``): files with row counts and columns.
-    Each file is written beside its final name and renamed into place, so a failed export never
-    leaves a half-written file under the final name.
+    Returns the manifest (also written as ``manifest.json``): files with row counts and columns,
+    and (not in the file) ``unfinished_removed``: what ``remove_unfinished`` deleted first. Each file
+    is written beside its final name and renamed into place, so a failed export never leaves a
+    half-written file under the final name.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "parquet":
         _require_parquet()
     out = prepare_out_dir(out_dir)
+    removed = remove_unfinished(out)
     t0 = time.perf_counter()
     files: dict[str, Any] = {}
     written: list[tuple[Path, Path]] = []
@@ -325,4 +355,4 @@ def export(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
+    return {**manifest, "unfinished_removed": removed}

@@ -22,7 +22,10 @@ The study file is never written in place: the merge goes into a temporary file b
 (``.NAME.merging-PID``: a copy of the study file when it exists, taken under an exclusive lock that
 is held until the end, so nobody writes to it meanwhile), which is renamed over the study file only
 when every source went in. Any failure (full disk, I/O error, a damaged source, Ctrl+C) removes the
-temporary file and leaves the study file as it was, or absent. The result is a single file in
+temporary file and leaves the study file as it was, or absent. What a merge that was killed (``kill -9``, a
+power cut) left (its ``.NAME.merging-PID`` files and ``.feedapp-merge-PID-*`` folder: copies of the
+study file and of sources, hidden) is removed by the next merge beside it once that process is gone,
+with a line saying so. The result is a single file in
 rollback-journal mode (no ``-wal``/``-shm`` beside it), ready to be copied; feedapp switches it to
 WAL when it next writes to it. A study file that another program has open is refused.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -135,6 +139,7 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
                                  f"new {out.name}: move it aside, or choose another output file with -o")
     tmp = out.with_name(f".{out.name}.merging-{os.getpid()}")
     _remove(tmp)
+    _remove_killed_merges(out)
     lock, was_wal = _lock_for_merge(out) if existed else (None, False)
     held = None  # a file object on out, kept open until the lock is released
     reports: list[dict[str, Any]] = []
@@ -158,7 +163,7 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
             # rows are copied as they are, orphans included (feedapp check reports them), so that a
             # merge never loses data; foreign keys would refuse e.g. a view whose impression was lost
             conn.execute("PRAGMA foreign_keys=OFF")
-            with tempfile.TemporaryDirectory(prefix=".feedapp-merge-", dir=out.parent) as upgraded:
+            with tempfile.TemporaryDirectory(prefix=f".feedapp-merge-{os.getpid()}-", dir=out.parent) as upgraded:
                 for k, (src, version) in enumerate(zip(sources, versions)):
                     readable = _upgraded_copy(src, version, Path(upgraded) / f"source{k}.db")
                     conn.execute("ATTACH DATABASE ? AS src", [read_only_uri(readable)])
@@ -195,6 +200,41 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
         if held is not None:
             held.close()
     return reports
+
+
+def _gone(pid: int) -> bool:
+    """True when no process ``pid`` exists (a reused pid counts as running: nothing of it is removed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. another user's process: it exists
+        return False
+    return False
+
+
+def _remove_killed_merges(out: Path) -> None:
+    """Remove what merges into ``out`` that were killed left beside it: ``.NAME.merging-PID`` (with its
+    -wal/-shm: a copy of the study file and the rows merged so far) and ``.feedapp-merge-PID-*`` (upgraded
+    copies of sources), each only when process PID is gone. They hold every participant's rows under
+    hidden names (a withdrawn participant's too) and were never removed. Says so on stderr."""
+    pattern = re.compile(r"^\." + re.escape(out.name) + r"\.merging-(\d+)$")
+    removed = []
+    for p in sorted(out.parent.iterdir()):
+        m = pattern.match(p.name) or re.match(r"^\.feedapp-merge-(\d+)-", p.name)
+        if not m or int(m.group(1)) == os.getpid() or not _gone(int(m.group(1))):
+            continue
+        if p.is_dir() and p.name.startswith(".feedapp-merge-"):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file():
+            _remove(p)
+        else:
+            continue
+        removed.append(p.name)
+    if removed:
+        print(f"feedapp: removed {', '.join(removed)} from {out.parent}: left by a merge that was stopped "
+              "(its process is gone); they were copies, the study file itself is as that merge found it",
+              file=sys.stderr)
 
 
 def _side(path: Path, suffix: str) -> Path:

@@ -104,6 +104,29 @@ def test_csv_of_one_session_by_prefix_round_trips(log, tmp_path, capsys):
     assert manifest["files"]["views"]["columns"] == list(COLUMNS["views"]) and manifest["conventions"]["booleans"] == "0/1"
 
 
+def test_the_hidden_files_of_an_export_that_was_killed_are_deleted_by_the_next_one(log, tmp_path, capsys):
+    # kill -9 during an export left '.views.csv.part' and the like in the folder: rows of every session exported,
+    # a withdrawn participant's too, under hidden names nobody looks at and lab withdraw cannot list; a later
+    # export in another format left them there for good
+    path, _ = log
+    out = tmp_path / "x"
+    out.mkdir()
+    left = [".views.csv.part", ".sessions.csv.part", ".P01_pilot_2026-11-30.csv.part", ".events.parquet.part"]
+    for name in left:
+        (out / name).write_text("id,session_id\nrow of a participant\n", encoding="utf-8")
+    others = ["notes.csv.part", ".views.csv", ".thesis.docx.part", "draft.part"]  # not files an export leaves
+    for name in others:
+        (out / name).write_text("keep", encoding="utf-8")
+    assert run_export_command(path, None, True, "jsonl", out) == 0
+    said = capsys.readouterr().out
+    assert f"removed {len(left)} unfinished file(s) an earlier export left when it was stopped: " in said
+    assert all(name in said for name in left) and not any((out / name).exists() for name in left)
+    assert all((out / name).read_text(encoding="utf-8") == "keep" for name in others)
+    assert "unfinished_removed" not in json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert run_export_command(path, None, True, "jsonl", out) == 0
+    assert "unfinished" not in capsys.readouterr().out
+
+
 def test_jsonl_of_all_sessions(log, tmp_path):
     path, ids = log
     out = tmp_path / "j"

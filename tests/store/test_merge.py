@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 
@@ -277,3 +278,31 @@ def test_nobody_can_write_to_the_study_file_while_it_is_copied_and_merged(machin
         assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'intruder'").fetchone()[0] == 0
     finally:
         con.close()
+
+
+def test_what_a_killed_merge_left_beside_the_study_file_is_removed_by_the_next_one(machines, tmp_path, capsys):
+    # kill -9 mid-merge left '.study.db.merging-PID' (+ -wal, -shm: a copy of the study file with the rows merged
+    # so far, every participant's) and a '.feedapp-merge-*' folder of upgraded source copies, hidden; no later
+    # merge removed them, so a withdrawn participant's rows stayed there
+    import subprocess
+    import sys
+
+    out = tmp_path / "study.db"
+    assert merge([machines[0]], out)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = [f".study.db.merging-{dead.pid}", f".study.db.merging-{dead.pid}-wal", f".study.db.merging-{dead.pid}-shm"]
+    for name in left:
+        (tmp_path / name).write_bytes(b"rows of P01")
+    (tmp_path / f".feedapp-merge-{dead.pid}-x1y2").mkdir()
+    (tmp_path / f".feedapp-merge-{dead.pid}-x1y2" / "source0.db").write_bytes(b"rows of P01")
+    alive = [f".study.db.merging-{os.getppid()}", f".other.db.merging-{dead.pid}", f".feedapp-merge-{os.getppid()}-a"]
+    for name in alive:  # a merge still running (its process exists), another study file's: left alone
+        (tmp_path / name).write_bytes(b"in use")
+    capsys.readouterr()
+    assert merge([machines[1]], out)
+    err = capsys.readouterr().err
+    assert f"removed .feedapp-merge-{dead.pid}-x1y2, .study.db.merging-{dead.pid} from {tmp_path}: left by a merge " \
+           "that was stopped" in err, err
+    assert not any((tmp_path / name).exists() for name in left) and not (tmp_path / f".feedapp-merge-{dead.pid}-x1y2").exists()
+    assert all((tmp_path / name).read_bytes() == b"in use" for name in alive)
