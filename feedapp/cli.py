@@ -267,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--draws", type=int, default=5000, metavar="N",
                      help="seeded draws per pick-frequency check, 1000 .. 200000 (default 5000)")
     chk.add_argument("--plugin-budget", type=PLUGIN_BUDGET_MS.arg, default=50.0, metavar="MS",
-                     help="a plugin's learn_one and scores must take less than this a call, as in the app's "
-                     "--plugin-budget (default: 50 ms)")
+                     help="a plugin's learn_one and scores (and its restrict and explain, when it has them) must "
+                     "take less than this a call, as in the app's --plugin-budget (default: 50 ms)")
     chk.add_argument("--json", action="store_true", help="print JSON instead of lines")
 
     from feedapp.lab.commands import add_lab_parser

@@ -39,3 +39,11 @@ def test_the_plugin_budget_help_says_what_serves_after_a_cut_off_call():
     for cmd in (("play",), ("demo",)):
         action = next(a for a in parsers[cmd]._actions if "--plugin-budget" in a.option_strings)
         assert "foryou serves at once" in action.help and "once it has restarted" in action.help, cmd
+
+
+def test_the_check_ranker_budget_help_names_every_method_it_times():
+    # restrict and explain are timed too when the plugin has them (feedapp.core.contract._budget, 1ac4c72); the
+    # help named learn_one and scores only
+    action = next(a for a in dict(_parsers(build_parser()))[("check-ranker",)]._actions
+                  if "--plugin-budget" in a.option_strings)
+    assert all(m in action.help for m in ("learn_one", "scores", "restrict", "explain")), action.help
