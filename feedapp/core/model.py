@@ -6,6 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
+#: Other video types (camcorders, old phones, broadcast and screen recorders): not played, but named as video
+#: files that will not play (with how to convert them), not counted among the files that are not video.
+OTHER_VIDEO_EXTENSIONS = (".3gp", ".3g2", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts", ".wmv", ".asf", ".flv",
+                          ".f4v", ".ogv", ".vob", ".mxf", ".dv", ".rm", ".rmvb", ".divx")
 
 
 def quick_init(cls: type) -> type:

@@ -21,7 +21,7 @@ from typing import Any
 
 from feedapp.config import ConfigError
 from feedapp.errors import visible
-from feedapp.core.model import VIDEO_EXTENSIONS, Clip, Rejection, ScanResult
+from feedapp.core.model import OTHER_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, Clip, Rejection, ScanResult
 from feedapp.media.probe import ProbeError, ProbeInfo, probe
 from feedapp.media.sidecar import (
     FIELDS,
@@ -81,6 +81,12 @@ def _not_utf8(path: str | Path) -> bool:
     return False
 
 
+def other_video_type(suffix: str) -> str:
+    """Why a video file of a type feedapp does not play (``OTHER_VIDEO_EXTENSIONS``) is not played."""
+    return (f"it is a {suffix} video, a type feedapp does not play (it plays {', '.join(VIDEO_EXTENSIONS)}); "
+            f"convert it, e.g. ffmpeg -i clip{suffix} clip.mp4, and scan again")
+
+
 NOT_UTF8 = ("its name is not UTF-8 text (it was probably made on another system, in another encoding); "
             "rename it (e.g. with convmv) and scan again")
 
@@ -108,7 +114,8 @@ def _check_folder(folder: Path) -> None:
 
 
 def find_videos(folder: Path) -> tuple[list[Path], int, list[Rejection]]:
-    """(video files sorted by relative path, number of other files ignored, unreadable subfolders).
+    """(video files sorted by relative path, number of other files ignored, problems: unreadable
+    subfolders, names that are not UTF-8, and video files of a type feedapp does not play).
 
     Hidden files and folders (names starting with '.') are skipped: they are system files (macOS '._x.mp4')
     or unfinished demo clips being written.
@@ -122,7 +129,7 @@ def find_videos(folder: Path) -> tuple[list[Path], int, list[Rejection]]:
 
     for root, dirs, files in os.walk(folder, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
+        for name in sorted(files):
             if name.startswith("."):
                 continue
             path = Path(root) / name
@@ -131,6 +138,8 @@ def find_videos(folder: Path) -> tuple[list[Path], int, list[Rejection]]:
                     problems.append(Rejection(shown_path(path), NOT_UTF8))
                 else:
                     videos.append(path)
+            elif path.suffix.lower() in OTHER_VIDEO_EXTENSIONS:  # a video all the same: 'ignored (not video)' misled
+                problems.append(Rejection(shown_path(path), other_video_type(path.suffix.lower())))
             elif not (Path(root) == folder and name in SIDECAR_NAMES):
                 ignored += 1
     videos.sort(key=lambda p: p.relative_to(folder).as_posix())

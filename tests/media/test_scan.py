@@ -215,6 +215,29 @@ def test_scan_command_table_json_and_exit_codes(mixed: Path, tmp_path: Path, cap
     assert len(err) == 1 and "does not exist" in err[0]
 
 
+def test_video_files_of_types_feedapp_does_not_play_are_named_with_how_to_convert_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a camcorder's .MTS, an old phone's .3gp, a .mpg were counted as '3 other files ignored (not video)', and a
+    # folder of only such clips was 'no videos in this folder': the researcher was told their clips are not video
+    root = tmp_path / "clips"
+    make_clip(root / "cats" / "ok.mp4", seconds=1.0)
+    for name in ("cats/camcorder.MTS", "cats/old phone.3gp", "dogs/tape.mpg"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"\x00" * 64)  # never opened: the type alone decides
+    (root / "notes.txt").write_text("hello")
+    assert run_scan_command(root, db_path=tmp_path / "scan.db", as_json=False, use_cache=True) == 0
+    out = capsys.readouterr().out
+    assert "Accepted (1):" in out and "Rejected (3):" in out and "1 other file ignored (not video)" in out, out
+    assert "cats/camcorder.MTS  it is a .mts video, a type feedapp does not play (it plays .mp4, .mov, .m4v, .webm, " \
+           ".mkv, .avi); convert it, e.g. ffmpeg -i clip.mts clip.mp4, and scan again" in out
+    assert "old phone.3gp" in out and "dogs/tape.mpg" in out
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "a.wmv").write_bytes(b"\x00")
+    result = load_folder(only)
+    assert result.accepted == () and [Path(r.path).name for r in result.rejected] == ["a.wmv"]
+
+
 def test_scan_through_the_real_command_line(mixed: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
