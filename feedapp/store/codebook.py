@@ -40,7 +40,9 @@ CODEBOOK: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ('ended_mono_ns', 'integer', 'ns, monotonic',
          'when it ended; NULL while running'),
         ('end_reason', 'text', '`finished`, `quit`, `time_limit`, `recovered_after_crash`, `error`, `terminal_closed`, `terminated`, `consent_refused`',
-         'why it ended; NULL while running (or crashed and not yet recovered)'),
+         'why it ended; NULL while running (or crashed and not yet recovered). A lab session ended by its '
+         '`[limits]` (views or minutes) is `finished`, and its `limit_reached` event says which limit; '
+         '`time_limit` is a valid value that feedapp itself never writes'),
         ('host', 'text', '',
          'host name of the machine that recorded it'),
         ('study', 'text', '',
@@ -148,7 +150,8 @@ CODEBOOK: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ('skipped', 'integer', '0/1',
          "the skip rule: 1 when `play_ms` < the session's `skip_threshold_ms` and the clip was not watched to its end (`loops` 0 and `play_ms` < its duration); 0 for a clip that could not be played (`exit = auto_skip`); schema 7 recomputed older rows"),
         ('exit', 'text', '`swipe_next`, `swipe_prev`, `key`, `wheel`, `touch`, `auto_skip`, `quit`, `finished`, `time_limit`, `error`, `terminal_closed`, `terminated`, `crash`; `""` on a checkpoint',
-         'how the viewer left the clip (`auto_skip`: the clip failed to play and the player moved on)'),
+         'how the viewer left the clip (`auto_skip`: the clip failed to play and the player moved on; '
+         '`finished`: the session ended, e.g. at a lab limit; `time_limit` is never written by feedapp)'),
         ('liked', 'integer', '0/1',
          'the viewer liked the clip during the view'),
         ('not_interested', 'integer', '0/1',

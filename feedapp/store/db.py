@@ -56,7 +56,7 @@ def _m002_event_log(db: sqlite_utils.Database) -> None:
             "started_mono_ns": int,  # monotonic clock of the machine that ran it
             "ended_utc": str,
             "ended_mono_ns": int,
-            "end_reason": str,  # finished | quit | time_limit | recovered_after_crash | error; NULL while running
+            "end_reason": str,  # finished (also a lab limit) | quit | recovered_after_crash | error | ...; NULL while running
             "host": str,
         },
         pk="id",

@@ -379,6 +379,13 @@ def test_time_limit_ends_the_session_as_finished(qtbot, ui_clips, tmp_path):
     assert lim["limit"] == "minutes" and lim["value"] == 0.025
     (exit_,) = rows(db, "SELECT exit FROM views WHERE session_id = ? AND final = 1", sid)[0]
     assert exit_ == "finished"
+    # and the codebook (codebook.csv in every export, docs/data.md) says so: it said `time_limit` meant "the
+    # session's time limit was reached", which the app never writes, so a filter on it found no session
+    from feedapp.store.codebook import CODEBOOK
+
+    meaning = {c: m for c, _, _, m in CODEBOOK["sessions"]}["end_reason"]
+    assert "is `finished`, and its `limit_reached` event says which limit" in meaning
+    assert "`time_limit` is a valid value that feedapp itself never writes" in meaning
 
 
 def test_the_longest_time_limit_a_study_may_give_starts_its_timer(qtbot, ui_clips, tmp_path):
