@@ -277,6 +277,20 @@ def watch_plugin(engine: FeedEngine, view):  # noqa: ANN001, ANN201 - SwipeView 
     return timer
 
 
+def start_line(seed: int, folder: Path | None, scan: ScanResult | None, demo_dir: Path | None) -> str | None:
+    """The terminal's first line: what plays, and (demo and play alike) that ? lists the keys."""
+    if scan is not None and folder is not None:
+        if scan.accepted:
+            n, bad = len(scan.accepted), len(scan.rejected)
+            note = f"; {bad} file{'s' * (bad != 1)} will not be played (see `feedapp scan`)" if bad else ""
+            return f"playing {n} clip{'s' * (n != 1)} from {folder} (seed {seed}){note}; press ? for keys"
+        return f"nothing to play in {folder}: {_empty_screen_text(folder, scan)[0].lower()}"
+    if demo_dir is not None:
+        return (f"playing the demo catalog in {demo_dir} (seed {seed}); missing clips are made in the background; "
+                "press ? for keys")
+    return None
+
+
 def require_display(command: str) -> None:
     """Refuse, in one line and before any file is made, to open a window where there is no display.
 
@@ -498,14 +512,9 @@ def run_player(
     from PySide6.QtCore import QObject, QTimer, Signal
 
     from feedapp.ui.window import PlayerWindow
-    if scan is not None and folder is not None:  # say what plays before Qt's audio setup speaks
-        if scan.accepted:
-            note = f"; {len(scan.rejected)} file(s) will not be played (see `feedapp scan`)" if scan.rejected else ""
-            _say(f"playing {len(scan.accepted)} clips from {folder} (seed {settings.seed}){note}; press ? for keys")
-        else:
-            _say(f"nothing to play in {folder}: {_empty_screen_text(folder, scan)[0].lower()}")
-    elif demo_dir is not None:
-        _say(f"playing the demo catalog in {demo_dir} (seed {settings.seed}); missing clips are made in the background")
+    line = start_line(settings.seed, folder, scan, demo_dir)  # what plays, before Qt's audio setup speaks
+    if line:
+        _say(line)
     _say(f"recording to {Path(settings.db_path).resolve()}")
     # -- the research log: every view and event is committed as it happens (docs/data.md) ----------
     log = open_event_log(settings.db_path, lambda kind, message: on_log_status(kind, message))
