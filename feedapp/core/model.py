@@ -94,6 +94,9 @@ class Rejection:
 class ScanResult:
     accepted: tuple[Clip, ...]
     rejected: tuple[Rejection, ...]
+    # (size, modification time in ns) of each accepted clip's file (by path) as it was probed: the player
+    # refuses a file that has changed since (replaced while the app runs) rather than log a 12 s clip as 2 s
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
 
 
 # -- records of the ranker issue: what was served and how it was watched --------------------------

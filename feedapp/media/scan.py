@@ -14,7 +14,7 @@ import re
 import sys
 import unicodedata
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -242,6 +242,7 @@ def load_folder(
     total = len(videos)
     results: dict[Path, tuple[bool, dict[str, Any], bytes]] = {}
     misses: list[tuple[Path, int, int]] = []
+    stamps: dict[str, tuple[int, int]] = {}  # what was probed (the cache's key)
     done = 0
     for path in videos:
         try:
@@ -252,6 +253,7 @@ def load_folder(
             if progress:
                 progress(done, total)
             continue
+        stamps[str(path)] = (st.st_size, st.st_mtime_ns)
         hit = cache.get(str(path), st.st_size, st.st_mtime_ns) if cache is not None else None
         if hit is not None and _usable(hit):
             results[path] = hit
@@ -299,7 +301,36 @@ def load_folder(
             continue
         seen_ids[clip.id] = relative
         accepted.append(clip)
-    return ScanResult(accepted=tuple(accepted), rejected=tuple(rejected))
+    return ScanResult(accepted=tuple(accepted), rejected=tuple(rejected),
+                      stamps={c.path: stamps[c.path] for c in accepted if c.path in stamps})
+
+
+#: (size, modification time in ns) of each scanned clip file, by path, as the scan probed it (``ScanResult.stamps``,
+#: added by the composition root: ``remember_scanned``; the player asks ``changed_since_scan``). A file that differs when a player loads it was
+#: replaced or edited while the app ran: its duration and features are not the ones recorded for the clip.
+_SCANNED: dict[str, tuple[int, int]] = {}
+
+
+def remember_scanned(stamps: Mapping[str, tuple[int, int]]) -> None:
+    """Players check these clip files against what the scan probed (``SlotPlayer.load``)."""
+    _SCANNED.update(stamps)
+
+
+def changed_since_scan(clip: Clip) -> str | None:
+    """Why ``clip``'s file is not the one the scan probed (replaced, edited), or None (unchanged, never
+    scanned, or gone: a missing file is the player's own error)."""
+    stamp = _SCANNED.get(clip.path)
+    if stamp is None:
+        return None
+    try:
+        st = os.stat(clip.path)
+    except OSError:
+        return None
+    if (st.st_size, st.st_mtime_ns) == stamp:
+        return None
+    size = f"{st.st_size:,} bytes, {stamp[0]:,} when it was scanned" if st.st_size != stamp[0] else "same size, newer date"
+    return (f"the file was replaced or changed after it was scanned ({size}), so its length and looks are not the "
+            "ones recorded for it; start feedapp again to scan it anew")
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -169,11 +169,15 @@ def _scan_folder(folder: Path, db, stream=None, progress_after: float | None = N
     from feedapp.media.scan import FolderError, load_folder, probe_progress
     from feedapp.store.cache import ProbeCache
 
+    from feedapp.media.scan import remember_scanned
+
     try:
-        return load_folder(folder, cache=ProbeCache(db),
-                           progress=probe_progress(sys.stderr if stream is None else stream, progress_after))
+        result = load_folder(folder, cache=ProbeCache(db),
+                             progress=probe_progress(sys.stderr if stream is None else stream, progress_after))
     except FolderError as e:
         raise UserError(str(e)) from e
+    remember_scanned(result.stamps)  # a clip file replaced while the app runs is not played as this clip
+    return result
 
 
 def _recover_crashed_sessions(db, db_path: Path) -> list[str]:  # noqa: ANN001 - sqlite_utils.Database

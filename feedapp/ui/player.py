@@ -21,11 +21,12 @@ import time
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QImage, QPixmap, QTransform
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoFrame, QVideoSink
 
 from feedapp.core.model import Clip
+from feedapp.media.scan import changed_since_scan
 from feedapp.ui.frames import FrameConverter, frame_rotation
 
 
@@ -142,6 +143,12 @@ class SlotPlayer(QObject):
         self._reset(clip)
         if clip is None:
             self.player.setSource(QUrl())
+            return
+        changed = changed_since_scan(clip)
+        if changed is not None:  # not played: the log would hold figures of another video under this clip
+            self.player.setSource(QUrl())
+            generation = self.generation
+            QTimer.singleShot(0, lambda: self._fail_loaded(generation, changed))  # from the event loop, as Qt's errors
             return
         self.player.setSource(QUrl.fromLocalFile(clip.path))
         if preload:
@@ -264,6 +271,12 @@ class SlotPlayer(QObject):
     def _on_duration(self, dur: int) -> None:
         if dur > 0:
             self.duration_ms = dur
+
+    def _fail_loaded(self, generation: int, message: str) -> None:
+        """The clip loaded in ``generation`` fails with ``message`` (unless the slot was loaded again since)."""
+        if generation == self.generation and self.clip is not None and self.error is None:
+            self.error = message
+            self.failed.emit(self.clip, message)
 
     def _on_error(self, error: QMediaPlayer.Error, detail: str) -> None:
         if error == QMediaPlayer.Error.NoError or self.clip is None or self.error is not None:
