@@ -210,7 +210,7 @@ class EventLog:
                     n = len(self._backlog)
                     self._set_status("waiting", f"the database {self.path} is locked by another program; "
                                      f"{n} record{'s are' if n != 1 else ' is'} kept in memory and will be written "
-                                     "when it is free")
+                                     "when it is free; quitting while it is locked loses them")
                     return
                 if "full" in msg:
                     self._stop_recording(f"the disk holding {self.path} is full")

@@ -564,7 +564,8 @@ def run_player(
         final summary says what reached the file."""
         _say(message)
         if kind == "waiting":
-            view.show_toast("Saving is delayed: the database is busy. Nothing is lost; it will be saved.", 5000)
+            view.show_toast("Saving is delayed: another program is using the database. What you watch is kept and "
+                            "saved when it is free; quitting while it is busy loses it.", 5000)
         elif kind == "ok":
             view.set_notice("")
             view.show_toast("Saving works again; everything is saved.", 3000)

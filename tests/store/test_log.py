@@ -67,6 +67,9 @@ def test_locked_database_keeps_records_in_memory_then_writes_them(tmp_path):
     assert not log.flush(timeout=1.5)
     assert log.unwritten > 0
     assert statuses and statuses[0][0] == "waiting" and "locked by another program" in statuses[0][1]
+    # it said only 'will be written when it is free' (the window: 'Nothing is lost'), but a quit while the lock
+    # is held drops what is kept (the last line counts it: '50 record(s) could not be written')
+    assert "quitting while it is locked loses them" in statuses[0][1]
     for _, msg in statuses:  # "1 record is kept", "3 records are kept"
         m = re.search(r"(\d+) (records?) (is|are) kept in memory", msg)
         assert m and (m[2], m[3]) == (("record", "is") if m[1] == "1" else ("records", "are")), msg
