@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import threading
 from collections import Counter
@@ -155,11 +156,24 @@ def test_worker_processes_make_clips_and_the_folder_scans_with_the_sidecar(tmp_p
     result = make_demo(dest, seed=0, workers=2, limit=3, on_clip=lambda c: ready.append(threading.current_thread().name))
     assert len(result.accepted) == 3 and not result.rejected
     assert set(ready) == {threading.current_thread().name}  # on_clip runs in the caller's thread
+    before = videos_opened()
     scanned = load_folder(dest)
     assert {(c.id, c.title, c.creator, c.topics) for c in scanned.accepted} == {
         (c.id, c.title, c.creator, c.topics) for c in result.accepted
     }
     assert not scanned.rejected
+    # ... with the probe results the maker kept beside the clips, as the demo's own launches do: every `lab
+    # validate` of a demo study opened all 288 clips again (30 s on 2 cores), as did the first `lab run` on
+    # each new database and `scan`. Same figures as the maker's probes; a clip touched since is probed again.
+    assert videos_opened() - before == 0
+    assert sorted((c.id, c.duration_ms, c.fps, c.width, c.height, c.rotation, c.features, c.poster)
+                  for c in scanned.accepted) == sorted(
+        (c.id, c.duration_ms, c.fps, c.width, c.height, c.rotation, c.features, c.poster) for c in result.accepted)
+    victim = Path(result.accepted[1].path)
+    st = victim.stat()
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    before = videos_opened()
+    assert len(load_folder(dest).accepted) == 3 and videos_opened() - before == 1
 
 
 def test_stop_ends_the_run_early(tmp_path: Path) -> None:
@@ -208,3 +222,4 @@ def test_the_encoding_workers_yield_the_cpu_to_the_player_after_the_first_clip(t
         again = pool.apply(os.nice, (0,))
     assert first == here and later == again == min(here + 10, 19)
     assert any(tmp_path.rglob("*.mp4"))
+
