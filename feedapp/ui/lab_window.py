@@ -406,8 +406,10 @@ class LabSession(QObject):
     def _after_instructions(self) -> None:
         if self.practice_clips:
             self.phase = "practice_intro"
-            page = ScreenPage("Practice", self.study.practice.instructions.strip()
-                              or "A few clips to get used to swiping. They are not part of the study.", "Start practice")
+            n = len(self.practice_clips)  # the default text counts them: "a few" read wrong for one
+            default = ("One clip to get used to swiping. It is not part of the study." if n == 1
+                       else f"{n} clips to get used to swiping. They are not part of the study.")
+            page = ScreenPage("Practice", self.study.practice.instructions.strip() or default, "Start practice")
             page.setObjectName("practice_page")
             page.proceed.connect(self.start_practice)
             self.window.show_page(page)

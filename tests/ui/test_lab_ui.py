@@ -415,6 +415,7 @@ def test_practice_block_is_a_separate_flagged_session(qtbot, ui_clips, tmp_path)
     start_feed(qtbot, lab)
     page = lab.window.stack.currentWidget()
     assert page.objectName() == "practice_page"
+    assert page.body.text() == "2 clips to get used to swiping. They are not part of the study."  # no text given
     qtbot.mouseClick(page.button, Qt.MouseButton.LeftButton)
     prun = lab.practice_run
     for n in (1, 2):
