@@ -17,7 +17,7 @@ from typing import Any
 
 from feedapp.commands import plugin_prints_to_stderr
 from feedapp.core.isolation import DEFAULT_BUDGET_MS
-from feedapp.core.replay import replay
+from feedapp.core.replay import ReplayInterrupted, replay
 from feedapp.store.replay_log import read_logged_session
 
 
@@ -107,6 +107,9 @@ def run_replay_command(
             conn.close()
         with plugin_prints_to_stderr():
             rep = replay(logged, list(rankers), ci=ci, params=params)
+    except ReplayInterrupted as e:  # Ctrl+C while a plugin ran: where it was, and why it may not end
+        print(f"feedapp: {e}", file=sys.stderr)
+        return 130
     except (ValueError, RuntimeError) as e:  # ReplayError, UnknownRanker, PluginError, the store's StoreError
         print(f"feedapp: {e}", file=sys.stderr)
         return 2

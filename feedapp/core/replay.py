@@ -79,6 +79,11 @@ class ReplayError(ValueError):
     """A session that cannot be replayed (unknown, no propensities, no clips); one clear sentence."""
 
 
+class ReplayInterrupted(ReplayError):
+    """The user pressed Ctrl+C while plugin code ran (replay calls plugins without a time limit, so
+    this is how a plugin that never returns is stopped); the command exits with 130."""
+
+
 @dataclass(frozen=True)
 class LoggedStep:
     position: int
@@ -367,6 +372,8 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
 
     if not is_plugin_spec(name):
         return fn()
+    pressed: list[bool] = []  # Ctrl+C (SIGINT) came, not a KeyboardInterrupt the plugin raised itself
+    previous = _mark_ctrl_c(pressed)
     try:
         return fn()
     except (ReplayError, PluginError, ParameterError):  # ParameterError: a --param the ranker refuses, as itself
@@ -375,7 +382,37 @@ def _contained(name: str, what: str, fn: Callable[[], Any]) -> Any:
         raise ReplayError(f"plugin {name}: {e} while {what}; fix it and replay again") from e
     except BaseException as e:  # noqa: BLE001 - plugin code: never a traceback, never an exit
         where = plugin_line("".join(traceback.format_exception(e)), parse_spec(name)[0])  # as simulate says it
+        if isinstance(e, KeyboardInterrupt) and pressed:  # it said 'raised KeyboardInterrupt: ...; fix it'
+            raise ReplayInterrupted(
+                f"stopped by Ctrl+C while plugin {name} was running{where}, {what}: replay calls a plugin in this "
+                "process without a time limit, so one that never returns runs until stopped (`feedapp check-ranker` "
+                "times each call)") from e
         raise ReplayError(f"plugin {name} raised {type(e).__name__}: {e}{where} while {what}; fix it and replay again") from e
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous)
+
+
+def _mark_ctrl_c(pressed: list[bool]) -> Any:
+    """While plugin code runs: a SIGINT appends to ``pressed`` and raises KeyboardInterrupt as Python's own
+    handler does. Returns the handler to put back (None: not on the main thread, or not Python's to replace)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # someone else handles Ctrl+C here: leave it to them
+        return None
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        pressed.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    return previous
 
 
 def _names_the_served_code(name: str, plugin: object) -> bool:

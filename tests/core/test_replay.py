@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -568,3 +569,42 @@ def test_what_a_plugin_prints_while_replayed_goes_to_stderr(tmp_path, capsys):
     assert run_replay_command(open_for_reading, path, sid[:8], [f"{plugin}:Patchy"], as_json=True) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["rankers"][0]["ranker"] == f"{plugin}:Patchy" and "debug 64" in err
+
+
+LOOPS_UNTIL_CTRL_C = '''
+import os, signal, time
+import numpy as np
+from feedapp.core.rankers import BaseRanker
+
+class Stuck(BaseRanker):
+    name = "stuck"
+
+    def scores(self, rng):
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl+C while it loops
+        for _ in range(500):  # (bounded: without the interrupt the test fails instead of hanging)
+            time.sleep(0.01)
+        return np.zeros(self.space.n)
+'''
+
+
+def test_ctrl_c_while_a_plugin_loops_in_replay_says_where_it_was_and_exits_130(tmp_path, capsys):
+    # a plugin that never returns makes replay run until Ctrl+C (no time limit in batch tools); the line then
+    # said 'plugin ... raised KeyboardInterrupt:  (at line ...) ...; fix it and replay again', as if the plugin
+    # had raised it, with exit code 2
+    import signal
+
+    plugin = tmp_path / "stuck.py"
+    plugin.write_text(LOOPS_UNTIL_CTRL_C)
+    path = tmp_path / "feed.db"
+    sid = record(path, n=5)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a terminal
+    try:
+        assert run_replay_command(open_for_reading, path, sid[:8], [f"{plugin}:Stuck"], steps=False) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, before)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"feedapp: stopped by Ctrl+C while plugin {plugin}:Stuck was running "
+                                                   "(at line "), err
+    assert re.search(r"\(at line 1[0-2] of stuck\.py, in scores\), being replayed: ", err), err  # where Ctrl+C found it
+    assert "without a time limit" in err and "raised KeyboardInterrupt" not in err
