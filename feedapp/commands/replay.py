@@ -133,6 +133,12 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1000 <= draws <= 200_000:
         print(f"feedapp: --draws must be a whole number from 1000 to 200000, not {draws!r}", file=sys.stderr)
         return 2
+    if is_plugin_spec(spec):  # its first calls in a worker with a deadline: the suite below runs it in this
+        hung = _hangs(spec)   # process without one, and a plugin that never returns hung check-ranker in silence
+        if hung:
+            print(f"feedapp: {hung}; check-ranker stops here (its checks call the plugin in this process, without a "
+                  "time limit)", file=sys.stderr)
+            return 2
     try:
         with plugin_prints_to_stderr():
             make_any_ranker(spec)  # a missing file, a syntax error, a bad class: one line, before any check
@@ -142,9 +148,14 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
         print(f"feedapp: {e}", file=sys.stderr)
         return 2
     source = parse_spec(spec)[0] if is_plugin_spec(spec) else None  # failures name the plugin's line
-    with plugin_prints_to_stderr():
-        checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source,
-                              budget_ms=plugin_budget_ms if source is not None else None)  # built-ins run in-process
+    try:
+        with plugin_prints_to_stderr():
+            checks = check_ranker(lambda seed: make_any_ranker(spec, seed=seed), draws=draws, source=source,
+                                  budget_ms=plugin_budget_ms if source is not None else None)  # built-ins run in-process
+    except KeyboardInterrupt:  # Ctrl+C: the checks took too long (a plugin that loops later in a check)
+        print(f"feedapp: check-ranker stopped by Ctrl+C before its checks of {spec} were done (they call the ranker "
+              "in this process without a time limit); nothing was checked to the end", file=sys.stderr)
+        return 130
     failed = [c for c in checks if not c.passed]
     if as_json:
         print(json.dumps({"ranker": spec, "passed": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))
@@ -154,6 +165,22 @@ def run_check_ranker_command(spec: str, *, draws: int = 5000, as_json: bool = Fa
         print(f"\n{spec}: {len(checks) - len(failed)} of {len(checks)} checks pass"
               + ("" if not failed else f"; fix: {', '.join(c.name for c in failed)}"))
     return 1 if failed else 0
+
+
+#: How long check-ranker's first try of a plugin in a worker may take (the app's load time-out; a test lowers it).
+HANG_TIMEOUT_S = 10.0
+
+
+def _hangs(spec: str) -> str | None:
+    """The plugin's import, creation, bind, a few learn_one calls and one scores, run in its own worker
+    process within the app's load time-out (``plugins.quick_check``): why it did not finish, or None
+    (it finished, or failed otherwise: the checks then say how, with the line)."""
+    from feedapp.core.plugins import quick_check
+
+    for _, message in quick_check(spec, timeout_s=HANG_TIMEOUT_S):
+        if "did not finish within" in message:
+            return message
+    return None
 
 
 def _json_default(x: Any) -> Any:

@@ -151,6 +151,20 @@ def test_a_check_that_raises_names_the_plugins_line(tmp_path, capsys):
     assert "FAIL  protocol: raised ValueError: oops (at line 9 of raising.py, in scores)\n" in out
 
 
+def test_a_plugin_that_never_returns_is_one_line_not_a_silent_hang(tmp_path, capsys, monkeypatch):
+    # check-ranker ran the plugin in this process without a time limit: 'while True: pass' in scores hung it with
+    # no output at all (60 s, then killed); lab validate and simulate already said so after their 10 s
+    import feedapp.commands.replay as command
+
+    monkeypatch.setattr(command, "HANG_TIMEOUT_S", 1.0)  # (the app's 10 s load time-out in use)
+    looping = _plugin(tmp_path, "Looping", "while True: pass")
+    assert run_check_ranker_command(f"{looping}:Looping", draws=1000) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1, out
+    assert out.err.startswith(f"feedapp: {looping}:Looping: binding, learning 6 views and scoring 40 clips did not "
+                              "finish within 1 s; check-ranker stops here"), out.err
+
+
 class SlowScores(BaseRanker):
     """Scores take 60 ms a call: over the app's 50 ms per call into a plugin."""
 
