@@ -82,3 +82,14 @@ def test_every_line_is_named_or_counted_in_the_legend(qtbot, monkeypatch):
     chart.grab()
     monkeypatch.undo()
     assert chart.legend_shown == topics and chart.legend_hidden == 0 and not any("more" in t for t in texts)
+
+
+def test_a_long_topic_name_is_elided_in_the_legend_not_hidden(qtbot):
+    long = "extremely long topic folder name from a phone export"
+    history = [{"topics": {long: 0.2 * v, "cats": -0.1}, "topic_views": {long: v, "cats": 1}} for v in range(1, 4)]
+    chart = HistoryChart(TopicColours())
+    qtbot.addWidget(chart)
+    chart.resize(400, 190)
+    chart.set_history(history)
+    chart.grab()
+    assert chart.legend_shown == [long, "cats"] and chart.legend_hidden == 0  # was [] and "+2 more"

@@ -62,3 +62,18 @@ def test_the_count_is_drawn_even_when_no_topic_fits(qtbot):
         assert _ink(view, view.legend_more) > 20, width  # "+N more" is really drawn there
     assert view.legend_shown == [] and view.legend_hidden == len(TOPICS)
 
+
+
+def test_a_topic_named_after_a_long_folder_is_elided_not_left_out(qtbot):
+    """`feedapp play` of folders named like a phone's exports: the first topic's name was wider than the legend's
+    row, so the legend stopped at it and read "+2 more" with no topic at all. Now the long name is cut short."""
+    long = "extremely long topic folder name from a phone export"
+    topics = [long, "ünï cats"]
+    clips = [Clip(f"c{i}", f"/c{i}.mp4", f"clip {i}", (topics[i % 2],), "", 5000, 30.0, 540, 960,
+                  features=(float(i % 3), 1.0)) for i in range(6)]
+    view = InterestMapView(TopicColours())
+    qtbot.addWidget(view)
+    view.set_state(FeatureSpace(clips), [0], [0.5], {0}, 1)
+    view.resize(300, 212)  # one legend row, narrower than the long name
+    view.grab()
+    assert view.legend_shown == topics and view.legend_hidden == 0

@@ -155,7 +155,7 @@ class InterestMapView(style.ScaledWidget):
         # legend: topic colours (the topics that do not fit are counted: "+3 more")
         p.setFont(style.font(12))
         fm = p.fontMetrics()
-        widths = [fm.horizontalAdvance(f"#{t}") + 14 for t in self._legend]
+        widths = legend_widths(fm, self._legend, 14, content.width())
         placed, hidden = place_legend(widths, content.left(), content.right(), plot.bottom() + 6,
                                       self.height() / self.ui_scale, lambda n: fm.horizontalAdvance(f"+{n} more"))
         for t, (x, y), w in zip(self._legend, placed, widths):
@@ -163,7 +163,7 @@ class InterestMapView(style.ScaledWidget):
             p.setBrush(self.colours(t))
             p.drawEllipse(QPointF(x + 4, y + 8), 3.5, 3.5)
             p.setPen(style.MUTED)
-            p.drawText(QRectF(x + 10, y, w - 10, LEGEND_LINE), style.LEFT, f"#{t}")
+            p.drawText(QRectF(x + 10, y, w - 10, LEGEND_LINE), style.LEFT, style.elide(p, f"#{t}", w - 10))
         self.legend_more = None
         if hidden:  # after the last entry; at the row's start when not even one entry fits
             if placed:
@@ -176,6 +176,14 @@ class InterestMapView(style.ScaledWidget):
             p.drawText(self.legend_more, style.LEFT, f"+{hidden} more")
         self.legend_shown, self.legend_hidden = self._legend[: len(placed)], hidden
         p.end()
+
+
+def legend_widths(fm, topics: list[str], pad: float, row: float) -> list[float]:  # noqa: ANN001 - QFontMetrics
+    """Each legend entry's width: its "#topic" and ``pad``, a long name cut to half the row (at least "#topic…"
+    wide) and elided when drawn. A topic named after a long folder ("#extremely long topic folder name ...")
+    was wider than the row, so the legend stopped before it and read "+2 more" with no topic at all."""
+    cap = max(row / 2, fm.horizontalAdvance("#topic\u2026") + pad)
+    return [min(fm.horizontalAdvance(f"#{t}") + pad, cap) for t in topics]
 
 
 def place_legend(widths: list[float], left: float, right: float, top: float, bottom: float,

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from feedapp.core.endcard import CLICK_THRESHOLD, ProfileSeries
 from feedapp.ui.panels import style
-from feedapp.ui.panels.mapview import LEGEND_LINE, place_legend
+from feedapp.ui.panels.mapview import LEGEND_LINE, legend_widths, place_legend
 from feedapp.ui.panels.style import TopicColours, lerp
 
 ROW_H = 22
@@ -288,14 +288,14 @@ class HistoryChart(style.ScaledWidget):
         y1 = r.top()
         # one row; the lines that have no room are counted ("+2 more"), as the interest map's legend does:
         # a line without a name was left for the viewer to guess
-        widths = [fm.horizontalAdvance(f"#{t}") + 16 for t in topics]
+        widths = legend_widths(fm, topics, 16, r.width())
         placed, hidden = place_legend(widths, x, r.right(), y1, y1 + LEGEND_LINE,
                                       lambda n: fm.horizontalAdvance(f"+{n} more"))
         for t, (x, _), w in zip(topics, placed, widths):
             p.setPen(QPen(self.colours(t), 3))
             p.drawLine(QPointF(x, y1 + 8), QPointF(x + 10, y1 + 8))
             p.setPen(style.MUTED)
-            p.drawText(QRectF(x + 13, y1, w - 13, 16), style.LEFT, f"#{t}")
+            p.drawText(QRectF(x + 13, y1, w - 13, 16), style.LEFT, style.elide(p, f"#{t}", w - 13))
         if hidden:
             left = placed[-1][0] + widths[len(placed) - 1] + 4 if placed else r.left()
             p.setPen(style.MUTED)
