@@ -121,6 +121,9 @@ class FeedRun(QObject):
         lab.log.clips_known(tuple(catalog.clips))
         self.page = PlayerWindow(self.engine, muted=lab.muted)
         view = self.page.view
+        # no clip plays any more (the clips' drive removed): words for the participant, the details on the terminal
+        view.none_playable_screen = ("Please call the experimenter",
+                                     "The videos cannot be played right now.\nPlease call the experimenter.")
         for sig, slot in ((view.fullscreen_requested, self.page.toggle_fullscreen),
                           (view.escape_pressed, self.page.leave_fullscreen), (view.quit_requested, self.page.close)):
             try:

@@ -158,6 +158,9 @@ class SwipeView(QWidget):
         self._failed: set[str] = set()  # clips that failed to play and have not painted a frame since
         self._reported_bad: set[str] = set()
         self._unplayable_due: list[Clip] = []  # failed clips not yet said by clip_unplayable (a swipe was moving)
+        # (title, body) shown instead of the technical screen when no clip can be played: a lab participant's
+        # (the details go to the terminal, for the experimenter)
+        self.none_playable_screen: tuple[str, str] | None = None
         self._posters: dict[str, QPixmap] = {}
         self._help = False
         self._toast = ""
@@ -612,7 +615,7 @@ class SwipeView(QWidget):
             body = ("Every clip in this catalog failed to play. Check that the files are complete videos "
                     "(.mp4 with H.264 or MPEG-4 works best) and start feedapp again.")
         print(f"feedapp: none of the {len(clips)} clip(s) could be played, so playback stopped: {body}", file=sys.stderr)
-        self.set_message("None of these clips could be played", body)
+        self.set_message(*(self.none_playable_screen or ("None of these clips could be played", body)))
         self.shutdown()
 
     def _on_slot_loop(self, slot: SlotPlayer, loops: int, ns: int) -> None:

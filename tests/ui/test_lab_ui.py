@@ -267,6 +267,9 @@ def test_kiosk_cannot_be_left_without_the_hotkey_and_pin(qtbot, ui_clips, tmp_pa
     run = lab.main_run
     wait_arrivals(qtbot, run, 1)
     view, win = run.view, lab.window
+    # were no clip to play any more, the kiosk participant is asked to call the experimenter (not told to start
+    # feedapp again: tests/ui/test_unplayable_clips.py shows the screen)
+    assert view.none_playable_screen is not None and view.none_playable_screen[0] == "Please call the experimenter"
     qtbot.waitUntil(win.isFullScreen, timeout=3000)  # the platform applies the state asynchronously
     blocked = []
     lab.guard.blocked.connect(blocked.append)

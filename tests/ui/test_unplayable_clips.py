@@ -74,6 +74,20 @@ def test_when_every_clip_file_is_gone_the_screen_and_the_terminal_say_so(qtbot, 
     assert "feedapp: none of the 2 clip(s) could be played, so playback stopped" in capfd.readouterr().err
 
 
+def test_a_lab_participant_is_asked_to_call_the_experimenter_when_no_clip_plays(qtbot, tmp_path, ui_clips, capfd):
+    # the participant (kiosk mode) was told to 'Put them back and start feedapp again'
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
+    clips = [replace(c, path=str(tmp_path / f"moved{i}.mp4")) for i, c in enumerate(ui_clips[:2])]
+    w = PlayerWindow(Feed(Catalog(clips), BrokenFirst()), muted=True)
+    w.view.none_playable_screen = ("Please call the experimenter", "The videos cannot be played right now.")  # as lab_window
+    qtbot.addWidget(w)
+    w.show()
+    w.view.start()
+    qtbot.waitUntil(lambda: w.view.message is not None, timeout=10000)
+    assert w.view.message == ("Please call the experimenter", "The videos cannot be played right now.")
+    assert f"The clip files are no longer there ({tmp_path})" in capfd.readouterr().err  # for the experimenter
+
+
 def test_the_session_stops_serving_a_clip_that_could_not_be_played(qtbot, tmp_path, ui_clips, capfd):
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
     path = tmp_path / "feed.db"
