@@ -344,11 +344,17 @@ def open_db(path: str | Path | None = None, *, memory: bool = False, backup: boo
                                  f"{_named_by_env(path.parent)}") from e
         check_writable(path)
         check_ownership(path)
+        existed = path.exists()
         try:
             conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None, check_same_thread=False)
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as e:
+            if "full" in str(e).lower():  # it said 'not a usable SQLite database ...; move it aside' of a new file
+                if not existed and path.exists() and path.stat().st_size == 0:
+                    path.unlink()  # the empty file this attempt made: nothing of it is left behind
+                raise StoreError(f"cannot {'open' if existed else 'create'} the database {path}: the disk holding it "
+                                 f"is full ({e}); free some space there, or choose another place with --db") from e
             if "locked" in str(e) or "busy" in str(e):
                 raise StoreError(f"{path} is locked by another program ({e}); close it (or wait until it "
                                  "finishes writing) and start again") from e

@@ -186,6 +186,9 @@ def merge(inputs: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
     except BaseException as e:
         _remove(tmp)
         state = f"{out} was left as it was" if existed else f"{out} was not created"
+        cause = e.__cause__ if isinstance(e, StoreError) else None
+        if isinstance(cause, sqlite3.DatabaseError) and "full" in str(cause).lower():
+            e = cause  # the copy could not even be made (no space at all): said of the study file, not of the copy
         if isinstance(e, StoreError):
             raise StoreError(f"{e}; {state}") from e
         if isinstance(e, sqlite3.DatabaseError):

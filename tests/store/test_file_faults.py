@@ -235,7 +235,23 @@ def test_merge_into_a_full_disk_leaves_the_study_file_as_it_was(tmp_path, full_d
     assert run_merge_command([big], fresh) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "disk is full" in err and f"{fresh} was not created" in err
+    # said of the study file, not of merge's hidden copy with open_db's advice ('.new.db.merging-123 is not a
+    # usable SQLite database (database or disk is full). It was left untouched; move it aside ... --db')
+    assert err.startswith(f"feedapp: cannot write {fresh}: the disk is full") and ".merging" not in err, err
     assert sorted(p.name for p in full_disk.dir.iterdir()) == ["filler", "study.db"]
+
+
+def test_a_new_log_on_a_full_disk_is_refused_in_words_and_leaves_no_empty_file(tmp_path, full_disk):
+    # 'feedapp play --db /full/feed.db' said '/full/feed.db is not a usable SQLite database (database or disk is
+    # full). It was left untouched; move it aside or choose another file with --db', of the empty file it had
+    # just made (and left behind)
+    full_disk.inject()
+    path = full_disk.dir / "feed.db"
+    with pytest.raises(StoreError) as refused:
+        open_db(path)
+    said = str(refused.value)
+    assert said.startswith(f"cannot create the database {path}: the disk holding it is full") and "free some space" in said
+    assert "not a usable" not in said and not path.exists()
 
 
 def test_merge_hitting_a_file_size_limit_reports_it_and_leaves_nothing(tmp_path):
