@@ -15,3 +15,8 @@ def visible(text: str) -> str:
     name stays on its one line of a table or message."""
     return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
                    for ch in text)
+
+
+def counted(n: int, word: str) -> str:
+    """ "1 session", "2 sessions": a count in words (the lab's screens and lines said "1 session(s)")."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from feedapp.errors import counted
 from feedapp.lab.data import session_ids, session_studies, study_event
 from feedapp.lab.stats import histogram, mean_ci, nice_edges, rolling_mean
 
@@ -624,7 +625,7 @@ def render_study(fig: dict[str, Any], session_files: dict[str, str]) -> str:
                 "ranker chose; the warm-up slots the study fixed "
                 f"({html.escape(scripted)}) "
                 "and revisits are left out. Practice blocks are separate sessions (mode practice) and are in no figure "
-                f"here: {fig['practice_sessions']} practice session(s). Consent refused: {fig['consent_refused']} "
+                f"here: {counted(fig['practice_sessions'], 'practice session')}. Consent refused: {fig['consent_refused']} "
                 "(those sessions hold nothing else and are left out).</p>")
     files = fig["study_files"]
     body.append(f'<p class="note">Study file versions (sha256) in these sessions: '

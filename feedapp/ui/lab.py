@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from feedapp.errors import UserError
+from feedapp.errors import UserError, counted
 from feedapp.core.model import Clip
 from feedapp.lab.data import Continuation, next_block, study_event
 from feedapp.lab.study import Study
@@ -180,7 +180,7 @@ def _lab_clips(study: Study, db, demo_dir: Path | None) -> tuple[list[Clip], Pat
     if not result.accepted:
         raise UserError(f"the study's catalog {folder} has no playable clip (see `feedapp scan {folder}`)")
     if result.rejected:
-        _say(f"{len(result.rejected)} clip(s) of {folder} will not be played (see `feedapp scan {folder}`)")
+        _say(f"{counted(len(result.rejected), 'clip')} of {folder} will not be played (see `feedapp scan {folder}`)")
     return list(result.accepted), folder
 
 
@@ -366,7 +366,7 @@ def run_lab(
 
             a = dataclasses.replace(a, seed=seed)
         if previous(participant):
-            _say(f"participant {participant} already has {len(previous(participant))} session(s) of this study; "
+            _say(f"participant {participant} already has {counted(len(previous(participant)), 'session')} of this study; "
                  "starting another (--yes)")
         assignment, seed_given = a, seed is not None
     else:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from feedapp.errors import counted
 from feedapp.lab.study import Assignment, Study
 from feedapp.ui import overlays
 
@@ -88,7 +89,8 @@ class StartDialog(QDialog):
         title = QLabel(f"Start a session of \u201c{study.name}\u201d")
         title.setFont(_font(18, True))
         where = QLabel(f"Study file: {study.path.name if study.path else 'study'}  (sha256 {study.sha256[:12]})  \u2022  "
-                       f"{len(study.conditions)} condition(s), {study.method.replace('_', ' ')}, {study.design}")
+                       f"{counted(len(study.conditions), 'condition')}, {study.method.replace('_', ' ')}, {study.design}")
+        where.setObjectName("study_line")
         where.setStyleSheet(NOTE_STYLE)
         where.setWordWrap(True)
 
@@ -359,7 +361,7 @@ def duplicate_box(participant: str, previous: Sequence[dict[str, Any]], parent: 
     box.setObjectName("duplicate_participant")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Participant already recorded")
-    box.setText(f"Participant {participant} already has {len(previous)} session(s) in this database.")
+    box.setText(f"Participant {participant} already has {counted(len(previous), 'session')} in this database.")
     box.setInformativeText("\n".join(lines) + more + f"\n\nStart another session for {participant}?")
     box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
     box.setDefaultButton(QMessageBox.StandardButton.No)

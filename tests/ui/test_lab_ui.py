@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from feedapp.core.catalog import Catalog
 from feedapp.core.engine import WARMUP_POLICY, FeedEngine
@@ -239,7 +239,8 @@ def test_a_participant_with_a_session_needs_confirmation(qtbot, ui_clips, tmp_pa
         qtbot.keyClicks(dialog.participant_edit, "P05")
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
         box = dialog.confirm_box
-        assert box is not None and box.isVisible() and "P05 already has 1 session" in box.text()
+        assert box is not None and box.isVisible() and box.text() == "Participant P05 already has 1 session in this database."
+        assert "2 conditions, latin square" in dialog.findChild(QLabel, "study_line").text()  # not "2 condition(s)"
         qtbot.mouseClick(box.button(QMessageBox.StandardButton.No), Qt.MouseButton.LeftButton)
         assert dialog.isVisible() and dialog.assignment is None  # not started
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
