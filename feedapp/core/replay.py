@@ -478,9 +478,10 @@ def replay(
     overrides = dict(params or {})
     if not rankers:
         raise ReplayError("name at least one ranker to replay the session with")
-    names = {}
+    names, classes = {}, {}
     for name in rankers:  # unknown names, bad plugin files and bad --param values fail before any work
-        names[name] = _contained(name, "being created", lambda: make(name, 0, overrides)).name
+        made = _contained(name, "being created", lambda: make(name, 0, overrides))
+        names[name], classes[name] = made.name, type(made)
     if not session.clips:
         raise ReplayError(f"session {session.id} has no clips in the log")
     t0 = time.perf_counter()
@@ -530,7 +531,7 @@ def replay(
     for name in rankers:
         same = names[name] == session.ranker and _names_the_served_code(name, first)
         serving = same and not overrides
-        target_params = {**(session.params if same else {}), **overrides}
+        target_params = {**(classes[name].logged_params(session.params) if same else {}), **overrides}
         maker = (lambda: make(name, session.seed, target_params))
         if serving and isinstance(first, dict) and "source" in first:  # the code that served, not today's file
             def maker() -> BaseRanker:

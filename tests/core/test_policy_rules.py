@@ -234,20 +234,23 @@ def test_diversity_drops_a_topic_that_filled_the_last_slots_and_relaxes_when_not
     assert allowed_mask(space, np.array([], dtype=np.intp), everything, QUIET).all()
 
 
-def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, shrink, bias_shrink):
+def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, shrink, bias_shrink, topic_counts=1):
     """foryou's documented model written out: a Kalman filter over the columns that are not creator
     columns (duration columns with prior precision ``shrink`` times the others', the bias column
     ``bias_shrink`` times), beside one (mean, variance) per creator, updated jointly without their
-    cross-covariance."""
+    cross-covariance. The bonus: with ``topic_counts`` each topic's standard deviation comes from its
+    own views (``n``: summed squared features, relaxed as the weights) and the clip's topics add theirs."""
     X = space.X.astype(np.float64)
     keep = np.array([0.0 if lab.startswith("creator:") else 1.0 for lab in space.labels])
     factor = {"duration": shrink, "bias": bias_shrink}
     pv = np.array([1 / (prior_precision * factor.get(lab.split(":")[0], 1.0)) for lab in space.labels]) * keep
     mean, P = np.zeros(space.d), np.diag(pv)
     cm, cv = np.zeros(len(space.creators)), np.full(len(space.creators), 1 / prior_precision)
+    n = np.zeros(space.d)
     g = decay
     for row, reward in views:
         x, c = X[row] * keep, space.creator_of[row]
+        n = g * g * n + x * x
         mean, P = g * mean, g * g * P + (1 - g * g) * np.diag(pv)  # relax towards the prior
         cm, cv = g * cm, g * g * cv + (1 - g * g) / prior_precision
         s = noise + x @ P @ x + cv[c]
@@ -256,18 +259,27 @@ def _foryou_by_hand(space, views, *, optimism, prior_precision, decay, noise, sh
         cm[c], cv[c] = cm[c] + cv[c] * err, cv[c] - cv[c] ** 2 / s
     cof = space.creator_of
     # the bias weight (column 0, 1 in every row) is learned but left out of the score
-    return X @ mean - mean[0] + cm[cof] + optimism * np.sqrt((X * X) @ np.diag(P) + cv[cof]), mean, cm
+    var = np.diag(P)
+    if topic_counts:
+        topic = np.array([lab.startswith("topic:") for lab in space.labels])
+        sd_t = np.where(topic, 1 / np.sqrt(1 / np.where(topic, pv, 1.0) + n / noise), 0.0)
+        sd = np.sqrt((X @ sd_t) ** 2 + (X * X) @ np.where(topic, 0.0, var) + cv[cof])
+    else:
+        sd = np.sqrt((X * X) @ var + cv[cof])
+    return X @ mean - mean[0] + cm[cof] + optimism * sd, mean, cm
 
 
-def test_foryou_scores_are_posterior_mean_plus_optimism_times_sd():
+@pytest.mark.parametrize("topic_counts", [1, 0])
+def test_foryou_scores_are_posterior_mean_plus_optimism_times_sd(topic_counts):
     spec = SPEC
     space = _space(spec)
     r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, duration_shrink=4.0,
-                    bias_shrink=5.0)
+                    bias_shrink=5.0, topic_counts=topic_counts)
     r.bind(space)
     X = space.X.astype(np.float64)
     # before any view: mean 0; every clip's uncertainty: its non-creator columns plus its creator's entry
-    hand = dict(optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0, bias_shrink=5.0)
+    hand = dict(optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0, bias_shrink=5.0,
+                topic_counts=topic_counts)
     before, _, _ = _foryou_by_hand(space, [], **hand)
     assert r.scores(SplitMix(1)) == pytest.approx(before, rel=1e-6)
     assert before[0] == pytest.approx(0.7 * math.sqrt((1 / 5 + 1 / 4 + 1 + 1) / 2.0))  # bias, length, cats; ann
@@ -320,8 +332,36 @@ def test_foryou_explains_its_score():
     assert len(why) >= 3 and all(w.rsplit(" ", 1)[1].startswith("+") for w in why)
     assert why[-1].startswith("uncertainty +")
     assert make_ranker("foryou", optimism=0.0).bind(space).explain(0) == ()  # nothing learned, no bonus
-    x = space.X[0].astype(np.float64)
-    assert float(why[-1].split("+")[1]) == pytest.approx(math.sqrt((x * x) @ r._var32 + r._cv[0]), abs=0.006)
+    assert float(why[-1].split("+")[1]) == pytest.approx(r.bonus(0), abs=0.006)
+    # the bonus is the one in the score: the score less the posterior mean's part
+    calm = make_ranker("foryou", optimism=0.0).bind(space)
+    for _ in range(5):
+        calm.learn_one(space.clips[0], 1.0)
+    assert r.bonus(0) == pytest.approx(r.scores(SplitMix(1))[0] - calm.scores(SplitMix(1))[0], rel=1e-5)
+    # five views of cats (each older one relaxed by decay^2): its variance is 1 / (1 + n / noise), well
+    # below an untried topic's 1
+    n = sum(0.99 ** (2 * k) for k in range(5))
+    assert r.bonus(0) ** 2 == pytest.approx(1 / (1 + n) + float((space.X[0] ** 2) @ np.where(r._topic, 0, r._var32))
+                                            + r._cv[0], rel=1e-4)
+
+
+def test_an_untried_topic_keeps_its_bonus_above_a_topic_tried_and_skipped():
+    """Issue 11 (10k clips, 50 topics): a skip's surprise is shared by the bias, the creator and the topic,
+    so the shared posterior lowered a skipped topic's variance by about a quarter and the bonus barely told
+    it from a topic never tried. With ``topic_counts`` a topic's sd falls with its own views (one view:
+    1 -> 0.71), and a clip of two untried topics adds both (it tests two at once)."""
+    clips = [_clip(i, t, f"cr{i}") for i, t in enumerate(["art", "tech", "food", "art"])]
+    clips.append(Clip("both", "", "both", ("tech", "food"), "cr9", 10_000, 30, 540, 960))
+    gaps = {}
+    for counts in (1, 0):
+        space = FeatureSpace(clips)
+        r = make_ranker("foryou", optimism=1.0, topic_counts=counts).bind(space)
+        r.learn_one(space.clips[0], -1.0)  # art, skipped
+        tried, untried = r.bonus(3), r.bonus(1)  # another art clip (its creator untried too), a tech clip
+        gaps[counts] = untried - tried
+        if counts:
+            assert r.bonus(4) > untried + 0.2  # two untried topics: a larger bonus than one
+    assert gaps[1] > 0.15 and gaps[1] > 2 * gaps[0], gaps  # (0.155 and 0.074: the creator, bias and length share the rest)
 
 
 # -- the other rankers' scores and rules ----------------------------------------------------------------

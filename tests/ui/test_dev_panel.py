@@ -193,7 +193,7 @@ def test_every_reset_button_stays_inside_the_scrolled_list(qtbot, engine, scale)
     name in bold (changed), no control is cut off under the scroll bar (the reset column was)."""
     panel = shown(qtbot, DevPanel(engine))
     for p in engine.ranker.spec():
-        engine.set_param(p.name, p.max)
+        engine.set_param(p.name, p.max if p.max != p.default else p.min)  # (a switch on by default: off)
     panel.set_ui_scale(scale)
     panel.resize(round(380 * scale), round(560 * scale))
     qtbot.waitUntil(lambda: panel.scroll.verticalScrollBar().isVisible(), timeout=2000)

@@ -26,7 +26,7 @@ class LinearThompsonRanker(ForYouRanker):
     name = "lin_ts"
     description = "peer: linear Thompson sampling over foryou's features (posterior draw per decision)"
     own_params = (
-        *(p for p in ForYouRanker.own_params if p.name != "optimism"),
+        *(p for p in ForYouRanker.own_params if p.name not in ("optimism", "topic_counts")),  # (no bonus)
         Param("scale", 0.5, 0.0, 5.0, "spread of the posterior draw (0 = serve the posterior mean)"),
     )
     policy_defaults = BANDIT_POLICY

@@ -185,6 +185,8 @@ class BaseRanker:
     is_learner: ClassVar[bool] = False
     own_params: ClassVar[tuple[Param, ...]] = ()
     policy_defaults: ClassVar[dict[str, float]] = {}
+    # a parameter added after sessions were logged without it: the value that ranks as the ranker did before
+    params_before: ClassVar[dict[str, float]] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         """A ``restrict`` of a subclass gets its own copy of the mask, as a plugin's worker does (the
@@ -219,6 +221,13 @@ class BaseRanker:
         self._rng = np.random.default_rng(seed)
         self.space: FeatureSpace | None = None
         self.world = World()
+
+    @classmethod
+    def logged_params(cls, logged: Mapping[str, object]) -> dict[str, object]:
+        """A logged session's parameters for replay: those it names, and ``params_before`` for the ones it
+        does not (it was recorded before they existed), so replay ranks as that session did."""
+        names = {p.name for p in cls.spec()}
+        return {**{k: v for k, v in cls.params_before.items() if k in names and k not in logged}, **logged}
 
     @classmethod
     def spec(cls) -> tuple[Param, ...]:
