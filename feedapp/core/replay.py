@@ -415,6 +415,16 @@ def _mark_ctrl_c(pressed: list[bool]) -> Any:
     return previous
 
 
+def _logged_params(name: str, cls: type, logged: Mapping[str, object]) -> dict[str, object]:
+    """The logged session's parameters for the ranker that served it: ``BaseRanker.logged_params`` (a
+    parameter added after the session was logged gets the value that ranks as before), or the logged
+    ones as they are for a plugin class that does not subclass ``BaseRanker`` (the protocol does not ask it to)."""
+    fill = getattr(cls, "logged_params", None)
+    if not callable(fill):
+        return dict(logged)
+    return _contained(name, "reading its logged parameters", lambda: fill(logged))
+
+
 def _names_the_served_code(name: str, plugin: object) -> bool:
     """``name`` is the ranker that served, not just one with its name: with a plugin in the log, the same
     file (resolved) and class. Another file whose class has the served one's ``name`` (an edited copy) is
@@ -531,7 +541,7 @@ def replay(
     for name in rankers:
         same = names[name] == session.ranker and _names_the_served_code(name, first)
         serving = same and not overrides
-        target_params = {**(classes[name].logged_params(session.params) if same else {}), **overrides}
+        target_params = {**(_logged_params(name, classes[name], session.params) if same else {}), **overrides}
         maker = (lambda: make(name, session.seed, target_params))
         if serving and isinstance(first, dict) and "source" in first:  # the code that served, not today's file
             def maker() -> BaseRanker:

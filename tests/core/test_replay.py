@@ -325,6 +325,65 @@ def test_a_plugin_returning_nan_gets_a_warning_in_the_report_the_text_and_on_std
     assert "WARNING" not in out.out and out.err == ""
 
 
+DUCK = '''
+import numpy as np
+from feedapp.core.rankers.base import POLICY_PARAMS, Param
+
+class Duck:  # the protocol's methods and attributes, without subclassing BaseRanker
+    name = "duck"
+    own = (Param("like", 1.0, 0.0, 5.0, "weight of a topic's summed reward"),)
+
+    def __init__(self, seed=0, **params):
+        self.seed, self.space, self.sums = seed, None, {}
+        self.params = {**{p.name: p.default for p in self.spec()}, "temperature": 0.3, **params}
+
+    @classmethod
+    def spec(cls):
+        return cls.own + POLICY_PARAMS
+
+    def bind(self, space, world=None):
+        self.space = space
+        return self
+
+    def clone(self):
+        return Duck(self.seed, **self.params)
+
+    def set_param(self, name, value):
+        old = self.params[name]
+        self.params[name] = float(value)
+        return old, self.params[name]
+
+    def scores(self, rng):
+        w = float(self.params["like"])
+        return np.array([w * sum(self.sums.get(t, 0.0) for t in c.topics) for c in self.space.clips])
+
+    def learn_one(self, clip, reward):
+        for t in clip.topics:
+            self.sums[t] = self.sums.get(t, 0.0) + reward
+
+    def explain(self, row):
+        return ()
+
+    def restrict(self, allowed):
+        return allowed
+'''
+
+
+def test_a_session_served_by_a_plugin_that_does_not_subclass_baseranker_replays(tmp_path):
+    """The protocol asks for methods and attributes, not a base class, so the app serves such a plugin; replay of
+    its session raised AttributeError: type object 'Duck' has no attribute 'logged_params' (``params_before``)."""
+    plugin = tmp_path / "duck.py"
+    plugin.write_text(DUCK)
+    eng = FeedEngine(demo_like_catalog(1), f"{plugin}:Duck", seed=4, params={"like": 2.0})
+    v = SimViewer.make(3, eng.space.topics, eng.space.creators)
+    for _ in range(15):
+        eng.finish(v.watch(eng.next()))
+    session = session_from_engine(eng)
+    assert session.params["like"] == 2.0
+    rep = replay(session, [f"{plugin}:Duck"], n_boot=10)
+    assert rep["rankers"][0]["reproduced"] == {"exact_log": True, "max_propensity_error": 0.0, "served_agrees": 1.0}
+
+
 @pytest.mark.parametrize("extra, says", [
     ("import sys; sys.exit(4)", "raised SystemExit: 4 (at line 11 of patchy.py, in scores) while being replayed"),
     ("raise KeyboardInterrupt('plugin, not you')",
