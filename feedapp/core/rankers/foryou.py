@@ -53,8 +53,9 @@ Two refinements (issue 11), both in the same Kalman step:
   relaxed as the weights are): one view takes an untried topic's 1 to 0.71. The clip's topics add
   theirs (``x . sd``): a clip of two untried topics tests both. On 10k clips the liked share after 20
   views rose for one-topic viewers 0.335 -> 0.515, several topics 0.637 -> 0.707, switchers 0.327 ->
-  0.485; the smaller catalogs stayed within noise (``docs/benchmarks.md``, "The uncertainty bonus per
-  topic"). ``topic_counts`` 0 is the bonus before it; sessions logged before it existed replay with 0.
+  0.485; on the smaller catalogs short-clip lovers' rose (1k 0.49 -> 0.66, 288 clips 0.63 -> 0.73)
+  and the rest stayed within noise (``docs/benchmarks.md``, "The uncertainty bonus per topic").
+  ``topic_counts`` 0 is the bonus before it; sessions logged before it existed replay with 0.
 
 Score = posterior mean reward *relative to a typical clip* + ``optimism`` * posterior standard
 deviation (LinUCB). The bias weight (the viewer's average reward: it falls when a small catalog
@@ -247,7 +248,7 @@ class ForYouRanker(BaseRanker):
 
     def _topic_parts(self) -> tuple[np.ndarray, np.ndarray] | None:
         """For the bonus with ``topic_counts`` 1: each topic column's standard deviation from the views it
-        had (``1 / (1 / prior + views / noise)``, 0 in the other columns) and the other columns' posterior
+        had (``1 / sqrt(1 / prior + views / noise)``, 0 in the other columns) and the other columns' posterior
         variances (0 in the topic columns); None with ``topic_counts`` 0."""
         if not int(self.params["topic_counts"]) or not self._mean32.size:
             return None
