@@ -364,6 +364,49 @@ def test_an_untried_topic_keeps_its_bonus_above_a_topic_tried_and_skipped():
     assert gaps[1] > 0.15 and gaps[1] > 2 * gaps[0], gaps  # (0.155 and 0.074: the creator, bias and length share the rest)
 
 
+def test_foryou_bonus_as_written_out_for_clips_of_several_topics_or_none_while_the_catalog_grows():
+    """The topics' part of the bonus is a gather for one-topic rows and a short sum for the others
+    (``_topic_rows``, kept until growth). Rows of two and three topics, rows without a topic, rows that
+    join later without a new column, and a topic column that appears after views were learned all score,
+    bonus and 'Why this clip' included, as the model written out over the catalog as it is then."""
+    hand = dict(optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0, bias_shrink=5.0)
+
+    def clip(i, topics, creator):
+        return Clip(f"m{i}", "", f"M{i}", tuple(topics), creator, 10_000 + 3_000 * (i % 3), 30, 540, 960)
+
+    space = FeatureSpace([clip(0, ["cats"], "ann"), clip(1, ["cats", "dogs"], "bob"), clip(2, [], "cy"),
+                          clip(3, ["dogs", "art", "cats"], "ann"), clip(4, ["art"], "bob")])
+    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, duration_shrink=4.0,
+                    bias_shrink=5.0, shift_keep=1.0).bind(space)
+    views = []
+
+    def learn(row, reward):
+        r.learn_one(space.clips[row], reward)
+        views.append((row, reward))
+
+    def check():
+        want, _, _ = _foryou_by_hand(space, views, **hand)
+        mean_part, _, _ = _foryou_by_hand(space, views, **{**hand, "optimism": 0.0})
+        assert r.scores(SplitMix(1)) == pytest.approx(want, rel=1e-5, abs=1e-6)
+        bonus = [r.bonus(i) for i in range(space.n)]
+        assert bonus == pytest.approx(want - mean_part, rel=1e-5, abs=1e-6)
+        assert [r.explain(i)[-1] for i in range(space.n)] == [f"uncertainty +{b:.2f}" for b in bonus]
+
+    check()  # nothing learned: every topic untried
+    for row, reward in [(1, -1.0), (3, 0.5), (2, 1.0), (0, -0.5)]:
+        learn(row, reward)
+    check()
+    r.scores(SplitMix(1))  # (the rows' topics are read and kept now)
+    space.add([clip(5, ["dogs", "cats"], "cy"), clip(6, [], "ann")])  # rows, no new column
+    check()
+    learn(5, 1.5)
+    space.add([clip(7, ["tech", "cats"], "dee"), clip(8, ["tech"], "ann")])  # a topic after its neighbours' views
+    check()
+    learn(7, -1.0)
+    learn(8, 0.5)
+    check()
+
+
 # -- the other rankers' scores and rules ----------------------------------------------------------------
 
 

@@ -294,3 +294,17 @@ def test_a_restrict_that_narrows_the_mask_in_place_leaves_the_policy_its_fallbac
     space = FeatureSpace(demo_like_catalog(0).clips[:4])
     r = _NarrowsInPlace(seed=0).bind(space)
     assert not r.restrict(mask).any() and mask.all()  # the caller's mask is its own
+
+
+def test_a_logged_session_without_a_newer_parameter_replays_with_the_value_that_ranked_before():
+    """``BaseRanker.logged_params``: the parameters a session's log names are kept; one it does not name (it
+    was logged before the parameter existed) gets ``params_before``'s value, if the ranker has it."""
+    from feedapp.core.peers.lin_ts import LinearThompsonRanker
+    from feedapp.core.rankers.foryou import ForYouRanker
+
+    assert ForYouRanker.params_before == {"shift_keep": 1.0, "topic_counts": 0}
+    assert ForYouRanker.logged_params({"decay": 0.9}) == {"decay": 0.9, "shift_keep": 1.0, "topic_counts": 0}
+    assert ForYouRanker.logged_params({"topic_counts": 1, "shift_keep": 0.6}) == {"topic_counts": 1, "shift_keep": 0.6}
+    assert ForYouRanker.logged_params({"topic_counts": 1}) == {"topic_counts": 1, "shift_keep": 1.0}
+    assert LinearThompsonRanker.logged_params({"scale": 0.4}) == {"scale": 0.4, "shift_keep": 1.0}  # no topic_counts
+    assert make_ranker("random").logged_params({"epsilon": 0.1}) == {"epsilon": 0.1}
