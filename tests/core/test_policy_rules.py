@@ -366,45 +366,60 @@ def test_an_untried_topic_keeps_its_bonus_above_a_topic_tried_and_skipped():
 
 def test_foryou_bonus_as_written_out_for_clips_of_several_topics_or_none_while_the_catalog_grows():
     """The topics' part of the bonus is a gather for one-topic rows and a short sum for the others
-    (``_topic_rows``, kept until growth). Rows of two and three topics, rows without a topic, rows that
-    join later without a new column, and a topic column that appears after views were learned all score,
-    bonus and 'Why this clip' included, as the model written out over the catalog as it is then."""
+    (``_topic_rows``, kept until growth). A catalog without any topic, rows of two and three topics, rows
+    without a topic, rows that join later without a new column, a creator and a topic column that appear
+    after views were learned: scores, ``bonus`` and 'Why this clip' are the model written out over the
+    catalog as it is then, with ``topic_counts`` 1 and 0."""
     hand = dict(optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, shrink=4.0, bias_shrink=5.0)
 
     def clip(i, topics, creator):
         return Clip(f"m{i}", "", f"M{i}", tuple(topics), creator, 10_000 + 3_000 * (i % 3), 30, 540, 960)
 
-    space = FeatureSpace([clip(0, ["cats"], "ann"), clip(1, ["cats", "dogs"], "bob"), clip(2, [], "cy"),
-                          clip(3, ["dogs", "art", "cats"], "ann"), clip(4, ["art"], "bob")])
-    r = make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5, duration_shrink=4.0,
-                    bias_shrink=5.0, shift_keep=1.0).bind(space)
+    space = FeatureSpace([clip(0, [], "ann"), clip(1, [], "bob")])  # no topic at all yet
+    rankers = {counts: make_ranker("foryou", optimism=0.7, prior_precision=2.0, decay=0.9, noise=0.5,
+                                   duration_shrink=4.0, bias_shrink=5.0, shift_keep=1.0,
+                                   topic_counts=counts).bind(space) for counts in (1, 0)}
     views = []
 
     def learn(row, reward):
-        r.learn_one(space.clips[row], reward)
+        for r in rankers.values():
+            r.learn_one(space.clips[row], reward)
         views.append((row, reward))
 
     def check():
-        want, _, _ = _foryou_by_hand(space, views, **hand)
-        mean_part, _, _ = _foryou_by_hand(space, views, **{**hand, "optimism": 0.0})
-        assert r.scores(SplitMix(1)) == pytest.approx(want, rel=1e-5, abs=1e-6)
-        bonus = [r.bonus(i) for i in range(space.n)]
-        assert bonus == pytest.approx(want - mean_part, rel=1e-5, abs=1e-6)
-        assert [r.explain(i)[-1] for i in range(space.n)] == [f"uncertainty +{b:.2f}" for b in bonus]
+        for counts, r in rankers.items():
+            want, _, _ = _foryou_by_hand(space, views, **hand, topic_counts=counts)
+            mean_part, _, _ = _foryou_by_hand(space, views, **{**hand, "optimism": 0.0})
+            assert r.scores(SplitMix(1)) == pytest.approx(want, rel=1e-5, abs=1e-6), counts
+            bonus = [r.bonus(i) for i in range(space.n)]
+            assert bonus == pytest.approx(want - mean_part, rel=1e-5, abs=1e-6), counts
+            assert [r.explain(i)[-1] for i in range(space.n)] == [f"uncertainty +{b:.2f}" for b in bonus]
+            assert r.liked_creators().shape == (len(space.creators),)
 
-    check()  # nothing learned: every topic untried
-    for row, reward in [(1, -1.0), (3, 0.5), (2, 1.0), (0, -0.5)]:
+    check()
+    learn(0, 0.5)
+    check()
+    space.add([clip(2, ["cats"], "ann")])  # one topic in the catalog: the clips without it have no topic part
+    check()
+    space.add([clip(3, ["cats", "dogs"], "bob"), clip(4, [], "cy"), clip(5, ["dogs", "art", "cats"], "ann"),
+               clip(6, ["art"], "bob")])
+    check()  # the topics untried
+    for row, reward in [(3, -1.0), (5, 0.5), (4, 1.0), (2, -0.5)]:
         learn(row, reward)
     check()
-    r.scores(SplitMix(1))  # (the rows' topics are read and kept now)
-    space.add([clip(5, ["dogs", "cats"], "cy"), clip(6, [], "ann")])  # rows, no new column
+    space.add([clip(7, ["dogs", "cats"], "cy"), clip(8, [], "ann")])  # rows, no new column
     check()
-    learn(5, 1.5)
-    space.add([clip(7, ["tech", "cats"], "dee"), clip(8, ["tech"], "ann")])  # a topic after its neighbours' views
+    learn(7, 1.5)
+    space.add([clip(9, ["art"], "dee")])  # a creator column
     check()
-    learn(7, -1.0)
-    learn(8, 0.5)
+    learn(9, 0.7)
+    space.add([clip(10, ["tech", "cats"], "ann"), clip(11, ["tech"], "bob")])  # a topic after the others' views
+    assert space.labels[-1] == "topic:tech"
     check()
+    learn(10, -1.0)
+    learn(11, 0.5)
+    check()
+    assert make_ranker("foryou", optimism=0.0).bind(space).bonus(0) == 0.0
 
 
 # -- the other rankers' scores and rules ----------------------------------------------------------------
