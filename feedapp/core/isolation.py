@@ -251,8 +251,23 @@ def _worker_main(conn: Any, output_limit: int = OUTPUT_LIMIT) -> None:
 _CONTEXT: Any = None
 
 
+def _forked() -> None:
+    """In a child forked after this process chose the forkserver: that server is the parent's, and
+    multiprocessing checks it with ``waitpid``, which a child may not do ("ChildProcessError: No child
+    processes": every plugin process failed to start). Such a child starts its workers with ``spawn``.
+    Seen under mutmut, which forks each mutant's test run from a process that had started the server:
+    every test that starts a plugin failed, so every mutant those tests cover counted as killed."""
+    global _CONTEXT
+    if _CONTEXT is not None and _CONTEXT.get_start_method() == "forkserver":
+        _CONTEXT = mp.get_context("spawn")
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def _context() -> Any:
-    """``forkserver`` where there is one (a clean server forks the workers), else ``spawn``."""
+    """``forkserver`` where there is one (a clean server forks the workers), else ``spawn`` (and in a
+    child forked from a process that chose the forkserver: ``_forked``)."""
     global _CONTEXT
     if _CONTEXT is None:
         if "forkserver" in mp.get_all_start_methods():

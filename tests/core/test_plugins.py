@@ -827,3 +827,34 @@ def test_a_plugin_whose_init_skips_the_base_class_is_told_so(tmp_path):
         make_any_ranker(f"{path}:NoSuper")
     assert str(e.value) == says
     assert quick_check(f"{path}:NoSuper") == [("ranker", says)]
+
+
+def test_a_plugin_process_starts_in_a_child_forked_after_the_server_was_chosen(tmp_path):
+    """review11: under mutmut (which forks each mutant's test run from a process that had started the
+    multiprocessing forkserver), every plugin process failed to start ("ChildProcessError: No child
+    processes": the inherited server is the parent's), so every mutant covered by a plugin test counted
+    as killed. A forked child now starts its plugin workers with spawn."""
+    import os
+
+    p = tmp_path / "fav.py"
+    write(p, GOOD, "cats")
+    eng = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)  # this process starts the server
+    assert eng.upcoming(1)
+    out = tmp_path / "child.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: a new plugin host, as a forked test run makes
+        code = 1
+        try:
+            child = PluginHost.feed(demo_like_catalog(2), f"{p}:Fav", seed=3)
+            viewer = SimViewer.make(1, child.space.topics, child.space.creators)
+            out.write_text(" ".join(sorted({t for ts in topics_served(child, 3, viewer) for t in ts})))
+            child.plugin_host.close()
+            code = 0
+        except BaseException as e:  # noqa: BLE001 - reported through the file
+            out.write_text(f"{type(e).__name__}: {e}")
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.read_text() if out.exists() else "no output"
+    assert out.read_text() == "cats"
+    eng.plugin_host.close()
