@@ -308,3 +308,37 @@ def test_a_logged_session_without_a_newer_parameter_replays_with_the_value_that_
     assert ForYouRanker.logged_params({"topic_counts": 1}) == {"topic_counts": 1, "shift_keep": 1.0}
     assert LinearThompsonRanker.logged_params({"scale": 0.4}) == {"scale": 0.4, "shift_keep": 1.0}  # no topic_counts
     assert make_ranker("random").logged_params({"epsilon": 0.1}) == {"epsilon": 0.1}
+
+
+def test_a_subclass_restrict_narrows_its_own_copy_of_the_mask():
+    """BaseRanker.__init_subclass__ wraps a subclass's own ``restrict`` so that it gets a copy of the
+    allowed mask: narrowing in place (natural numpy) must not empty the policy's mask, which it keeps to
+    fall back on. The wrapper keeps the method's name, text and self, and a subclass of that subclass
+    inherits the one wrapper instead of copying twice."""
+    import numpy as np
+
+    from feedapp.core.rankers.base import BaseRanker
+
+    class Narrow(BaseRanker):
+        name = "narrow"
+
+        def restrict(self, allowed):  # noqa: ANN001, ANN202
+            """Only the rows before ``self.keep``."""
+            allowed[self.keep:] = False
+            return allowed
+
+    class Narrower(Narrow):
+        name = "narrower"
+
+    r = Narrow()
+    r.keep = 2
+    mask = np.ones(5, dtype=bool)
+    out = r.restrict(mask)
+    assert out.tolist() == [True, True, False, False, False]
+    assert mask.all() and out is not mask  # the caller's mask is untouched
+    assert Narrow.restrict.__name__ == "restrict" and Narrow.restrict.__doc__ == "Only the rows before ``self.keep``."
+    assert Narrow.restrict._gets_a_copy and Narrow.restrict.__wrapped__ is not Narrow.restrict
+    assert Narrower.restrict is Narrow.restrict  # inherited as it is, not wrapped again
+    r2 = Narrower()
+    r2.keep = 4
+    assert r2.restrict(mask).tolist() == [True, True, True, True, False] and mask.all()
