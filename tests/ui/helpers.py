@@ -161,3 +161,17 @@ def assert_foryou_replays_exactly(logged, min_decided: int = 10) -> dict:  # noq
         assert abs(s["rankers"]["foryou"]["p_logged_clip"] - s["propensity"]) <= 1e-9
         assert s["rankers"]["foryou"]["drawn"] == s["clip"]
     return rep
+
+
+def started_window(qtbot, feed, size: tuple[int, int] = (270, 480)):  # noqa: ANN001, ANN201
+    """A muted ``PlayerWindow`` on ``feed`` (a Feed or an engine), shown at ``size`` and started;
+    returns it and its first arrival."""
+    from feedapp.ui.window import PlayerWindow
+
+    w = PlayerWindow(feed, muted=True)
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    with qtbot.waitSignal(w.view.arrived, timeout=5000) as first:
+        w.view.start()
+    return w, first.args[0]

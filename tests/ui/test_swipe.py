@@ -13,7 +13,7 @@ from feedapp.core.feed import Feed
 from feedapp.core.model import Clip
 from feedapp.ui.swipe import Arrival, PlaybackEvent
 from tests.ui.conftest import colour_of
-from tests.ui.helpers import centre_rgb, click, close_to, drag, hover, press_move, release, spin, wheel
+from tests.ui.helpers import centre_rgb, click, close_to, drag, hover, press_move, release, spin, started_window, wheel
 
 
 def wait_start(qtbot, window) -> Arrival:
@@ -252,13 +252,8 @@ def test_bad_clip_is_skipped_with_a_notice(qtbot, tmp_path, ui_clips, capfd):
                duration_ms=2000, fps=30.0, width=240, height=426)
     good = ui_clips[:3]
     feed = Feed(Catalog([good[0], bad, good[1], good[2]]), ListOrder())
-    w = PlayerWindow(feed, muted=True)
-    qtbot.addWidget(w)
-    w.resize(270, 480)
-    w.show()
+    w, _ = started_window(qtbot, feed)
     view = w.view
-    with qtbot.waitSignal(view.arrived, timeout=5000):
-        view.start()
     failures: list[PlaybackEvent] = []
     view.clip_failed.connect(failures.append)
     with qtbot.waitSignal(view.arrived, timeout=8000) as blocker:

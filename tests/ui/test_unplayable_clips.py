@@ -18,7 +18,7 @@ from feedapp.store.log import EventLog
 from feedapp.ui.app import attach_session, make_engine, new_recorder
 from feedapp.ui.events import PlaybackEvent
 from feedapp.ui.window import PlayerWindow
-from tests.ui.helpers import assert_foryou_replays_exactly, end_and_read_back
+from tests.ui.helpers import assert_foryou_replays_exactly, end_and_read_back, started_window
 
 
 def _broken(tmp_path, ui_clips: list[Clip]) -> list[Clip]:
@@ -44,13 +44,8 @@ def test_failures_of_some_clips_never_say_that_no_clip_can_be_played(qtbot, tmp_
     # made the player say "None of these clips could be played" and stop, while the first one played.
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
     good = ui_clips[0]
-    w = PlayerWindow(Feed(Catalog([good, *_broken(tmp_path, ui_clips)]), BrokenFirst()), muted=True)
-    qtbot.addWidget(w)
-    w.resize(270, 480)
-    w.show()
+    w, _ = started_window(qtbot, Feed(Catalog([good, *_broken(tmp_path, ui_clips)]), BrokenFirst()))
     view = w.view
-    with qtbot.waitSignal(view.arrived, timeout=5000):
-        view.start()
     failures: list[PlaybackEvent] = []
     view.clip_failed.connect(failures.append)
     QTest.keyClick(view, Qt.Key.Key_Down)
@@ -141,14 +136,9 @@ def test_a_clip_file_replaced_after_the_scan_is_not_played_as_that_clip(qtbot, t
     kept, replaced = sorted(scan.accepted, key=lambda c: c.path)
     shutil.copy(ui_clips[3].path, tmp_path / "other.mp4")
     (tmp_path / "other.mp4").replace(replaced.path)  # another video under the scanned clip's name
-    w = PlayerWindow(Feed(Catalog([kept, replaced]), BrokenFirst()), muted=True)
-    qtbot.addWidget(w)
-    w.resize(270, 480)
-    w.show()
+    w, first = started_window(qtbot, Feed(Catalog([kept, replaced]), BrokenFirst()))
     view = w.view
-    with qtbot.waitSignal(view.arrived, timeout=5000) as first:
-        view.start()
-    assert first.args[0].clip == kept and first.args[0].first_frame_ns is not None  # unchanged: plays
+    assert first.clip == kept and first.first_frame_ns is not None  # unchanged: plays
     with qtbot.waitSignal(view.clip_failed, timeout=8000) as failed:
         QTest.keyClick(view, Qt.Key.Key_Down)
     assert failed.args[0].clip == replaced
