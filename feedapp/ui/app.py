@@ -166,10 +166,8 @@ def _check_folder(folder: Path) -> None:
 def _scan_folder(folder: Path, db, stream=None, progress_after: float | None = None) -> ScanResult:  # noqa: ANN001
     """Probe the folder (cached in the database); a missing folder becomes a one-line UserError."""
     _check_folder(folder)
-    from feedapp.media.scan import FolderError, load_folder, probe_progress
+    from feedapp.media.scan import FolderError, load_folder, probe_progress, remember_scanned
     from feedapp.store.cache import ProbeCache
-
-    from feedapp.media.scan import remember_scanned
 
     try:
         result = load_folder(folder, cache=ProbeCache(db),
